@@ -1,0 +1,59 @@
+"""The `mlops-bot` command. Each subcommand lives in its own module with `register(subparsers)`;
+heavy SDKs are imported inside the command functions, so `mlops-bot --help` stays light."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+
+# One module per subcommand, in the order `--help` lists them.
+COMMAND_MODULES = (
+    "bot.cli.demo",
+    "bot.cli.serve",
+    "bot.cli.worker",
+    "bot.cli.deliveries",
+    "bot.cli.train",
+    "bot.cli.card",
+    "bot.cli.promote",
+    "bot.cli.rollback",
+    "bot.cli.reconcile",
+    "bot.cli.drift",
+    "bot.cli.config",
+    "bot.cli.init",
+    "bot.cli.app_manifest",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops-bot",
+        description="Make a GitHub repository the control plane of your ML models.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlops-bot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except UserError as exc:
+        print(f"mlops-bot {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+class UserError(Exception):
+    """Something the user can fix (a missing file, a bad flag value); printed without a traceback."""

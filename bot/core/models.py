@@ -1,0 +1,128 @@
+"""Value types shared by decisions, ports and adapters. Plain frozen dataclasses: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PullFacts:
+    """What the bot needs to know about a pull request."""
+
+    number: int
+    title: str
+    author: str
+    state: str  # "open" | "closed"
+    merged: bool
+    head_sha: str
+    head_ref: str
+    head_repo: str  # full name of the head repository; differs from base_repo for forks
+    base_ref: str
+    base_sha: str
+    base_repo: str
+    merge_commit_sha: str | None = None
+    html_url: str = ""
+    approvals: int = 0
+
+    @property
+    def is_fork(self) -> bool:
+        return self.head_repo.lower() != self.base_repo.lower()
+
+
+@dataclass(frozen=True)
+class CommentRef:
+    id: int
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    number: int
+    url: str = ""
+    state: str = "open"
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class PullRef:
+    number: int
+    url: str = ""
+    head_sha: str = ""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run as logged in MLflow."""
+
+    run_id: str
+    model: str
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+    url: str = ""
+    model_uri: str = ""
+    status: str = "FINISHED"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model in the registry."""
+
+    name: str
+    version: str
+    run_id: str
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What `mlops-bot train` produced for one model."""
+
+    model: str
+    run: RunRecord | None
+    reused: bool  # True when DVC had nothing to reproduce and an existing run was found by its tags
+    ok: bool
+    output_hash: str = ""
+    dvc_lock_hash: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    params_diff: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> {"old":..,"new":..}
+    base_metrics: dict[str, float] = field(default_factory=dict)
+    plots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # plot file -> rows
+    lineage: dict[str, str] = field(default_factory=dict)  # input path -> DVC md5
+    log_tail: str = ""  # the end of the stage log when it failed
+    error: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    column: str
+    score: float
+    method: str
+    threshold: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    """The JSON summary of one drift check (what Evidently found, flattened)."""
+
+    model: str
+    dataset_drift: bool
+    share_drifted: float
+    drift_share: float
+    columns: tuple[ColumnDrift, ...]
+    reference_rows: int
+    current_rows: int
+    reference_sampled: int
+    current_sampled: int
+    report_path: str = ""
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.column for c in self.columns if c.drifted]

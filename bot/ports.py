@@ -1,0 +1,85 @@
+"""What the handlers need from the outside world. Adapters implement these; unit tests use fakes.
+
+Every effect is idempotent and keyed (a comment by marker, an issue by marker, a pull by head branch,
+a model version by run id), so running a job twice leaves one result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bot.core.models import CommentRef, IssueRef, ModelVersion, PullFacts, PullRef, RunRecord
+from bot.core.permissions import Permission
+
+
+class RepoGitHub(Protocol):
+    """One repository on GitHub, as seen through the bot's installation token."""
+
+    full_name: str
+
+    def default_branch(self) -> str: ...
+    def read_file(self, path: str, ref: str | None = None) -> str | None:
+        """Text of a file at `ref` (default branch when None); None when it does not exist."""
+    def pull(self, number: int) -> PullFacts: ...
+    def permission(self, login: str) -> Permission: ...
+    def react(self, comment_id: int, content: str) -> None: ...
+
+    def comment(self, issue_number: int, body: str) -> CommentRef: ...
+    def upsert_comment(self, issue_number: int, marker: str, body: str) -> CommentRef:
+        """Edit the bot's comment carrying `marker`, or create it. Never two comments per marker."""
+
+    def upsert_check_run(
+        self,
+        head_sha: str,
+        name: str,
+        *,
+        status: str,
+        conclusion: str | None = None,
+        title: str = "",
+        summary: str = "",
+        text: str = "",
+        details_url: str | None = None,
+    ) -> int:
+        """Create or update the check run `name` on `head_sha`; returns its id."""
+
+    def create_deployment(
+        self, ref: str, environment: str, payload: Mapping[str, Any], description: str
+    ) -> int: ...
+    def set_deployment_status(
+        self, deployment_id: int, state: str, *, description: str = "", log_url: str = ""
+    ) -> None: ...
+
+    def upsert_issue(
+        self, marker: str, title: str, body: str, labels: list[str], *, reopen: bool = True
+    ) -> IssueRef:
+        """Find the bot's issue carrying `marker` in its body (open first, then closed), update or create it."""
+    def find_issue(self, marker: str) -> IssueRef | None: ...
+    def close_issue(self, number: int) -> None: ...
+
+    def commit_files(self, branch: str, base_ref: str, files: Mapping[str, str], message: str) -> str:
+        """Put `files` on `branch` (created from `base_ref` if missing) as one commit; returns its sha."""
+    def upsert_pull(self, head: str, base: str, title: str, body: str) -> PullRef:
+        """The open pull request from `head`, updated; or a new one."""
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None: ...
+
+
+class GitHubFactory(Protocol):
+    def for_repo(self, full_name: str, installation_id: int | None = None) -> RepoGitHub: ...
+
+
+class ModelRegistry(Protocol):
+    """The MLflow tracking server and model registry."""
+
+    def run(self, run_id: str) -> RunRecord | None: ...
+    def find_runs(self, model: str, tags: Mapping[str, str]) -> list[RunRecord]:
+        """Finished runs of `model` whose tags include all of `tags`, newest first."""
+    def version_by_alias(self, model: str, alias: str) -> ModelVersion | None: ...
+    def version(self, model: str, version: str) -> ModelVersion | None: ...
+    def versions(self, model: str) -> list[ModelVersion]: ...
+    def register(self, model: str, run: RunRecord, tags: Mapping[str, str]) -> ModelVersion:
+        """Register `run` as a version of `model`; the version already made from this run if there is one."""
+    def set_alias(self, model: str, alias: str, version: str) -> None: ...
+    def delete_alias(self, model: str, alias: str) -> None: ...
+    def set_version_tag(self, model: str, version: str, key: str, value: str) -> None: ...

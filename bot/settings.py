@@ -1,0 +1,52 @@
+"""Process settings: environment variables prefixed MLOPS_BOT_, passed in as a typed object.
+
+Nothing reads the environment at import time; `Settings()` is built by the CLI (or a test) and
+handed to whatever needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MLOPS_BOT_", extra="ignore")
+
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="Comma-separated webhook secrets; several allow rotation."
+    )
+    database_url: str = "sqlite:///mlops-bot.db"
+    github_base_url: str = Field(
+        "https://api.github.com",
+        validation_alias=AliasChoices("MLOPS_BOT_GITHUB_BASE_URL", "GITHUB_API_URL"),
+    )
+    github_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("MLOPS_BOT_GITHUB_TOKEN", "GITHUB_TOKEN")
+    )
+    app_id: int | None = None
+    private_key: SecretStr | None = None
+    private_key_path: Path | None = None
+    bot_login: str = "mlops-bot[bot]"
+    mlflow_tracking_uri: str = Field(
+        "sqlite:///mlflow.db",
+        validation_alias=AliasChoices("MLOPS_BOT_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+    )
+    mlflow_webhook_secret: SecretStr = SecretStr("")
+    executor: Literal["local", "actions"] = "local"
+    work_dir: Path = Path(".mlops-bot")
+    inprocess_worker: bool = True
+    max_body_bytes: int = MAX_WEBHOOK_BYTES
+    max_attempts: int = 5
+    retry_base_seconds: float = 2.0
+    reconcile_interval_seconds: float = 0.0  # 0 disables the periodic reconcile
+    public_url: str = ""  # where links in comments point for the bot's own pages (optional)
+
+    def webhook_secrets(self) -> list[bytes]:
+        raw = self.webhook_secret.get_secret_value()
+        return [s.strip().encode() for s in raw.split(",") if s.strip()]
