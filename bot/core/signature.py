@@ -1,0 +1,60 @@
+"""Webhook signature check: HMAC-SHA256 of the raw body, as GitHub sends it in `X-Hub-Signature-256`.
+
+Implements https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
+- the header is `sha256=` followed by the hex HMAC-SHA256 of the exact body bytes, keyed by the secret;
+- compare in constant time (`hmac.compare_digest`), never with `==`;
+- several secrets may be configured so a secret can be rotated without dropping deliveries.
+
+Fails closed: no secret configured, a missing or malformed header, or no secret matching is a refusal.
+Pure: bytes in, a value out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+_PREFIX = "sha256="
+_WELL_FORMED = re.compile(r"sha256=[0-9a-fA-F]{64}")
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    """Whether a delivery is authentic, and a reason a person can act on when it is not."""
+
+    ok: bool
+    reason: str
+
+
+def sign(body: bytes, secret: bytes) -> str:
+    """The `X-Hub-Signature-256` value GitHub would send for `body` signed with `secret`."""
+    return _PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, header: str | None, secrets: Sequence[bytes]) -> SignatureResult:
+    """Check `header` against every configured secret (old and new during a rotation)."""
+    usable = [s for s in secrets if s]
+    if not usable:
+        return SignatureResult(
+            False,
+            "no webhook secret is configured, so no delivery can be trusted: set MLOPS_BOT_WEBHOOK_SECRET "
+            "to the secret of the GitHub App's webhook (comma-separate two secrets while rotating)",
+        )
+    if header is None or header == "":
+        return SignatureResult(False, f"missing {SIGNATURE_HEADER} header: configure a secret on the webhook")
+    if not _WELL_FORMED.fullmatch(header.strip()):
+        return SignatureResult(False, f"malformed {SIGNATURE_HEADER} header: expected 'sha256=<64 hex digits>'")
+    received = header.strip().lower().encode("ascii")
+    # Compare against every secret, without stopping early, so timing says nothing about which one matched.
+    matched = False
+    for secret in usable:
+        matched |= hmac.compare_digest(sign(body, secret).encode("ascii"), received)
+    if matched:
+        return SignatureResult(True, "signature matches a configured secret")
+    return SignatureResult(
+        False, f"{SIGNATURE_HEADER} does not match any configured secret: check the webhook secret"
+    )
