@@ -19,6 +19,8 @@ class RepoGitHub(Protocol):
     full_name: str
 
     def default_branch(self) -> str: ...
+    def clone_url(self) -> str:
+        """What `git clone` takes for this repository (credentials are supplied separately, never in the URL)."""
     def read_file(self, path: str, ref: str | None = None) -> str | None:
         """Text of a file at `ref` (default branch when None); None when it does not exist."""
     def pull(self, number: int) -> PullFacts: ...
@@ -26,6 +28,8 @@ class RepoGitHub(Protocol):
     def react(self, comment_id: int, content: str) -> None: ...
 
     def comment(self, issue_number: int, body: str) -> CommentRef: ...
+    def find_bot_comment(self, issue_number: int, marker: str) -> CommentRef | None:
+        """The bot's own comment carrying `marker`, if any."""
     def upsert_comment(self, issue_number: int, marker: str, body: str) -> CommentRef:
         """Edit the bot's comment carrying `marker`, or create it. Never two comments per marker."""
 
@@ -67,6 +71,8 @@ class RepoGitHub(Protocol):
 
 class GitHubFactory(Protocol):
     def for_repo(self, full_name: str, installation_id: int | None = None) -> RepoGitHub: ...
+    def token(self, installation_id: int | None = None) -> str:
+        """A token for jobs that talk to GitHub themselves (installation token, or the configured token)."""
 
 
 class ModelRegistry(Protocol):

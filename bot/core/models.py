@@ -126,3 +126,21 @@ class DriftSummary:
     @property
     def drifted_columns(self) -> list[str]:
         return [c.column for c in self.columns if c.drifted]
+
+
+def train_result_from_dict(data: dict[str, Any]) -> TrainResult:
+    """The inverse of `dataclasses.asdict(TrainResult)`, as `mlops-bot train --json` writes it."""
+    run = data.get("run")
+    fields = {k: v for k, v in data.items() if k in TrainResult.__dataclass_fields__ and k != "run"}
+    record = RunRecord(**{k: v for k, v in run.items() if k in RunRecord.__dataclass_fields__}) if run else None
+    return TrainResult(run=record, **fields)
+
+
+def drift_summary_from_dict(data: dict[str, Any]) -> DriftSummary:
+    """The inverse of `dataclasses.asdict(DriftSummary)`, as `mlops-bot drift --json` writes it."""
+    fields = {k: v for k, v in data.items() if k in DriftSummary.__dataclass_fields__ and k != "columns"}
+    columns = tuple(
+        ColumnDrift(**{k: v for k, v in c.items() if k in ColumnDrift.__dataclass_fields__})
+        for c in data.get("columns", [])
+    )
+    return DriftSummary(columns=columns, **fields)

@@ -1,0 +1,40 @@
+"""Routing: `event.action` -> the handlers that subscribe to it (Probot style), composed in one list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.core.events import Delivery
+from bot.handlers import comments, jobs, pull_requests
+from bot.handlers.context import Context
+from bot.settings import Settings
+
+FEATURES = (comments, pull_requests, jobs)
+
+Handler = Callable[[Context, Delivery], None]
+
+
+def routes() -> dict[str, list[Handler]]:
+    table: dict[str, list[Handler]] = {}
+    for feature in FEATURES:
+        for name, handler in feature.ROUTES.items():
+            table.setdefault(name, []).append(handler)
+    return table
+
+
+def build_handler(settings: Settings, store: Any | None = None) -> Callable[[Delivery], None]:
+    """The function the worker calls for each delivery; exceptions make the worker retry."""
+    from bot.adapters.github import GitHubFactory
+    from bot.adapters.store import Store
+
+    store = store or Store(settings.database_url)
+    ctx = Context(settings=settings, github=GitHubFactory(settings), enqueue=store.enqueue)
+    table = routes()
+
+    def handle(delivery: Delivery) -> None:
+        # `event.action` subscribers first, then whole-event subscribers (jobs subscribe by event).
+        for handler in table.get(delivery.name, []) + (table.get(delivery.event, []) if delivery.action else []):
+            handler(ctx, delivery)
+
+    return handle

@@ -1,0 +1,160 @@
+"""`issue_comment.created`: parse a command, acknowledge it, check who asked, and act or queue a job.
+
+Heavy work never happens here: training, promotion, rollback and drift checks are queued as jobs
+(bot/handlers/jobs.py) and run by the executor.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.core import commands, replies
+from bot.core.commands import Command, Reply
+from bot.core.config import ConfigError, RepoConfig
+from bot.core.events import Delivery
+from bot.core.markers import ok_to_test_marker
+from bot.handlers.context import Context, read_config
+from bot.ports import RepoGitHub
+
+log = logging.getLogger(__name__)
+
+VerbHandler = Callable[[Context, Delivery, RepoGitHub, RepoConfig, Command], None]
+
+
+def on_comment_created(ctx: Context, delivery: Delivery) -> None:
+    if delivery.sender_is_bot or delivery.sender == ctx.settings.bot_login:
+        return  # bots, the bot itself included, do not drive the bot
+    comment = delivery.payload["comment"]
+    issue = delivery.payload["issue"]
+    parsed = commands.parse(str(comment.get("body") or ""))
+    if parsed is None:
+        return
+    gh = ctx.repo(delivery)
+    gh.react(int(comment["id"]), "eyes")
+    number = int(issue["number"])
+    if isinstance(parsed, Reply):
+        gh.comment(number, parsed.text)
+        return
+    try:
+        config = read_config(gh)
+    except ConfigError as exc:
+        gh.comment(number, replies.config_broken(str(exc)))
+        return
+    if config is None:
+        if parsed.verb == "help":
+            gh.comment(number, commands.render_help(RepoConfig().permissions))
+        else:
+            gh.comment(number, replies.no_config())
+        return
+    permission = gh.permission(delivery.sender)
+    allowed, reason = commands.may_run(parsed.verb, permission, config.permissions)
+    if not allowed:
+        gh.comment(number, replies.refused(delivery.sender, reason))
+        return
+    if parsed.model is not None and config.model(parsed.model) is None:
+        gh.comment(number, replies.unknown_model(parsed.model, [m.name for m in config.models]))
+        return
+    VERBS[parsed.verb](ctx, delivery, gh, config, parsed)
+
+
+def _on_pull(delivery: Delivery) -> bool:
+    return bool(delivery.payload["issue"].get("pull_request"))
+
+
+def _number(delivery: Delivery) -> int:
+    return int(delivery.payload["issue"]["number"])
+
+
+def _help(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
+    gh.comment(_number(d), commands.render_help(config.permissions))
+
+
+def _train(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
+    number = _number(d)
+    if not _on_pull(d):
+        gh.comment(number, replies.pull_only(cmd.verb))
+        return
+    pull = gh.pull(number)
+    if pull.state != "open":
+        gh.comment(number, replies.pull_closed(cmd.verb))
+        return
+    if pull.is_fork and not fork_approved(gh, number, pull.head_sha):
+        gh.comment(number, replies.fork_waiting(pull.head_sha))
+        return
+    comment_id = d.payload["comment"]["id"]
+    kind = "train" if cmd.verb == "train" else "card"
+    ctx.queue_job(kind, f"{d.repo}#{number}@{pull.head_sha}/c{comment_id}", d, pr=number, model=cmd.model)
+
+
+def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
+    number = _number(d)
+    comment_id = d.payload["comment"]["id"]
+    if not _on_pull(d):
+        if cmd.dry_run:  # a plan for the default branch's head, e.g. from a drift issue
+            ctx.queue_job("plan", f"{d.repo}/c{comment_id}", d, pr=None, reply_to=number, model=cmd.model)
+        else:
+            gh.comment(number, replies.pull_only(cmd.verb))
+        return
+    pull = gh.pull(number)
+    if cmd.dry_run:
+        ctx.queue_job("plan", f"{d.repo}#{number}/c{comment_id}", d, pr=number, reply_to=number, model=cmd.model)
+    elif pull.merged and pull.merge_commit_sha:
+        # Retrying a merged PR's promotion is safe: promotion is keyed by (model, run).
+        ctx.queue_job(
+            "promote", f"{d.repo}@{pull.merge_commit_sha}/c{comment_id}", d,
+            pr=number, sha=pull.merge_commit_sha, model=cmd.model,
+        )
+    elif pull.state == "open" and not config.promotion.allow_on_open_pr:
+        gh.comment(number, replies.promote_needs_merge(cmd.model))
+    elif pull.state == "open":
+        ctx.queue_job(
+            "promote", f"{d.repo}#{number}@{pull.head_sha}/c{comment_id}", d,
+            pr=number, sha=pull.head_sha, model=cmd.model,
+        )
+    else:
+        gh.comment(number, replies.pull_closed(cmd.verb))
+
+
+def _rollback(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
+    comment_id = d.payload["comment"]["id"]
+    ctx.queue_job(
+        "rollback", f"{d.repo}/c{comment_id}", d, reply_to=_number(d), model=cmd.model, to=cmd.to_version
+    )
+
+
+def _drift(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
+    comment_id = d.payload["comment"]["id"]
+    ctx.queue_job("drift", f"{d.repo}/c{comment_id}", d, reply_to=_number(d), model=cmd.model)
+
+
+def _ok_to_test(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
+    number = _number(d)
+    if not _on_pull(d):
+        gh.comment(number, replies.pull_only(cmd.verb))
+        return
+    pull = gh.pull(number)
+    if not pull.is_fork:
+        gh.comment(number, replies.ok_to_test_not_needed())
+        return
+    # The approval is recorded on the PR itself, bound to the head sha: a later push needs a new one.
+    gh.upsert_comment(number, ok_to_test_marker(pull.head_sha), replies.ok_to_test_recorded(d.sender, pull.head_sha))
+    ctx.queue_job("train", f"{d.repo}#{number}@{pull.head_sha}", d, pr=number, model=None)
+
+
+def fork_approved(gh: RepoGitHub, number: int, head_sha: str) -> bool:
+    return gh.find_bot_comment(number, ok_to_test_marker(head_sha)) is not None
+
+
+VERBS: dict[str, VerbHandler] = {
+    "help": _help,
+    "train": _train,
+    "card": _train,
+    "promote": _promote,
+    "rollback": _rollback,
+    "drift": _drift,
+    "ok-to-test": _ok_to_test,
+}
+
+ROUTES: dict[str, Any] = {"issue_comment.created": on_comment_created}

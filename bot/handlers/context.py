@@ -1,0 +1,56 @@
+"""What every handler gets: settings, the GitHub factory, the queue, and the executor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.config import CONFIG_PATH, ConfigError, RepoConfig, load_config
+from bot.core.events import Delivery
+from bot.ports import GitHubFactory, RepoGitHub
+from bot.settings import Settings
+
+JOB_EVENT = "mlops-bot"  # the `event` of jobs the bot queues for itself; `action` is the job kind
+
+Enqueue = Callable[[str, str, str | None, dict[str, Any]], bool]
+
+
+@dataclass
+class Context:
+    settings: Settings
+    github: GitHubFactory
+    enqueue: Enqueue
+
+    def repo(self, delivery: Delivery) -> RepoGitHub:
+        return self.github.for_repo(delivery.repo, delivery.installation_id)
+
+    def queue_job(self, kind: str, key: str, delivery: Delivery, **params: Any) -> bool:
+        """Queue a job for the worker; `key` makes it idempotent (a redelivered event queues nothing new)."""
+        payload: dict[str, Any] = {
+            "repository": {"full_name": delivery.repo},
+            "installation": {"id": delivery.installation_id},
+            "sender": delivery.payload.get("sender") or {},
+            "params": params,
+        }
+        return self.enqueue(f"job:{kind}:{key}", JOB_EVENT, kind, payload)
+
+
+def read_config(gh: RepoGitHub) -> RepoConfig | None:
+    """The repository's rules, from the default branch only (never from the PR being judged).
+
+    None when the repository has no config file: the bot then stays quiet on events. A broken file raises
+    ConfigError, whose message names the file, line and key.
+    """
+    text = gh.read_file(CONFIG_PATH, ref=None)
+    if text is None:
+        return None
+    return load_config(text, CONFIG_PATH)
+
+
+def job_params(delivery: Delivery) -> Mapping[str, Any]:
+    params = delivery.payload.get("params")
+    return params if isinstance(params, dict) else {}
+
+
+__all__ = ["JOB_EVENT", "ConfigError", "Context", "job_params", "read_config"]

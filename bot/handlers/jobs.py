@@ -1,0 +1,154 @@
+"""The bot's own jobs (`mlops-bot.<kind>` deliveries): run them where heavy work runs.
+
+`executor: local` (the embedded default) runs the same CLI steps as the reusable actions in a fresh clone;
+`executor: actions` dispatches the repository's workflow and lets the runner do it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.adapters.executor import JobError, LocalExecutor, Step
+from bot.core.events import Delivery, PermanentError
+from bot.core.models import PullFacts
+from bot.handlers.context import JOB_EVENT, Context, job_params
+from bot.ports import RepoGitHub
+
+log = logging.getLogger(__name__)
+
+# The workflow each job kind dispatches in `executor: actions` mode (templates/workflows/).
+WORKFLOWS = {
+    "train": "mlops-pr.yml",
+    "card": "mlops-pr.yml",
+    "plan": "mlops-promote.yml",
+    "promote": "mlops-promote.yml",
+    "rollback": "mlops-promote.yml",
+    "drift": "mlops-drift.yml",
+}
+
+
+def on_job(ctx: Context, delivery: Delivery) -> None:
+    kind = delivery.action or ""
+    plan = PLANS.get(kind)
+    if plan is None:
+        raise PermanentError(f"unknown job kind {kind!r}")
+    gh = ctx.repo(delivery)
+    params = dict(job_params(delivery))
+    if ctx.settings.executor == "actions":
+        _dispatch(gh, kind, params)
+        return
+    executor = LocalExecutor(
+        work_dir=ctx.settings.work_dir,
+        github_api_url=ctx.settings.github_base_url,
+        tracking_uri=ctx.settings.mlflow_tracking_uri,
+    )
+    checkout, branch, steps, files, env = plan(gh, params)
+    try:
+        executor.run(
+            delivery.id,
+            clone_url=gh.clone_url(),
+            token=ctx.github.token(delivery.installation_id),
+            repo=delivery.repo,
+            checkout=checkout,
+            branch=branch,
+            steps=steps,
+            files=files,
+            env=env,
+        )
+    except JobError:
+        log.exception("job %s failed", delivery.id)
+        raise
+
+
+def _dispatch(gh: RepoGitHub, kind: str, params: dict[str, Any]) -> None:
+    inputs = {"job": kind, **{k: str(v) for k, v in params.items() if v is not None}}
+    gh.dispatch_workflow(WORKFLOWS[kind], gh.default_branch(), inputs)
+
+
+Plan = tuple[str, str | None, list[Step], dict[str, str], dict[str, str]]
+
+
+def _model_args(params: dict[str, Any]) -> list[str]:
+    return ["--model", str(params["model"])] if params.get("model") else []
+
+
+def _pull_event(pull: PullFacts) -> str:
+    """An Actions-style event file, so `mlops-bot train` reads its context exactly as it does on a runner."""
+    return json.dumps(
+        {
+            "number": pull.number,
+            "pull_request": {
+                "number": pull.number,
+                "html_url": pull.html_url,
+                "head": {"sha": pull.head_sha, "ref": pull.head_ref, "repo": {"full_name": pull.head_repo}},
+                "base": {"sha": pull.base_sha, "ref": pull.base_ref, "repo": {"full_name": pull.base_repo}},
+            },
+        }
+    )
+
+
+def _train_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
+    pull = gh.pull(int(params["pr"]))
+    same_repo = not pull.is_fork
+    train_args = ["train", *_model_args(params), "--json", "{job_dir}/train.json"]
+    if same_repo:
+        train_args += ["--commit-lock", pull.head_ref]  # what merges is what was trained
+    steps = [
+        Step(tuple(train_args), check=False),  # a failing stage still gets a card
+        Step(("card", *_model_args(params), "--results", "{job_dir}/train.json", "--pr", str(pull.number))),
+    ]
+    env = {"GITHUB_EVENT_PATH": "{job_dir}/event.json", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_SHA": pull.head_sha}
+    return pull.head_sha, pull.head_ref if same_repo else None, steps, {"event.json": _pull_event(pull)}, env
+
+
+def _card_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
+    pull = gh.pull(int(params["pr"]))
+    steps = [Step(("card", *_model_args(params), "--pr", str(pull.number), "--sha", pull.head_sha))]
+    return pull.head_sha, None, steps, {"event.json": _pull_event(pull)}, {"GITHUB_EVENT_PATH": "{job_dir}/event.json"}
+
+
+def _promote_plan(gh: RepoGitHub, params: dict[str, Any], *, dry_run: bool) -> Plan:
+    if params.get("pr") is not None:
+        pull = gh.pull(int(params["pr"]))
+        sha = str(params.get("sha") or (pull.merge_commit_sha if pull.merged else pull.head_sha))
+    else:
+        sha = gh.default_branch()
+    args = ["promote", *_model_args(params), "--sha", sha]
+    if params.get("pr") is not None:
+        args += ["--pr", str(params["pr"])]
+    if params.get("reply_to") is not None:
+        args += ["--reply-to", str(params["reply_to"])]
+    if dry_run:
+        args.append("--dry-run")
+    return sha, None, [Step(tuple(args))], {}, {}
+
+
+def _rollback_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
+    args = ["rollback", *_model_args(params), "--reply-to", str(params["reply_to"])]
+    if params.get("to"):
+        args += ["--to", str(params["to"])]
+    return gh.default_branch(), None, [Step(tuple(args))], {}, {}
+
+
+def _drift_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
+    steps = [
+        Step(("drift", *_model_args(params), "--out", "{job_dir}/drift", "--json", "{job_dir}/drift.json"), check=False),
+        Step(("drift-report", *_model_args(params), "--summary", "{job_dir}/drift.json",
+              *(["--reply-to", str(params["reply_to"])] if params.get("reply_to") else []))),
+    ]
+    return gh.default_branch(), None, steps, {}, {}
+
+
+PLANS: dict[str, Callable[[RepoGitHub, dict[str, Any]], Plan]] = {
+    "train": _train_plan,
+    "card": _card_plan,
+    "plan": lambda gh, p: _promote_plan(gh, p, dry_run=True),
+    "promote": lambda gh, p: _promote_plan(gh, p, dry_run=False),
+    "rollback": _rollback_plan,
+    "drift": _drift_plan,
+}
+
+ROUTES: dict[str, Any] = {JOB_EVENT: on_job}

@@ -1,0 +1,58 @@
+"""`pull_request.*`: a push trains (forks wait for `/ok-to-test`), a merge promotes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core import replies
+from bot.core.config import ConfigError
+from bot.core.events import Delivery
+from bot.core.markers import fork_waiting_marker
+from bot.handlers.comments import fork_approved
+from bot.handlers.context import Context, read_config
+
+
+def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
+    """opened / synchronize / reopened: train the head commit."""
+    pr = delivery.payload["pull_request"]
+    gh = ctx.repo(delivery)
+    try:
+        config = read_config(gh)
+    except ConfigError as exc:
+        gh.comment(int(pr["number"]), replies.config_broken(str(exc)))
+        return
+    if config is None or not config.models:
+        return
+    number = int(pr["number"])
+    head_sha = str(pr["head"]["sha"])
+    head_repo = ((pr["head"].get("repo") or {}).get("full_name")) or ""
+    if head_repo.lower() != delivery.repo.lower() and not fork_approved(gh, number, head_sha):
+        # Fork code never runs until someone with write permission has read it (Prow's ok-to-test).
+        gh.upsert_comment(number, fork_waiting_marker(), replies.fork_waiting(head_sha))
+        return
+    ctx.queue_job("train", f"{delivery.repo}#{number}@{head_sha}", delivery, pr=number, model=None)
+
+
+def on_pull_closed(ctx: Context, delivery: Delivery) -> None:
+    pr = delivery.payload["pull_request"]
+    if not pr.get("merged"):
+        return
+    gh = ctx.repo(delivery)
+    try:
+        config = read_config(gh)
+    except ConfigError as exc:
+        gh.comment(int(pr["number"]), replies.config_broken(str(exc)))
+        return
+    if config is None or not config.models or not config.promotion.on_merge:
+        return
+    merge_sha = str(pr.get("merge_commit_sha") or "")
+    # Keyed by the merge commit: the same merge delivered twice promotes once.
+    ctx.queue_job("promote", f"{delivery.repo}@{merge_sha}", delivery, pr=int(pr["number"]), sha=merge_sha, model=None)
+
+
+ROUTES: dict[str, Any] = {
+    "pull_request.opened": on_pull_changed,
+    "pull_request.synchronize": on_pull_changed,
+    "pull_request.reopened": on_pull_changed,
+    "pull_request.closed": on_pull_closed,
+}

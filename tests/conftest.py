@@ -1,0 +1,26 @@
+"""Suite-wide settings: a git identity for the commits tests make, and no telemetry from DVC/BentoML/MLflow."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+_QUIET_ENV = {
+    "GIT_AUTHOR_NAME": "mlops-bot tests",
+    "GIT_AUTHOR_EMAIL": "tests@mlops-bot.invalid",
+    "GIT_COMMITTER_NAME": "mlops-bot tests",
+    "GIT_COMMITTER_EMAIL": "tests@mlops-bot.invalid",
+    "DVC_NO_ANALYTICS": "1",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_environment() -> None:
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    # A developer's own tracking server or token must never leak into a test.
+    for key in ("MLFLOW_TRACKING_URI", "GITHUB_TOKEN", "MLOPS_BOT_GITHUB_TOKEN", "MLOPS_BOT_WEBHOOK_SECRET"):
+        os.environ.pop(key, None)
