@@ -1,0 +1,263 @@
+"""The comment-command grammar: `/train`, `/card`, `/promote`, `/rollback`, `/drift`, `/ok-to-test`, `/help`.
+
+Rules (Prow / Atlantis style), which `/help` repeats to users:
+- A command is a line that starts with `/` (up to three spaces of indentation allowed, as in a markdown
+  paragraph). Lines inside fenced code blocks (``` or ~~~), indented code blocks, quotes (`> /promote`) and
+  HTML comments are never commands, so quoting or showing a command does not run it.
+- Only the FIRST command line in a comment counts; later ones are ignored (one comment, one action, one
+  answer). Lines starting with `/` that look like nothing of ours (`/assign`, `/path/to/file`) are skipped
+  so other bots' commands pass through.
+- Verbs are case-insensitive; arguments are split shell-style (quotes group words) but never evaluated:
+  `${{ ... }}`, `$(...)` or `;` are plain text and fail validation as model names.
+- A near miss (`/promot`) is answered "did you mean /promote?"; an unknown flag or a bad value is answered
+  with the command's usage.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from dataclasses import dataclass
+
+from bot.core.config import Permissions
+from bot.core.markdown import code, escape_md
+from bot.core.markers import reply_marker
+from bot.core.permissions import Permission
+
+VERBS = ("train", "card", "promote", "rollback", "drift", "ok-to-test", "help")
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # the pattern of ModelSpec.name
+VERSION = re.compile(r"^0*[1-9][0-9]{0,8}$")  # MLflow model versions are positive integers
+MAX_LINE = 1_000  # a longer command line is not a command anyone typed
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str
+    model: str | None = None
+    dry_run: bool = False
+    to_version: str | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Something to answer instead of running: a usage error or a did-you-mean."""
+
+    text: str
+    verb: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandHelp:
+    """One command's help, as data: it feeds `/help`, usage errors and the docs."""
+
+    verb: str
+    usage: str
+    description: str
+    examples: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+    takes_model: bool = True
+    takes_version: bool = False
+
+
+HELP: dict[str, CommandHelp] = {
+    h.verb: h
+    for h in (
+        CommandHelp(
+            "train",
+            "/train [MODEL]",
+            "Train the model on this pull request's head commit (`dvc repro`) and refresh its card.",
+            ("/train", "/train churn"),
+        ),
+        CommandHelp(
+            "card",
+            "/card [MODEL]",
+            "Rebuild the model card from the latest run, without training.",
+            ("/card churn",),
+        ),
+        CommandHelp(
+            "promote",
+            "/promote [MODEL] [--dry-run]",
+            "Promote this pull request's candidate to champion. `--dry-run` shows the plan and the gate "
+            "verdicts and changes nothing.",
+            ("/promote churn --dry-run", "/promote churn"),
+            flags=("--dry-run",),
+        ),
+        CommandHelp(
+            "rollback",
+            "/rollback [MODEL] [--to VERSION] [--dry-run]",
+            "Move the champion alias back to the previous version (or to VERSION) and record a deployment.",
+            ("/rollback churn", "/rollback churn --to 3 --dry-run"),
+            flags=("--to", "--dry-run"),
+            takes_version=True,
+        ),
+        CommandHelp(
+            "drift",
+            "/drift [MODEL]",
+            "Check production data against the champion's training data now, and answer with the verdict.",
+            ("/drift churn",),
+        ),
+        CommandHelp(
+            "ok-to-test",
+            "/ok-to-test",
+            "Allow training for a pull request from a fork, at its current head commit.",
+            ("/ok-to-test",),
+            takes_model=False,
+        ),
+        CommandHelp("help", "/help", "Show this help.", ("/help",), takes_model=False),
+    )
+}
+
+_COMMAND_LINE = re.compile(r"^ {0,3}/(?P<verb>[A-Za-z][A-Za-z0-9_-]*)(?P<args>(?:[ \t].*)?)$")
+_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+_QUOTE = re.compile(r"^ {0,3}>")
+_INDENTED = re.compile(r"^(?: {4,}|\t)")
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+
+
+def parse(body: str) -> Command | Reply | None:
+    """The command in a comment body, a reply to give instead, or None when the comment is not for us."""
+    for line in command_lines(body):
+        match = _COMMAND_LINE.match(line)
+        if not match:
+            continue
+        word = match.group("verb").lower()
+        if word in HELP:
+            return _parse_args(word, match.group("args"), line.strip())
+        guess = difflib.get_close_matches(word, VERBS, n=1, cutoff=0.75)
+        if guess:
+            return Reply(
+                f"{reply_marker('did-you-mean')}\n`/{escape_md(word)}` is not a command I know. "
+                f"Did you mean `/{guess[0]}`?\n\n"
+                f"Usage: `{HELP[guess[0]].usage}`. Type `/help` for all commands.",
+                verb=guess[0],
+            )
+    return None
+
+
+def command_lines(body: str) -> list[str]:
+    """The lines of `body` that may carry a command: not in code, quotes or HTML comments."""
+    body = _HTML_COMMENT.sub("", body.replace("\r\n", "\n").replace("\r", "\n"))
+    lines: list[str] = []
+    fence = ""
+    for line in body.split("\n"):
+        m = _FENCE.match(line)
+        if fence:
+            # A fence closes only with the same character, at least as long, and nothing after it.
+            closing = (
+                m is not None and m.group("fence")[0] == fence[0] and len(m.group("fence")) >= len(fence)
+            )
+            if closing and m is not None and not m.group("info").strip():
+                fence = ""
+            continue
+        if m and not (m.group("fence")[0] == "`" and "`" in m.group("info")):
+            fence = m.group("fence")
+            continue
+        # Indented lines (indented code, or a paragraph's continuation) and quotes are never commands.
+        if line.strip() and not _INDENTED.match(line) and not _QUOTE.match(line) and len(line) <= MAX_LINE:
+            lines.append(line)
+    return lines
+
+
+def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
+    spec = HELP[verb]
+    if verb == "help":
+        return Command("help", raw=raw)  # `/help anything` still helps
+    try:
+        args = shlex.split(args_text, comments=False, posix=True)
+    except ValueError as exc:
+        return _usage(spec, f"the arguments could not be read ({exc}); check the quotes")
+    model: str | None = None
+    dry_run = False
+    to_version: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg.startswith("-"):
+            name, has_value, value = arg.partition("=")
+            if name not in spec.flags:
+                guess = difflib.get_close_matches(name, spec.flags, n=1, cutoff=0.6)
+                hint = f"; did you mean `{guess[0]}`?" if guess else ""
+                known = f"{', '.join(f'`{f}`' for f in spec.flags)}" if spec.flags else "none"
+                return _usage(spec, f"unknown flag {code(name, max_len=60)}{hint} (flags: {known})")
+            if name == "--dry-run":
+                if has_value:
+                    return _usage(spec, "`--dry-run` takes no value")
+                dry_run = True
+            elif name == "--to":
+                if not has_value:
+                    if i >= len(args):
+                        return _usage(spec, "`--to` needs a version number, e.g. `--to 3`")
+                    value = args[i]
+                    i += 1
+                if not VERSION.match(value):
+                    return _usage(
+                        spec, f"`--to` needs a version number like `3`, not {code(value, max_len=60)}"
+                    )
+                to_version = str(int(value))
+            continue
+        if not spec.takes_model:
+            return _usage(spec, f"`/{verb}` takes no arguments, got {code(arg, max_len=60)}")
+        if model is not None:
+            return _usage(spec, f"one model at a time: got {code(model)} and {code(arg, max_len=60)}")
+        if not MODEL_NAME.match(arg):
+            return _usage(
+                spec,
+                f"{code(arg, max_len=60)} is not a model name "
+                "(letters, digits, `.`, `_`, `-`; as in the config)",
+            )
+        model = arg
+    return Command(verb, model=model, dry_run=dry_run, to_version=to_version, raw=raw)
+
+
+def _usage(spec: CommandHelp, problem: str) -> Reply:
+    examples = "\n".join(f"- `{e}`" for e in spec.examples)
+    text = (
+        f"{reply_marker('usage', spec.verb)}\n"
+        f"I could not run `/{spec.verb}`: {problem}.\n\n"
+        f"Usage: `{spec.usage}`. {spec.description}\n\nExamples:\n{examples}\n"
+    )
+    return Reply(text, verb=spec.verb)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Who may run what
+
+
+def may_run(verb: str, actual: Permission, permissions: Permissions) -> tuple[bool, str]:
+    """Whether someone with `actual` permission may run `verb`, and why (the reason is shown to users)."""
+    if verb not in HELP:
+        return False, f"`/{escape_md(verb)}` is not a command"
+    needed = permissions.required(verb)
+    if needed == Permission.NONE:
+        return True, f"`/{verb}` is open to everyone"
+    if actual >= needed:
+        return True, f"`/{verb}` needs {needed} permission; you have {actual}"
+    return False, f"`/{verb}` needs {needed} permission or higher on this repository; you have {actual}"
+
+
+def who_may(verb: str, permissions: Permissions) -> str:
+    needed = permissions.required(verb)
+    if needed == Permission.NONE:
+        return "anyone"
+    if needed == Permission.ADMIN:
+        return "admin"
+    return f"{needed} and above"
+
+
+def render_help(permissions: Permissions) -> str:
+    """The `/help` answer: every command, what it does, who may use it here (from the config), examples."""
+    from bot.core.markdown import render_template
+
+    rows = [
+        {
+            "usage": h.usage,
+            "description": h.description,
+            "who": who_may(h.verb, permissions),
+            "examples": h.examples,
+        }
+        for h in HELP.values()
+    ]
+    return render_template("comments/help.md.j2", {"marker": reply_marker("help"), "rows": rows})

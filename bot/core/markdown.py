@@ -1,0 +1,328 @@
+"""Markdown for GitHub: escaping user text, fenced blocks, `<details>` folding, and fitting bodies under
+GitHub's limit (65,536 characters for an issue/PR comment or body; 65,535 for a Check Run summary/text).
+
+Bot texts are Jinja2 templates rendered here with `autoescape=False` (they are markdown, not HTML), so
+every piece of user-controlled text must pass through `escape_md` (inline) or `code_block` (logs) first.
+Templates run in Jinja2's sandbox because a repository may supply its own card template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot.core.markers import find_markers
+
+COMMENT_LIMIT = 65_536
+CHECK_RUN_LIMIT = 65_535
+TRUNCATED_NOTE = "… truncated, see the CI artifact"
+ZWSP = "\u200b"  # zero-width space: breaks a token without changing what a reader sees
+
+# What a user could use to break out of a table cell, open HTML, start a code span, forge a link/image or a
+# hidden marker. `\` first so the escapes added later are not themselves escaped.
+_INLINE_ESCAPES = (
+    ("\\", "\\\\"),
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ("|", "\\|"),
+    ("`", "\\`"),
+    ("[", "\\["),
+    ("]", "\\]"),
+    ("*", "\\*"),
+    ("_", "\\_"),
+    ("~", "\\~"),
+)
+_BARE_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_LINE_BREAKS = re.compile(r"[\r\n\t\f\v\u2028\u2029]+")
+
+
+def escape_md(value: object, *, max_len: int | None = None) -> str:
+    """`value` as inert inline markdown: one line, no HTML, no table breaks, no code spans, no markers.
+
+    An `@login` becomes `@` + zero-width space + `login`, so a PR title cannot ping people on every card edit.
+    """
+    text = "" if value is None else str(value)
+    text = _LINE_BREAKS.sub(" ", text).strip()
+    if max_len is not None and len(text) > max_len:
+        text = text[: max(1, max_len - 1)] + "…"
+    for raw, escaped in _INLINE_ESCAPES:
+        text = text.replace(raw, escaped)
+    return _BARE_MENTION.sub("@" + ZWSP, text)
+
+
+def code(value: object, *, max_len: int | None = None) -> str:
+    """`value` as an inline code span that nothing inside can close (e.g. a model name, a sha, a path).
+
+    A code span is closed by a backtick run of its opening length, so the fence is one longer than the
+    longest run inside (CommonMark 6.1); `|` still breaks a GFM table cell, so it is replaced by `¦`.
+    """
+    text = _LINE_BREAKS.sub(" ", "" if value is None else str(value))
+    if max_len is not None and len(text) > max_len:
+        text = text[: max(1, max_len - 1)] + "…"
+    text = text.replace("|", "¦").replace("<!--", "<" + ZWSP + "!--")
+    if not text:
+        return ""
+    fence = "`" * (_longest_run(text, "`") + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def code_block(text: str, lang: str = "") -> str:
+    """A fenced block that the text cannot close (fence longer than any backtick run inside) and in
+    which a hidden marker cannot be forged."""
+    text = text.replace("<!--", "<" + ZWSP + "!--").replace("\r\n", "\n").rstrip("\n")
+    fence = "`" * max(3, _longest_run(text, "`") + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def fold(summary: str, body: str, *, open_: bool = False) -> str:
+    """A collapsed `<details>` section. `summary` is trusted markdown: escape user text before passing it."""
+    attr = " open" if open_ else ""
+    return f"<details{attr}><summary>{summary}</summary>\n\n{body.strip(chr(10))}\n\n</details>"
+
+
+def size(text: str) -> int:
+    """Length as GitHub may count it: UTF-16 code units, which is never less than code points."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fitting under the limit
+
+_DETAILS = re.compile(r"(<details[^>]*>\s*<summary>.*?</summary>\n)(.*?)(\n</details>)", re.S)
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def fit(body: str, limit: int = COMMENT_LIMIT, *, note: str = TRUNCATED_NOTE) -> str:
+    """`body` made to fit in `limit`: the largest folded sections are shortened first, each keeping its
+    head and a visible note; only when that is not enough is the body itself cut at a line, with every
+    hidden marker of the cut part kept at the end. Fences stay balanced."""
+    if size(body) <= limit:
+        return body
+    sections = list(_DETAILS.finditer(body))
+    if sections:
+        body = _shrink_sections(body, sections, limit, note)
+        if size(body) <= limit:
+            return body
+    return _cut(body, limit, note)
+
+
+def _shrink_sections(body: str, sections: list[re.Match[str]], limit: int, note: str) -> str:
+    excess = size(body) - limit
+    inner_sizes = [size(m.group(2)) for m in sections]
+    # Lower the biggest sections to a common cap (water-filling) until the excess is absorbed.
+    cap = _common_cap(inner_sizes, excess + len(sections) * (len(note) + 16))
+    out, pos = [], 0
+    for match, inner_size in zip(sections, inner_sizes, strict=True):
+        out.append(body[pos : match.start(2)])
+        inner = match.group(2)
+        if inner_size > cap:
+            inner = _truncate_block(inner, max(0, cap), note)
+        out.append(inner)
+        pos = match.end(2)
+    out.append(body[pos:])
+    return "".join(out)
+
+
+def _common_cap(sizes: list[int], excess: int) -> int:
+    """The largest cap such that cutting every size above it to it removes at least `excess`."""
+    ordered = sorted(sizes, reverse=True)
+    removed, count = 0, 0
+    for i, current in enumerate(ordered):
+        count = i + 1
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else 0
+        step = (current - nxt) * count
+        if removed + step >= excess:
+            return current - -(-(excess - removed) // count)  # ceil division
+        removed += step
+    return 0
+
+
+def _truncate_block(text: str, budget: int, note: str) -> str:
+    """The head of `text` in `budget` characters, cut at a line, fences closed, with the note."""
+    head = text[: max(0, budget)]
+    if "\n" in head and len(head) < len(text):
+        head = head[: head.rfind("\n")]
+    head = _drop_partial_comment(head)
+    closer = _open_fence(head)
+    tail = f"\n{closer}" if closer else ""
+    return f"{head}{tail}\n\n_{note}_"
+
+
+def _cut(body: str, limit: int, note: str) -> str:
+    reserve = len(note) + 64
+    head = body[: max(0, limit - reserve)]
+    # Keep the markers of the dropped part: they are how the bot finds this text again.
+    kept = [m for m in find_markers(body[len(head) :]) if m not in head]
+    reserve_markers = sum(len(m) + 1 for m in kept)
+    head = head[: max(0, limit - reserve - reserve_markers)]
+    kept = [m for m in find_markers(body[len(head) :]) if m not in head]
+    if "\n" in head:
+        head = head[: head.rfind("\n")]
+    head = _drop_partial_comment(head)
+    head = _close_details(head)
+    closer = _open_fence(head)
+    parts = [head, f"\n{closer}" if closer else "", f"\n\n_{note}_\n"]
+    parts += [m + "\n" for m in kept]
+    return "".join(parts)
+
+
+def _drop_partial_comment(text: str) -> str:
+    """Never leave half a `<!-- ... -->`: a cut inside a marker would make it unfindable or swallow text."""
+    start = text.rfind("<!--")
+    if start != -1 and text.find("-->", start) == -1:
+        return text[:start]
+    return text
+
+
+def _close_details(text: str) -> str:
+    depth = len(re.findall(r"<details\b", text)) - len(re.findall(r"</details>", text))
+    if depth <= 0:
+        return text
+    closer = _open_fence(text)
+    if closer:
+        text += f"\n{closer}"
+    return text + "\n\n</details>" * depth
+
+
+def _open_fence(text: str) -> str:
+    """The fence that closes a fenced block left open at the end of `text`, or ""."""
+    opening = ""
+    for line in text.split("\n"):
+        m = _FENCE_OPEN.match(line)
+        if not m:
+            continue
+        run = m.group(1)
+        if not opening:
+            opening = run
+        elif run[0] == opening[0] and len(run) >= len(opening) and not line.strip().strip(run[0]):
+            opening = ""
+    return opening
+
+
+def split(body: str, limit: int = COMMENT_LIMIT) -> list[str]:
+    """`body` as consecutive parts of at most `limit` characters, cut at lines; a fenced block or a
+    `<details>` section crossing a cut is closed at the end of one part and reopened in the next."""
+    if size(body) <= limit:
+        return [body]
+    parts: list[str] = []
+    current: list[str] = []
+    current_size = 0
+    fence = ""
+    details: list[str] = []
+    reserve = 256  # closers appended to a part and reopeners prepended to the next
+
+    def flush() -> None:
+        nonlocal current, current_size
+        text = "\n".join(current)
+        if fence:
+            text += f"\n{fence}"
+        text += "\n\n</details>" * len(details)
+        parts.append(text)
+        reopen = [f"{d}\n" for d in details]
+        if fence:
+            reopen.append(fence)
+        current = [r.rstrip("\n") for r in reopen] if reopen else []
+        current_size = sum(size(x) + 1 for x in current)
+
+    for line in _lines_within(body, limit - reserve):
+        line_size = size(line) + 1
+        if current and current_size + line_size > limit - reserve:
+            flush()
+        current.append(line)
+        current_size += line_size
+        fence, details = _track(line, fence, details)
+    if current:
+        parts.append("\n".join(current))
+    return parts
+
+
+def _lines_within(body: str, width: int) -> list[str]:
+    """Lines of `body`, each longer than `width` chopped into pieces (a 1 MB one-line log still splits)."""
+    out: list[str] = []
+    for line in body.split("\n"):
+        while size(line) > width:
+            out.append(line[:width])
+            line = line[width:]
+        out.append(line)
+    return out
+
+
+def _track(line: str, fence: str, details: list[str]) -> tuple[str, list[str]]:
+    m = _FENCE_OPEN.match(line)
+    if fence:
+        if (
+            m
+            and m.group(1)[0] == fence[0]
+            and len(m.group(1)) >= len(fence)
+            and not line.strip().strip(fence[0])
+        ):
+            return "", details
+        return fence, details
+    if m:
+        return m.group(1), details
+    opened = re.match(r"\s*(<details[^>]*>\s*<summary>.*?</summary>)", line)
+    if opened:
+        return fence, [*details, opened.group(1).replace("</summary>", " (continued)</summary>")]
+    if line.strip() == "</details>" and details:
+        return fence, details[:-1]
+    return fence, details
+
+
+def _longest_run(text: str, ch: str) -> int:
+    runs = re.findall(re.escape(ch) + "+", text)
+    return max((len(r) for r in runs), default=0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Templates
+
+
+@cache
+def _environment() -> SandboxedEnvironment:
+    from bot.resources import templates_dir
+
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(templates_dir())),
+        autoescape=False,  # markdown, not HTML: user text is escaped with the filters below instead
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,
+    )
+    env.filters.update(md=escape_md, code=code, code_block=code_block, fold=fold)
+    return env
+
+
+def render_template(name: str, context: Mapping[str, Any]) -> str:
+    """Render a shipped template (path relative to templates/, e.g. "comments/refused.md.j2")."""
+    return _environment().get_template(name).render(**context)
+
+
+def render_text(template_text: str, context: Mapping[str, Any]) -> str:
+    """Render a repository's own template text, in the sandbox; shipped templates can be imported."""
+    return _environment().from_string(template_text).render(**context)
+
+
+def squeeze_blank_lines(text: str) -> str:
+    """At most one blank line in a row outside fenced blocks: templates with conditionals leave gaps."""
+    out: list[str] = []
+    fence = ""
+    blank = False
+    for line in text.split("\n"):
+        fence_before = fence
+        fence, _ = _track(line, fence, [])
+        if not fence_before and not line.strip():
+            if blank:
+                continue
+            blank = True
+        else:
+            blank = False
+        out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
