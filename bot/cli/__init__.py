@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "bot.cli.rollback",
     "bot.cli.reconcile",
     "bot.cli.drift",
+    "bot.cli.drift_report",
     "bot.cli.config",
     "bot.cli.init",
     "bot.cli.app_manifest",

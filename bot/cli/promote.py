@@ -1,16 +1,64 @@
-"""`mlops-bot promote` (not built yet)."""
+"""`mlops-bot promote`: promote the model trained on a commit (or show the plan with --dry-run)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+
+from bot.cli import UserError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("promote", help="(not built yet)")
+    p = sub.add_parser("promote", help="register, gate, alias, build the service, record a Deployment")
+    p.add_argument("--sha", required=True, help="the commit whose dvc.lock names the model to promote")
+    p.add_argument("--model", help="one model (default: every model in the config)")
+    p.add_argument("--pr", type=int, help="the merged pull request (approvals, replies)")
+    p.add_argument("--reply-to", type=int, help="issue or PR number to answer on (default: --pr)")
+    p.add_argument("--dry-run", action="store_true", help="show the plan and every gate's verdict; change nothing")
+    p.add_argument("--no-bento", action="store_true", help="skip the BentoML service build")
+    p.add_argument("--repo-dir", type=Path, default=Path("."), help="checkout of --sha (default: .)")
+    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
+    p.add_argument("--json", type=Path, help="write the outcome here")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mlops-bot promote: not built yet")
-    return 1
+    from bot.jobs.common import JobEnv, JobSetupError
+    from bot.jobs.promote import promote, store_lock
+
+    try:
+        env = JobEnv.from_environment(repo=args.repo, config_path=args.config)
+        models = env.models(args.model)
+        builder = None if (args.no_bento or args.dry_run) else _bento_builder(env)
+        outcomes = promote(
+            env, args.repo_dir, sha=args.sha, models=models, pr=args.pr,
+            reply_to=args.reply_to if args.reply_to is not None else args.pr, dry_run=args.dry_run,
+            lock=lambda name: store_lock(env.settings.database_url, name), build_bento=builder,
+        )
+    except JobSetupError as exc:
+        raise UserError(str(exc)) from exc
+    for o in outcomes:
+        detail = f"v{o.version}" if o.version else "; ".join(o.reasons)
+        print(f"{o.model}: {o.status} {detail}".rstrip())
+    if args.json:
+        args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _bento_builder(env: Any) -> Any:
+    def build(version: Any, sha: str) -> tuple[str, str]:
+        from bot.adapters.bentoml import build_service
+
+        out = env.settings.work_dir.resolve() / "bentos"
+        out.mkdir(parents=True, exist_ok=True)
+        result = build_service(
+            model_name=version.name, version=version.version, model_uri=f"models:/{version.name}/{version.version}",
+            tracking_uri=env.settings.mlflow_tracking_uri, git_sha=sha, out_dir=out,
+        )
+        return result.tag, result.note
+
+    return build

@@ -1,16 +1,40 @@
-"""`mlops-bot reconcile` (not built yet)."""
+"""`mlops-bot reconcile`: compare the champion alias with the model git pins, and report or correct."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+
+from bot.cli import UserError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("reconcile", help="(not built yet)")
+    p = sub.add_parser("reconcile", help="compare the champion alias with the default branch's dvc.lock")
+    p.add_argument("--model", help="one model (default: every model in the config)")
+    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
+    p.add_argument("--json", type=Path, help="write the outcome here")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mlops-bot reconcile: not built yet")
-    return 1
+    from bot.jobs.common import JobEnv, JobSetupError
+    from bot.jobs.reconcile import reconcile
+
+    try:
+        env = JobEnv.from_environment(repo=args.repo, config_path=args.config)
+        outcomes = []
+        for name in env.models(args.model):
+            spec = env.config.model(name)
+            assert spec is not None
+            outcomes.append(reconcile(env, spec))
+    except JobSetupError as exc:
+        raise UserError(str(exc)) from exc
+    for o in outcomes:
+        print(f"{o.model}: {o.status} (champion v{o.actual_version or '-'}, git wants v{o.desired_version or '?'})")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
+    return 0

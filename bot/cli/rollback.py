@@ -1,16 +1,42 @@
-"""`mlops-bot rollback` (not built yet)."""
+"""`mlops-bot rollback`: move the champion alias back (to `previous`, or to --to VERSION)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+
+from bot.cli import UserError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("rollback", help="(not built yet)")
+    p = sub.add_parser("rollback", help="move the champion back and record a Deployment")
+    p.add_argument("--model", help="the model (default: the only configured one)")
+    p.add_argument("--to", help="version to roll back to (default: the `previous` alias)")
+    p.add_argument("--reply-to", type=int, help="issue or PR number to answer on")
+    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
+    p.add_argument("--json", type=Path, help="write the outcome here")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mlops-bot rollback: not built yet")
-    return 1
+    from bot.jobs.common import JobEnv, JobSetupError
+    from bot.jobs.promote import rollback, store_lock
+
+    try:
+        env = JobEnv.from_environment(repo=args.repo, config_path=args.config)
+        models = env.models(args.model)
+        if len(models) != 1:
+            raise UserError(f"several models are configured ({', '.join(models)}): name one with --model")
+        outcome = rollback(env, model=models[0], to=args.to, reply_to=args.reply_to,
+                           lock=lambda name: store_lock(env.settings.database_url, name))
+    except JobSetupError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"{outcome.model}: {outcome.status} " + (f"v{outcome.previous} -> v{outcome.version}" if outcome.version
+                                                   else "; ".join(outcome.reasons)))
+    if args.json:
+        args.json.write_text(json.dumps(asdict(outcome), indent=2))
+    return 0

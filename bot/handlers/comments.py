@@ -14,7 +14,7 @@ from bot.core import commands, replies
 from bot.core.commands import Command, Reply
 from bot.core.config import ConfigError, RepoConfig
 from bot.core.events import Delivery
-from bot.core.markers import ok_to_test_marker
+from bot.core.markers import reply_marker
 from bot.handlers.context import Context, read_config
 from bot.ports import RepoGitHub
 
@@ -139,12 +139,12 @@ def _ok_to_test(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, c
         gh.comment(number, replies.ok_to_test_not_needed())
         return
     # The approval is recorded on the PR itself, bound to the head sha: a later push needs a new one.
-    gh.upsert_comment(number, ok_to_test_marker(pull.head_sha), replies.ok_to_test_recorded(d.sender, pull.head_sha))
+    gh.upsert_comment(number, reply_marker("ok-to-test", pull.head_sha), replies.ok_to_test_recorded(d.sender, pull.head_sha))
     ctx.queue_job("train", f"{d.repo}#{number}@{pull.head_sha}", d, pr=number, model=None)
 
 
 def fork_approved(gh: RepoGitHub, number: int, head_sha: str) -> bool:
-    return gh.find_bot_comment(number, ok_to_test_marker(head_sha)) is not None
+    return gh.find_bot_comment(number, reply_marker("ok-to-test", head_sha)) is not None
 
 
 VERBS: dict[str, VerbHandler] = {

@@ -27,6 +27,7 @@ WORKFLOWS = {
     "promote": "mlops-promote.yml",
     "rollback": "mlops-promote.yml",
     "drift": "mlops-drift.yml",
+    "reconcile": "mlops-promote.yml",
 }
 
 
@@ -137,6 +138,7 @@ def _drift_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
     steps = [
         Step(("drift", *_model_args(params), "--out", "{job_dir}/drift", "--json", "{job_dir}/drift.json"), check=False),
         Step(("drift-report", *_model_args(params), "--summary", "{job_dir}/drift.json",
+              "--error-log", "{job_dir}/step0-drift.log",
               *(["--reply-to", str(params["reply_to"])] if params.get("reply_to") else []))),
     ]
     return gh.default_branch(), None, steps, {}, {}
@@ -149,6 +151,7 @@ PLANS: dict[str, Callable[[RepoGitHub, dict[str, Any]], Plan]] = {
     "promote": lambda gh, p: _promote_plan(gh, p, dry_run=False),
     "rollback": _rollback_plan,
     "drift": _drift_plan,
+    "reconcile": lambda gh, p: (gh.default_branch(), None, [Step(("reconcile", *_model_args(p)))], {}, {}),
 }
 
 ROUTES: dict[str, Any] = {JOB_EVENT: on_job}

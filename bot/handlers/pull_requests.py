@@ -7,7 +7,7 @@ from typing import Any
 from bot.core import replies
 from bot.core.config import ConfigError
 from bot.core.events import Delivery
-from bot.core.markers import fork_waiting_marker
+from bot.core.markers import reply_marker
 from bot.handlers.comments import fork_approved
 from bot.handlers.context import Context, read_config
 
@@ -28,7 +28,7 @@ def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
     head_repo = ((pr["head"].get("repo") or {}).get("full_name")) or ""
     if head_repo.lower() != delivery.repo.lower() and not fork_approved(gh, number, head_sha):
         # Fork code never runs until someone with write permission has read it (Prow's ok-to-test).
-        gh.upsert_comment(number, fork_waiting_marker(), replies.fork_waiting(head_sha))
+        gh.upsert_comment(number, reply_marker("fork-waiting"), replies.fork_waiting(head_sha))
         return
     ctx.queue_job("train", f"{delivery.repo}#{number}@{head_sha}", delivery, pr=number, model=None)
 

@@ -1,0 +1,224 @@
+"""`mlops-bot promote` and `mlops-bot rollback`: move the champion alias, build the service, record a Deployment.
+
+Desired state is the model output hash in the `dvc.lock` of the promoted commit; the candidate is the run
+tagged with that hash, so merge, squash and rebase merges all find it. Every step is idempotent and keyed by
+(model, run): a redelivered merge or a re-run action leaves one version, one alias move and one Deployment.
+Promotions of one model are serialized by a named lock and the gate is re-checked inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.core import gates, replies
+from bot.core.config import ModelSpec
+from bot.core.lockfile import lock_hash, output_hash
+from bot.core.markers import reply_marker
+from bot.core.models import ModelVersion, RunRecord
+from bot.jobs.common import JobEnv
+
+log = logging.getLogger(__name__)
+
+TAG_OUTPUT_HASH = "mlops_bot.output_hash"
+TAG_GIT_SHA = "mlops_bot.git_sha"
+TAG_PR = "mlops_bot.pr"
+TAG_LOCK = "mlops_bot.dvc_lock_hash"
+TAG_BENTO = "mlops_bot.bento_tag"
+TAG_DEPLOYMENT = "mlops_bot.deployment_id"
+
+Locker = Callable[[str], AbstractContextManager[None]]
+BentoBuilder = Callable[[ModelVersion, str], tuple[str, str]]  # (version, git sha) -> (bento tag, note)
+
+
+@dataclass
+class PromotionOutcome:
+    model: str
+    status: str  # promoted | already | refused | no-candidate | planned | failed
+    version: str = ""
+    previous: str = ""
+    run_id: str = ""
+    bento_tag: str = ""
+    bento_note: str = ""
+    deployment_id: int = 0
+    deployment_state: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+
+def no_lock(_name: str) -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def candidate_for(env: JobEnv, spec: ModelSpec, repo_dir: Path) -> tuple[RunRecord | None, str, str]:
+    """The run whose model output is the one pinned by this checkout's dvc.lock."""
+    lock_path = repo_dir / "dvc.lock"
+    if not lock_path.is_file():
+        return None, "", ""
+    text = lock_path.read_text()
+    wanted = output_hash(text, spec.stage, spec.output) or ""
+    if not wanted:
+        return None, "", lock_hash(text)
+    runs = env.registry.find_runs(spec.name, {TAG_OUTPUT_HASH: wanted})
+    return (runs[0] if runs else None), wanted, lock_hash(text)
+
+
+def promote(
+    env: JobEnv,
+    repo_dir: Path,
+    *,
+    sha: str,
+    models: list[str],
+    pr: int | None,
+    reply_to: int | None,
+    dry_run: bool,
+    lock: Locker = no_lock,
+    build_bento: BentoBuilder | None = None,
+) -> list[PromotionOutcome]:
+    config = env.config
+    outcomes = []
+    approvals = env.gh.pull(pr).approvals if pr is not None else None
+    for name in models:
+        spec = config.model(name)
+        assert spec is not None  # JobEnv.models() validated the names
+        run, wanted, lock_id = candidate_for(env, spec, repo_dir)
+        if run is None:
+            outcome = PromotionOutcome(name, "no-candidate", reasons=[replies.no_candidate(name, sha, wanted)])
+            _reply(env, reply_to, replies.no_candidate(name, sha, wanted), ("no-candidate", f"{name}@{sha}"))
+            outcomes.append(outcome)
+            continue
+        if dry_run:
+            outcomes.append(_plan(env, spec, run, sha=sha, approvals=approvals, reply_to=reply_to))
+            continue
+        with lock(f"promote:{name}"):
+            outcome = _promote_locked(env, spec, run, sha=sha, pr=pr, lock_id=lock_id, approvals=approvals,
+                                      build_bento=build_bento)
+        _reply(env, reply_to, replies.promotion_result(outcome), ("promotion", f"{name}@{run.run_id}"))
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _plan(
+    env: JobEnv, spec: ModelSpec, run: RunRecord, *, sha: str, approvals: int | None, reply_to: int | None
+) -> PromotionOutcome:
+    config = env.config
+    champion = env.registry.version_by_alias(spec.name, config.aliases.champion)
+    decision = gates.evaluate(spec, run.metrics, champion.metrics if champion else None,
+                              promotion=config.promotion, approvals=approvals)
+    existing = next((v for v in env.registry.versions(spec.name) if v.run_id == run.run_id), None)
+    body = replies.promotion_plan(
+        model=spec.name, run=run, existing_version=existing.version if existing else None,
+        champion=champion, aliases=config.aliases, decision=decision, environment=config.promotion.environment,
+    )
+    _reply(env, reply_to, body, ("plan", f"{spec.name}@{run.run_id}"))
+    return PromotionOutcome(
+        spec.name, "planned", run_id=run.run_id, reasons=[v.reason for v in decision.verdicts],
+        previous=champion.version if champion else "",
+    )
+
+
+def _promote_locked(
+    env: JobEnv,
+    spec: ModelSpec,
+    run: RunRecord,
+    *,
+    sha: str,
+    pr: int | None,
+    lock_id: str,
+    approvals: int | None,
+    build_bento: BentoBuilder | None,
+) -> PromotionOutcome:
+    config = env.config
+    registry = env.registry
+    champion = registry.version_by_alias(spec.name, config.aliases.champion)  # re-read inside the lock
+    if champion is not None and champion.run_id == run.run_id and champion.tags.get(TAG_DEPLOYMENT):
+        return PromotionOutcome(spec.name, "already", version=champion.version, run_id=run.run_id,
+                                bento_tag=champion.tags.get(TAG_BENTO, ""),
+                                deployment_id=int(champion.tags[TAG_DEPLOYMENT]), deployment_state="success")
+    if champion is None or champion.run_id != run.run_id:
+        decision = gates.evaluate(spec, run.metrics, champion.metrics if champion else None,
+                                  promotion=config.promotion, approvals=approvals)
+        if not decision.allowed:
+            return PromotionOutcome(spec.name, "refused", run_id=run.run_id,
+                                    previous=champion.version if champion else "",
+                                    reasons=[v.reason for v in decision.verdicts if not v.passed])
+    tags = {TAG_GIT_SHA: sha, TAG_LOCK: lock_id, **({TAG_PR: str(pr)} if pr is not None else {})}
+    version = registry.register(spec.name, run, tags)
+    previous = champion if champion is not None and champion.version != version.version else None
+    env_name = config.promotion.environment
+    deployment_id = int(version.tags.get(TAG_DEPLOYMENT) or 0)
+    if not deployment_id:
+        deployment_id = env.gh.create_deployment(
+            sha, env_name,
+            {"model": spec.name, "version": version.version, "run_id": run.run_id},
+            f"Promote {spec.name} v{version.version}",
+        )
+        registry.set_version_tag(spec.name, version.version, TAG_DEPLOYMENT, str(deployment_id))
+    env.gh.set_deployment_status(deployment_id, "in_progress", description=f"building {spec.name} v{version.version}")
+    bento_tag, note = version.tags.get(TAG_BENTO, ""), ""
+    if build_bento is not None and not bento_tag:
+        try:
+            bento_tag, note = build_bento(version, sha)
+        except Exception as exc:  # a failed build fails this deployment, never leaves it in progress
+            log.exception("bento build failed")
+            env.gh.set_deployment_status(deployment_id, "failure", description=f"bento build failed: {exc}"[:140])
+            return PromotionOutcome(spec.name, "failed", version=version.version, run_id=run.run_id,
+                                    deployment_id=deployment_id, deployment_state="failure",
+                                    reasons=[f"the BentoML build failed: {exc}"])
+        registry.set_version_tag(spec.name, version.version, TAG_BENTO, bento_tag)
+    if previous is not None:
+        registry.set_alias(spec.name, config.aliases.previous, previous.version)
+    registry.set_alias(spec.name, config.aliases.champion, version.version)
+    env.gh.set_deployment_status(deployment_id, "success",
+                                 description=f"{spec.name} v{version.version} is {config.aliases.champion}")
+    return PromotionOutcome(spec.name, "promoted", version=version.version,
+                            previous=previous.version if previous else "", run_id=run.run_id,
+                            bento_tag=bento_tag, bento_note=note, deployment_id=deployment_id,
+                            deployment_state="success")
+
+
+def rollback(
+    env: JobEnv, *, model: str, to: str | None, reply_to: int | None, lock: Locker = no_lock
+) -> PromotionOutcome:
+    config = env.config
+    registry = env.registry
+    with lock(f"promote:{model}"):
+        champion = registry.version_by_alias(model, config.aliases.champion)
+        target = registry.version(model, to) if to else registry.version_by_alias(model, config.aliases.previous)
+        if champion is None or target is None or target.version == champion.version:
+            why = replies.nothing_to_roll_back(model, champion, to)
+            _reply(env, reply_to, why, None)
+            return PromotionOutcome(model, "refused", reasons=[why])
+        ref = target.tags.get(TAG_GIT_SHA) or env.gh.default_branch()
+        deployment_id = env.gh.create_deployment(
+            ref, config.promotion.environment,
+            {"model": model, "version": target.version, "run_id": target.run_id, "rollback_from": champion.version},
+            f"Roll back {model} to v{target.version}",
+        )
+        registry.set_alias(model, config.aliases.champion, target.version)
+        registry.set_alias(model, config.aliases.previous, champion.version)
+        env.gh.set_deployment_status(deployment_id, "success", description=f"{model} rolled back to v{target.version}")
+    outcome = PromotionOutcome(model, "rolled-back", version=target.version, previous=champion.version,
+                               run_id=target.run_id, deployment_id=deployment_id, deployment_state="success")
+    _reply(env, reply_to, replies.rollback_result(outcome), None)
+    return outcome
+
+
+def _reply(env: JobEnv, number: int | None, body: str, key: tuple[str, str] | None) -> None:
+    if number is None:
+        return
+    if key is None:
+        env.gh.comment(number, body)
+    else:
+        env.gh.upsert_comment(number, reply_marker(*key), body)
+
+
+@contextlib.contextmanager
+def store_lock(database_url: str, name: str) -> Iterator[None]:
+    from bot.adapters.store import Store
+
+    with Store(database_url).lock(name):
+        yield

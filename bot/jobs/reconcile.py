@@ -1,0 +1,70 @@
+"""`mlops-bot reconcile`: git is the desired state, the champion alias the actual one.
+
+Desired: the model output hash in the default branch's `dvc.lock`. Actual: the output hash of the run behind
+the `champion` alias. On a mismatch (someone moved the alias by hand) the bot opens or updates one issue per
+model, or, with `reconcile: correct`, moves the alias back to the version git names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core import replies
+from bot.core.config import ModelSpec
+from bot.core.lockfile import output_hash
+from bot.core.markers import reply_marker
+from bot.jobs.common import JobEnv
+from bot.jobs.promote import TAG_OUTPUT_HASH
+
+LABELS = ["mlops-bot", "reconcile"]
+
+
+@dataclass
+class ReconcileOutcome:
+    model: str
+    status: str  # in-sync | drifted-reported | corrected | no-desired-state | unknown-desired-version
+    desired_hash: str = ""
+    actual_version: str = ""
+    desired_version: str = ""
+    issue: int | None = None
+
+
+def issue_marker(model: str) -> str:
+    return reply_marker("reconcile", model)
+
+
+def reconcile(env: JobEnv, spec: ModelSpec) -> ReconcileOutcome:
+    gh, registry, config = env.gh, env.registry, env.config
+    lock_text = gh.read_file("dvc.lock")
+    desired = output_hash(lock_text, spec.stage, spec.output) if lock_text else None
+    if not desired:
+        return ReconcileOutcome(spec.name, "no-desired-state")
+    champion = registry.version_by_alias(spec.name, config.aliases.champion)
+    actual_run = registry.run(champion.run_id) if champion else None
+    actual_hash = actual_run.tags.get(TAG_OUTPUT_HASH, "") if actual_run else ""
+    existing = gh.find_issue(issue_marker(spec.name))
+    if champion is not None and actual_hash == desired:
+        if existing is not None and existing.state == "open":
+            gh.comment(existing.number, replies.reconcile_in_sync(spec.name, champion.version))
+            gh.close_issue(existing.number)
+        return ReconcileOutcome(spec.name, "in-sync", desired, champion.version, champion.version)
+
+    desired_version = None
+    for version in registry.versions(spec.name):
+        run = registry.run(version.run_id)
+        if run is not None and run.tags.get(TAG_OUTPUT_HASH) == desired:
+            desired_version = version
+            break
+    actual = champion.version if champion else ""
+    wanted = desired_version.version if desired_version else ""
+    if config.reconcile == "correct" and desired_version is not None:
+        registry.set_alias(spec.name, config.aliases.champion, desired_version.version)
+        if champion is not None:
+            registry.set_alias(spec.name, config.aliases.previous, champion.version)
+        body = replies.reconcile_corrected(spec.name, actual, wanted, desired)
+        issue = gh.upsert_issue(issue_marker(spec.name), f"Reconcile: {spec.name} champion corrected", body, LABELS)
+        return ReconcileOutcome(spec.name, "corrected", desired, actual, wanted, issue.number)
+    body = replies.reconcile_mismatch(spec.name, actual, wanted, desired, config.reconcile)
+    issue = gh.upsert_issue(issue_marker(spec.name), f"Reconcile: {spec.name} champion differs from git", body, LABELS)
+    status = "drifted-reported" if desired_version is not None else "unknown-desired-version"
+    return ReconcileOutcome(spec.name, status, desired, actual, wanted, issue.number)
