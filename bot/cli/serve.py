@@ -1,16 +1,87 @@
-"""`mlops-bot serve` (not built yet)."""
+"""`mlops-bot serve`: the webhook endpoint, with a worker thread unless `--no-worker`."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 from typing import Any
+
+from bot.cli import UserError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("serve", help="(not built yet)")
+    p = sub.add_parser(
+        "serve",
+        help="receive GitHub webhooks (POST /webhook, GET /healthz, GET /metrics)",
+        description="Serve the webhook endpoint. Deliveries are verified with MLOPS_BOT_WEBHOOK_SECRET, "
+        "recorded in MLOPS_BOT_DATABASE_URL and handled by a worker thread (or `mlops-bot worker`).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default: %(default)s)")
+    p.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="only record deliveries; run `mlops-bot worker` processes to handle them",
+    )
+    add_worker_options(p)
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
 
+def add_worker_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `serve` and `worker`."""
+    p.add_argument("--database-url", help="where deliveries are stored (default: $MLOPS_BOT_DATABASE_URL)")
+    p.add_argument(
+        "--handler",
+        help="module:function to run for each delivery instead of the bot's handlers "
+        "(default: $MLOPS_BOT_HANDLER; used by tests and custom deployments)",
+    )
+    p.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=300.0,
+        help="a delivery whose worker stops renewing it for this long is run again (default: %(default)s)",
+    )
+    p.add_argument(
+        "--poll-interval", type=float, default=1.0, help="seconds between queue polls (default: %(default)s)"
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    from bot.settings import Settings
+
+    settings = Settings()  # type: ignore[call-arg]  # fields come from the environment; mypy lacks pydantic's plugin
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
+    return settings
+
+
+def handler_from(args: argparse.Namespace, settings: Any) -> Any:
+    from bot.worker import load_handler
+
+    try:
+        return load_handler(settings, args.handler or os.environ.get("MLOPS_BOT_HANDLER"))
+    except ValueError as error:
+        raise UserError(str(error)) from error
+
+
 def run(args: argparse.Namespace) -> int:
-    print("mlops-bot serve: not built yet")
-    return 1
+    import uvicorn
+
+    from bot.app import create_app
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from(args)
+    start_worker = settings.inprocess_worker and not args.no_worker
+    app = create_app(
+        settings,
+        handle=handler_from(args, settings) if start_worker else None,
+        start_worker=start_worker,
+        lease_seconds=args.lease_seconds,
+        poll_interval=args.poll_interval,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

@@ -1,16 +1,69 @@
-"""`mlops-bot worker` (not built yet)."""
+"""`mlops-bot worker`: handle queued deliveries in a process of its own (run as many as you like)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
+import threading
 from typing import Any
+
+from bot.cli.serve import add_worker_options, handler_from, settings_from
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("worker", help="(not built yet)")
+    p = sub.add_parser(
+        "worker",
+        help="handle queued deliveries (several workers can share one database)",
+        description="Claim deliveries recorded by `mlops-bot serve` and run the handlers. "
+        "A worker that dies leaves its delivery to another one once the lease expires.",
+    )
+    add_worker_options(p)
+    p.add_argument("--once", action="store_true", help="handle what is due now, then exit")
+    p.add_argument("--worker-id", help="name shown as the lease owner (default: host:pid:random)")
+    p.add_argument("--metrics-port", type=int, help="also serve Prometheus metrics on this port")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mlops-bot worker: not built yet")
-    return 1
+    from bot.adapters.store import Store
+    from bot.metrics import Metrics
+    from bot.worker import Worker
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from(args)
+    store = Store(settings.database_url)
+    metrics = Metrics()
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        metrics.watch_queue_depth(store.queue_depth)
+        start_http_server(args.metrics_port, registry=metrics.registry)
+    worker = Worker(
+        store,
+        handler_from(args, settings),
+        worker_id=args.worker_id,
+        poll_interval=args.poll_interval,
+        max_attempts=settings.max_attempts,
+        retry_base_seconds=settings.retry_base_seconds,
+        lease_seconds=args.lease_seconds,
+        metrics=metrics,
+    )
+    if args.once:
+        while worker.run_once():
+            pass
+        return 0
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:  # finish the current job, then exit
+        stop.set()
+        worker.wake()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker.run_forever(stop)
+    store.close()
+    return 0

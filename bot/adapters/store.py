@@ -1,0 +1,557 @@
+"""The bot's durable state: webhook deliveries (which are also the work queue) and named locks.
+
+One SQLAlchemy Core schema, portable SQL, chosen by URL: SQLite by default, PostgreSQL with the same code.
+
+Why the deliveries table is the queue: recording a delivery and enqueueing its job must be one
+transaction, so a redelivery (same `X-GitHub-Delivery`) is deduplicated by the primary key and can never
+produce a second job, and an accepted delivery can never be lost between "recorded" and "queued".
+A separate queue library would need its own store and a two-phase hand-off.
+
+Claiming is a guarded UPDATE (`... WHERE id = ? AND <still claimable>`, then check the row count), so two
+workers can never both own a delivery on any database. On PostgreSQL the candidate row is selected with
+`FOR UPDATE SKIP LOCKED` so concurrent workers do not queue behind each other; on SQLite every write
+transaction starts with `BEGIN IMMEDIATE`, which serialises writers up front instead of failing when a
+read lock would have to be upgraded.
+
+Durability on SQLite: WAL journal with `synchronous=NORMAL`. A commit is in the WAL (handed to the OS)
+before it returns, so a delivery answered with 202 survives the process being killed, even with -9.
+Only an operating-system crash or power loss can lose the last few commits; use PostgreSQL (or
+`synchronous=FULL`) where that matters.
+
+Named locks live in their own table (name, owner, expiry) on both databases rather than in PostgreSQL
+advisory locks: an advisory lock belongs to one pooled connection, vanishes silently with it, and is
+invisible to `SELECT`; a row with an expiry is visible, survives connection churn, and is released by
+its lease when the holder dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Double,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    delete,
+    event,
+    exc,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.dml import Insert
+
+from bot.core.events import Delivery
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+STATUSES = (QUEUED, RUNNING, DONE, FAILED)
+JOB_PREFIX = "job:"
+_MAX_ERROR_CHARS = 4000
+_READ_ONLY = "mlops_bot_read_only"
+
+metadata = MetaData()
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(200), primary_key=True),  # X-GitHub-Delivery, or "job:<key>" for the bot's own jobs
+    Column("event", String(100), nullable=False),
+    Column("action", String(100), nullable=True),
+    Column("payload", LargeBinary, nullable=False),  # the JSON body exactly as received
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("available_at", Double, nullable=False),  # not claimable before (retry backoff)
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", Double, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("received_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("finished_at", Double, nullable=True),
+)
+Index("ix_deliveries_claim", deliveries.c.status, deliveries.c.available_at)
+Index("ix_deliveries_received", deliveries.c.received_at)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A delivery as `mlops-bot deliveries` shows it (no payload)."""
+
+    id: str
+    event: str
+    action: str | None
+    status: str
+    attempts: int
+    last_error: str | None
+    note: str | None
+    received_at: float
+    updated_at: float
+    finished_at: float | None
+    available_at: float
+    lease_owner: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LockTimeout(Exception):
+    """A named lock stayed held by someone else for longer than the caller was willing to wait."""
+
+
+class StoreUnavailable(Exception):
+    """The database could not record a delivery; GitHub's redelivery (or the sender's retry) is the remedy."""
+
+
+class Store:
+    """Deliveries, the queue they form, and named locks. Thread-safe; share one per process."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000) -> None:
+        self.url = url
+        self._engine = _make_engine(url, busy_timeout_ms)
+        self.dialect = self._engine.dialect.name
+        # Reads need no write lock: on SQLite they begin DEFERRED (see _make_engine).
+        self._reader = self._engine.execution_options(**{_READ_ONLY: True})
+        # SQLite allows one writer at a time; queueing this process's writers on a mutex is cheaper and
+        # fairer than letting them spin in SQLite's busy handler. Other processes still meet busy_timeout.
+        self._write_mutex: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        )
+        self._create_schema()
+
+    # ---- deliveries -------------------------------------------------------------------------------
+
+    def accept(self, delivery_id: str, event: str, action: str | None, payload: bytes) -> bool:
+        """Record a webhook delivery and queue it, in one transaction. False: already recorded."""
+        return self.accept_many([(delivery_id, event, action, payload)])[0]
+
+    def accept_many(self, items: Sequence[tuple[str, str, str | None, bytes]]) -> list[bool]:
+        """`accept` for a batch, committed together (group commit); one bool per item, in order."""
+        now = time.time()
+        statement = self._insert_ignoring_duplicates()
+        results: list[bool] = []
+        with self._write() as conn:
+            for delivery_id, event_name, action, payload in items:
+                row = _new_row(delivery_id, event_name, action, payload, now)
+                results.append(self._insert_one(conn, statement, row))
+        return results
+
+    def enqueue(
+        self,
+        key: str,
+        event: str,
+        action: str | None,
+        payload: dict[str, Any],
+        *,
+        delay_seconds: float = 0.0,
+    ) -> bool:
+        """Queue one of the bot's own jobs, deduplicated by `key` (stored as `job:<key>`). False: exists."""
+        delivery_id = key if key.startswith(JOB_PREFIX) else JOB_PREFIX + key
+        now = time.time()
+        row = _new_row(delivery_id, event, action, json.dumps(payload).encode(), now)
+        row["available_at"] = now + max(0.0, delay_seconds)
+        with self._write() as conn:
+            return self._insert_one(conn, self._insert_ignoring_duplicates(), row)
+
+    def claim(self, worker_id: str, lease_seconds: float = 300) -> Delivery | None:
+        """The next due delivery, leased to `worker_id`: queued and due, or running with an expired lease."""
+        now = time.time()
+        claimable = _claimable(now)
+        candidate = (
+            select(deliveries.c.id)
+            .where(claimable)
+            .order_by(deliveries.c.available_at, deliveries.c.received_at)
+            .limit(1)
+        )
+        if self.dialect == "postgresql":
+            candidate = candidate.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            delivery_id = conn.execute(candidate).scalar_one_or_none()
+            if delivery_id is None:
+                return None
+            taken = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, claimable)
+                .values(
+                    status=RUNNING,
+                    lease_owner=worker_id,
+                    lease_expires_at=now + lease_seconds,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+            ).rowcount
+            if taken != 1:  # another worker got it between our SELECT and UPDATE
+                return None
+            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().one()
+        return Delivery(
+            id=row["id"],
+            event=row["event"],
+            action=row["action"],
+            payload=_decode_payload(row["payload"]),
+            attempts=row["attempts"],
+            received_at=row["received_at"],
+            meta={"worker_id": worker_id, "lease_expires_at": row["lease_expires_at"]},
+        )
+
+    def heartbeat(self, delivery_id: str, worker_id: str, lease_seconds: float) -> bool:
+        """Extend the lease. False: the lease was lost (expired and taken by another worker)."""
+        now = time.time()
+        with self._write() as conn:
+            return bool(
+                conn.execute(
+                    update(deliveries)
+                    .where(*_owned(delivery_id, worker_id))
+                    .values(lease_expires_at=now + lease_seconds, updated_at=now)
+                ).rowcount
+            )
+
+    def complete(self, delivery_id: str, worker_id: str, note: str = "") -> bool:
+        """Mark done. False (and nothing changes) when `worker_id` no longer holds the lease."""
+        now = time.time()
+        values = {"status": DONE, "note": note or None, "finished_at": now, "updated_at": now}
+        return self._finish(delivery_id, worker_id, values)
+
+    def fail(self, delivery_id: str, worker_id: str, error: str, *, retry_in: float | None) -> bool:
+        """Record a failed attempt: queued again after `retry_in` seconds, or failed for good when None."""
+        now = time.time()
+        values: dict[str, Any] = {"last_error": error[:_MAX_ERROR_CHARS], "updated_at": now}
+        if retry_in is None:
+            values.update(status=FAILED, finished_at=now)
+        else:
+            values.update(status=QUEUED, available_at=now + retry_in)
+        return self._finish(delivery_id, worker_id, values)
+
+    def requeue(self, delivery_id: str) -> bool:
+        """Queue a failed or done delivery again (attempts reset). False: no such delivery, or it is live."""
+        now = time.time()
+        with self._write() as conn:
+            return bool(
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == delivery_id, deliveries.c.status.in_((FAILED, DONE)))
+                    .values(status=QUEUED, attempts=0, available_at=now, finished_at=None, updated_at=now)
+                ).rowcount
+            )
+
+    def get(self, delivery_id: str) -> DeliveryRow | None:
+        with self._reader.connect() as conn:
+            row = conn.execute(_listing().where(deliveries.c.id == delivery_id)).mappings().one_or_none()
+        return DeliveryRow(**row) if row is not None else None
+
+    def list(self, limit: int = 100, status: str | None = None) -> list[DeliveryRow]:
+        """Newest first."""
+        query = _listing().order_by(deliveries.c.received_at.desc(), deliveries.c.id).limit(limit)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        with self._reader.connect() as conn:
+            return [DeliveryRow(**row) for row in conn.execute(query).mappings()]
+
+    def queue_depth(self) -> int:
+        """Deliveries waiting for or in the hands of a worker."""
+        query = select(func.count()).select_from(deliveries).where(deliveries.c.status.in_((QUEUED, RUNNING)))
+        with self._reader.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def ping(self) -> None:
+        """Raise when the database cannot be reached."""
+        with self._reader.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # ---- named locks ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(
+        self, name: str, *, timeout: float = 600, lease_seconds: float = 600, poll: float = 0.2
+    ) -> Iterator[None]:
+        """Hold the cross-process lock `name` (e.g. `promote:<model>`) for the `with` block.
+
+        The lease is renewed in the background while the block runs, so a long promotion keeps it;
+        if the holder dies, the lock frees itself when its lease runs out. Raises LockTimeout.
+        """
+        owner = _owner_id()
+        deadline = time.monotonic() + timeout
+        while not self._try_lock(name, owner, lease_seconds):
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"lock {name!r} is still held by another worker after {timeout:g}s")
+            time.sleep(poll)
+        stop = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew_lock, args=(name, owner, lease_seconds, stop), name=f"lock:{name}", daemon=True
+        )
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join()
+            with self._write() as conn:
+                conn.execute(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
+
+    def lock_owner(self, name: str) -> str | None:
+        """Who holds `name` now (None when free or expired)."""
+        query = select(locks.c.owner).where(locks.c.name == name, locks.c.expires_at > time.time())
+        with self._reader.connect() as conn:
+            owner = conn.execute(query).scalar_one_or_none()
+        return str(owner) if owner is not None else None
+
+    def _try_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
+        now = time.time()
+        with self._write() as conn:
+            if self._insert_one(
+                conn,
+                self._insert_ignoring_duplicates(locks, "name"),
+                {"name": name, "owner": owner, "expires_at": now + lease_seconds},
+            ):
+                return True
+            return bool(
+                conn.execute(
+                    update(locks)
+                    .where(locks.c.name == name, or_(locks.c.expires_at <= now, locks.c.owner == owner))
+                    .values(owner=owner, expires_at=now + lease_seconds)
+                ).rowcount
+            )
+
+    def _renew_lock(self, name: str, owner: str, lease_seconds: float, stop: threading.Event) -> None:
+        while not stop.wait(lease_seconds / 3):
+            try:
+                with self._write() as conn:
+                    renewed = conn.execute(
+                        update(locks)
+                        .where(locks.c.name == name, locks.c.owner == owner)
+                        .values(expires_at=time.time() + lease_seconds)
+                    ).rowcount
+                if not renewed:
+                    log.warning("lock %s was lost (its lease expired and another worker took it)", name)
+                    return
+            except exc.SQLAlchemyError:
+                log.exception("could not renew lock %s; will retry", name)
+
+    # ---- plumbing ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._write_mutex, self._engine.begin() as conn:
+            yield conn
+
+    def _finish(self, delivery_id: str, worker_id: str, values: dict[str, Any]) -> bool:
+        values = {"lease_owner": None, "lease_expires_at": None, **values}
+        with self._write() as conn:
+            changed = conn.execute(
+                update(deliveries).where(*_owned(delivery_id, worker_id)).values(**values)
+            ).rowcount
+        if not changed:
+            log.warning(
+                "delivery %s: worker %s no longer holds its lease; result dropped", delivery_id, worker_id
+            )
+        return bool(changed)
+
+    def _insert_ignoring_duplicates(self, table: Table = deliveries, key: str = "id") -> Insert:
+        if self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing(index_elements=[key])
+        return insert(table)  # other databases: a savepoint absorbs the duplicate-key error
+
+    def _insert_one(self, conn: Connection, statement: Insert, row: dict[str, Any]) -> bool:
+        if self.dialect in ("sqlite", "postgresql"):
+            return conn.execute(statement, row).rowcount == 1
+        try:
+            with conn.begin_nested():
+                conn.execute(statement, row)
+        except exc.IntegrityError:
+            return False
+        return True
+
+    def _create_schema(self) -> None:
+        try:
+            metadata.create_all(self._engine)
+        except (exc.OperationalError, exc.IntegrityError, exc.ProgrammingError):
+            # Another process created the tables between our check and our CREATE.
+            metadata.create_all(self._engine)
+
+
+def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _configure_sqlite(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" below issue BEGIN itself instead of the driver's implicit deferred BEGIN.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: Connection) -> None:
+        # Take the write lock at BEGIN: a deferred transaction that reads then writes can fail with
+        # SQLITE_BUSY when another process wrote in between, whatever the busy timeout.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _new_row(
+    delivery_id: str, event_name: str, action: str | None, payload: bytes, now: float
+) -> dict[str, Any]:
+    return {
+        "id": delivery_id,
+        "event": event_name,
+        "action": action,
+        "payload": payload,
+        "status": QUEUED,
+        "attempts": 0,
+        "available_at": now,
+        "received_at": now,
+        "updated_at": now,
+    }
+
+
+def _claimable(now: float) -> Any:
+    return or_(
+        and_(deliveries.c.status == QUEUED, deliveries.c.available_at <= now),
+        and_(deliveries.c.status == RUNNING, deliveries.c.lease_expires_at <= now),
+    )
+
+
+def _owned(delivery_id: str, worker_id: str) -> tuple[Any, ...]:
+    return (
+        deliveries.c.id == delivery_id,
+        deliveries.c.status == RUNNING,
+        deliveries.c.lease_owner == worker_id,
+    )
+
+
+def _listing() -> Any:
+    c = deliveries.c
+    return select(
+        c.id, c.event, c.action, c.status, c.attempts, c.last_error, c.note,
+        c.received_at, c.updated_at, c.finished_at, c.available_at, c.lease_owner,
+    )  # fmt: skip
+
+
+def _decode_payload(raw: bytes) -> dict[str, Any]:
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+class GroupCommitter:
+    """Batches `accept` calls from concurrent requests into one transaction per batch.
+
+    A request hands its delivery to `submit` and waits on the returned future, which resolves only
+    after the batch holding it has committed, so the HTTP 202 still means "durably recorded".
+    Under load many deliveries share one commit; when idle a batch is a single delivery.
+    """
+
+    def __init__(self, store: Store, *, max_batch: int = 256) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._pending: queue.SimpleQueue[tuple[tuple[str, str, str | None, bytes], Future[bool]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, delivery_id: str, event: str, action: str | None, payload: bytes) -> Future[bool]:
+        """A future of `Store.accept`'s answer; it raises StoreUnavailable when the batch could not commit."""
+        self._ensure_running()
+        future: Future[bool] = Future()
+        self._pending.put(((delivery_id, event, action, payload), future))
+        return future
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Commit what is pending, then stop the writer thread."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._pending.put(None)
+            thread.join(timeout)
+        self._thread = None
+
+    def _ensure_running(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="delivery-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._pending.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[tuple[str, str, str | None, bytes], Future[bool]]]) -> None:
+        # A waiter that went away (client disconnected) is still recorded: GitHub may not redeliver it.
+        waiting = [future.set_running_or_notify_cancel() for _, future in batch]
+        try:
+            results = self._store.accept_many([item for item, _ in batch])
+        except Exception as error:  # the database is down or locked for too long: every waiter must hear it
+            log.exception("could not record %d deliveries", len(batch))
+            failure = StoreUnavailable(f"could not record the delivery: {type(error).__name__}")
+            for (_, future), waits in zip(batch, waiting, strict=True):
+                if waits:
+                    future.set_exception(failure)
+            return
+        for (_, future), waits, accepted in zip(batch, waiting, results, strict=True):
+            if waits:
+                future.set_result(accepted)

@@ -1,0 +1,205 @@
+"""The webhook bot's HTTP face: `POST /webhook`, `GET /healthz`, `GET /metrics`.
+
+The web path only authenticates, validates and durably records a delivery, then answers 202; handlers
+run in a worker (a thread of this process by default, or `mlops-bot worker` processes), because GitHub
+gives up on a delivery after 10 seconds and never retries it by itself.
+See https://docs.github.com/en/webhooks/using-webhooks/best-practices-for-using-webhooks
+
+Imports no ML SDK: the worker's handler is resolved lazily and imports what it needs inside jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from bot import metrics as m
+from bot.adapters.store import GroupCommitter, Store, StoreUnavailable
+from bot.core.events import Delivery
+from bot.core.signature import SIGNATURE_HEADER, verify
+from bot.settings import Settings
+from bot.worker import Worker, WorkerThread, load_handler, start_worker_thread
+
+log = logging.getLogger(__name__)
+
+# Hashing and parsing a body this big would stall the event loop for every other request: do it in a thread.
+_OFFLOAD_BYTES = 1024 * 1024
+_MAX_ID_CHARS = 200
+_MAX_EVENT_CHARS = 100
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, outcome: str, message: str, event: str = m.UNVERIFIED_EVENT) -> None:
+        super().__init__(message)
+        self.status = status
+        self.outcome = outcome
+        self.message = message
+        self.event = event
+
+
+def create_app(
+    settings: Settings,
+    *,
+    handle: Callable[[Delivery], None] | None = None,
+    store: Store | None = None,
+    start_worker: bool | None = None,
+    lease_seconds: float = 300.0,
+    poll_interval: float = 1.0,
+) -> FastAPI:
+    """The FastAPI app. `start_worker` defaults to `settings.inprocess_worker`; the worker thread starts
+    and stops with the app's lifespan. `handle` defaults to `load_handler(settings)`."""
+    store = store if store is not None else Store(settings.database_url)
+    metrics = m.Metrics()
+    metrics.watch_queue_depth(store.queue_depth)
+    committer = GroupCommitter(store)
+    secrets = settings.webhook_secrets()
+    if not secrets:
+        log.warning(
+            "no webhook secret configured: deliveries are refused until MLOPS_BOT_WEBHOOK_SECRET is set"
+        )
+    run_worker = settings.inprocess_worker if start_worker is None else start_worker
+    worker: Worker | None = None
+    if run_worker:
+        worker = Worker(
+            store,
+            handle if handle is not None else load_handler(settings),
+            poll_interval=poll_interval,
+            max_attempts=settings.max_attempts,
+            retry_base_seconds=settings.retry_base_seconds,
+            lease_seconds=lease_seconds,
+            metrics=metrics,
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        running: WorkerThread | None = start_worker_thread(worker) if worker is not None else None
+        try:
+            yield
+        finally:
+            if running is not None:
+                await run_in_threadpool(running.stop)
+            await run_in_threadpool(committer.close)
+
+    app = FastAPI(title="mlops-bot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+    app.state.metrics = metrics
+    app.state.worker = worker
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> Response:
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+            if len(body) > _OFFLOAD_BYTES:
+                event, delivery_id, payload = await run_in_threadpool(
+                    _authentic_delivery, request, body, secrets
+                )
+            else:
+                event, delivery_id, payload = _authentic_delivery(request, body, secrets)
+        except _Refusal as refusal:
+            metrics.delivery(refusal.event, refusal.outcome)
+            if refusal.outcome == m.REJECTED_SIGNATURE:
+                log.warning("refused a delivery from %s: %s", _client(request), refusal.message)
+            return JSONResponse({"error": refusal.message}, status_code=refusal.status)
+
+        if event == "ping":  # GitHub's "hello" when a webhook is created: nothing to do
+            metrics.delivery(event, m.PING)
+            return JSONResponse({"zen": payload.get("zen"), "hook_id": payload.get("hook_id")})
+
+        action = payload.get("action") if isinstance(payload.get("action"), str) else None
+        raw = body if _is_json(request) else json.dumps(payload).encode()
+        try:
+            accepted = await asyncio.wrap_future(committer.submit(delivery_id, event, action, raw))
+        except StoreUnavailable as error:
+            metrics.delivery(event, m.STORE_ERROR)
+            return JSONResponse(
+                {"error": f"{error}; the delivery was not recorded, redeliver it later"}, status_code=503
+            )
+        metrics.delivery(event, m.ACCEPTED if accepted else m.DUPLICATE)
+        if accepted and worker is not None:
+            worker.wake()
+        return JSONResponse(
+            {"delivery": delivery_id, "status": "queued" if accepted else "duplicate"}, status_code=202
+        )
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        try:
+            store.ping()
+        except Exception as error:
+            return JSONResponse({"status": "unavailable", "database": type(error).__name__}, status_code=503)
+        return JSONResponse({"status": "ok", "database": store.dialect, "worker": worker is not None})
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=m.CONTENT_TYPE)
+
+    return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise _Refusal(400, m.MALFORMED, "Content-Length is not a number")
+        if int(declared) > limit:
+            raise _Refusal(413, m.TOO_LARGE, _too_large(limit))
+    chunks: list[bytes] = []
+    size = 0
+    # Count while streaming too: a chunked body has no Content-Length to check up front.
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _Refusal(413, m.TOO_LARGE, _too_large(limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _authentic_delivery(
+    request: Request, body: bytes, secrets: list[bytes]
+) -> tuple[str, str, dict[str, Any]]:
+    """(event, delivery id, payload) of a delivery whose signature checks out; raises _Refusal otherwise."""
+    headers = request.headers
+    signature = verify(body, headers.get(SIGNATURE_HEADER), secrets)
+    if not signature.ok:
+        raise _Refusal(401, m.REJECTED_SIGNATURE, signature.reason)
+    event = headers.get("x-github-event", "")
+    delivery_id = headers.get("x-github-delivery", "")
+    if not event or not delivery_id:
+        raise _Refusal(400, m.MALFORMED, "missing X-GitHub-Event or X-GitHub-Delivery header")
+    if len(event) > _MAX_EVENT_CHARS or len(delivery_id) > _MAX_ID_CHARS:
+        raise _Refusal(400, m.MALFORMED, "X-GitHub-Event or X-GitHub-Delivery header is too long")
+    try:
+        payload = json.loads(_json_text(request, body))
+    except (ValueError, KeyError, IndexError) as error:
+        raise _Refusal(400, m.MALFORMED, f"body is not valid JSON: {error}", event) from error
+    if not isinstance(payload, dict):
+        raise _Refusal(400, m.MALFORMED, "body must be a JSON object", event)
+    return event, delivery_id, payload
+
+
+def _json_text(request: Request, body: bytes) -> bytes | str:
+    # A webhook may be configured with content type application/x-www-form-urlencoded: JSON in `payload=`.
+    if _is_json(request):
+        return body
+    return parse_qs(body.decode("utf-8"), strict_parsing=True)["payload"][0]
+
+
+def _is_json(request: Request) -> bool:
+    return not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+
+
+def _too_large(limit: int) -> str:
+    return f"body is larger than {limit} bytes (GitHub caps webhook payloads at 25 MB)"
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,237 @@
+"""The worker: claims deliveries from the store, runs the handler, records the outcome.
+
+- A handler raising `PermanentError` fails the delivery at once; any other exception is retried with
+  exponential backoff and jitter, up to `max_attempts`, then the delivery is `failed` with its last error.
+- The lease on a delivery is renewed while its handler runs; a worker that dies (even `kill -9`) leaves a
+  lease that expires, and the delivery is claimed again. Handlers are idempotent (keyed effects), so a
+  re-run after a crash completes the work once in effect.
+- A delivery whose attempts all ended in a lost lease (a handler that crashes the process) is given up
+  after `max_attempts` instead of crashing workers forever.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.core.events import Delivery, PermanentError
+
+if TYPE_CHECKING:
+    from bot.adapters.store import Store
+    from bot.metrics import Metrics
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Delivery], None]
+
+MAX_BACKOFF_SECONDS = 3600.0
+_MAX_ERROR_CHARS = 2000
+
+
+def backoff_seconds(attempt: int, base: float, *, rng: random.Random | None = None) -> float:
+    """Delay before retry number `attempt` (1-based): base * 2^(attempt-1), +-25% jitter, capped at an hour.
+
+    The jitter spreads the retries of many deliveries that failed together (an outage) over time.
+    """
+    exponential = min(MAX_BACKOFF_SECONDS, base * 2.0 ** max(0, attempt - 1))
+    jitter: float = (rng or random).uniform(0.75, 1.25)
+    return exponential * jitter
+
+
+def describe_error(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return text[:_MAX_ERROR_CHARS]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        handle: Handler,
+        *,
+        worker_id: str | None = None,
+        poll_interval: float = 1.0,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 2.0,
+        lease_seconds: float = 300.0,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.handle = handle
+        self.worker_id = worker_id or default_worker_id()
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self.retry_base_seconds = retry_base_seconds
+        self.lease_seconds = lease_seconds
+        self.metrics = metrics
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Look at the queue now instead of at the next poll (the app calls this after queueing)."""
+        self._wake.set()
+
+    def run_once(self) -> bool:
+        """Claim and process one delivery. False when nothing was due."""
+        delivery = self.store.claim(self.worker_id, self.lease_seconds)
+        if delivery is None:
+            return False
+        if delivery.attempts > self.max_attempts:
+            # Earlier attempts ended without an outcome: the worker died or lost its lease each time.
+            error = (
+                f"gave up after {self.max_attempts} attempts that never finished (worker died or timed out)"
+            )
+            self.store.fail(delivery.id, self.worker_id, error, retry_in=None)
+            self._count(delivery, "failed", 0.0)
+            return True
+        self._process(delivery)
+        return True
+
+    def run_forever(self, stop: threading.Event) -> None:
+        log.info("worker %s polling every %.1fs", self.worker_id, self.poll_interval)
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # the database is unreachable: keep the worker alive and try again later
+                log.exception("worker %s could not reach the store", self.worker_id)
+                worked = False
+            if not worked:
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+
+    def _process(self, delivery: Delivery) -> None:
+        started = time.monotonic()
+        outcome = "done"
+        try:
+            with _LeaseKeeper(self.store, delivery.id, self.worker_id, self.lease_seconds):
+                self.handle(delivery)
+        except PermanentError as error:
+            outcome = "failed"
+            log.warning("delivery %s (%s) failed permanently: %s", delivery.id, delivery.name, error)
+            self.store.fail(delivery.id, self.worker_id, describe_error(error), retry_in=None)
+        except Exception as error:
+            if delivery.attempts >= self.max_attempts:
+                outcome = "failed"
+                log.exception("delivery %s (%s) failed after %d attempts", delivery.id, delivery.name,
+                              delivery.attempts)  # fmt: skip
+                self.store.fail(delivery.id, self.worker_id, describe_error(error), retry_in=None)
+            else:
+                outcome = "retry"
+                delay = backoff_seconds(delivery.attempts, self.retry_base_seconds)
+                log.warning("delivery %s (%s) attempt %d failed, retrying in %.1fs: %s", delivery.id,
+                            delivery.name, delivery.attempts, delay, describe_error(error))  # fmt: skip
+                self.store.fail(delivery.id, self.worker_id, describe_error(error), retry_in=delay)
+        else:
+            self.store.complete(delivery.id, self.worker_id)
+        self._count(delivery, outcome, time.monotonic() - started)
+
+    def _count(self, delivery: Delivery, outcome: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.job(delivery.event, outcome, seconds)
+
+
+class _LeaseKeeper:
+    """Renews a delivery's lease every third of its length while the handler runs."""
+
+    def __init__(self, store: Store, delivery_id: str, worker_id: str, lease_seconds: float) -> None:
+        self._store = store
+        self._delivery_id = delivery_id
+        self._worker_id = worker_id
+        self._lease_seconds = lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease:{delivery_id}", daemon=True)
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._lease_seconds / 3):
+            try:
+                if not self._store.heartbeat(self._delivery_id, self._worker_id, self._lease_seconds):
+                    log.warning("delivery %s: lease lost; another worker may run it too", self._delivery_id)
+                    return
+            except Exception:
+                log.exception("delivery %s: could not renew the lease", self._delivery_id)
+
+
+class WorkerThread:
+    """A worker running in a daemon thread of the web process (`settings.inprocess_worker`)."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=worker.run_forever, args=(self._stop,), name="mlops-bot-worker", daemon=True
+        )
+
+    def start(self) -> WorkerThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the worker to stop after its current job. A job still running at exit is re-run by a
+        later worker when its lease expires."""
+        self._stop.set()
+        self.worker.wake()
+        self._thread.join(timeout)
+
+
+def start_worker_thread(worker: Worker) -> WorkerThread:
+    return WorkerThread(worker).start()
+
+
+def log_only_handler(delivery: Delivery) -> None:
+    """Stands in until real handlers exist: records that the delivery was seen."""
+    log.info("delivery %s (%s) from %s: no handler configured", delivery.id, delivery.name, delivery.repo)
+
+
+def load_handler(settings: Settings, spec: str | None = None) -> Handler:
+    """The handler the worker runs.
+
+    `spec` (`module:function`, e.g. from `MLOPS_BOT_HANDLER` or `--handler`) names a callable taking a
+    Delivery. Otherwise `bot.handlers.build_handler(settings)`, or `bot.handlers.handle`; when neither
+    exists yet, a handler that only logs. Imported here, lazily, so the web process stays light.
+    """
+    if spec:
+        return _import_callable(spec)
+    try:
+        handlers = importlib.import_module("bot.handlers")
+    except ImportError:
+        return log_only_handler
+    build = getattr(handlers, "build_handler", None)
+    if callable(build):
+        handler: Handler = build(settings)
+        return handler
+    handle = getattr(handlers, "handle", None)
+    if callable(handle):
+        return handle  # type: ignore[no-any-return]
+    return log_only_handler
+
+
+def _import_callable(spec: str) -> Handler:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"handler {spec!r} must look like 'package.module:function'")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"cannot load handler {spec!r}: {error}") from error
+    if not callable(target):
+        raise ValueError(f"handler {spec!r} is not callable")
+    return target  # type: ignore[no-any-return]
