@@ -1,16 +1,38 @@
-"""`mlops-bot demo` (not built yet)."""
+"""`mlops-bot demo`: the whole loop on one machine: PR -> card -> merge -> promote -> drift -> retrain PR."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
 from typing import Any
+
+STAGES = ("help", "train", "promote", "drift")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="(not built yet)")
+    p = sub.add_parser("demo", help="run the whole loop locally against a GitHub stand-in (no account needed)")
+    p.add_argument("--out", type=Path, default=Path("demo-out"),
+                   help="where transcript.md, summary.json and the demo's state go (default: ./demo-out)")
+    p.add_argument("--until", choices=STAGES, default="drift",
+                   help="stop after this stage (help, train, promote, drift; default: the whole loop)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mlops-bot demo: not built yet")
-    return 1
+    from bot.demo import DemoError, run_demo
+
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {message}", flush=True)
+
+    stages = STAGES[: STAGES.index(args.until) + 1]
+    try:
+        run_demo(args.out, progress, stages)
+    except DemoError as exc:
+        print(f"mlops-bot demo: {exc}", file=sys.stderr)
+        return 1
+    progress(f"done: read {args.out / 'transcript.md'} and {args.out / 'summary.json'}")
+    return 0
