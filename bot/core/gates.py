@@ -189,13 +189,13 @@ def fmt(value: float) -> str:
 
 
 def fmt_group(*values: float) -> tuple[str, ...]:
-    """Values shown side by side with the same number of decimals, enough that the smallest non-zero one
-    keeps two significant digits (so a drop of 0.0004 does not read 0.000)."""
+    """Values shown side by side with the same number of decimals (at least 3), enough that the smallest
+    non-zero one does not read as zero (a drop of 0.0004 is "0.0004", not "0.000")."""
     finite = [abs(v) for v in values if v and math.isfinite(v)]
     if not finite or max(finite) >= 1e6:
         return tuple(fmt(v) for v in values)
     smallest = min(finite)
     decimals = 3
-    while decimals < 8 and smallest < 10 ** -(decimals - 1):
+    while decimals < 8 and smallest < 10**-decimals:
         decimals += 1
     return tuple(f"{v:.{decimals}f}" if v else "0" for v in values)

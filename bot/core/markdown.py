@@ -296,7 +296,8 @@ def _environment() -> SandboxedEnvironment:
         lstrip_blocks=True,
         undefined=StrictUndefined,
     )
-    env.filters.update(md=escape_md, code=code, code_block=code_block, fold=fold)
+    env.filters.update(md=escape_md, code=code, code_block=code_block)
+    env.globals.update(fold=fold)
     return env
 
 

@@ -1,0 +1,463 @@
+"""The model card on a pull request: "Model Cards for Model Reporting" (Mitchell et al., 2019), for a PR.
+
+`render_card` turns facts into markdown; it does no I/O. The facts are shaped into a view (`card_context`)
+of already-escaped strings, so the template — shipped, or a repository's own (`card_template` in the
+config) — only lays them out and cannot forget to escape user text. The hidden marker is put on top by the
+code, not the template, so a custom template cannot lose it; the whole body is fitted under GitHub's limit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bot.core.config import ModelSpec
+from bot.core.gates import Decision, Verdict, fmt, fmt_group
+from bot.core.markdown import (
+    CHECK_RUN_LIMIT,
+    COMMENT_LIMIT,
+    code,
+    code_block,
+    escape_md,
+    fit,
+    render_template,
+    render_text,
+    squeeze_blank_lines,
+)
+from bot.core.markers import card_marker, find_markers
+from bot.core.models import ModelVersion, TrainResult
+
+CARD_TEMPLATE = "card/model_card.md.j2"
+Status = Literal["trained", "reused", "failed", "waiting"]
+
+LOG_TAIL_LINES = 200
+LOG_TAIL_CHARS = 20_000
+MAX_PLOT_POINTS = 50
+MAX_TABLE_ROWS = 200  # params/metrics beyond this are left to the CI artifact
+MAX_CELL = 80
+FOLD_ROWS = 12  # tables longer than this are folded
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    repo: str
+    pr_number: int | None
+    model: ModelSpec
+    result: TrainResult
+    champion: ModelVersion | None  # its .metrics are the champion's metrics
+    decision: Decision
+    head_sha: str
+    base_ref: str
+    run_url: str = ""  # the MLflow run; defaults to result.run.url
+    ci_url: str = ""  # the Actions run (or local job) that trained
+    artifact_url: str = ""  # where the full logs and plots are kept
+    reproduce: str = ""  # commands to reproduce; the default names the sha and the DVC stage
+    status: Status | None = None  # None: derived from the result (failed / reused / trained)
+    pr_title: str = ""
+    waiting_reason: str = ""
+    on_merge: bool = True  # whether merging the PR promotes (config promotion.on_merge)
+    champion_alias: str = "champion"
+    updated_at: str = ""  # a timestamp supplied by the caller (the core reads no clock)
+
+    @property
+    def effective_status(self) -> Status:
+        if self.status is not None:
+            return self.status
+        if not self.result.ok:
+            return "failed"
+        return "reused" if self.result.reused else "trained"
+
+
+def render_card(facts: CardFacts, template_text: str | None = None, *, limit: int = COMMENT_LIMIT) -> str:
+    """The card comment: marker first, then the (shipped or repository) template, fitted under `limit`."""
+    context = card_context(facts)
+    if template_text is None:
+        body = render_template(CARD_TEMPLATE, context)
+    else:
+        body = render_text(template_text, context)
+    marker = card_marker(facts.model.name)
+    # A template that printed its own marker must not make two; any other marker-looking text is not ours.
+    lines = [line for line in body.split("\n") if line.strip() != marker]
+    body = squeeze_blank_lines("\n".join(lines))
+    return fit(f"{marker}\n{body}", limit)
+
+
+def check_run_output(facts: CardFacts) -> tuple[str, str, str]:
+    """(title, summary, text) of the model's Check Run: a one-line title, the card as summary, and the
+    gate reasons (plus the log tail of a failed run) as text. Each fits the Check Run limit (65,535)."""
+    context = card_context(facts)
+    title = context["headline_plain"]
+    summary = render_card(facts, limit=CHECK_RUN_LIMIT)
+    for marker in find_markers(summary):  # a check run is not searched by marker; keep it clean
+        summary = summary.replace(marker + "\n", "", 1)
+    details = render_template("card/check_run_text.md.j2", context)
+    return title[:255], summary, fit(squeeze_blank_lines(details), CHECK_RUN_LIMIT)
+
+
+def check_conclusion(facts: CardFacts) -> str | None:
+    """The Check Run conclusion: None while waiting (the run stays queued)."""
+    status = facts.effective_status
+    if status == "waiting":
+        return None
+    if status == "failed":
+        return "failure"
+    return facts.decision.conclusion
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The view: everything the template prints, already escaped
+
+
+def card_context(facts: CardFacts) -> dict[str, Any]:
+    result, spec = facts.result, facts.model
+    status = facts.effective_status
+    candidate = dict(result.metrics or (result.run.metrics if result.run else {}))
+    champion_metrics = dict(facts.champion.metrics) if facts.champion else None
+    run_url = facts.run_url or (result.run.url if result.run else "")
+    sha = facts.head_sha
+    context: dict[str, Any] = {
+        "name": escape_md(spec.name),
+        "name_code": code(spec.name),
+        "model_name": spec.name,  # for commands: the config's name pattern keeps it inert
+        "status": status,
+        "repo": escape_md(facts.repo),
+        "pr_number": facts.pr_number,
+        "pr_title": escape_md(facts.pr_title, max_len=200),
+        "sha": code(sha[:12]),
+        "sha_full": sha,
+        "base_ref": code(facts.base_ref),
+        "stage": code(spec.stage),
+        "flavor": escape_md(spec.flavor),
+        "output": code(spec.output),
+        "run_id": code(result.run.run_id) if result.run else "",
+        "run_url": _url(run_url),
+        "ci_url": _url(facts.ci_url),
+        "artifact_url": _url(facts.artifact_url),
+        "intended_use": _trusted(spec.intended_use),
+        "caveats": [_trusted(c) for c in spec.caveats],
+        "champion": _champion_view(facts),
+        "champion_alias": escape_md(facts.champion_alias),
+        "first_model": facts.champion is None,
+        "metrics": _metric_rows(spec, candidate, champion_metrics, facts.decision),
+        "base_metrics": _base_rows(candidate, result.base_metrics),
+        "params_diff": _params_rows(result.params_diff),
+        "lineage": _lineage_rows(result.lineage, spec.training_data),
+        "plots": _plots(result.plots),
+        "gate": _gate_view(facts.decision),
+        "reproduce": code_block(facts.reproduce or _default_reproduce(facts), "sh"),
+        "duration": _duration(result.duration_s),
+        "output_hash": code(result.output_hash[:12]) if result.output_hash else "",
+        "error": escape_md(result.error, max_len=500),
+        "log": _log_view(result.log_tail),
+        "waiting_reason": escape_md(facts.waiting_reason, max_len=300),
+        "on_merge": facts.on_merge,
+        "updated_at": escape_md(facts.updated_at),
+        "fold_rows": FOLD_ROWS,
+    }
+    context["headline"], context["headline_plain"] = _headline(facts, context)
+    return context
+
+
+def _url(url: str) -> str:
+    """A link target we print as `[text](url)`: only http(s), and nothing that ends the link early."""
+    if not url.startswith(("https://", "http://")):
+        return ""
+    return url.replace(" ", "%20").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+
+
+def _trusted(text: str) -> str:
+    """Text from the repository's config (default branch, maintainers): markdown allowed, markers not."""
+    return text.replace("<!--", "&lt;!--").strip()
+
+
+def _headline(facts: CardFacts, context: Mapping[str, Any]) -> tuple[str, str]:
+    status = facts.effective_status
+    name = facts.model.name
+    if status == "waiting":
+        why = f": {facts.waiting_reason}" if facts.waiting_reason else ""
+        return f"⏳ Waiting to train{escape_md(why, max_len=300)}", f"{name}: waiting to train"
+    if status == "failed":
+        return f"❌ Training failed at stage {context['stage']}", f"{name}: training failed"
+    decision = facts.decision
+    verb = "Reused an existing run" if status == "reused" else "Trained"
+    gate = decision.summary()
+    mark = {"success": "✅", "failure": "❌", "neutral": "➖"}[decision.conclusion]
+    return f"{mark} {verb} · {gate}", f"{name}: {gate}"
+
+
+def _champion_view(facts: CardFacts) -> dict[str, str] | None:
+    champ = facts.champion
+    if champ is None:
+        return None
+    return {"version": escape_md(champ.version), "run_id": code(champ.run_id)}
+
+
+def _metric_rows(
+    spec: ModelSpec, candidate: Mapping[str, float], champion: Mapping[str, float] | None, decision: Decision
+) -> list[dict[str, str]]:
+    by_metric: dict[str, list[Verdict]] = {}
+    for verdict in decision.verdicts:
+        if verdict.metric:
+            by_metric.setdefault(verdict.metric, []).append(verdict)
+    names = [m.name for m in spec.metrics]
+    names += sorted(k for k in candidate if k not in names)
+    rows = []
+    for name in names[:MAX_TABLE_ROWS]:
+        metric = spec.metric(name)
+        value = _number(candidate.get(name))
+        reference = _number(champion.get(name)) if champion else None
+        verdicts = by_metric.get(name, [])
+        if metric is None:
+            mark = "not gated"
+        elif not verdicts:
+            mark = "–"
+        elif all(v.passed for v in verdicts):
+            mark = "✅" if any(v.judged for v in verdicts) else "➖"
+        else:
+            mark = "❌"
+        delta, rel = _deltas(value, reference)
+        arrow = (
+            ""
+            if metric is None
+            else ("↑ higher is better" if metric.direction == "higher" else "↓ lower is better")
+        )
+        rows.append(
+            {
+                "name": code(name, max_len=MAX_CELL),
+                "candidate": fmt(value) if value is not None else "missing",
+                "champion": fmt(reference) if reference is not None else "–",
+                "delta": delta,
+                "relative": rel,
+                "direction": arrow,
+                "verdict": mark,
+            }
+        )
+    return rows
+
+
+def _deltas(value: float | None, reference: float | None) -> tuple[str, str]:
+    if value is None or reference is None:
+        return "–", "–"
+    diff = value - reference
+    (text,) = fmt_group(diff) if diff else ("0",)
+    sign = "+" if diff > 0 else ""
+    rel = "–" if reference == 0 else f"{diff / abs(reference) * 100:+.1f} %"
+    return f"{sign}{text}", rel
+
+
+def _base_rows(candidate: Mapping[str, float], base: Mapping[str, float]) -> list[dict[str, str]]:
+    if not base:
+        return []
+    rows = []
+    for name in sorted(set(candidate) | set(base))[:MAX_TABLE_ROWS]:
+        new, old = _number(candidate.get(name)), _number(base.get(name))
+        delta, rel = _deltas(new, old)
+        rows.append(
+            {
+                "name": code(name, max_len=MAX_CELL),
+                "base": fmt(old) if old is not None else "–",
+                "pr": fmt(new) if new is not None else "–",
+                "delta": delta,
+                "relative": rel,
+            }
+        )
+    return rows
+
+
+def _params_rows(diff: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
+    rows = []
+    for key in sorted(diff)[:MAX_TABLE_ROWS]:
+        change = diff[key]
+        rows.append(
+            {
+                "key": code(key, max_len=MAX_CELL),
+                "old": _param_value(change.get("old")),
+                "new": _param_value(change.get("new")),
+            }
+        )
+    return rows
+
+
+def _param_value(value: Any) -> str:
+    if value is None:
+        return "–"
+    return escape_md(value if isinstance(value, str) else repr(value), max_len=MAX_CELL) or '""'
+
+
+def _lineage_rows(lineage: Mapping[str, str], declared: Sequence[str]) -> list[dict[str, str]]:
+    paths = list(lineage) + [p for p in declared if p not in lineage]
+    return [
+        {"path": code(p, max_len=120), "md5": code(lineage[p]) if lineage.get(p) else "not tracked by DVC"}
+        for p in paths[:MAX_TABLE_ROWS]
+    ]
+
+
+def _gate_view(decision: Decision) -> dict[str, Any]:
+    return {
+        "conclusion": decision.conclusion,
+        "allowed": decision.allowed,
+        "summary": escape_md(decision.summary()),
+        "verdicts": [
+            {
+                "mark": ("✅" if v.judged else "➖") if v.passed else "❌",
+                "reason": escape_md(v.reason, max_len=300),
+            }
+            for v in decision.verdicts
+        ],
+    }
+
+
+def _default_reproduce(facts: CardFacts) -> str:
+    name = facts.model.name
+    return "\n".join(
+        [
+            f"git checkout {facts.head_sha or '<commit>'}",
+            f"dvc repro {facts.model.stage}",
+            "# or, logged to MLflow and judged like this card:",
+            f"mlops-bot train --model {name}",
+        ]
+    )
+
+
+def _duration(seconds: float) -> str:
+    if not seconds:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
+
+
+def _log_view(log: str) -> dict[str, Any] | None:
+    if not log:
+        return None
+    # Only the end of the log matters for a failure; a 5 MB log must not be copied around in full.
+    tail = log[-LOG_TAIL_CHARS * 2 :]
+    lines = tail.rstrip("\n").split("\n")
+    shown = lines[-LOG_TAIL_LINES:]
+    text = "\n".join(shown)
+    if len(text) > LOG_TAIL_CHARS:
+        text = text[-LOG_TAIL_CHARS:]
+        text = text[text.find("\n") + 1 :] if "\n" in text else text
+    cut = len(text) < len(log.rstrip("\n"))
+    return {"block": code_block(text, "text"), "lines": text.count("\n") + 1, "cut": cut}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Plots as Mermaid charts, which GitHub renders in comments
+
+# Column pairs DVC's plot templates and common metric files use, as (x, y).
+_KNOWN_AXES = (("fpr", "tpr"), ("recall", "precision"), ("threshold", "value"), ("step", "value"), ("x", "y"))
+
+
+def _plots(plots: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, str]]:
+    out = []
+    for name in sorted(plots)[:10]:
+        rows = list(plots[name])
+        title = _mermaid_text(name)
+        confusion = _confusion_table(rows)
+        if confusion:
+            out.append({"title": escape_md(name), "kind": "table", "body": confusion})
+            continue
+        chart = _xychart(title, rows)
+        if chart:
+            out.append({"title": escape_md(name), "kind": "mermaid", "body": chart})
+    return out
+
+
+def _axes(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    if not rows:
+        return None
+    keys = [k for k in rows[0] if all(_number(r.get(k)) is not None for r in rows)]
+    lowered = {k.lower(): k for k in keys}
+    for x, y in _KNOWN_AXES:
+        if x in lowered and y in lowered:
+            return lowered[x], lowered[y]
+    return (keys[0], keys[1]) if len(keys) >= 2 else None
+
+
+def _xychart(title: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    axes = _axes(rows)
+    if axes is None:
+        return ""
+    x_key, y_key = axes
+    points = sorted((float(r[x_key]), float(r[y_key])) for r in rows)
+    x_min, x_max = points[0][0], points[-1][0]
+    if x_max <= x_min:
+        return ""
+    # xychart-beta spaces a line's values evenly along the x range, so resample on an even grid.
+    count = min(MAX_PLOT_POINTS, len(points))
+    grid = [x_min + (x_max - x_min) * i / (count - 1) for i in range(count)]
+    xs = [p[0] for p in points]
+    values = [_interpolate(points, xs, x) for x in grid]
+    y_min, y_max = min(values), max(values)
+    if y_max <= y_min:
+        y_max = y_min + 1
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{title}"',
+            f'    x-axis "{_mermaid_text(x_key)}" {_short(x_min)} --> {_short(x_max)}',
+            f'    y-axis "{_mermaid_text(y_key)}" {_short(y_min)} --> {_short(y_max)}',
+            f"    line [{', '.join(_short(v) for v in values)}]",
+            "```",
+        ]
+    )
+
+
+def _interpolate(points: Sequence[tuple[float, float]], xs: Sequence[float], x: float) -> float:
+    """y at x on the polyline through `points` (sorted by x, then y); at a vertical step, the highest y."""
+    i = bisect.bisect_right(xs, x)
+    if i == 0:
+        return points[0][1]
+    x0, y0 = points[i - 1]
+    if i == len(points):
+        return y0
+    x1, y1 = points[i]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def _confusion_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A confusion matrix (rows with `actual` and `predicted`) as a small count table."""
+    if not rows:
+        return ""
+    keys = {k.lower(): k for k in rows[0]}
+    actual, predicted = keys.get("actual"), keys.get("predicted")
+    if actual is None or predicted is None:
+        return ""
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        pair = (str(row.get(actual)), str(row.get(predicted)))
+        counts[pair] = counts.get(pair, 0) + 1
+    labels = sorted({a for a, _ in counts} | {p for _, p in counts})[:20]
+    header = "| actual \\ predicted | " + " | ".join(escape_md(label, max_len=30) for label in labels) + " |"
+    rule = "|---|" + "---|" * len(labels)
+    body = [
+        f"| **{escape_md(a, max_len=30)}** | " + " | ".join(str(counts.get((a, p), 0)) for p in labels) + " |"
+        for a in labels
+    ]
+    return "\n".join([header, rule, *body])
+
+
+def _mermaid_text(text: str) -> str:
+    """A label inside Mermaid's double quotes: a small alphabet, so it cannot end the label or the block."""
+    cleaned = "".join(ch if ch.isalnum() or ch in " ._/-()" else " " for ch in str(text))
+    return " ".join(cleaned.split())[:60]
+
+
+def _short(value: float) -> str:
+    """A number in few characters, never in exponent form (Mermaid reads plain decimals)."""
+    text = f"{value:.4g}"
+    if "e" in text:
+        text = f"{value:.4f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
