@@ -1,16 +1,84 @@
-"""`mlops-bot drift` (not built yet)."""
+"""`mlops-bot drift`: compare production data with the champion's training data (Evidently).
+
+Exit 0 when the check ran, whether or not it found drift (the JSON summary says which);
+exit 2 with a message when the data or the config cannot be used.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.core.models import DriftSummary
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("drift", help="(not built yet)")
+    p = sub.add_parser(
+        "drift",
+        help="check production data for drift against the champion's training data",
+        description=(
+            "Compare the model's current data (drift.current in the config) with its training data "
+            "(drift.reference, read at the champion's git sha through DVC); write an HTML report and a "
+            "JSON summary. Exit 0 when the check ran (drift or not), 2 on bad data or config."
+        ),
+    )
+    p.add_argument("--model", help="model name from the config (optional when it lists one model)")
+    p.add_argument("--config", type=Path, help="config file (default: <repo-dir>/.github/mlops-bot.yml)")
+    p.add_argument("--repo-dir", type=Path, default=Path("."), help="the DVC/git repository (default: .)")
+    p.add_argument(
+        "--out", type=Path, default=Path("drift-report"), help="folder for the report (default: drift-report)"
+    )
+    p.add_argument(
+        "--reference-rev",
+        metavar="SHA",
+        help="git revision of the training data: the champion's mlops_bot.head_sha (default: HEAD)",
+    )
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON summary to this file")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mlops-bot drift: not built yet")
-    return 1
+    from bot.adapters.evidently import DriftError, write_summary
+    from bot.cli import UserError
+    from bot.core.config import ConfigError
+    from bot.jobs.drift import check, read_config
+
+    root: Path = args.repo_dir
+    try:
+        config = read_config(root, args.config)
+        summary = check(root, config, model=args.model, reference_rev=args.reference_rev, out_dir=args.out)
+    except (DriftError, ConfigError) as exc:
+        raise UserError(str(exc)) from exc
+    if args.json is not None:
+        write_summary(summary, args.json)
+    print(verdict(summary, reference_rev=args.reference_rev or "HEAD"))
+    sys.stdout.flush()
+    return 0
+
+
+def verdict(summary: DriftSummary, *, reference_rev: str) -> str:
+    """A few lines for a terminal or a job log."""
+    drifted = summary.drifted_columns
+    total = len(summary.columns)
+    state = "DATASET DRIFT" if summary.dataset_drift else "no dataset drift"
+    relation = ">=" if summary.dataset_drift else "<"
+    lines = [
+        f"{summary.model}: {state}: {len(drifted)} of {total} columns drifted "
+        f"({summary.share_drifted:.0%} {relation} drift_share {summary.drift_share:.0%})",
+    ]
+    if drifted:
+        lines.append("  drifted: " + ", ".join(drifted))
+    lines.append(
+        f"  reference: {_rows(summary.reference_rows, summary.reference_sampled)} at {reference_rev}; "
+        f"current: {_rows(summary.current_rows, summary.current_sampled)}"
+    )
+    if summary.report_path:
+        lines.append(f"  report: {summary.report_path}")
+    return "\n".join(lines)
+
+
+def _rows(total: int, sampled: int) -> str:
+    return f"{total:,} rows" if sampled >= total else f"{total:,} rows (sampled {sampled:,})"

@@ -1,0 +1,435 @@
+"""Drift checks with Evidently 0.7 (new API) and the tables they read.
+
+`run_drift` compares two DataFrames column by column and flattens Evidently's snapshot into a
+`DriftSummary`; `load_table` / `reference_at` read CSV or Parquet from the workspace or through DVC.
+Every problem a user can cause with their data surfaces as a `DriftDataError` naming the file,
+the column and what was wrong; a bad drift section of the config surfaces as a `DriftConfigError`.
+pandas, evidently and dvc are imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import glob as globbing
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.core.config import DriftSpec
+from bot.core.models import ColumnDrift, DriftSummary
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# A label column is what the model predicts, not an input whose distribution matters for drift;
+# it is left out unless the config names it.
+TARGET_COLUMN = "target"
+
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class DriftError(Exception):
+    """A drift check that cannot run because of something the user can fix."""
+
+
+class DriftDataError(DriftError):
+    """The reference or current data cannot be compared: the message says which file/column and why."""
+
+
+class DriftConfigError(DriftError):
+    """The drift section of the config cannot be used (unknown model, unknown method, ...)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Column selection: decisions on dtypes, no Evidently involved.
+
+
+def select_columns(
+    reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec
+) -> tuple[list[str], list[str]]:
+    """(numerical, categorical) columns to compare; raises DriftDataError when the tables disagree."""
+    import pandas as pd
+
+    _require_rows(reference, "reference")
+    _require_rows(current, "current")
+    declared_num = list(spec.numerical_columns or [])
+    declared_cat = list(spec.categorical_columns or [])
+    both = sorted(set(declared_num) & set(declared_cat))
+    if both:
+        raise DriftConfigError(f"columns listed as both numerical and categorical: {', '.join(both)}")
+
+    if spec.columns is not None:
+        wanted = _unique([*spec.columns, *declared_num, *declared_cat])
+    elif declared_num or declared_cat:
+        wanted = _unique([*declared_num, *declared_cat])
+    else:
+        wanted = [str(c) for c in reference.columns if str(c) != TARGET_COLUMN]
+    if not wanted:
+        raise DriftDataError("the reference data has no columns to compare")
+
+    for side, frame in (("reference", reference), ("current", current)):
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            raise DriftDataError(
+                f"{side} data lacks column(s) {', '.join(missing)} "
+                f"(it has: {_preview(str(c) for c in frame.columns)})"
+            )
+
+    numerical: list[str] = []
+    categorical: list[str] = []
+    for col in wanted:
+        ref_col, cur_col = reference[col], current[col]
+        for side, series in (("reference", ref_col), ("current", cur_col)):
+            if series.notna().sum() == 0:
+                raise DriftDataError(f"column {col!r} has no values in the {side} data (all empty)")
+        if col in declared_cat:
+            categorical.append(col)
+            continue
+        ref_numeric, cur_numeric = _is_numeric(ref_col), _is_numeric(cur_col)
+        if col in declared_num or ref_numeric:
+            for side, series, numeric in (
+                ("reference", ref_col, ref_numeric),
+                ("current", cur_col, cur_numeric),
+            ):
+                if not numeric:
+                    raise DriftDataError(_wrong_type_message(col, side, series, declared=col in declared_num))
+            numerical.append(col)
+        elif pd.api.types.is_datetime64_any_dtype(ref_col):
+            # A timestamp drifts by construction (production comes after training): comparing it says nothing.
+            continue
+        else:
+            categorical.append(col)
+    if not numerical and not categorical:
+        raise DriftDataError("no comparable columns: every selected column is a timestamp")
+    return numerical, categorical
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+
+
+def _wrong_type_message(col: str, side: str, series: pd.Series, *, declared: bool) -> str:
+    import pandas as pd
+
+    sample = next((v for v in series.dropna() if pd.isna(pd.to_numeric(v, errors="coerce"))), None)
+    example = f", e.g. {sample!r}" if sample is not None else ""
+    why = "declared numerical in the config" if declared else "numeric in the reference data"
+    return f"column {col!r} is {why} but holds text in the {side} data (dtype {series.dtype}{example})"
+
+
+def _require_rows(frame: pd.DataFrame, side: str) -> None:
+    if len(frame.columns) == 0 or len(frame) == 0:
+        raise DriftDataError(f"the {side} data is empty (0 rows)")
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _preview(names: Any, limit: int = 12) -> str:
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")
+
+
+def sample_rows(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
+    """At most `cap` rows, drawn without replacement with a fixed seed so a re-run gives the same report."""
+    if len(frame) <= cap:
+        return frame
+    return frame.sample(n=cap, random_state=seed).reset_index(drop=True)
+
+
+def _check_methods(spec: DriftSpec, numerical: list[str], categorical: list[str]) -> None:
+    """Fail early, with the list of valid names, on a method Evidently does not know for a column type."""
+    from evidently.legacy.calculations.stattests.registry import (
+        StatTestInvalidFeatureTypeError,
+        StatTestNotFoundError,
+        get_registered_stattest,
+    )
+    from evidently.legacy.core import ColumnType
+
+    chosen: dict[str, str] = {}
+    if spec.method:
+        chosen.update(dict.fromkeys([*numerical, *categorical], spec.method))
+    chosen.update(spec.per_column_method)
+    unknown = sorted(set(spec.per_column_method) - set(numerical) - set(categorical))
+    unknown += sorted(set(spec.per_column_threshold) - set(numerical) - set(categorical))
+    if unknown:
+        raise DriftConfigError(f"per-column settings name column(s) not being compared: {', '.join(unknown)}")
+    for col, method in chosen.items():
+        kind = ColumnType.Numerical if col in numerical else ColumnType.Categorical
+        try:
+            get_registered_stattest(method, kind)
+        except StatTestNotFoundError:
+            raise DriftConfigError(
+                f"unknown drift method {method!r} for column {col!r}; known: {', '.join(_method_names())}"
+            ) from None
+        except StatTestInvalidFeatureTypeError:
+            raise DriftConfigError(
+                f"drift method {method!r} does not apply to {kind.value} column {col!r}"
+            ) from None
+
+
+def _method_names() -> list[str]:
+    from evidently.legacy.calculations.stattests import registry
+
+    return sorted(registry._registered_stat_tests)
+
+
+# --------------------------------------------------------------------------------------------------
+# The check itself.
+
+
+def run_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    spec: DriftSpec,
+    *,
+    model: str,
+    out_dir: Path,
+    seed: int = 0,
+) -> DriftSummary:
+    """Compare `current` with `reference`; write out_dir/drift-<model>.html and .json; return the summary."""
+    numerical, categorical = select_columns(reference, current, spec)
+    _check_methods(spec, numerical, categorical)
+    columns = [*numerical, *categorical]
+    ref_sample = sample_rows(reference[columns], spec.sample_cap, seed)
+    cur_sample = sample_rows(current[columns], spec.sample_cap, seed + 1)
+
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
+    preset = DataDriftPreset(
+        columns=columns,
+        drift_share=spec.drift_share,
+        method=spec.method,
+        threshold=spec.threshold,
+        per_column_method=dict(spec.per_column_method) or None,
+        per_column_threshold=dict(spec.per_column_threshold) or None,
+    )
+    # include_tests=True on the Report is what yields the per-column pass/fail verdicts.
+    snapshot = Report([preset], include_tests=True).run(
+        current_data=Dataset.from_pandas(cur_sample, data_definition=definition),
+        reference_data=Dataset.from_pandas(ref_sample, data_definition=definition),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path = out_dir / f"drift-{model}.html"
+    snapshot.save_html(str(html_path))
+    summary = summarize(
+        json.loads(snapshot.json()),  # .dict() keeps enums; the JSON form has plain strings
+        model=model,
+        drift_share=spec.drift_share,
+        sizes=(len(reference), len(current), len(ref_sample), len(cur_sample)),
+        report_path=str(html_path),
+    )
+    write_summary(summary, out_dir / f"drift-{model}.json")
+    return summary
+
+
+def summarize(
+    snapshot: dict[str, Any],
+    *,
+    model: str,
+    drift_share: float,
+    sizes: tuple[int, int, int, int],
+    report_path: str = "",
+) -> DriftSummary:
+    """Flatten `json.loads(snapshot.json())` into a DriftSummary.
+
+    The new API has no dataset-drift boolean: dataset drift is the share of drifted columns
+    reaching `drift_share`, as the "Share of Drifted Columns: Less" test checks.
+    """
+    values: dict[str, dict[str, Any]] = {}
+    for metric in snapshot.get("metrics", []):
+        config = metric.get("config", {})
+        if config.get("type") == "evidently:metric_v2:ValueDrift":
+            values[config["column"]] = {
+                "score": _number(metric.get("value")),
+                "method": str(config.get("method", "")),
+                "threshold": _number(config.get("threshold")),
+            }
+    verdicts: dict[str, bool] = {}
+    for test in snapshot.get("tests", []):
+        params = test.get("metric_config", {}).get("params", {})
+        if params.get("type") == "evidently:metric_v2:ValueDrift":
+            verdicts[params["column"]] = test.get("status") == "FAIL"
+    missing = sorted(set(values) - set(verdicts))
+    if missing:
+        raise RuntimeError(f"Evidently returned no drift test for column(s) {', '.join(missing)}")
+    columns = tuple(
+        ColumnDrift(column=col, drifted=verdicts[col], **values[col])  # order: as Evidently reported them
+        for col in values
+    )
+    drifted = sum(c.drifted for c in columns)
+    share = drifted / len(columns) if columns else 0.0
+    reference_rows, current_rows, reference_sampled, current_sampled = sizes
+    return DriftSummary(
+        model=model,
+        dataset_drift=bool(columns) and share >= drift_share,
+        share_drifted=share,
+        drift_share=drift_share,
+        columns=columns,
+        reference_rows=reference_rows,
+        current_rows=current_rows,
+        reference_sampled=reference_sampled,
+        current_sampled=current_sampled,
+        report_path=report_path,
+    )
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def summary_to_dict(summary: DriftSummary) -> dict[str, Any]:
+    """The JSON form of a summary (what `mlops-bot drift --json` writes and the workflow reads back)."""
+    data = asdict(summary)
+    data["columns"] = [asdict(c) for c in summary.columns]
+    data["drifted_columns"] = summary.drifted_columns
+    return data
+
+
+def summary_from_dict(data: dict[str, Any]) -> DriftSummary:
+    fields = {k: v for k, v in data.items() if k != "drifted_columns"}
+    fields["columns"] = tuple(
+        ColumnDrift(**{**c, "score": _number(c.get("score")), "threshold": _number(c.get("threshold"))})
+        for c in data.get("columns", [])
+    )
+    return DriftSummary(**fields)
+
+
+def write_summary(summary: DriftSummary, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_json_safe(summary_to_dict(summary)), indent=2, sort_keys=True) + "\n")
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN is not JSON: a score Evidently could not compute is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading tables.
+
+
+def load_table(path_or_glob: str, *, root: Path) -> pd.DataFrame:
+    """A CSV/Parquet file, a folder of them or a glob (concatenated), relative to `root`.
+
+    A file missing from the workspace but tracked by DVC (or named by its `.dvc` pointer) is read
+    through `dvc.api.open`, which takes it from the DVC cache or the remote.
+    """
+    import pandas as pd
+
+    if path_or_glob.endswith(".dvc"):
+        path_or_glob = path_or_glob[: -len(".dvc")]
+    target = root / path_or_glob
+    if globbing.has_magic(path_or_glob):
+        files = sorted(p for p in root.glob(path_or_glob) if p.is_file() and _is_table(p.name))
+        if not files:
+            raise DriftDataError(f"no CSV or Parquet file matches {path_or_glob!r} under {root}")
+    elif target.is_dir():
+        files = sorted(p for p in target.rglob("*") if p.is_file() and _is_table(p.name))
+        if not files:
+            raise DriftDataError(f"folder {path_or_glob!r} holds no CSV or Parquet file")
+    elif target.is_file():
+        files = [target]
+    else:
+        return _read_through_dvc(path_or_glob, repo=root, rev=None)
+
+    frames = [
+        _read_local(p, shown=str(p.relative_to(root)) if p.is_relative_to(root) else str(p)) for p in files
+    ]
+    first_columns = list(frames[0].columns)
+    for p, frame in zip(files[1:], frames[1:], strict=True):
+        if list(frame.columns) != first_columns:
+            raise DriftDataError(
+                f"{p.name} has columns different from {files[0].name}; files matched by "
+                f"{path_or_glob!r} must share one header"
+            )
+    table = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if len(table) == 0:
+        raise DriftDataError(f"{path_or_glob} has a header but no rows")
+    return table
+
+
+def reference_at(root: Path, path: str, rev: str) -> pd.DataFrame:
+    """The table at `path` as it was at git revision `rev` (DVC-tracked or plain git), e.g. the
+    champion's training data at the sha it was trained on."""
+    if path.endswith(".dvc"):
+        path = path[: -len(".dvc")]
+    return _read_through_dvc(path, repo=root, rev=rev)
+
+
+def _is_table(name: str) -> bool:
+    return name.lower().endswith(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
+
+
+def _read_local(path: Path, *, shown: str) -> pd.DataFrame:
+    if not _is_table(path.name):
+        raise DriftDataError(
+            f"cannot read {shown}: only CSV (.csv, .tsv) and Parquet (.parquet) are supported"
+        )
+    try:
+        if path.stat().st_size == 0:
+            raise DriftDataError(f"{shown} is empty (0 bytes)")
+        with path.open("rb") as fh:
+            return _parse(fh, name=path.name, shown=shown)
+    except OSError as exc:
+        raise DriftDataError(f"cannot read {shown}: {exc.strerror or exc}") from exc
+
+
+def _read_through_dvc(path: str, *, repo: Path, rev: str | None) -> pd.DataFrame:
+    import dvc.api
+
+    where = f"{path} at {rev}" if rev else path
+    if not _is_table(path):
+        raise DriftDataError(
+            f"cannot read {where}: only CSV (.csv, .tsv) and Parquet (.parquet) are supported"
+        )
+    try:
+        with dvc.api.open(path, repo=str(repo), rev=rev, mode="rb") as fh:
+            raw = fh.read()
+    except DriftDataError:
+        raise
+    except Exception as exc:  # DVC raises many types (PathMissingError, RevError, SCMError, ...)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = "" if rev else " (not in the workspace, and DVC could not fetch it)"
+        raise DriftDataError(f"cannot read {where}{hint}: {reason}") from exc
+    if not raw:
+        raise DriftDataError(f"{where} is empty (0 bytes)")
+    return _parse(io.BytesIO(raw), name=path, shown=where)
+
+
+def _parse(fh: Any, *, name: str, shown: str) -> pd.DataFrame:
+    import pandas as pd
+
+    lower = name.lower()
+    try:
+        if lower.endswith(_PARQUET_SUFFIXES):
+            return pd.read_parquet(fh)
+        sep = "\t" if lower.endswith((".tsv", ".tsv.gz")) else ","
+        compression = "gzip" if lower.endswith(".gz") else None
+        return pd.read_csv(fh, sep=sep, compression=compression)
+    except pd.errors.EmptyDataError as exc:
+        raise DriftDataError(f"{shown} is empty (no header, no rows)") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        # pyarrow's ArrowInvalid is a ValueError; a corrupt gzip is an OSError.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DriftDataError(f"cannot read {shown}: {reason}") from exc
