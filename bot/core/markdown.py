@@ -327,3 +327,9 @@ def squeeze_blank_lines(text: str) -> str:
             blank = False
         out.append(line)
     return "\n".join(out).strip("\n") + "\n"
+
+
+def render_macro(template: str, macro: str, context: Mapping[str, Any]) -> str:
+    """Call one macro of a shipped template file (several short texts can live in one file)."""
+    module = _environment().get_template(template).module
+    return str(getattr(module, macro)(**context))
