@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from bot.core.commands import MODEL_NAME
 from bot.core.config import Aliases
 from bot.core.drift import DriftDecision, verdict_line
 from bot.core.gates import Decision
@@ -127,8 +128,9 @@ def ok_to_test_not_needed() -> str:
 
 
 def promote_needs_merge(model: str | None) -> str:
-    # A model name from the parser matches the config's name pattern, so it is inert in a code span.
-    return _reply(reply_marker("promote-needs-merge"), "promote_needs_merge", model=escape_md(model or ""))
+    # Shown inside a code span, where escapes would print: only a name of the config's pattern is shown.
+    shown = model if model and MODEL_NAME.match(model) else ""
+    return _reply(reply_marker("promote-needs-merge"), "promote_needs_merge", model=shown)
 
 
 def no_candidate(model: str, sha: str, output_hash: str) -> str:
