@@ -189,13 +189,23 @@ def fmt(value: float) -> str:
 
 
 def fmt_group(*values: float) -> tuple[str, ...]:
-    """Values shown side by side with the same number of decimals (at least 3), enough that the smallest
-    non-zero one does not read as zero (a drop of 0.0004 is "0.0004", not "0.000")."""
-    finite = [abs(v) for v in values if v and math.isfinite(v)]
-    if not finite or max(finite) >= 1e6:
+    """Values shown side by side with the same number of decimals (at least 3), enough that a non-zero one
+    does not read as zero and two different ones do not read the same ("dropped 0.0101, more than the
+    allowed 0.0100", not "dropped 0.010, more than the allowed 0.010")."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite or max(abs(v) for v in finite) >= 1e6:
         return tuple(fmt(v) for v in values)
-    smallest = min(finite)
     decimals = 3
-    while decimals < 8 and smallest < 10**-decimals:
+    while decimals < 8 and not _distinct_at(finite, decimals):
         decimals += 1
     return tuple(f"{v:.{decimals}f}" if v else "0" for v in values)
+
+
+def _distinct_at(values: list[float], decimals: int) -> bool:
+    for i, a in enumerate(values):
+        if a and round(a, decimals) == 0:
+            return False
+        for b in values[i + 1 :]:
+            if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) and round(a, decimals) == round(b, decimals):
+                return False
+    return True

@@ -89,7 +89,9 @@ def fold(summary: str, body: str, *, open_: bool = False) -> str:
 
 def size(text: str) -> int:
     """Length as GitHub may count it: UTF-16 code units, which is never less than code points."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -147,8 +149,8 @@ def _common_cap(sizes: list[int], excess: int) -> int:
 def _truncate_block(text: str, budget: int, note: str) -> str:
     """The head of `text` in `budget` characters, cut at a line, fences closed, with the note."""
     head = text[: max(0, budget)]
-    if "\n" in head and len(head) < len(text):
-        head = head[: head.rfind("\n")]
+    if len(head) < len(text):
+        head = _at_line(head)
     head = _drop_partial_comment(head)
     closer = _open_fence(head)
     tail = f"\n{closer}" if closer else ""
@@ -163,14 +165,19 @@ def _cut(body: str, limit: int, note: str) -> str:
     reserve_markers = sum(len(m) + 1 for m in kept)
     head = head[: max(0, limit - reserve - reserve_markers)]
     kept = [m for m in find_markers(body[len(head) :]) if m not in head]
-    if "\n" in head:
-        head = head[: head.rfind("\n")]
+    head = _at_line(head)
     head = _drop_partial_comment(head)
     head = _close_details(head)
     closer = _open_fence(head)
     parts = [head, f"\n{closer}" if closer else "", f"\n\n_{note}_\n"]
     parts += [m + "\n" for m in kept]
     return "".join(parts)
+
+
+def _at_line(head: str) -> str:
+    """`head` cut back to its last line break, unless that throws away most of it (a huge one-line log)."""
+    cut = head.rfind("\n")
+    return head[:cut] if cut >= len(head) * 0.8 else head
 
 
 def _drop_partial_comment(text: str) -> str:
