@@ -1,0 +1,511 @@
+"""DVC for the bot: reproduce one stage, move data to and from the remote, read what a run produced.
+
+Reads go through DVC's Python API in process (opening a repo costs ~0.1 s, the CLI ~0.7 s per call).
+`dvc repro` runs as a subprocess instead, because its stage commands write straight to the process's
+stdout/stderr: only a child process lets us keep the tail of the log of a failing stage.
+DVC is imported inside the methods; importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from bot.core import lockfile
+
+LOG_TAIL_LINES = 60
+LOCK_FILE = "dvc.lock"
+PARAMS_FILE = "params.yaml"  # DVC's default params file: its keys are shown without a file prefix
+
+# The line DVC prints before it executes a stage command; a stage restored from the run cache or
+# skipped as unchanged prints something else. It is how we tell "trained" from "nothing ran".
+_RUNNING_STAGE = re.compile(r"^Running stage '(?P<stage>[^']+)'", re.MULTILINE)
+_ERROR_LINE = re.compile(r"^ERROR: (?P<message>.+)$", re.MULTILINE)
+
+
+class DvcError(Exception):
+    """DVC could not do what was asked; the message says what and what to do."""
+
+
+class GitError(DvcError):
+    """A git command failed."""
+
+
+class DvcStageError(DvcError):
+    """A stage command failed; `log_tail` holds the end of its output."""
+
+    def __init__(self, stage: str, returncode: int, log_tail: str, reason: str = "") -> None:
+        self.stage = stage
+        self.returncode = returncode
+        self.log_tail = log_tail
+        self.reason = reason
+        detail = f": {reason}" if reason else f" (dvc exited with {returncode})"
+        super().__init__(f"stage '{stage}' failed{detail}")
+
+
+class DvcMissingDataError(DvcError):
+    """Files DVC needs are neither in the local cache nor on the remote."""
+
+    def __init__(self, paths: Iterable[str], remote: Remote | None) -> None:
+        self.paths = sorted(paths)
+        self.remote = remote
+        where = (
+            f"the DVC remote '{remote.name}' ({remote.url})"
+            if remote
+            else "any DVC remote (none is configured)"
+        )
+        super().__init__(
+            f"not in the local DVC cache nor in {where}: {', '.join(self.paths)}. "
+            "Run `dvc push` where these files were produced, then try again."
+        )
+
+
+class DvcMetricsError(DvcError):
+    """A metrics file is missing or cannot be read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"metrics file {path}: {reason}")
+
+
+@dataclass(frozen=True)
+class Remote:
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class StageFiles:
+    """What dvc.yaml declares for one stage, and the pipeline `dvc repro <stage>` runs."""
+
+    name: str
+    deps: tuple[str, ...]  # file dependencies (params are not files here)
+    outs: tuple[str, ...]  # every output, metrics and plots included
+    metrics: tuple[str, ...]
+    plots: tuple[str, ...]
+    pipeline: tuple[str, ...]  # this stage and all stages upstream of it, upstream first
+    pipeline_outs: tuple[str, ...]  # what `dvc repro <stage>` can rebuild
+    params_files: tuple[str, ...] = ()  # the params files the pipeline reads (params.yaml, ...)
+
+
+@dataclass(frozen=True)
+class ReproResult:
+    stage: str
+    ran: tuple[str, ...]  # stages whose command actually executed (not skipped, not restored from run cache)
+    log_tail: str
+
+
+class DvcProject:
+    """One DVC repository on disk. Use as a context manager, or call `close()`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        if not (self.root / ".dvc").is_dir():
+            raise DvcError(
+                f"{self.root} is not a DVC repository (no .dvc folder); run `dvc init` there first"
+            )
+        self._repo: Any = None
+
+    def __enter__(self) -> DvcProject:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+
+    @contextlib.contextmanager
+    def _api(self) -> Iterator[Any]:
+        """The open `dvc.repo.Repo`, with the working directory at the repo root: DVC resolves targets
+        and stage names against the current directory."""
+        from dvc.repo import Repo
+
+        if self._repo is None:
+            self._repo = Repo(str(self.root))
+        with contextlib.chdir(self.root):
+            yield self._repo
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def default_remote(self) -> Remote | None:
+        with self._api() as repo:
+            name = repo.config["core"].get("remote")
+            if not name:
+                return None
+            url = str(repo.config["remote"].get(name, {}).get("url", ""))
+            return Remote(name=name, url=url)
+
+    def stage(self, name: str) -> StageFiles:
+        import networkx as nx
+
+        with self._api() as repo:
+            stages = {s.addressing: s for s in repo.index.stages}
+            found = stages.get(name)
+            if found is None:
+                known = ", ".join(sorted(stages)) or "none"
+                raise DvcError(f"no stage '{name}' in dvc.yaml (stages: {known})")
+            upstream = list(nx.dfs_postorder_nodes(repo.index.graph, found))
+            return StageFiles(
+                name=name,
+                deps=tuple(d.def_path for d in found.deps if not _is_params(d)),
+                outs=tuple(o.def_path for o in found.outs),
+                metrics=tuple(o.def_path for o in found.outs if o.metric),
+                plots=tuple(o.def_path for o in found.outs if o.plot),
+                pipeline=tuple(s.addressing for s in upstream),
+                pipeline_outs=tuple(o.def_path for s in upstream for o in s.outs),
+                params_files=tuple(
+                    dict.fromkeys(d.def_path for s in upstream for d in s.deps if _is_params(d))
+                ),
+            )
+
+    # -- running -------------------------------------------------------------------------------
+
+    def status(self, stage: str | None = None) -> dict[str, Any]:
+        """`dvc status` of `stage` and its upstream stages (all stages when None); {} when up to date."""
+        with self._api() as repo:
+            targets = [stage] if stage else None
+            return dict(repo.status(targets=targets, with_deps=True))
+
+    def repro(self, stage: str, *, echo: IO[str] | None = None) -> ReproResult:
+        """`dvc repro <stage>` (upstream stages included). Raises DvcStageError with the log tail on failure.
+
+        The stage commands run with this interpreter's folder first on PATH, so `python` in a dvc.yaml `cmd`
+        is the Python that runs mlops-bot (and has the project's packages), as in an activated venv.
+        """
+        self.close()  # the child rewrites dvc.lock; release our handle on the repo first
+        env = dict(os.environ)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["DVC_NO_ANALYTICS"] = "1"
+        env["PYTHONUNBUFFERED"] = "1"  # keep the stage's prints in order with its errors in the log
+        tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+        ran: list[str] = []
+        with subprocess.Popen(
+            [sys.executable, "-m", "dvc", "repro", stage],
+            cwd=self.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                tail.append(line.rstrip("\n"))
+                if match := _RUNNING_STAGE.match(line):
+                    ran.append(match["stage"])
+                if echo is not None:
+                    echo.write(line)
+                    echo.flush()
+        log_tail = "\n".join(tail)
+        if proc.returncode != 0:
+            errors = _ERROR_LINE.findall(log_tail)
+            raise DvcStageError(stage, proc.returncode, log_tail, reason=errors[-1] if errors else "")
+        return ReproResult(stage=stage, ran=tuple(ran), log_tail=log_tail)
+
+    # -- remote --------------------------------------------------------------------------------
+
+    def pull(self, stage: str | None = None, *, rebuildable: Iterable[str] = ()) -> list[str]:
+        """Fetch and check out the data of `stage` and its upstream stages (everything when None).
+
+        Files missing from both the cache and the remote are fatal (DvcMissingDataError naming them and
+        the remote), except those in `rebuildable`: outputs the caller will reproduce anyway. Those are
+        returned.
+        """
+        from dvc.exceptions import CheckoutError
+
+        with self._api() as repo:
+            try:
+                repo.pull(targets=[stage] if stage else None, with_deps=bool(stage))
+                return []
+            except CheckoutError as exc:
+                missing = [str(p) for p in exc.target_infos]
+        allowed = set(rebuildable)
+        fatal = [p for p in missing if p not in allowed]
+        if fatal:
+            raise DvcMissingDataError(fatal, self.default_remote())
+        return missing
+
+    def push(self, stage: str | None = None) -> int:
+        """Upload the cached data of `stage` and its upstream stages (all when None); how many files went."""
+        from dvc.exceptions import UploadError
+
+        with self._api() as repo:
+            try:
+                return int(repo.push(targets=[stage] if stage else None, with_deps=bool(stage)))
+            except UploadError as exc:
+                raise DvcError(f"dvc push failed: {exc}") from exc
+
+    # -- reading results -----------------------------------------------------------------------
+
+    def params(self, stages: Iterable[str] | None = None, rev: str | None = None) -> dict[str, Any]:
+        """Parameter values the given stages depend on (all params when None), flattened to dotted keys."""
+        with self._api() as repo:
+            shown = repo.params.show(
+                stages=list(stages) if stages is not None else None,
+                deps_only=stages is not None,
+                revs=[rev] if rev else None,
+                hide_workspace=bool(rev),
+            )
+        files = _rev_entry(shown, rev).get("data", {})
+        flat: dict[str, Any] = {}
+        for path, entry in files.items():
+            flat.update(_flatten(entry.get("data", {}), prefix=_params_prefix(path)))
+        return flat
+
+    def params_diff(self, rev: str, stages: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Changed params between `rev` and the workspace: dotted key -> {"old": .., "new": ..}."""
+        with self._api() as repo:
+            kwargs: dict[str, Any] = {}
+            if stages is not None:
+                kwargs = {"stages": list(stages), "deps_only": True}
+            diff = repo.params.diff(a_rev=rev, b_rev="workspace", **kwargs).get("diff", {})
+        changed: dict[str, dict[str, Any]] = {}
+        for path, keys in diff.items():
+            prefix = _params_prefix(path)
+            for key, change in keys.items():
+                changed[prefix + key] = {"old": change.get("old"), "new": change.get("new")}
+        return changed
+
+    def metrics(self, paths: Iterable[str], rev: str | None = None) -> dict[str, float]:
+        """Numeric metrics in `paths` (workspace, or at `rev`), flattened to dotted keys.
+
+        In the workspace a missing or unreadable file raises DvcMetricsError. At a rev it means that
+        commit had no metrics (an older pipeline), so it is skipped.
+        """
+        targets = list(paths)
+        if not targets:
+            return {}
+        with self._api() as repo:
+            shown = repo.metrics.show(targets=targets, revs=[rev] if rev else None, hide_workspace=bool(rev))
+        entry = _rev_entry(shown, rev)
+        if rev and "error" in entry:
+            return {}
+        if "error" in entry:
+            raise DvcMetricsError(", ".join(targets), _reason(entry["error"]))
+        files = entry.get("data", {})
+        found: dict[str, dict[str, float]] = {}
+        for path in targets:
+            item = files.get(path)
+            if item is None or "error" in item:
+                if rev:
+                    continue
+                reason = _reason(item["error"]) if item else "DVC did not report it"
+                raise DvcMetricsError(path, reason)
+            values = {k: float(v) for k, v in _flatten(item.get("data", {})).items() if _is_number(v)}
+            if not values and not rev:
+                raise DvcMetricsError(path, "it holds no numeric values")
+            found[path] = values
+        return _merge_namespaced(found)
+
+    def plot_rows(self, path: str) -> list[dict[str, Any]]:
+        """The rows of a plot file in the workspace, numbers as numbers (DVC reads CSV cells as text)."""
+        with self._api() as repo:
+            shown = repo.plots.show(targets=[path])
+        source = shown.get("workspace", {}).get("sources", {}).get("data", {}).get(path, {})
+        if "error" in source:
+            raise DvcError(f"plot file {path}: {_reason(source['error'])}")
+        return [{k: _number_or_text(v) for k, v in row.items()} for row in source.get("data", [])]
+
+    # -- dvc.lock ------------------------------------------------------------------------------
+
+    def lock_text(self) -> str:
+        path = self.root / LOCK_FILE
+        return path.read_text() if path.is_file() else ""
+
+    def lock_hash(self) -> str:
+        """The id of the whole dvc.lock (bot.core.lockfile.lock_hash); "" when there is no lock file."""
+        text = self.lock_text()
+        return lockfile.lock_hash(text) if text else ""
+
+    def output_md5(self, stage: str, path: str) -> str:
+        """The md5 dvc.lock records for output `path` of `stage`; "" when absent.
+
+        For the model output this hash IS the identity of a trained model.
+        """
+        return lockfile.output_hash(self.lock_text(), stage, path) or ""
+
+    def input_md5s(self, stage: str, extra: Iterable[str] = ()) -> dict[str, str]:
+        """Lineage: `stage`'s file deps -> md5, plus each `extra` path wherever dvc.lock records it
+        (as an output of an upstream stage or as another stage's dep)."""
+        text = self.lock_text()
+        found = lockfile.input_hashes(text, stage)
+        stages = _lock_stages(text)
+        for path in extra:
+            for name in stages:
+                if path in found:
+                    break
+                md5 = lockfile.output_hash(text, name, path) or lockfile.input_hashes(text, name).get(path)
+                if md5:
+                    found[path] = md5
+        return found
+
+
+def read_at_rev(root: Path, path: str, rev: str | None, *, mode: str = "r") -> str | bytes:
+    """A file as it was at git `rev`, whether git or DVC tracks it (DVC fetches from the remote if needed)."""
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    try:
+        with dvc.api.open(path, repo=str(root), rev=rev, mode=mode) as handle:
+            return handle.read()  # type: ignore[no-any-return]
+    except (FileNotFoundError, DvcException) as exc:
+        at = f" at {rev}" if rev else ""
+        raise DvcError(f"cannot read {path}{at} through DVC: {exc}") from exc
+
+
+def text_at_rev(root: Path, path: str, rev: str | None) -> io.StringIO:
+    """`read_at_rev` as a text stream, for pandas.read_csv and friends."""
+    data = read_at_rev(root, path, rev)
+    return io.StringIO(data if isinstance(data, str) else data.decode())
+
+
+def init_repo(root: Path, *, remote: Path | None = None, remote_name: str = "local") -> None:
+    """`dvc init` in an existing git repository, analytics off, and `remote` (a folder) as default remote."""
+    from dvc.repo import Repo
+
+    repo = Repo.init(str(root))
+    try:
+        with repo.config.edit() as conf:
+            conf["core"]["analytics"] = False
+            if remote is not None:
+                conf["remote"][remote_name] = {"url": str(Path(remote).resolve())}
+                conf["core"]["remote"] = remote_name
+    finally:
+        repo.close()
+
+
+def init_sample_project(dest: Path, remote: Path | None = None) -> Path:
+    """A new git + DVC repository at `dest` holding the sample project (templates/project), committed on
+    `main`, with `remote` (a folder, created if needed) as its default DVC remote. Returns `dest`.
+
+    Used by `mlops-bot demo`, the tests and the benchmark. `dest` must not exist or be empty.
+    """
+    import shutil
+
+    from bot.resources import template_path
+
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise DvcError(f"{dest} is not empty; the sample project needs a new folder")
+    shutil.copytree(
+        template_path("project"),
+        dest,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    run_git(dest, "init", "-q", "-b", "main")
+    if remote is not None:
+        Path(remote).mkdir(parents=True, exist_ok=True)
+    init_repo(dest, remote=remote)
+    run_git(dest, "add", "-A")
+    run_git(dest, "commit", "-q", "-m", "Sample DVC project from mlops-bot", as_bot=True)
+    return dest
+
+
+BOT_GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "mlops-bot",
+    "GIT_AUTHOR_EMAIL": "mlops-bot@users.noreply.github.com",
+    "GIT_COMMITTER_NAME": "mlops-bot",
+    "GIT_COMMITTER_EMAIL": "mlops-bot@users.noreply.github.com",
+}
+
+
+def run_git(root: Path, *args: str, as_bot: bool = False) -> str:
+    """`git <args>` in `root`; its stdout. `as_bot` commits as mlops-bot whatever identity is configured."""
+    env = {**os.environ, **BOT_GIT_IDENTITY} if as_bot else None
+    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise GitError(
+            f"`git {' '.join(args)}` failed in {root}: {done.stderr.strip() or done.stdout.strip()}"
+        )
+    return done.stdout
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+def _lock_stages(text: str) -> list[str]:
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(io.StringIO(text)) if text else None
+    stages = data.get("stages") if isinstance(data, dict) else None
+    return [str(name) for name in stages] if isinstance(stages, dict) else []
+
+
+def _is_params(dep: Any) -> bool:
+    return type(dep).__name__ == "ParamsDependency"
+
+
+def _rev_entry(shown: Mapping[str, Any], rev: str | None) -> dict[str, Any]:
+    """The entry of `rev` in a params/metrics show result. The workspace is keyed "" by the API
+    ("workspace" by some versions); a rev is keyed as given, or by its full sha."""
+    if not rev:
+        for key in ("", "workspace"):
+            if key in shown:
+                return dict(shown[key])
+        return {}
+    if rev in shown:
+        return dict(shown[rev])
+    others = [v for k, v in shown.items() if k not in ("", "workspace")]
+    return dict(others[0]) if len(others) == 1 else {}
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: data} if prefix else {}
+
+
+def _params_prefix(path: str) -> str:
+    # MLflow param names allow ':' but the card reads better without a prefix for the usual file.
+    return "" if path == PARAMS_FILE else f"{path}:"
+
+
+def _merge_namespaced(per_file: Mapping[str, dict[str, float]]) -> dict[str, float]:
+    """One dict of metrics; a name found in two files keeps its file as a prefix to stay unambiguous."""
+    seen: dict[str, int] = {}
+    for values in per_file.values():
+        for key in values:
+            seen[key] = seen.get(key, 0) + 1
+    merged: dict[str, float] = {}
+    for path, values in per_file.items():
+        for key, value in values.items():
+            merged[key if seen[key] == 1 else f"{path}:{key}"] = value
+    return merged
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number_or_text(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "the file does not exist (did the stage write it?)"
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    return str(error)

@@ -1,0 +1,428 @@
+"""MLflow tracking and model registry behind `bot.ports.ModelRegistry`.
+
+Works with a `sqlite:///` store (the embedded default) and with an `http(s)://` tracking server. The
+URIs live on an `MlflowClient` owned by the instance; only `mlflow.sklearn.log_model`, which has no
+client form, sees them globally, inside `_global_tracking_uri` for the duration of the call.
+mlflow (~1.7 s to import) and scikit-learn are imported inside the methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from bot.core.models import ModelVersion, RunRecord
+
+
+class RunTags:
+    """Tags mlops-bot puts on every training run. A run is found again by these (never by its name)."""
+
+    MODEL = "mlops_bot.model"
+    REPO = "mlops_bot.repo"
+    PR = "mlops_bot.pr"
+    HEAD_SHA = "mlops_bot.head_sha"
+    BASE_SHA = "mlops_bot.base_sha"
+    DVC_LOCK_HASH = "mlops_bot.dvc_lock_hash"
+    OUTPUT_HASH = "mlops_bot.output_hash"  # DVC md5 of the model output: the identity of a trained model
+    CI_URL = "mlops_bot.ci_url"
+    MODEL_URI = "mlops_bot.model_uri"  # the logged model (models:/m-...), so a fetched run knows it
+    # HEAD_SHA moves to the newest PR head a reused run stands for (the lock commit's follow-up push);
+    # TRAINED_SHA keeps the commit the training really ran on.
+    TRAINED_SHA = "mlops_bot.trained_sha"
+
+    ALL = (MODEL, REPO, PR, HEAD_SHA, BASE_SHA, DVC_LOCK_HASH, OUTPUT_HASH, CI_URL, MODEL_URI, TRAINED_SHA)
+
+
+VERSION_RUN_ID_TAG = "run_id"  # on model versions: the run a version was made from; the key of `register`
+MODEL_ARTIFACT = "model"
+_MAX_PARAMS_PER_BATCH = 100  # MLflow's log_batch limit
+_PARAM_VALUE_LIMIT = 6000  # MLflow rejects longer param values
+_NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"}
+
+
+class MlflowRegistry:
+    """`ModelRegistry` on MLflow, plus the tracking calls `mlops-bot train` needs."""
+
+    def __init__(
+        self, tracking_uri: str, *, registry_uri: str | None = None, artifact_root: str | None = None
+    ) -> None:
+        """`artifact_root` is where new experiments store artifacts. For a sqlite store it defaults to an
+        `mlartifacts` folder beside the database file (MLflow's own default is `./mlruns` under whatever the
+        current directory is); for a server, the server decides."""
+        self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri or tracking_uri
+        self.artifact_root = artifact_root or _default_artifact_root(tracking_uri)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+        return self._client
+
+    def warm_up(self) -> None:
+        """Import mlflow and scikit-learn and open the store (creating its tables the first time).
+
+        Several seconds of fixed cost; `train` runs this in a thread while `dvc repro` runs in its child.
+        """
+        import joblib  # noqa: F401
+        import mlflow.sklearn  # noqa: F401
+        import sklearn.pipeline  # noqa: F401
+
+        self.client.search_experiments(max_results=1)
+
+    # -- tracking --------------------------------------------------------------------------------
+
+    def experiment_id(self, name: str) -> str:
+        """The id of experiment `name`, created when missing."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return str(found.experiment_id)
+        location = _join(self.artifact_root, name) if self.artifact_root else None
+        return str(self.client.create_experiment(name, artifact_location=location))
+
+    def log_training_run(
+        self,
+        *,
+        experiment: str,
+        model: str,
+        run_name: str,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        tags: Mapping[str, str],
+        artifacts: Mapping[str, Sequence[Path]],
+        model_file: Path,
+        example_data: Path | None = None,
+    ) -> RunRecord:
+        """Log one finished training run: params, metrics, tags, files (artifact folder -> files), and the
+        scikit-learn model in `model_file` (joblib/pickle) as the run's logged model.
+
+        The model gets a signature from its `feature_names_in_` (and the types in `example_data`, a CSV or
+        Parquet file with those columns, when given) so a serving layer knows its input columns.
+        """
+        from mlflow.entities import Metric, Param, RunTag
+
+        client = self.client
+        exp_id = self.experiment_id(experiment)
+        run = client.create_run(exp_id, run_name=run_name, tags={**tags, RunTags.MODEL: model})
+        run_id = run.info.run_id
+        try:
+            now = int(time.time() * 1000)
+            param_items = [Param(k, _param_value(v)) for k, v in sorted(params.items())]
+            for start in range(0, len(param_items), _MAX_PARAMS_PER_BATCH):
+                client.log_batch(run_id, params=param_items[start : start + _MAX_PARAMS_PER_BATCH])
+            client.log_batch(
+                run_id, metrics=[Metric(k, float(v), now, 0) for k, v in sorted(metrics.items())]
+            )
+            for folder, files in artifacts.items():
+                for file in files:
+                    client.log_artifact(run_id, str(file), folder or None)
+            model_uri = self._log_sklearn_model(run_id, model_file, example_data)
+            client.log_batch(run_id, tags=[RunTag(RunTags.MODEL_URI, model_uri)])
+        except BaseException:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        client.set_terminated(run_id, "FINISHED")
+        record = self.run(run_id)
+        assert record is not None
+        return record
+
+    def _log_sklearn_model(self, run_id: str, model_file: Path, example_data: Path | None) -> str:
+        import joblib
+        import mlflow
+        import mlflow.sklearn
+        import sklearn
+
+        estimator = joblib.load(model_file)
+        signature = _signature(estimator, example_data)
+        with _global_tracking_uri(self.tracking_uri), mlflow.start_run(run_id=run_id):
+            info = mlflow.sklearn.log_model(
+                estimator,
+                name=MODEL_ARTIFACT,
+                signature=signature,
+                # Without an explicit list MLflow spends ~5 s inferring one (and lists pytest and rich).
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+            )
+        return str(info.model_uri)
+
+    def tag_run(self, run_id: str, tags: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def run_url(self, run: RunRecord) -> str:
+        """A link to the run in the MLflow UI; "" when the store is not a server (sqlite, files)."""
+        if run.url or not _is_http(self.tracking_uri):
+            return run.url
+        found = self.client.get_run(run.run_id)
+        return _run_url(self.tracking_uri, found.info.experiment_id, run.run_id)
+
+    # -- ModelRegistry ----------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> RunRecord | None:
+        try:
+            found = self.client.get_run(run_id)
+        except Exception as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return self._record(found)
+
+    def find_runs(self, model: str, tags: Mapping[str, str]) -> list[RunRecord]:
+        """Finished runs of `model` carrying all of `tags`, newest first, across all experiments."""
+        wanted = {RunTags.MODEL: model, **tags}
+        clauses = ["attributes.status = 'FINISHED'"]
+        for key, value in wanted.items():
+            clause = _tag_clause(key, value)
+            if clause:
+                clauses.append(clause)
+        filter_string = " AND ".join(clauses)
+        experiment_ids = self._experiment_ids()
+        if not experiment_ids:
+            return []
+        found: list[RunRecord] = []
+        token: str | None = None
+        while True:
+            page = self.client.search_runs(
+                experiment_ids,
+                filter_string=filter_string,
+                order_by=["attributes.start_time DESC"],
+                max_results=1000,
+                page_token=token,
+            )
+            found.extend(self._record(r) for r in page if _has_tags(r.data.tags, wanted))
+            token = page.token
+            if not token:
+                return found
+
+    def version_by_alias(self, model: str, alias: str) -> ModelVersion | None:
+        try:
+            found = self.client.get_model_version_by_alias(model, alias)
+        except Exception as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return self._version(found)
+
+    def version(self, model: str, version: str) -> ModelVersion | None:
+        try:
+            found = self.client.get_model_version(model, str(version))
+        except Exception as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return self._version(found)
+
+    def versions(self, model: str) -> list[ModelVersion]:
+        """All versions of `model`, newest first; [] when the model is not registered."""
+        found = self._search_versions(f"name = {_quote(model)}")
+        return [self._version(v) for v in sorted(found, key=lambda v: int(v.version), reverse=True)]
+
+    def register(self, model: str, run: RunRecord, tags: Mapping[str, str]) -> ModelVersion:
+        """A version of `model` made from `run`: the existing one (tag `run_id`, else made from the run by
+        hand), or a new one from the run's logged model. `tags` are set on it either way."""
+        from mlflow.exceptions import MlflowException
+
+        wanted_tags = {**tags, VERSION_RUN_ID_TAG: run.run_id}
+        existing = self._versions_of_run(model, run.run_id)
+        if existing is not None:
+            for key, value in wanted_tags.items():
+                if existing.tags.get(key) != value:
+                    self.client.set_model_version_tag(model, existing.version, key, value)
+            return self._version(self.client.get_model_version(model, existing.version))
+        try:
+            self.client.create_registered_model(model)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        source = run.model_uri or f"runs:/{run.run_id}/{MODEL_ARTIFACT}"
+        model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
+        created = self.client.create_model_version(
+            name=model,
+            source=source,
+            run_id=run.run_id,
+            tags=wanted_tags,
+            run_link=run.url or None,
+            model_id=model_id,
+        )
+        return self._version(created)
+
+    def set_alias(self, model: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(model, alias, str(version))
+
+    def delete_alias(self, model: str, alias: str) -> None:
+        """Remove `alias`; nothing happens when it is not set."""
+        try:
+            self.client.delete_registered_model_alias(model, alias)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+
+    def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
+        self.client.set_model_version_tag(model, str(version), key, value)
+
+    # -- conversions and lookups --------------------------------------------------------------------
+
+    def _record(self, run: Any) -> RunRecord:
+        tags = dict(run.data.tags)
+        url = (
+            _run_url(self.tracking_uri, run.info.experiment_id, run.info.run_id)
+            if _is_http(self.tracking_uri)
+            else ""
+        )
+        return RunRecord(
+            run_id=run.info.run_id,
+            model=tags.get(RunTags.MODEL, ""),
+            metrics={k: float(v) for k, v in run.data.metrics.items()},
+            params=dict(run.data.params),
+            # mlflow.* system tags (user, source, the log-model history JSON) are noise for the card
+            tags={k: v for k, v in tags.items() if not k.startswith("mlflow.")},
+            url=url,
+            model_uri=tags.get(RunTags.MODEL_URI) or f"runs:/{run.info.run_id}/{MODEL_ARTIFACT}",
+            status=str(run.info.status),
+        )
+
+    def _version(self, found: Any) -> ModelVersion:
+        metrics: dict[str, float] = {}
+        if found.run_id:
+            run = self.run(found.run_id)
+            metrics = dict(run.metrics) if run else {}
+        return ModelVersion(
+            name=found.name,
+            version=str(found.version),
+            run_id=found.run_id or "",
+            aliases=tuple(getattr(found, "aliases", None) or ()),
+            tags=dict(found.tags or {}),
+            source=found.source or "",
+            metrics=metrics,
+        )
+
+    def _versions_of_run(self, model: str, run_id: str) -> Any:
+        found = self._search_versions(f"name = {_quote(model)} AND run_id = {_quote(run_id)}")
+        found = [v for v in found if v.run_id == run_id]
+        if not found:
+            return None
+        tagged = [v for v in found if (v.tags or {}).get(VERSION_RUN_ID_TAG) == run_id]
+        return min(tagged or found, key=lambda v: int(v.version))
+
+    def _search_versions(self, filter_string: str) -> list[Any]:
+        found: list[Any] = []
+        token: str | None = None
+        while True:
+            page = self.client.search_model_versions(filter_string, page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
+    def _experiment_ids(self) -> list[str]:
+        ids: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.client.search_experiments(max_results=1000, page_token=token)
+            ids.extend(str(e.experiment_id) for e in page)
+            token = page.token
+            if not token:
+                return ids
+
+
+@contextlib.contextmanager
+def _global_tracking_uri(uri: str) -> Iterator[None]:
+    """Point MLflow's global tracking URI at `uri` for a fluent-only call, then put the old one back."""
+    import mlflow
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    previous = getattr(tracking_utils, "_tracking_uri", None)
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # None unsets it, as before
+
+
+def _signature(estimator: Any, example_data: Path | None) -> Any:
+    """Input columns of a model fitted on a DataFrame; types from `example_data` when it has the columns."""
+    columns = [str(c) for c in getattr(estimator, "feature_names_in_", [])]
+    if not columns:
+        return None
+    from mlflow.models import infer_signature
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    if example_data is not None and example_data.is_file():
+        import pandas as pd
+
+        frame = (
+            pd.read_parquet(example_data)
+            if example_data.suffix == ".parquet"
+            else pd.read_csv(example_data, nrows=20)
+        )
+        if set(columns) <= set(frame.columns):
+            rows = frame[columns].head(20)
+            return infer_signature(rows, estimator.predict(rows))
+    return ModelSignature(inputs=Schema([ColSpec("double", name) for name in columns]))
+
+
+def _param_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:_PARAM_VALUE_LIMIT]
+
+
+def _quote(value: str) -> str:
+    """A string literal for an MLflow search filter. The filter grammar has no escapes, so pick a quote
+    character the value does not contain."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise ValueError(f"cannot search MLflow for a value holding both quote characters: {value!r}")
+
+
+def _tag_clause(key: str, value: str) -> str:
+    """`tags.`key` = 'value'`, or "" when the pair cannot be written in the filter grammar (then the
+    caller filters those runs in Python)."""
+    if "`" in key or ("'" in value and '"' in value):
+        return ""
+    return f"tags.`{key}` = {_quote(value)}"
+
+
+def _has_tags(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    return all(tags.get(k) == v for k, v in wanted.items())
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    code = getattr(exc, "error_code", "")
+    return code in _NOT_FOUND_CODES
+
+
+def _is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def _run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def _default_artifact_root(tracking_uri: str) -> str | None:
+    """`<folder of the sqlite file>/mlartifacts` as a file URI; None for anything but a sqlite file."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    # sqlite:///relative/path.db and sqlite:////absolute/path.db (SQLAlchemy's URL form)
+    raw = unquote(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+    if not raw or raw == ":memory:":
+        return None
+    return (Path(raw).resolve().parent / "mlartifacts").as_uri()
+
+
+def _join(root: str, name: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return f"{root.rstrip('/')}/{safe}"

@@ -1,0 +1,338 @@
+"""`mlops-bot train`: reproduce a model's DVC stage in a checkout of the PR head and log it to MLflow.
+
+The training code never needs to know about MLflow: params, metrics and plots are read through DVC and
+logged here. A run is identified by the DVC hash of the model output, so a push that changes nothing
+(the bot's own dvc.lock commit, a README edit) finds the run it already has instead of training again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from bot.adapters.dvc import (
+    LOCK_FILE,
+    DvcError,
+    DvcMetricsError,
+    DvcProject,
+    DvcStageError,
+    StageFiles,
+    run_git,
+)
+from bot.core.config import ModelSpec, RepoConfig
+from bot.core.models import RunRecord, TrainResult, train_result_from_dict
+
+if TYPE_CHECKING:
+    from bot.adapters.mlflow import MlflowRegistry
+
+
+@dataclass(frozen=True)
+class TrainContext:
+    """Where the training happens: the repository, the PR and its commits, the CI run that does it."""
+
+    repo: str
+    pr: int | None
+    head_sha: str
+    base_sha: str
+    base_ref: str
+    ci_url: str = ""
+
+
+class TrainSetupError(Exception):
+    """Training cannot start (unknown model, not a DVC repo); the message says what to fix."""
+
+
+def train(
+    workdir: Path,
+    config: RepoConfig,
+    *,
+    model: str | None,
+    context: TrainContext,
+    registry: MlflowRegistry,
+    push: bool = True,
+    echo: IO[str] | None = None,
+) -> list[TrainResult]:
+    """Train `model` (every configured model when None) in `workdir`, a full clone at the PR head.
+
+    One result per model; a failing stage gives `ok=False` with the error and the end of its log, never
+    an exception. `echo` receives DVC's output as it runs (the CLI passes stderr).
+    """
+    specs = _models(config, model)
+    workdir = Path(workdir)
+    try:
+        project = DvcProject(workdir)
+    except DvcError as exc:
+        raise TrainSetupError(str(exc)) from exc
+    base_rev = context.base_sha if context.base_sha and _has_commit(workdir, context.base_sha) else ""
+    if context.base_sha and not base_rev:
+        _say(
+            echo,
+            f"base commit {context.base_sha[:12]} is not in this clone (clone with full history, e.g. "
+            "actions/checkout fetch-depth: 0); the card will have no base comparison",
+        )
+    with project:
+        return [
+            _train_one(project, spec, config, context, registry, base_rev=base_rev, push=push, echo=echo)
+            for spec in specs
+        ]
+
+
+def _train_one(
+    project: DvcProject,
+    spec: ModelSpec,
+    config: RepoConfig,
+    context: TrainContext,
+    registry: MlflowRegistry,
+    *,
+    base_rev: str,
+    push: bool,
+    echo: IO[str] | None,
+) -> TrainResult:
+    started = time.perf_counter()
+
+    def failed(error: str, log_tail: str = "") -> TrainResult:
+        return TrainResult(
+            model=spec.name,
+            run=None,
+            reused=False,
+            ok=False,
+            error=error,
+            log_tail=log_tail,
+            duration_s=round(time.perf_counter() - started, 3),
+        )
+
+    try:
+        stage = project.stage(spec.stage)
+        remote = project.default_remote()
+        if remote is not None and (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever pushed
+            rebuilt = project.pull(spec.stage, rebuildable=stage.pipeline_outs)
+            if rebuilt:
+                _say(echo, f"not on the DVC remote yet, the stage will rebuild: {', '.join(rebuilt)}")
+        dirty = bool(project.status(spec.stage))
+        # mlflow and scikit-learn take seconds to import: do it while `dvc repro` runs in its child process.
+        warm = _background(registry.warm_up) if dirty else None
+        ran: tuple[str, ...] = ()
+        if dirty:
+            ran = project.repro(spec.stage, echo=echo).ran
+        else:
+            _say(echo, f"stage '{spec.stage}' and its inputs are unchanged; nothing to reproduce")
+        if warm is not None:
+            warm.join()
+        output_hash = project.output_md5(spec.stage, spec.output)
+        if not output_hash:
+            return failed(
+                f"dvc.lock has no output {spec.output} for stage '{spec.stage}': check `output` of model "
+                f"{spec.name} in the config against the stage's `outs` in dvc.yaml"
+            )
+        facts = _read_facts(project, spec, stage, base_rev)
+        reused = _reusable_run(registry, spec.name, output_hash) if not ran else None
+        if push and remote is not None:
+            project.push(spec.stage)
+        if reused is not None:
+            run = _mark_reused(registry, reused, context)
+        else:
+            run = registry.log_training_run(
+                experiment=config.mlflow_experiment,
+                model=spec.name,
+                run_name=_run_name(spec.name, context),
+                params=facts.params,
+                metrics=facts.metrics,
+                tags=_run_tags(spec.name, context, output_hash, project.lock_hash()),
+                artifacts=_artifacts(project.root, stage),
+                model_file=project.root / spec.output,
+                example_data=_example_data(project.root, spec),
+            )
+    except DvcStageError as exc:
+        return failed(str(exc), exc.log_tail)
+    except DvcMetricsError as exc:
+        return failed(str(exc))
+    except DvcError as exc:
+        return failed(str(exc))
+    return TrainResult(
+        model=spec.name,
+        run=run,
+        reused=reused is not None,
+        ok=True,
+        output_hash=output_hash,
+        dvc_lock_hash=project.lock_hash(),
+        metrics=facts.metrics,
+        params=facts.params,
+        params_diff=facts.params_diff,
+        base_metrics=facts.base_metrics,
+        plots=facts.plots,
+        lineage=facts.lineage,
+        duration_s=round(time.perf_counter() - started, 3),
+    )
+
+
+@dataclass(frozen=True)
+class _Facts:
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    params_diff: dict[str, dict[str, Any]]
+    base_metrics: dict[str, float]
+    plots: dict[str, list[dict[str, Any]]]
+    lineage: dict[str, str]
+
+
+def _read_facts(project: DvcProject, spec: ModelSpec, stage: StageFiles, base_rev: str) -> _Facts:
+    """What the card shows, read through DVC: it works for any project, MLflow-aware or not."""
+    if not stage.metrics:
+        raise DvcMetricsError(
+            "(none)",
+            f"stage '{stage.name}' declares no `metrics:` file in dvc.yaml, so there is nothing to judge",
+        )
+    plots: dict[str, list[dict[str, Any]]] = {}
+    for path in stage.plots:
+        try:
+            plots[path] = project.plot_rows(path)
+        except DvcError as exc:  # a plot is decoration: the card says it is missing, training stands
+            plots[path] = []
+            print(f"mlops-bot train: {exc}", file=sys.stderr)
+    return _Facts(
+        metrics=project.metrics(stage.metrics),
+        params=project.params(stage.pipeline),
+        params_diff=project.params_diff(base_rev, stage.pipeline) if base_rev else {},
+        base_metrics=project.metrics(stage.metrics, rev=base_rev) if base_rev else {},
+        plots=plots,
+        lineage=project.input_md5s(spec.stage, extra=spec.training_data),
+    )
+
+
+def _reusable_run(registry: MlflowRegistry, model: str, output_hash: str) -> RunRecord | None:
+    from bot.adapters.mlflow import RunTags
+
+    runs = registry.find_runs(model, {RunTags.OUTPUT_HASH: output_hash})
+    return runs[0] if runs else None
+
+
+def _mark_reused(registry: MlflowRegistry, run: RunRecord, context: TrainContext) -> RunRecord:
+    """Point the run's head sha at this commit, so a lookup by the PR's newest head finds it."""
+    from bot.adapters.mlflow import RunTags
+
+    if not context.head_sha or run.tags.get(RunTags.HEAD_SHA) == context.head_sha:
+        return run
+    registry.tag_run(run.run_id, {RunTags.HEAD_SHA: context.head_sha})
+    return dataclasses.replace(run, tags={**run.tags, RunTags.HEAD_SHA: context.head_sha})
+
+
+def _run_tags(model: str, context: TrainContext, output_hash: str, lock_hash: str) -> dict[str, str]:
+    from bot.adapters.mlflow import RunTags
+
+    tags = {
+        RunTags.MODEL: model,
+        RunTags.REPO: context.repo,
+        RunTags.PR: str(context.pr) if context.pr is not None else "",
+        RunTags.HEAD_SHA: context.head_sha,
+        RunTags.TRAINED_SHA: context.head_sha,
+        RunTags.BASE_SHA: context.base_sha,
+        RunTags.DVC_LOCK_HASH: lock_hash,
+        RunTags.OUTPUT_HASH: output_hash,
+        RunTags.CI_URL: context.ci_url,
+        "mlflow.source.git.commit": context.head_sha,  # shown by the MLflow UI next to the run
+    }
+    return {k: v for k, v in tags.items() if v}
+
+
+def _run_name(model: str, context: TrainContext) -> str:
+    where = f"pr-{context.pr}" if context.pr is not None else (context.base_ref or "train")
+    return f"{model} {where} {context.head_sha[:7]}".strip()
+
+
+def _artifacts(root: Path, stage: StageFiles) -> dict[str, list[Path]]:
+    """Files logged with the run, under their repository folders: params files, metrics, plots, dvc.lock."""
+    paths = [*stage.params_files, *stage.metrics, *stage.plots, LOCK_FILE]
+    grouped: dict[str, list[Path]] = {}
+    for rel in dict.fromkeys(paths):
+        file = root / rel
+        if file.is_file():
+            parent = str(Path(rel).parent)
+            grouped.setdefault("" if parent == "." else parent, []).append(file)
+    return grouped
+
+
+def _example_data(root: Path, spec: ModelSpec) -> Path | None:
+    for rel in spec.training_data:
+        if (root / rel).is_file() and rel.endswith((".csv", ".parquet")):
+            return root / rel
+    return None
+
+
+def _models(config: RepoConfig, name: str | None) -> list[ModelSpec]:
+    if not config.models:
+        raise TrainSetupError("the config lists no models; add one under `models:` in .github/mlops-bot.yml")
+    if name is None:
+        return list(config.models)
+    spec = config.model(name)
+    if spec is None:
+        known = ", ".join(m.name for m in config.models)
+        raise TrainSetupError(f"unknown model {name!r}; configured models: {known}")
+    return [spec]
+
+
+def _background(target: Any) -> threading.Thread:
+    """Run `target` in a daemon thread, ignoring its errors: the same call made later raises them properly."""
+
+    def quietly() -> None:
+        with contextlib.suppress(Exception):  # the real call after join() reports the problem
+            target()
+
+    thread = threading.Thread(target=quietly, name="mlops-bot-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _has_commit(workdir: Path, sha: str) -> bool:
+    try:
+        run_git(workdir, "cat-file", "-e", f"{sha}^{{commit}}")
+    except DvcError:
+        return False
+    return True
+
+
+def _say(echo: IO[str] | None, message: str) -> None:
+    if echo is not None:
+        echo.write(f"mlops-bot train: {message}\n")
+        echo.flush()
+
+
+# -- what merges is what was trained ---------------------------------------------------------------
+
+
+def commit_lock_if_changed(workdir: Path, branch: str, message: str) -> str | None:
+    """Commit dvc.lock as mlops-bot and push it to `origin/<branch>`; the new sha, or None when unchanged.
+
+    The merged dvc.lock then names the model that was trained, whatever the merge method.
+    """
+    workdir = Path(workdir)
+    if not (workdir / LOCK_FILE).is_file():
+        return None
+    run_git(workdir, "add", "--", LOCK_FILE)
+    staged = run_git(workdir, "diff", "--cached", "--name-only", "--", LOCK_FILE).strip()
+    if not staged:
+        return None
+    run_git(workdir, "commit", "-q", "-m", message, "--", LOCK_FILE, as_bot=True)
+    sha = run_git(workdir, "rev-parse", "HEAD").strip()
+    run_git(workdir, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+    return sha
+
+
+# -- the JSON `mlops-bot train --json` writes and `mlops-bot card --results` reads -----------------
+
+
+def results_to_json(results: Sequence[TrainResult]) -> str:
+    return json.dumps([dataclasses.asdict(r) for r in results], indent=2, default=str) + "\n"
+
+
+def results_from_json(text: str) -> list[TrainResult]:
+    raw = json.loads(text)
+    items: Iterable[dict[str, Any]] = raw if isinstance(raw, list) else [raw]
+    return [train_result_from_dict(item) for item in items]
