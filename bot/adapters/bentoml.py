@@ -1,0 +1,348 @@
+"""Package a registry model version as a BentoML service: import, render, build, export, and
+containerize when a Docker daemon answers.
+
+Each BentoML step runs in a subprocess with its own BENTOML_HOME and MLFLOW_TRACKING_URI, so a
+build never depends on (or changes) the calling process's BentoML or MLflow state. The exported
+`.bento` bundles the model, so CI can pass it between jobs without a shared store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.resources import template_path
+
+# Whatever the model itself requires, the service also needs these to load and serve it.
+_SERVICE_PACKAGES = ("mlflow", "pandas", "numpy", "pydantic")
+_MARKER = "__mlops_bot__:"
+NO_DOCKER_NOTE = "not containerized: no Docker daemon"
+
+
+@dataclass(frozen=True)
+class BentoResult:
+    tag: str  # the bento, e.g. "breast-cancer:abc123"
+    export_path: str  # the .bento archive to upload as a CI artifact (model included)
+    containerized: bool
+    note: str  # why it was not containerized, or the image it was containerized into
+    build_seconds: float
+
+
+class BentoBuildError(Exception):
+    """A BentoML step failed; the message names the step and ends with the tool's own error."""
+
+
+def bento_name(model_name: str) -> str:
+    """A valid BentoML name (lowercase alphanumerics, `-`, `_`, `.`) for an MLflow model name."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", model_name.lower()).strip("-._")
+    if not name:
+        raise ValueError(f"cannot make a BentoML name out of model name {model_name!r}")
+    return name[:63].rstrip("-._")
+
+
+def pinned_packages(model_requirements: list[str]) -> list[str]:
+    """The service's `python.packages`: the model's own requirements and the serving stack, each
+    pinned to the version installed here (what the model was logged and tested with)."""
+    names: dict[str, str] = {}
+    for line in [*_SERVICE_PACKAGES, *model_requirements]:
+        line = line.split("#", 1)[0].strip()
+        # options (-r, --index-url) and URLs would make the bento depend on a location, not a version
+        if not line or line.startswith("-") or "://" in line or "@" in line:
+            continue
+        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?", line)
+        if match is None:
+            continue
+        key = re.sub(r"[-_.]+", "-", re.sub(r"\[.*", "", match.group(0))).lower()
+        if key == "bentoml":  # bentoml pins itself
+            continue
+        names.setdefault(key, line)
+    pinned = []
+    for key, line in names.items():
+        try:
+            pinned.append(f"{key}=={importlib.metadata.version(key)}")
+        except importlib.metadata.PackageNotFoundError:
+            pinned.append(line)  # not installed here: keep the model's own specifier
+    return sorted(pinned)
+
+
+def render_sources(
+    dest: Path,
+    *,
+    model_name: str,
+    version: str,
+    git_sha: str,
+    model_uri: str,
+    model_tag: str,
+    features: list[str] | None,
+    packages: list[str],
+) -> None:
+    """Write service.py and bentofile.yaml into `dest` from templates/bento."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(template_path("bento"))),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - Python and YAML, not HTML; values go through pyrepr/tojson
+    )
+    env.filters["pyrepr"] = repr
+    labels = {
+        "owner": "mlops-bot",
+        "mlflow_model": model_name,
+        "mlflow_version": version,
+        "git_sha": git_sha,
+    }
+    values = {
+        "model_name": model_name,
+        "version": version,
+        "git_sha_short": git_sha[:12],
+        "model_tag": model_tag,
+        "features": features,
+        "info": {**labels, "model_uri": model_uri},
+        "service_name": bento_name(model_name),
+        "class_name": "ModelService",
+        "labels": labels,
+        "packages": packages,
+        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    for template, target in (("service.py.j2", "service.py"), ("bentofile.yaml.j2", "bentofile.yaml")):
+        (dest / target).write_text(env.get_template(template).render(**values))
+
+
+def bentoml_env(bentoml_home: Path | None, tracking_uri: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    if bentoml_home is not None:
+        env["BENTOML_HOME"] = str(bentoml_home)
+    env["BENTOML_DO_NOT_TRACK"] = "true"
+    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    # The venv's own bin first: `bentoml` and `uv` come from it, so BentoML never pip-installs uv.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def build_service(
+    *,
+    model_name: str,
+    version: str,
+    model_uri: str,
+    tracking_uri: str,
+    git_sha: str,
+    out_dir: Path,
+    bentoml_home: Path | None = None,
+) -> BentoResult:
+    """Import the model version into the BentoML store, build a service for it, export it to
+    `out_dir/<bento name>-<version>.bento`, and containerize it when Docker is available."""
+    started = time.perf_counter()
+    env = bentoml_env(bentoml_home, tracking_uri)
+    imported = _import_model(
+        env,
+        name=bento_name(model_name),
+        model_uri=model_uri,
+        labels={"mlflow_model": model_name, "mlflow_version": version, "git_sha": git_sha},
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mlops-bot-bento-") as ctx:
+        build_ctx = Path(ctx)
+        render_sources(
+            build_ctx,
+            model_name=model_name,
+            version=version,
+            git_sha=git_sha,
+            model_uri=model_uri,
+            model_tag=imported["tag"],
+            features=imported["features"],
+            packages=pinned_packages(imported["requirements"]),
+        )
+        output = _run(
+            [_bentoml(), "build", "-o", "tag", str(build_ctx)], env=env, cwd=build_ctx, step="bentoml build"
+        )
+    tag = _parse_tag(output)
+    export_path = out_dir / f"{bento_name(model_name)}-{version}.bento"
+    export_path.unlink(missing_ok=True)
+    _run([_bentoml(), "export", tag, str(export_path)], env=env, cwd=out_dir, step="bentoml export")
+    containerized, note = _containerize(tag, env)
+    return BentoResult(
+        tag=tag,
+        export_path=str(export_path),
+        containerized=containerized,
+        note=note,
+        build_seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def _import_model(
+    env: Mapping[str, str], *, name: str, model_uri: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    request = json.dumps({"name": name, "model_uri": model_uri, "labels": labels})
+    code = "import sys; from bot.adapters.bentoml import import_into_store; import_into_store(sys.argv[1])"
+    output = _run(
+        [sys.executable, "-c", code, request], env=env, cwd=None, step="bentoml.mlflow.import_model"
+    )
+    for line in output.splitlines():
+        if line.startswith(_MARKER):
+            result: dict[str, Any] = json.loads(line[len(_MARKER) :])
+            return result
+    raise BentoBuildError(f"bentoml.mlflow.import_model printed no result: {output[-500:]}")
+
+
+def import_into_store(request_json: str) -> None:
+    """Subprocess side of the import: reuse the stored model already imported with the same labels
+    (a re-run of a promotion), otherwise import it; print its tag, input names and requirements."""
+    import bentoml
+    import bentoml.mlflow
+    import mlflow
+
+    request = json.loads(request_json)
+    labels: dict[str, str] = request["labels"]
+    stored = None
+    with contextlib.suppress(bentoml.exceptions.NotFound):
+        stored = next((m for m in bentoml.models.list(request["name"]) if m.info.labels == labels), None)
+    if stored is None:
+        stored = bentoml.mlflow.import_model(
+            request["name"],
+            model_uri=request["model_uri"],
+            labels=labels,
+            metadata={"model_uri": request["model_uri"]},
+        )
+    model_dir = Path(stored.path) / "mlflow_model"
+    features = _input_names(mlflow.models.Model.load(str(model_dir)), model_dir)
+    requirements_file = model_dir / "requirements.txt"
+    requirements = requirements_file.read_text().splitlines() if requirements_file.exists() else []
+    result = {"tag": str(stored.tag), "features": features, "requirements": requirements}
+    print(_MARKER + json.dumps(result), flush=True)
+
+
+def _input_names(meta: Any, model_dir: Path) -> list[str] | None:
+    schema = meta.get_input_schema()
+    if schema is not None and schema.has_input_names():
+        return [str(n) for n in schema.input_names()]
+    if "sklearn" in meta.flavors:
+        # no signature logged: a scikit-learn estimator fitted on a DataFrame still knows its columns
+        import mlflow.sklearn
+
+        names = getattr(mlflow.sklearn.load_model(str(model_dir)), "feature_names_in_", None)
+        if names is not None:
+            return [str(n) for n in names]
+    return None
+
+
+def _bentoml() -> str:
+    beside = Path(sys.executable).parent / "bentoml"
+    return str(beside) if beside.exists() else "bentoml"
+
+
+def _run(cmd: list[str], *, env: Mapping[str, str], cwd: Path | None, step: str, timeout: float = 900) -> str:
+    try:
+        proc = subprocess.run(
+            cmd, env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BentoBuildError(f"{step} did not finish within {timeout:.0f} s") from exc
+    if proc.returncode != 0:
+        raise BentoBuildError(f"{step} failed (exit {proc.returncode}): {_tail(proc.stderr or proc.stdout)}")
+    return proc.stdout
+
+
+def _tail(text: str, lines: int = 8) -> str:
+    kept = [ln for ln in text.strip().splitlines() if ln.strip() and "UserWarning" not in ln]
+    return "\n".join(kept[-lines:]) or "(no output)"
+
+
+def _parse_tag(output: str) -> str:
+    for line in output.splitlines():
+        if line.startswith("__tag__:"):
+            return line[len("__tag__:") :].strip()
+    raise BentoBuildError(f"bentoml build printed no __tag__ line: {_tail(output)}")
+
+
+def docker_available(timeout: float = 5.0) -> bool:
+    """True when a Docker daemon answers; a CLI without a daemon (the usual CI case) is False."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        subprocess.run(
+            [docker, "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            timeout=timeout,
+            check=True,
+        )
+    except (subprocess.SubprocessError, OSError):
+        return False
+    return True
+
+
+def _containerize(tag: str, env: Mapping[str, str]) -> tuple[bool, str]:
+    """Never fails the caller: a missing daemon or a failed image build is reported in the note."""
+    if not docker_available():
+        return False, NO_DOCKER_NOTE
+    try:
+        _run([_bentoml(), "containerize", tag], env=env, cwd=None, step="bentoml containerize", timeout=1800)
+    except BentoBuildError as exc:
+        return False, f"not containerized: {exc}"
+    return True, f"containerized as image {tag}"
+
+
+@contextlib.contextmanager
+def serve(tag: str, *, port: int, bentoml_home: Path | None = None, timeout: float = 60) -> Iterator[str]:
+    """Serve bento `tag` on 127.0.0.1:`port`; yields the base URL once /readyz answers 200."""
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile(mode="w+") as log:
+        proc = subprocess.Popen(
+            [_bentoml(), "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+            env=bentoml_env(bentoml_home),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers form one process group we can stop together
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise BentoBuildError(
+                        f"bentoml serve {tag} exited with {proc.returncode}: {_tail(log.read())}"
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    log.seek(0)
+                    raise BentoBuildError(
+                        f"bentoml serve {tag} not ready after {timeout:.0f} s: {_tail(log.read())}"
+                    )
+                time.sleep(0.25)
+            yield url
+        finally:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)

@@ -1,0 +1,192 @@
+"""A real BentoML build from a real MLflow registry version, served on loopback and asked for predictions."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.adapters.bentoml import (
+    NO_DOCKER_NOTE,
+    BentoResult,
+    bento_name,
+    build_service,
+    docker_available,
+    pinned_packages,
+    render_sources,
+    serve,
+)
+
+MODEL = "Breast-Cancer"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A sqlite MLflow registry with one sklearn pipeline as MODEL v1, alias champion: (uri, version)."""
+    import mlflow
+    import sklearn
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.create_experiment("bento", artifact_location=(root / "artifacts").as_uri())
+        x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
+        with mlflow.start_run(experiment_id=experiment):
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+                registered_model_name=MODEL,
+            )
+        version = str(info.registered_model_version)
+        mlflow.MlflowClient().set_registered_model_alias(MODEL, "champion", version)
+        yield uri, version
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="module")
+def built(registry: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[BentoResult, Path]:
+    uri, version = registry
+    home = tmp_path_factory.mktemp("bentoml-home")
+    result = build_service(
+        model_name=MODEL,
+        version=version,
+        model_uri=f"models:/{MODEL}@champion",
+        tracking_uri=uri,
+        git_sha="0123456789abcdef0123456789abcdef01234567",
+        out_dir=tmp_path_factory.mktemp("dist"),
+        bentoml_home=home,
+    )
+    return result, home
+
+
+@pytest.mark.slow
+def test_build_exports_a_self_contained_bento(built: tuple[BentoResult, Path]) -> None:
+    result, home = built
+    assert result.tag.startswith("breast-cancer:")
+    export = Path(result.export_path)
+    assert export.name == "breast-cancer-1.bento"
+    with tarfile.open(export) as archive:
+        names = archive.getnames()
+    assert any(n.endswith("MLmodel") for n in names), "the exported bento must carry the model"
+    assert any(n.endswith("src/service.py") for n in names)
+
+    bento_dir = home / "bentos" / "breast-cancer" / result.tag.split(":")[1]
+    bento = yaml.safe_load((bento_dir / "bento.yaml").read_text())
+    assert bento["labels"] == {
+        "owner": "mlops-bot",
+        "mlflow_model": MODEL,
+        "mlflow_version": "1",
+        "git_sha": "0123456789abcdef0123456789abcdef01234567",
+    }
+    requirements = (bento_dir / "env" / "python" / "requirements.txt").read_text().splitlines()
+    import sklearn
+
+    assert f"scikit-learn=={sklearn.__version__}" in requirements
+    assert all("==" in r for r in requirements if r.strip())
+    # lock_packages: false -> no network resolution, no uv installed into our venv
+    assert not (bento_dir / "env" / "python" / "requirements.lock.txt").exists()
+
+
+@pytest.mark.slow
+def test_containerize_is_skipped_without_a_docker_daemon(built: tuple[BentoResult, Path]) -> None:
+    result, _ = built
+    if docker_available():
+        pytest.skip("a Docker daemon answers here; the skip path is what this test covers")
+    assert result.containerized is False
+    assert result.note == NO_DOCKER_NOTE
+
+
+@pytest.mark.slow
+def test_served_bento_predicts_what_the_registry_model_predicts(
+    registry: tuple[str, str], built: tuple[BentoResult, Path]
+) -> None:
+    import httpx
+    import mlflow
+    from sklearn.datasets import load_breast_cancer
+
+    uri, version = registry
+    result, home = built
+    x, _ = load_breast_cancer(return_X_y=True, as_frame=True)
+    sample = x.iloc[::40]  # both classes appear in these 15 rows
+    mlflow.set_tracking_uri(uri)
+    expected = [int(v) for v in mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").predict(sample)]
+    assert len(set(expected)) == 2
+
+    with serve(result.tag, port=free_port(), bentoml_home=home, timeout=90) as base:
+        by_rows = httpx.post(f"{base}/predict", json={"rows": sample.to_numpy().tolist()}, timeout=30)
+        by_records = httpx.post(
+            f"{base}/predict", json={"records": sample.to_dict(orient="records")}, timeout=30
+        )
+        info = httpx.post(f"{base}/model_info", json={}, timeout=30)
+        both = httpx.post(f"{base}/predict", json={}, timeout=30)
+        short = httpx.post(f"{base}/predict", json={"rows": [[1.0, 2.0]]}, timeout=30)
+
+    assert by_rows.status_code == 200, by_rows.text
+    assert by_rows.json() == expected
+    assert by_records.json() == expected
+    assert info.json()["mlflow_version"] == version
+    assert info.json()["features"] == list(x.columns)
+    assert both.status_code == 400 and "exactly one of `rows`" in both.text
+    assert short.status_code == 400 and "row 0 has 2 values; the model takes 30" in short.text
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("breast-cancer", "breast-cancer"), ("Fraud_Model.v2", "fraud_model.v2"), ("My Model!", "my-model")],
+)
+def test_bento_name_is_a_valid_bentoml_name(name: str, expected: str) -> None:
+    assert bento_name(name) == expected
+
+
+def test_packages_are_pinned_to_what_is_installed() -> None:
+    import mlflow
+    import pandas
+
+    pins = pinned_packages(
+        ["scikit-learn>=1.0", "-r extra.txt", "cloudpickle", "bentoml", "no-such-package-xyz<2"]
+    )
+    assert f"mlflow=={mlflow.__version__}" in pins
+    assert f"pandas=={pandas.__version__}" in pins
+    assert any(p.startswith("scikit-learn==") for p in pins)
+    assert any(p.startswith("cloudpickle==") for p in pins)
+    assert "no-such-package-xyz<2" in pins  # not installed here: the model's own specifier is kept
+    assert not any(p.startswith(("-r", "bentoml")) for p in pins)
+
+
+def test_rendered_sources_are_valid_python_and_yaml(tmp_path: Path) -> None:
+    render_sources(
+        tmp_path,
+        model_name="it's: tricky",
+        version="7",
+        git_sha="abc",
+        model_uri="models:/x/7",
+        model_tag="its-tricky:v1",
+        features=["a", 'quote"d'],
+        packages=["mlflow==3.17.2"],
+    )
+    compile((tmp_path / "service.py").read_text(), "service.py", "exec")
+    bentofile = yaml.safe_load((tmp_path / "bentofile.yaml").read_text())
+    assert bentofile["labels"]["mlflow_model"] == "it's: tricky"
+    assert bentofile["python"] == {"lock_packages": False, "packages": ["mlflow==3.17.2"]}
+    assert bentofile["service"] == "service:ModelService"
+    assert bentofile["docker"]["python_version"] == f"{sys.version_info.major}.{sys.version_info.minor}"
