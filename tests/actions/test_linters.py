@@ -34,6 +34,7 @@ def test_zizmor_finds_nothing_of_medium_severity_or_more() -> None:
         "--format",
         "json",
         *(rel(p) for p in ALL_FILES),
+        ".github/dependabot.yml",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     findings = json.loads(result.stdout or "[]")
