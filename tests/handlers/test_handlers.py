@@ -1,0 +1,184 @@
+"""The handlers' decisions, table by table, against an in-memory GitHub: who may do what, and what gets queued."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.core.config import CONFIG_PATH
+from bot.core.events import Delivery
+from bot.core.permissions import Permission
+from bot.handlers import routes
+from bot.handlers.context import Context
+from bot.settings import Settings
+from tests.handlers.fakes import FakeFactory, FakeRepo, Queue, pull
+
+CONFIG = """\
+models:
+  - name: churn
+    stage: train
+    output: model.pkl
+    metrics:
+      - name: f1
+        tolerance: 0.01
+"""
+
+
+@pytest.fixture
+def repo() -> FakeRepo:
+    return FakeRepo(
+        files={CONFIG_PATH: CONFIG},
+        pulls={7: pull(7), 8: pull(8, fork=True), 9: pull(9, state="closed", merged=True)},
+        permissions={"alice": Permission.ADMIN, "wendy": Permission.WRITE, "bob": Permission.READ},
+    )
+
+
+@pytest.fixture
+def queue() -> Queue:
+    return Queue()
+
+
+def dispatch(repo: FakeRepo, queue: Queue, delivery: Delivery) -> None:
+    ctx = Context(settings=Settings(), github=FakeFactory(repo), enqueue=queue)
+    table = routes()
+    for handler in table.get(delivery.name, []) + table.get(delivery.event, []):
+        handler(ctx, delivery)
+
+
+def comment(body: str, *, user: str = "alice", number: int = 7, on_pull: bool = True, user_type: str = "User",
+            delivery_id: str = "d1", comment_id: int = 555) -> Delivery:
+    issue: dict[str, Any] = {"number": number}
+    if on_pull:
+        issue["pull_request"] = {"url": "x"}
+    return Delivery(
+        id=delivery_id, event="issue_comment", action="created",
+        payload={
+            "repository": {"full_name": "acme/model"}, "installation": {"id": 1},
+            "sender": {"login": user, "type": user_type},
+            "issue": issue, "comment": {"id": comment_id, "body": body, "user": {"login": user}},
+        },
+    )
+
+
+def pr_event(action: str, number: int = 7, *, fork: bool = False, merged: bool = False, sha: str = "a" * 40,
+             delivery_id: str = "p1") -> Delivery:
+    return Delivery(
+        id=delivery_id, event="pull_request", action=action,
+        payload={
+            "repository": {"full_name": "acme/model"}, "installation": {"id": 1},
+            "sender": {"login": "alice", "type": "User"},
+            "pull_request": {
+                "number": number, "merged": merged, "merge_commit_sha": "c" * 40 if merged else None,
+                "head": {"sha": sha, "ref": "tune", "repo": {"full_name": "mallory/model" if fork else "acme/model"}},
+                "base": {"ref": "main", "repo": {"full_name": "acme/model"}},
+            },
+        },
+    )
+
+
+def test_help_is_acknowledged_and_answered(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, comment("/help"))
+    assert repo.reactions == [(555, "eyes")]
+    [answer] = repo.texts(7)
+    assert "/promote" in answer and "/rollback" in answer
+    assert queue.jobs == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "user", "kind"),
+    [
+        ("/train", "wendy", "train"),
+        ("/card", "bob", "card"),
+        ("/promote --dry-run", "alice", "plan"),
+        ("/rollback", "alice", "rollback"),
+        ("/rollback --to 3", "alice", "rollback"),
+        ("/drift", "wendy", "drift"),
+    ],
+)
+def test_allowed_commands_queue_one_job(repo: FakeRepo, queue: Queue, body: str, user: str, kind: str) -> None:
+    dispatch(repo, queue, comment(body, user=user))
+    assert queue.kinds() == [kind]
+
+
+@pytest.mark.parametrize(
+    ("body", "user"),
+    [("/train", "bob"), ("/promote --dry-run", "wendy"), ("/rollback", "wendy"), ("/drift", "bob"),
+     ("/train", "stranger")],
+)
+def test_insufficient_permission_is_refused_with_a_reason(repo: FakeRepo, queue: Queue, body: str, user: str) -> None:
+    dispatch(repo, queue, comment(body, user=user))
+    assert queue.jobs == {}
+    [answer] = repo.texts(7)
+    assert f"@{user}" in answer and ("maintain" in answer or "write" in answer)
+
+
+def test_bots_and_quoted_commands_are_ignored(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, comment("/train", user="mlops-bot[bot]", user_type="Bot"))
+    dispatch(repo, queue, comment("/train", user="dependabot[bot]", user_type="Bot"))
+    dispatch(repo, queue, comment("> /train\nI agree", user="alice"))
+    dispatch(repo, queue, comment("```\n/train\n```", user="alice"))
+    assert queue.jobs == {} and repo.texts(7) == [] and repo.reactions == []
+
+
+def test_promote_without_dry_run_on_an_open_pr_explains_that_merging_promotes(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, comment("/promote"))
+    assert queue.jobs == {}
+    [answer] = repo.texts(7)
+    assert "merg" in answer.lower()
+
+
+def test_unknown_model_lists_the_configured_ones(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, comment("/train fraud", user="wendy"))
+    assert queue.jobs == {}
+    assert "churn" in repo.texts(7)[0]
+
+
+def test_broken_config_names_the_line(repo: FakeRepo, queue: Queue) -> None:
+    repo.files[CONFIG_PATH] = "models:\n  - name: churn\n    stage: [unclosed\n"
+    dispatch(repo, queue, comment("/train", user="wendy"))
+    assert queue.jobs == {}
+    assert "line" in repo.texts(7)[0] and CONFIG_PATH in repo.texts(7)[0]
+
+
+def test_same_repo_pr_trains_once_per_head(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, pr_event("opened", delivery_id="p1"))
+    dispatch(repo, queue, pr_event("opened", delivery_id="p1-redelivered"))  # same head: same job key
+    dispatch(repo, queue, pr_event("synchronize", sha="d" * 40, delivery_id="p2"))
+    assert queue.kinds() == ["train", "train"]
+
+
+def test_fork_pr_waits_for_ok_to_test_bound_to_the_head_sha(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, pr_event("opened", 8, fork=True))
+    assert queue.jobs == {}
+    assert any("/ok-to-test" in t for t in repo.texts(8))
+
+    dispatch(repo, queue, comment("/ok-to-test", user="bob", number=8, comment_id=1))  # read-only: refused
+    assert queue.jobs == {}
+
+    dispatch(repo, queue, comment("/ok-to-test", user="wendy", number=8, comment_id=2))
+    assert queue.kinds() == ["train"]
+
+    # The same head redelivered trains no more; a new push needs a new /ok-to-test.
+    dispatch(repo, queue, pr_event("synchronize", 8, fork=True, delivery_id="p9"))
+    assert queue.kinds() == ["train"]
+    repo.pulls[8] = pull(8, fork=True, head_sha="e" * 40)
+    dispatch(repo, queue, pr_event("synchronize", 8, fork=True, sha="e" * 40, delivery_id="p10"))
+    assert queue.kinds() == ["train"]
+    dispatch(repo, queue, comment("/train", user="wendy", number=8, comment_id=3))
+    assert queue.kinds() == ["train"], "/train on an unapproved fork head must not run fork code"
+
+
+def test_merge_promotes_once_per_merge_commit(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, pr_event("closed", 9, merged=True, delivery_id="m1"))
+    dispatch(repo, queue, pr_event("closed", 9, merged=True, delivery_id="m1-again"))
+    dispatch(repo, queue, pr_event("closed", 7, merged=False, delivery_id="m2"))
+    assert queue.kinds() == ["promote"]
+    [(_, _, payload)] = queue.jobs.values()
+    assert payload["params"]["sha"] == "c" * 40
+
+
+def test_repository_without_config_stays_quiet_on_events(repo: FakeRepo, queue: Queue) -> None:
+    repo.files.clear()
+    dispatch(repo, queue, pr_event("opened"))
+    assert queue.jobs == {} and repo.texts(7) == []
