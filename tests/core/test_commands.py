@@ -18,12 +18,24 @@ from bot.core.permissions import Permission
         ("/train", Command("train", raw="/train")),
         ("/train churn", Command("train", model="churn", raw="/train churn")),
         ("/TRAIN churn", Command("train", model="churn", raw="/TRAIN churn")),
-        ("/Promote churn --dry-run", Command("promote", model="churn", dry_run=True, raw="/Promote churn --dry-run")),
-        ("/promote --dry-run churn", Command("promote", model="churn", dry_run=True, raw="/promote --dry-run churn")),
+        (
+            "/Promote churn --dry-run",
+            Command("promote", model="churn", dry_run=True, raw="/Promote churn --dry-run"),
+        ),
+        (
+            "/promote --dry-run churn",
+            Command("promote", model="churn", dry_run=True, raw="/promote --dry-run churn"),
+        ),
         ("/promote", Command("promote", raw="/promote")),
         ("/rollback --to 3", Command("rollback", to_version="3", raw="/rollback --to 3")),
-        ("/rollback churn --to=12", Command("rollback", model="churn", to_version="12", raw="/rollback churn --to=12")),
-        ("/rollback churn --to 3 --dry-run", Command("rollback", "churn", True, "3", "/rollback churn --to 3 --dry-run")),
+        (
+            "/rollback churn --to=12",
+            Command("rollback", model="churn", to_version="12", raw="/rollback churn --to=12"),
+        ),
+        (
+            "/rollback churn --to 3 --dry-run",
+            Command("rollback", "churn", True, "3", "/rollback churn --to 3 --dry-run"),
+        ),
         ("/card 'churn'", Command("card", model="churn", raw="/card 'churn'")),
         ("/drift fraud.v2", Command("drift", model="fraud.v2", raw="/drift fraud.v2")),
         ("/ok-to-test", Command("ok-to-test", raw="/ok-to-test")),
@@ -182,7 +194,9 @@ def test_help_is_data_for_every_verb() -> None:
 
 
 def test_render_help_lists_who_may_use_each_command() -> None:
-    text = render_help(Permissions.model_validate({"promote": "admin", "card": "none", "ok-to-test": "triage"}))
+    text = render_help(
+        Permissions.model_validate({"promote": "admin", "card": "none", "ok-to-test": "triage"})
+    )
     assert text.startswith("<!-- mlops-bot:reply kind=help -->")
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `/")}
     assert "| admin |" in rows["`/promote [MODEL] [--dry-run]`"]
@@ -195,7 +209,12 @@ def test_render_help_lists_who_may_use_each_command() -> None:
 @pytest.mark.parametrize(
     ("verb", "actual", "allowed", "fragment"),
     [
-        ("promote", Permission.WRITE, False, "needs maintain permission or higher on this repository; you have write"),
+        (
+            "promote",
+            Permission.WRITE,
+            False,
+            "needs maintain permission or higher on this repository; you have write",
+        ),
         ("promote", Permission.MAINTAIN, True, "needs maintain"),
         ("promote", Permission.ADMIN, True, "you have admin"),
         ("card", Permission.READ, True, ""),

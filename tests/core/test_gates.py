@@ -24,13 +24,31 @@ NONE = Promotion()
         (F1, 0.925, 0.925, True, "f1 0.925 vs champion 0.925: unchanged"),
         (F1, 0.920, 0.925, True, "f1 0.920 vs champion 0.925: dropped 0.005, within the allowed 0.010"),
         (F1, 0.915, 0.925, True, "dropped 0.010, within the allowed 0.010"),  # exactly the tolerance
-        (F1, 0.9149, 0.925, False, "f1 0.9149 vs champion 0.9250: dropped 0.0101, more than the allowed 0.0100"),
+        (
+            F1,
+            0.9149,
+            0.925,
+            False,
+            "f1 0.9149 vs champion 0.9250: dropped 0.0101, more than the allowed 0.0100",
+        ),
         (F1, 0.912, 0.925, False, "f1 0.912 vs champion 0.925: dropped 0.013, more than the allowed 0.010"),
         (LOSS, 0.28, 0.30, True, "log_loss 0.280 vs champion 0.300: improved by 0.020"),
         (LOSS, 0.32, 0.30, True, "log_loss 0.320 vs champion 0.300: rose 0.020, within the allowed 0.020"),
-        (LOSS, 0.33, 0.30, False, "log_loss 0.330 vs champion 0.300: rose 0.030, more than the allowed 0.020"),
+        (
+            LOSS,
+            0.33,
+            0.30,
+            False,
+            "log_loss 0.330 vs champion 0.300: rose 0.030, more than the allowed 0.020",
+        ),
         (MetricSpec(name="f1"), 0.9249, 0.925, False, "dropped 0.0001, more than the allowed 0"),
-        (MetricSpec(name="rmse", direction="lower"), 1234.5, 1200.0, False, "rmse 1234.500 vs champion 1200.000"),
+        (
+            MetricSpec(name="rmse", direction="lower"),
+            1234.5,
+            1200.0,
+            False,
+            "rmse 1234.500 vs champion 1200.000",
+        ),
     ],
 )
 def test_candidate_against_champion(
@@ -50,11 +68,23 @@ def test_candidate_against_champion(
         (MetricSpec(name="f1", min=0.8), 0.85, True, "f1 0.850 meets the floor 0.800"),
         (MetricSpec(name="f1", min=0.8), 0.8, True, "meets the floor"),
         (MetricSpec(name="f1", min=0.8), 0.79, False, "f1 0.790 is below the floor 0.800"),
-        (MetricSpec(name="latency", direction="lower", max=120), 119.0, True, "is within the ceiling 120.000"),
-        (MetricSpec(name="latency", direction="lower", max=120), 121.0, False, "latency 121.000 is above the ceiling"),
+        (
+            MetricSpec(name="latency", direction="lower", max=120),
+            119.0,
+            True,
+            "is within the ceiling 120.000",
+        ),
+        (
+            MetricSpec(name="latency", direction="lower", max=120),
+            121.0,
+            False,
+            "latency 121.000 is above the ceiling",
+        ),
     ],
 )
-def test_first_model_is_judged_by_absolute_limits(spec: MetricSpec, value: float, passed: bool, reason: str) -> None:
+def test_first_model_is_judged_by_absolute_limits(
+    spec: MetricSpec, value: float, passed: bool, reason: str
+) -> None:
     decision = evaluate(model(spec), {spec.name: value}, None, promotion=NONE)
     limit, note = decision.verdicts
     assert limit.passed is passed and reason in limit.reason
@@ -95,7 +125,9 @@ def test_champion_without_the_metric_is_not_compared() -> None:
     decision = evaluate(model(F1, LOSS), {"f1": 0.9, "log_loss": 0.3}, {"f1": 0.89}, promotion=NONE)
     assert decision.allowed
     loss = next(v for v in decision.verdicts if v.metric == "log_loss")
-    assert loss == Verdict("log_loss", True, "log_loss 0.300: the champion has no log_loss, not compared", False, "log_loss")
+    assert loss == Verdict(
+        "log_loss", True, "log_loss 0.300: the champion has no log_loss, not compared", False, "log_loss"
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,7 +140,9 @@ def test_champion_without_the_metric_is_not_compared() -> None:
     ],
 )
 def test_required_approvals(required: int, approvals: int | None, passed: bool, reason: str) -> None:
-    decision = evaluate(model(), {}, None, promotion=Promotion(required_approvals=required), approvals=approvals)
+    decision = evaluate(
+        model(), {}, None, promotion=Promotion(required_approvals=required), approvals=approvals
+    )
     (verdict,) = decision.verdicts
     assert (verdict.name, verdict.passed, verdict.reason) == ("approvals", passed, reason)
 

@@ -100,8 +100,17 @@ def test_fit_shrinks_the_largest_folded_section() -> None:
 
 
 def test_fit_cuts_the_body_when_folding_is_not_enough_and_keeps_markers() -> None:
-    meta = "<!-- mlops-bot:meta {\"streak\":1} -->"
-    body = card_marker("m") + "\n" + "| row |\n" * 20_000 + "```\nunclosed " + "x" * 100 + "\n```\n" + meta + "\n"
+    meta = '<!-- mlops-bot:meta {"streak":1} -->'
+    body = (
+        card_marker("m")
+        + "\n"
+        + "| row |\n" * 20_000
+        + "```\nunclosed "
+        + "x" * 100
+        + "\n```\n"
+        + meta
+        + "\n"
+    )
     out = fit(body, 10_000)
     assert size(out) <= 10_000
     assert find_markers(out) == [card_marker("m"), meta]
@@ -118,7 +127,13 @@ def test_fit_never_cuts_inside_a_marker() -> None:
 
 
 def test_fit_at_the_real_limit_with_a_5mb_section() -> None:
-    body = "top\n" + fold("Log", code_block("y" * 80 + "\n") * 1) + "\n" + fold("Big", "z" * 5_000_000) + "\nend\n"
+    body = (
+        "top\n"
+        + fold("Log", code_block("y" * 80 + "\n") * 1)
+        + "\n"
+        + fold("Big", "z" * 5_000_000)
+        + "\nend\n"
+    )
     out = fit(body)
     assert COMMENT_LIMIT - 500 < size(out) <= COMMENT_LIMIT
     assert out.endswith("end\n")

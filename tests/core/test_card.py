@@ -1,0 +1,239 @@
+"""The model card: snapshots of the usual cases, the size limit, and hostile input."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from jinja2.exceptions import SecurityError
+
+from bot.core.card import CardFacts, card_context, check_conclusion, check_run_output, render_card
+from bot.core.config import MetricSpec, ModelSpec, Promotion
+from bot.core.gates import evaluate
+from bot.core.markdown import COMMENT_LIMIT, size
+from bot.core.markers import card_marker, find_markers
+from bot.core.models import ModelVersion, RunRecord, TrainResult
+
+Snapshot = Callable[[str, str], None]
+
+SPEC = ModelSpec(
+    name="churn",
+    stage="train",
+    output="models/model.pkl",
+    metrics=[MetricSpec(name="f1", tolerance=0.01, min=0.8), MetricSpec(name="log_loss", direction="lower")],
+    intended_use="Rank customers by churn risk for the retention team. Not for pricing decisions.",
+    caveats=["Trained on 2024 data only.", "Customers with under 30 days of history are excluded."],
+    training_data=["data/train.csv", "data/extra.csv"],
+)
+RUN = RunRecord(
+    run_id="6f1c2d3e4b5a69788796a5b4c3d2e1f0",
+    model="churn",
+    metrics={"f1": 0.931, "log_loss": 0.281, "accuracy": 0.953},
+    params={"train.C": "0.5"},
+    tags={},
+    url="http://127.0.0.1:5000/#/experiments/1/runs/6f1c2d3e4b5a69788796a5b4c3d2e1f0",
+)
+ROC = [{"fpr": i / 200, "tpr": min(1.0, (i / 200) ** 0.25), "threshold": 1 - i / 200} for i in range(201)]
+CONFUSION = [
+    {"actual": a, "predicted": p} for a, p in [("0", "0")] * 90 + [("0", "1")] * 5 + [("1", "1")] * 40
+]
+RESULT = TrainResult(
+    model="churn",
+    run=RUN,
+    reused=False,
+    ok=True,
+    output_hash="4a5b6c7d8e9f00112233445566778899",
+    metrics=dict(RUN.metrics),
+    params_diff={"train.C": {"old": 1.0, "new": 0.5}, "train.solver": {"old": None, "new": "saga"}},
+    base_metrics={"f1": 0.925, "log_loss": 0.29, "accuracy": 0.95},
+    plots={"plots/roc.json": ROC, "plots/confusion.json": CONFUSION},
+    lineage={"data/train.csv": "0cc175b9c0f1b6a831c399e269772661"},
+    duration_s=83.2,
+)
+CHAMPION = ModelVersion(name="churn", version="3", run_id="a1b2c3d4", metrics={"f1": 0.925, "log_loss": 0.29})
+SHA = "3f2e1d0c9b8a7f6e5d4c3b2a1908f7e6d5c4b3a2"
+
+
+def facts(**changes: Any) -> CardFacts:
+    result = changes.pop("result", RESULT)
+    champion = changes.pop("champion", CHAMPION)
+    spec = changes.pop("model", SPEC)
+    decision = evaluate(spec, result.metrics, champion.metrics if champion else None, promotion=Promotion())
+    base = CardFacts(
+        repo="acme/churn",
+        pr_number=42,
+        model=spec,
+        result=result,
+        champion=champion,
+        decision=decision,
+        head_sha=SHA,
+        base_ref="main",
+        ci_url="https://github.com/acme/churn/actions/runs/99",
+        pr_title="Lower the regularisation",
+        updated_at="2026-11-26 15:00 UTC",
+    )
+    return replace(base, **changes)
+
+
+FAILED = replace(
+    RESULT,
+    ok=False,
+    run=None,
+    metrics={},
+    plots={},
+    error="dvc repro failed: stage 'train' exited with code 1",
+    log_tail="Running stage 'train':\n> python train.py\nTraceback (most recent call last):\n"
+    '  File "train.py", line 12, in <module>\nValueError: Input contains NaN\n',
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "card"),
+    [
+        ("card_trained.md", lambda: facts()),
+        ("card_first_model.md", lambda: facts(champion=None)),
+        (
+            "card_gate_failed_reused.md",
+            lambda: facts(result=replace(RESULT, reused=True, metrics={"f1": 0.9})),
+        ),
+        ("card_failed.md", lambda: facts(result=FAILED)),
+        ("card_waiting.md", lambda: facts(status="waiting", waiting_reason="pull request from a fork")),
+    ],
+)
+def test_card_snapshots(name: str, card: Callable[[], CardFacts], snapshot: Snapshot) -> None:
+    body = render_card(card())
+    assert body.startswith(card_marker("churn") + "\n")
+    snapshot(name, body)
+
+
+def test_first_model_reads_naturally() -> None:
+    body = render_card(facts(champion=None))
+    assert "This is the first version of `churn`: there is no champion to compare with yet" in body
+    assert "| `f1` | 0.931 | – | – | – | ↑ higher is better | ✅ |" in body  # judged by its floor only
+
+
+def test_card_shows_the_gate_verdicts_and_next_commands() -> None:
+    body = render_card(facts(result=replace(RESULT, metrics={"f1": 0.912, "log_loss": 0.3})))
+    assert "❌ f1 0.912 vs champion 0.925: dropped 0.013, more than the allowed 0.010" in body
+    assert "`/promote churn --dry-run`" in body and "`/train churn`" in body and "`/card churn`" in body
+
+
+def test_roc_curve_becomes_a_mermaid_chart_of_at_most_50_points() -> None:
+    body = render_card(facts())
+    chart = re.search(r"```mermaid\n(.*?)\n```", body, re.S)
+    assert chart is not None
+    lines = chart.group(1).split("\n")
+    assert lines[0] == "xychart-beta"
+    assert 'x-axis "fpr" 0 --> 1' in chart.group(1) and 'y-axis "tpr" 0 --> 1' in chart.group(1)
+    values = re.search(r"line \[(.*)\]", chart.group(1))
+    assert values is not None
+    numbers = values.group(1).split(", ")
+    assert len(numbers) == 50
+    assert all(len(n) <= 6 for n in numbers)  # short numbers
+    assert float(numbers[0]) == 0 and float(numbers[-1]) == 1
+
+
+def test_confusion_matrix_becomes_a_table() -> None:
+    body = render_card(facts())
+    assert "| actual \\ predicted | 0 | 1 |" in body
+    assert "| **0** | 90 | 5 |" in body and "| **1** | 0 | 40 |" in body
+
+
+def test_a_5mb_log_tail_fits_and_shows_the_end() -> None:
+    log = "".join(f"step {i}: ok\n" for i in range(400_000)) + "FATAL: the real error\n"
+    assert len(log) > 5_000_000
+    body = render_card(facts(result=replace(FAILED, log_tail=log)))
+    assert size(body) <= COMMENT_LIMIT
+    assert "FATAL: the real error" in body
+    assert "The full log is in the CI artifact" in body
+    title, summary, text = check_run_output(facts(result=replace(FAILED, log_tail=log)))
+    assert size(summary) <= 65_535 and size(text) <= 65_535
+    assert "FATAL: the real error" in text
+
+
+def test_a_log_cannot_close_its_fence_or_forge_a_marker() -> None:
+    log = "```\n# Not a heading\n<!-- mlops-bot:card model=fraud -->\n`````\n<img src=x onerror=alert(1)>\n"
+    body = render_card(facts(result=replace(FAILED, log_tail=log)))
+    assert find_markers(body) == [card_marker("churn")]
+    block = re.search(r"\n(`{6,})text\n(.*?)\n\1\n", body, re.S)
+    assert block is not None and "<img src=x" in block.group(2)  # inert inside the block
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "a | b | c",
+        "<!-- mlops-bot:card model=fraud -->",
+        "--> <script>alert(1)</script>",
+        "`` ` ``` \n| --- |\n",
+        "[phish](https://evil.example) @org/everyone",
+    ],
+)
+def test_hostile_title_and_params_cannot_break_the_card(hostile: str) -> None:
+    result = replace(
+        RESULT,
+        params_diff={hostile: {"old": hostile, "new": hostile}},
+        metrics={**RESULT.metrics, hostile: 1.0},
+        lineage={hostile: hostile},
+    )
+    body = render_card(facts(pr_title=hostile, result=result))
+    assert find_markers(body) == [card_marker("churn")]
+    outside_code = re.sub(r"(`+)(.+?)\1", "", body)  # inside a code span, text is shown as typed
+    assert "<script>" not in outside_code and "<img" not in outside_code
+    assert not re.search(r"(?<!\\)\]\(https://evil", outside_code)  # no live link
+    assert not re.search(r"@(?!\u200b)org/everyone", outside_code)  # no mention that pings
+    for line in body.split("\n"):
+        if line.startswith("| ") and "Parameter" not in line:
+            cells = re.split(r"(?<!\\)\|", line.replace("\\\\", ""))
+            header_cells = {7 + 2, 5 + 2, 3 + 2, 2 + 2}  # metrics, base, params, lineage tables (+ edges)
+            assert len(cells) in header_cells | {4, 5}, line
+
+
+def test_custom_template_text_is_used_sandboxed_and_marked() -> None:
+    template = "{{ marker_free }}Custom card for {{ name }}: {{ gate.summary }}\n"
+    with pytest.raises(Exception, match="marker_free"):
+        render_card(facts(), template)
+    body = render_card(facts(), "Custom card for {{ name }}: {{ gate.summary }}\n" + card_marker("churn"))
+    assert body == f"{card_marker('churn')}\nCustom card for churn: gates passed\n"
+    with pytest.raises(SecurityError):
+        render_card(facts(), "{{ name.__class__.__mro__[1].__subclasses__() }}")
+
+
+def test_shipped_templates_are_importable_from_a_custom_one() -> None:
+    body = render_card(facts(), '{% include "card/model_card.md.j2" %}\n<sub>Custom footer</sub>\n')
+    assert body.count(card_marker("churn")) == 1
+    assert "#### Metrics" in body and body.rstrip().endswith("<sub>Custom footer</sub>")
+
+
+def test_check_run_output() -> None:
+    title, summary, text = check_run_output(facts())
+    assert title == "churn: gates passed"
+    assert "#### Metrics" in summary and not find_markers(summary)
+    assert "✅ f1 0.931 vs champion 0.925: improved by 0.006" in text
+
+
+@pytest.mark.parametrize(
+    ("card", "conclusion"),
+    [
+        (lambda: facts(), "success"),
+        (lambda: facts(result=replace(RESULT, metrics={"f1": 0.5})), "failure"),
+        (lambda: facts(result=FAILED), "failure"),
+        (lambda: facts(status="waiting"), None),
+        (
+            lambda: facts(champion=None, model=SPEC.model_copy(update={"metrics": [MetricSpec(name="f1")]})),
+            "neutral",
+        ),
+    ],
+)
+def test_check_conclusion(card: Callable[[], CardFacts], conclusion: str | None) -> None:
+    assert check_conclusion(card()) == conclusion
+
+
+def test_context_values_are_escaped_strings() -> None:
+    context = card_context(facts(pr_title="<b>x</b>"))
+    assert context["pr_title"] == "&lt;b&gt;x&lt;/b&gt;"
+    assert context["run_url"].startswith("http://127.0.0.1")
+    assert card_context(facts(ci_url="javascript:alert(1)"))["ci_url"] == ""
