@@ -149,7 +149,7 @@ def test_a_5mb_log_tail_fits_and_shows_the_end() -> None:
     assert size(body) <= COMMENT_LIMIT
     assert "FATAL: the real error" in body
     assert "The full log is in the CI artifact" in body
-    title, summary, text = check_run_output(facts(result=replace(FAILED, log_tail=log)))
+    _title, summary, text = check_run_output(facts(result=replace(FAILED, log_tail=log)))
     assert size(summary) <= 65_535 and size(text) <= 65_535
     assert "FATAL: the real error" in text
 
