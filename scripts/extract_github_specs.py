@@ -4,9 +4,14 @@ The stand-in checks every request it receives against GitHub's official REST des
 webhook it sends against GitHub's webhook payload schemas. The full description is ~13 MB, so we keep
 only the operations the stand-in serves plus the components they reference.
 
+It also saves real webhook payloads from @octokit/webhooks-examples as test fixtures
+(tests/fixtures/webhooks/<event>.<action>[.case].json). The package has no merged pull request and no
+comment on a pull request, so those two are derived from real ones by the smallest change GitHub makes.
+
 Usage (the npm packages are installed outside the repository, in a scratch folder):
 
-    npm install --prefix <scratch> @octokit/openapi@23.0.2 @octokit/webhooks-schemas@7.6.1
+    npm install --prefix <scratch> @octokit/openapi@23.0.2 @octokit/webhooks-schemas@7.6.1 \
+        @octokit/webhooks-examples@7.6.1
     python scripts/extract_github_specs.py <scratch>/node_modules
 """
 
@@ -22,6 +27,8 @@ OPENAPI_PACKAGE = "@octokit/openapi"
 OPENAPI_VERSION = "23.0.2"
 WEBHOOKS_PACKAGE = "@octokit/webhooks-schemas"
 WEBHOOKS_VERSION = "7.6.1"
+EXAMPLES_PACKAGE = "@octokit/webhooks-examples"
+EXAMPLES_VERSION = "7.6.1"
 
 R = "/repos/{owner}/{repo}"
 # (method, path) of every operation the stand-in serves. Keep in step with bot/standin/api.py.
@@ -180,6 +187,66 @@ def extract_webhooks(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# fixture file -> (event, action, which example of that action); installation-bearing ones preferred,
+# since an App receives those.
+FIXTURES = {
+    "pull_request.opened.json": ("pull_request", "opened", 1),
+    "pull_request.synchronize.json": ("pull_request", "synchronize", 0),
+    "pull_request.closed.json": ("pull_request", "closed", 0),
+    "issue_comment.created.json": ("issue_comment", "created", 3),
+    "push.json": ("push", None, 3),
+    "issues.opened.json": ("issues", "opened", 0),
+}
+
+
+def _example(index: list[dict[str, Any]], event: str, action: str | None, nth: int) -> dict[str, Any]:
+    entry = next(e for e in index if e["name"] == event)
+    matching = [x for x in entry["examples"] if x.get("action") == action]
+    return json.loads(json.dumps(matching[nth]))
+
+
+def _merged(closed: dict[str, Any]) -> dict[str, Any]:
+    """A merged pull_request.closed from a real unmerged one: what GitHub sets when it merges."""
+    pull = closed["pull_request"]
+    pull["merged"] = True
+    pull["merged_at"] = pull["closed_at"]
+    pull["merged_by"] = json.loads(json.dumps(closed["sender"]))
+    pull["merge_commit_sha"] = pull["merge_commit_sha"] or "c4295bd74fb0f4fda03689c3df3f2803b658fd85"
+    pull["mergeable"] = None
+    pull["mergeable_state"] = "unknown"
+    return closed
+
+
+def _on_pull(created: dict[str, Any], pull_event: dict[str, Any]) -> dict[str, Any]:
+    """An issue_comment.created on a pull request: the issue carries `pull_request` links."""
+    pull = pull_event["pull_request"]
+    issue = created["issue"]
+    issue["number"] = pull["number"]
+    issue["html_url"] = pull["html_url"]
+    issue["pull_request"] = {
+        "url": pull["url"],
+        "html_url": pull["html_url"],
+        "diff_url": pull["diff_url"],
+        "patch_url": pull["patch_url"],
+    }
+    created["comment"]["html_url"] = f"{pull['html_url']}#issuecomment-{created['comment']['id']}"
+    created["comment"]["issue_url"] = issue["url"].rsplit("/", 1)[0] + f"/{pull['number']}"
+    issue["url"] = created["comment"]["issue_url"]
+    return created
+
+
+def extract_fixtures(examples_dir: Path, out: Path) -> None:
+    index = json.loads((examples_dir / "api.github.com/index.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    saved = {name: _example(index, *spec) for name, spec in FIXTURES.items()}
+    saved["pull_request.closed.merged.json"] = _merged(_example(index, *FIXTURES["pull_request.closed.json"]))
+    saved["issue_comment.created.pull_request.json"] = _on_pull(
+        _example(index, *FIXTURES["issue_comment.created.json"]), _example(index, "pull_request", "opened", 1)
+    )
+    for name, payload in saved.items():
+        (out / name).write_text(json.dumps(payload, indent=2) + "\n")
+
+
 def _check_version(package_dir: Path, expected: str) -> None:
     version = json.loads((package_dir / "package.json").read_text())["version"]
     if version != expected:
@@ -191,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("node_modules", type=Path, help="folder holding the installed @octokit packages")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "bot/standin/data")
+    root = Path(__file__).resolve().parents[1]
+    parser.add_argument("--out", type=Path, default=root / "bot/standin/data")
+    parser.add_argument("--fixtures", type=Path, default=root / "tests/fixtures/webhooks")
     args = parser.parse_args(argv)
 
     openapi_dir = args.node_modules / OPENAPI_PACKAGE
@@ -208,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         target = args.out / name
         target.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
         print(f"{target.name}: {target.stat().st_size / 1e6:.2f} MB", file=sys.stderr)
+
+    examples_dir = args.node_modules / EXAMPLES_PACKAGE
+    _check_version(examples_dir, EXAMPLES_VERSION)
+    extract_fixtures(examples_dir, args.fixtures)
     return 0
 
 

@@ -323,6 +323,13 @@ def handle(
         reply = _error(422, f"git: {exc.stderr.strip()[:200]}")
         token = None
     standin.requests.append(RequestLog(method, path, reply.status, token.login if token else None, operation))
+    if standin.validate_responses and reply.status < 300:
+        try:
+            problems = standin.spec.response_errors(method, path, reply.status, reply.body)
+        except Exception as exc:  # a broken check must be reported, not turn the answer into a 500
+            problems = [f"response check failed: {type(exc).__name__}: {str(exc)[:200]}"]
+        for problem in problems[:5]:
+            standin.response_problems.append(Violation(method, path, f"response {reply.status}: {problem}"))
     return reply
 
 

@@ -105,6 +105,9 @@ class StandIn:
         self.installations: dict[int, Installation] = {}
         self.requests: list[RequestLog] = []
         self.violations: list[Violation] = []
+        # Tests switch this on to check every 2xx answer against the description's response schema.
+        self.validate_responses = False
+        self.response_problems: list[Violation] = []
         self.base_url = ""
         self.html_url = ""
         self.token_lifetime_s = TOKEN_LIFETIME_S

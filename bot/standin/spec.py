@@ -31,7 +31,17 @@ _GREEDY_PARAMS = {"ref", "path", "branch"}
 _LEGACY_ALIASES = [
     ("get", "/repos/{owner}/{repo}/git/refs/{ref}", "/repos/{owner}/{repo}/git/ref/{ref}"),
     ("get", "/repos/{owner}/{repo}/git/refs", "/repos/{owner}/{repo}/git/matching-refs/{ref}"),
+    # Commit.get_statuses() reads the older /statuses/{ref} listing.
+    ("get", "/repos/{owner}/{repo}/statuses/{ref}", "/repos/{owner}/{repo}/commits/{ref}/statuses"),
 ]
+
+
+# Request shapes GitHub accepts that the description states only in prose. Each maps the body the
+# client sent to the described shape before validation.
+_PROSE_ONLY_BODIES: dict[str, Any] = {
+    # "You can also pass an `array` of labels directly" (PyGithub's Issue.add_to_labels does).
+    "issues/add-labels": lambda body: {"labels": body} if isinstance(body, list) else body,
+}
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -81,6 +91,7 @@ class Operation:
     body_required: bool
     responses: dict[str, Any]
     literal_weight: int = 0
+    described_template: str = ""  # where the operation lives in the description (differs for aliases)
 
 
 @dataclass
@@ -98,12 +109,13 @@ class ValidatedRequest:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
+def _template_regex(template: str, multi_segment: set[str] | None = None) -> re.Pattern[str]:
+    greedy = _GREEDY_PARAMS | (multi_segment or set())
     pattern = ""
     for piece in re.split(r"(\{[^}]+\})", template):
         if piece.startswith("{"):
             name = piece[1:-1]
-            body = ".*" if name == "path" else ".+" if name in _GREEDY_PARAMS else "[^/]+"
+            body = ".*" if name == "path" else ".+" if name in greedy else "[^/]+"
             pattern += f"(?P<{name}>{body})"
         else:
             pattern += re.escape(piece)
@@ -144,6 +156,7 @@ class RestSpec:
                         body_required=False,
                         responses=original.responses,
                         literal_weight=len(re.sub(r"\{[^}]+\}", "", alias)),
+                        described_template=target,
                     )
                 )
         # A literal segment beats a parameter: /commits/{ref}/status before /commits/{ref}.
@@ -178,7 +191,7 @@ class RestSpec:
             method=method,
             template=template,
             operation_id=op["operationId"],
-            regex=_template_regex(template),
+            regex=_template_regex(template, {p["name"] for p in params if p.get("x-multi-segment")}),
             parameters=params,
             body_pointer=body_pointer,
             body_required=body_required,
@@ -239,7 +252,8 @@ class RestSpec:
         except ValueError:
             out.problems.append(Problem("body", "invalid", "Problems parsing JSON"))
             return out
-        for error in sorted(self.validator(op.body_pointer).iter_errors(out.body), key=lambda e: e.path):
+        described = _PROSE_ONLY_BODIES.get(op.operation_id, lambda body: body)(out.body)
+        for error in sorted(self.validator(op.body_pointer).iter_errors(described), key=lambda e: e.path):
             out.problems.append(_problem(error))
         return out
 
@@ -260,7 +274,8 @@ class RestSpec:
         if "$ref" in schema:
             pointer = schema["$ref"]
         else:
-            escaped = match.operation.template.replace("~", "~0").replace("/", "~1")
+            template = match.operation.described_template or match.operation.template
+            escaped = template.replace("~", "~0").replace("/", "~1")
             code = str(status)
             pointer = f"#/paths/{escaped}/{method.lower()}/responses/{code}/content/application~1json/schema"
             if "$ref" in match.operation.responses[code]:
