@@ -10,7 +10,6 @@ Imports no ML SDK: the worker's handler is resolved lazily and imports what it n
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -117,7 +116,7 @@ def create_app(
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
         raw = body if _is_json(request) else json.dumps(payload).encode()
         try:
-            accepted = await asyncio.wrap_future(committer.submit(delivery_id, event, action, raw))
+            accepted = await committer.accept(delivery_id, event, action, raw)
         except StoreUnavailable as error:
             metrics.delivery(event, m.STORE_ERROR)
             return JSONResponse(
@@ -178,19 +177,27 @@ def _authentic_delivery(
     if len(event) > _MAX_EVENT_CHARS or len(delivery_id) > _MAX_ID_CHARS:
         raise _Refusal(400, m.MALFORMED, "X-GitHub-Event or X-GitHub-Delivery header is too long")
     try:
-        payload = json.loads(_json_text(request, body))
-    except (ValueError, KeyError, IndexError) as error:
+        payload = json.loads(_json_text(request, body, event))
+    except ValueError as error:
         raise _Refusal(400, m.MALFORMED, f"body is not valid JSON: {error}", event) from error
     if not isinstance(payload, dict):
         raise _Refusal(400, m.MALFORMED, "body must be a JSON object", event)
     return event, delivery_id, payload
 
 
-def _json_text(request: Request, body: bytes) -> bytes | str:
+def _json_text(request: Request, body: bytes, event: str) -> bytes | str:
     # A webhook may be configured with content type application/x-www-form-urlencoded: JSON in `payload=`.
     if _is_json(request):
         return body
-    return parse_qs(body.decode("utf-8"), strict_parsing=True)["payload"][0]
+    fields = parse_qs(body.decode("utf-8", errors="replace"))
+    if "payload" not in fields:
+        raise _Refusal(
+            400,
+            m.MALFORMED,
+            "form-encoded body has no 'payload' field: send JSON with Content-Type application/json",
+            event,
+        )
+    return fields["payload"][0]
 
 
 def _is_json(request: Request) -> bool:

@@ -26,6 +26,7 @@ its lease when the holder dies.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -36,7 +37,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -150,6 +150,7 @@ class Store:
         self._write_mutex: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
+        self._fast_connection: Any = None  # see _sqlite_insert_all_new
         self._create_schema()
 
     # ---- deliveries -------------------------------------------------------------------------------
@@ -159,15 +160,74 @@ class Store:
         return self.accept_many([(delivery_id, event, action, payload)])[0]
 
     def accept_many(self, items: Sequence[tuple[str, str, str | None, bytes]]) -> list[bool]:
-        """`accept` for a batch, committed together (group commit); one bool per item, in order."""
+        """`accept` for a batch, committed together (group commit); one bool per item, in order.
+
+        A batch costs a constant number of statements whatever its size (one multi-row INSERT): the
+        writer thread shares the GIL with a busy event loop, and every statement is a GIL round trip.
+        """
         now = time.time()
-        statement = self._insert_ignoring_duplicates()
-        results: list[bool] = []
-        with self._write() as conn:
-            for delivery_id, event_name, action, payload in items:
-                row = _new_row(delivery_id, event_name, action, payload, now)
-                results.append(self._insert_one(conn, statement, row))
+        rows = [
+            _new_row(delivery_id, event, action, payload, now)
+            for delivery_id, event, action, payload in items
+        ]
+        inserted = self._sqlite_insert_all_new(rows) if self.dialect == "sqlite" else None
+        if inserted is None:
+            with self._write() as conn:
+                inserted = self._insert_new(conn, rows)
+        results = []
+        for row in rows:  # the first of two copies of one id in a batch is the one recorded
+            results.append(row["id"] in inserted)
+            inserted.discard(row["id"])
         return results
+
+    def _sqlite_insert_all_new(self, rows: list[dict[str, Any]]) -> set[str] | None:
+        """The fast path for the common case, where no delivery in the batch was seen before.
+
+        Driver SQL on a connection kept for it: going through SQLAlchemy's execution machinery costs
+        more than the commit itself (measured ~3x per batch). None when the batch holds a redelivery;
+        nothing is written then, and the caller takes the exact (slower) path.
+        """
+        unique = list({row["id"]: row for row in reversed(rows)}.values())
+        with self._write_mutex:
+            if self._fast_connection is None:
+                self._fast_connection = self._engine.raw_connection()
+            cursor = self._fast_connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(
+                    _multi_row_insert(len(unique)),
+                    tuple(row[column] for row in unique for column in _INSERT_COLUMNS),
+                )
+                if cursor.rowcount == len(unique):
+                    cursor.execute("COMMIT")
+                    return {row["id"] for row in unique}
+                cursor.execute("ROLLBACK")
+                return None
+            except BaseException:
+                self._drop_fast_connection()
+                raise
+            finally:
+                cursor.close()
+
+    def _drop_fast_connection(self) -> None:
+        connection, self._fast_connection = self._fast_connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.rollback()
+            connection.invalidate()  # a connection in an unknown state must not go back to the pool
+
+    def _insert_new(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert the rows whose id is not recorded yet; the ids inserted."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=["id"])
+            return set(conn.execute(statement.returning(deliveries.c.id)).scalars())
+        if self.dialect == "sqlite":
+            # BEGIN IMMEDIATE holds the write lock, so nobody can insert between this SELECT and the INSERT.
+            return _sqlite_insert_new(conn, rows)
+        plain_insert = insert(deliveries)
+        return {row["id"] for row in rows if self._insert_one(conn, plain_insert, row)}
 
     def enqueue(
         self,
@@ -362,6 +422,10 @@ class Store:
     # ---- plumbing ---------------------------------------------------------------------------------
 
     def close(self) -> None:
+        with self._write_mutex:
+            if self._fast_connection is not None:
+                self._fast_connection.close()
+                self._fast_connection = None
         self._engine.dispose()
 
     @contextlib.contextmanager
@@ -434,6 +498,40 @@ def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
     return engine
 
 
+_INSERT_COLUMNS = (
+    "id",
+    "event",
+    "action",
+    "payload",
+    "status",
+    "attempts",
+    "available_at",
+    "received_at",
+    "updated_at",
+)
+
+
+def _multi_row_insert(count: int) -> str:
+    one_row = f"({','.join('?' * len(_INSERT_COLUMNS))})"
+    all_rows = ",".join([one_row] * count)
+    columns = ",".join(_INSERT_COLUMNS)
+    return f"INSERT INTO deliveries ({columns}) VALUES {all_rows} ON CONFLICT (id) DO NOTHING"  # noqa: S608
+
+
+def _sqlite_insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    # Driver SQL with one "?" per value (nothing else is interpolated): building a multi-row INSERT
+    # through SQLAlchemy's compiler costs more than the commit itself.
+    ids = list(dict.fromkeys(row["id"] for row in rows))
+    select_known = f"SELECT id FROM deliveries WHERE id IN ({','.join('?' * len(ids))})"  # noqa: S608
+    known = {found for (found,) in conn.exec_driver_sql(select_known, tuple(ids))}
+    fresh = list({row["id"]: row for row in reversed(rows) if row["id"] not in known}.values())
+    if fresh:
+        conn.exec_driver_sql(
+            _multi_row_insert(len(fresh)), tuple(row[column] for row in fresh for column in _INSERT_COLUMNS)
+        )
+    return {row["id"] for row in fresh}
+
+
 def _new_row(
     delivery_id: str, event_name: str, action: str | None, payload: bytes, now: float
 ) -> dict[str, Any]:
@@ -485,26 +583,26 @@ def _owner_id() -> str:
 class GroupCommitter:
     """Batches `accept` calls from concurrent requests into one transaction per batch.
 
-    A request hands its delivery to `submit` and waits on the returned future, which resolves only
-    after the batch holding it has committed, so the HTTP 202 still means "durably recorded".
-    Under load many deliveries share one commit; when idle a batch is a single delivery.
+    A request awaits `accept`, which resolves only after the batch holding its delivery has committed,
+    so the HTTP 202 still means "durably recorded". Under load many deliveries share one commit; when
+    idle a batch is a single delivery. The database work runs in this class's thread, off the event loop.
     """
 
-    def __init__(self, store: Store, *, max_batch: int = 256) -> None:
+    def __init__(self, store: Store, *, max_batch: int = 100) -> None:  # 100 x 9 values < SQLite's 999
         self._store = store
         self._max_batch = max_batch
-        self._pending: queue.SimpleQueue[tuple[tuple[str, str, str | None, bytes], Future[bool]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._pending: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def submit(self, delivery_id: str, event: str, action: str | None, payload: bytes) -> Future[bool]:
-        """A future of `Store.accept`'s answer; it raises StoreUnavailable when the batch could not commit."""
+    async def accept(self, delivery_id: str, event: str, action: str | None, payload: bytes) -> bool:
+        """`Store.accept`, group-committed. Raises StoreUnavailable when the batch could not commit."""
         self._ensure_running()
-        future: Future[bool] = Future()
-        self._pending.put(((delivery_id, event, action, payload), future))
-        return future
+        loop = asyncio.get_running_loop()
+        settled: asyncio.Future[bool] = loop.create_future()
+        self._pending.put(_Pending((delivery_id, event, action, payload), loop, settled))
+        # Shielded: a client that disconnects must not cancel the write it started.
+        return await asyncio.shield(settled)
 
     def close(self, timeout: float = 5.0) -> None:
         """Commit what is pending, then stop the writer thread."""
@@ -540,18 +638,36 @@ class GroupCommitter:
                 batch.append(item)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[tuple[str, str, str | None, bytes], Future[bool]]]) -> None:
-        # A waiter that went away (client disconnected) is still recorded: GitHub may not redeliver it.
-        waiting = [future.set_running_or_notify_cancel() for _, future in batch]
+    def _commit(self, batch: list[_Pending]) -> None:
+        outcomes: list[bool | BaseException]
         try:
-            results = self._store.accept_many([item for item, _ in batch])
+            outcomes = list(self._store.accept_many([p.item for p in batch]))
         except Exception as error:  # the database is down or locked for too long: every waiter must hear it
             log.exception("could not record %d deliveries", len(batch))
-            failure = StoreUnavailable(f"could not record the delivery: {type(error).__name__}")
-            for (_, future), waits in zip(batch, waiting, strict=True):
-                if waits:
-                    future.set_exception(failure)
-            return
-        for (_, future), waits, accepted in zip(batch, waiting, results, strict=True):
-            if waits:
-                future.set_result(accepted)
+            outcomes = [StoreUnavailable(f"could not record the delivery: {type(error).__name__}")] * len(
+                batch
+            )
+        # One wake-up per event loop per batch, not one per request: each is a syscall and a GIL round trip.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], bool | BaseException]]] = {}
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(pending.loop, []).append((pending.settled, outcome))
+        for loop, settlements in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting any more
+                loop.call_soon_threadsafe(_settle, settlements)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    item: tuple[str, str, str | None, bytes]
+    loop: asyncio.AbstractEventLoop
+    settled: asyncio.Future[bool]
+
+
+def _settle(settlements: list[tuple[asyncio.Future[bool], bool | BaseException]]) -> None:
+    for future, outcome in settlements:
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

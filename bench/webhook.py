@@ -1,0 +1,265 @@
+"""Webhook intake benchmark: time-to-202 and deliveries/s of the real `/webhook` against a bare endpoint.
+
+Servers (each a uvicorn process on 127.0.0.1, same uvicorn options):
+  bare      a FastAPI endpoint that reads the body, checks the HMAC and answers 202; nothing else
+  durable   the real app (`bot.app.create_app`), no worker: verify, parse, record in SQLite, 202
+  +worker   the real app with its in-process worker draining the queue with a no-op handler
+            (what `mlops-bot serve` runs by default)
+
+Client: a small asyncio HTTP/1.1 client with one keep-alive connection per concurrent sender, so the
+client costs little CPU and the servers, not the client, are measured. Each level sends a fixed number of
+signed deliveries (same body, fresh X-GitHub-Delivery each), after a warm-up.
+
+    .venv/bin/python bench/webhook.py [--requests 2000] [--levels 1,32,128] [--servers bare,durable,+worker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from bot.core.signature import sign, verify
+
+SECRET = b"bench-secret"
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---- servers --------------------------------------------------------------------------------------
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        if not verify(body, request.headers.get("x-hub-signature-256"), [SECRET]).ok:
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        return JSONResponse({"delivery": request.headers.get("x-github-delivery"), "status": "queued"}, 202)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def real_app(database: str, with_worker: bool) -> FastAPI:
+    from bot.app import create_app
+    from bot.settings import Settings
+
+    settings = Settings(webhook_secret=SECRET.decode(), database_url=f"sqlite:///{database}")  # type: ignore[call-arg]
+    return create_app(settings, handle=lambda _delivery: None, start_worker=with_worker, poll_interval=0.2)
+
+
+def serve(kind: str, port: int, database: str) -> None:
+    import uvicorn
+
+    app = bare_app() if kind == "bare" else real_app(database, with_worker=kind == "+worker")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        backlog=1024,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(kind: str, database: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(_ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--port", str(port), "--database", database], env=env
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return proc, port
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{kind} server did not start")
+
+
+# ---- client ---------------------------------------------------------------------------------------
+
+
+def sample_body() -> bytes:
+    """An issue_comment delivery of a typical size (~7 KB)."""
+    user = {"login": "octocat", "id": 1, "type": "User", "site_admin": False, "url": "x" * 60}
+    repo = {
+        "id": 1,
+        "full_name": "acme/churn-model",
+        "private": True,
+        "owner": user,
+        "description": "d" * 400,
+    }
+    issue = {"number": 7, "title": "Try a deeper tree", "user": user, "body": "b" * 2000, "labels": []}
+    comment = {"id": 42, "user": user, "body": "/card", "html_url": "u" * 80}
+    payload = {"action": "created", "issue": issue, "comment": comment, "repository": repo, "sender": user,
+               "installation": {"id": 99}, "padding": ["p" * 60] * 40}  # fmt: skip
+    return json.dumps(payload).encode()
+
+
+def request_bytes(port: int, body: bytes, signature: str, delivery_id: str) -> bytes:
+    head = (
+        f"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nX-GitHub-Event: issue_comment\r\n"
+        f"X-GitHub-Delivery: {delivery_id}\r\n"
+        f"X-Hub-Signature-256: {signature}\r\nUser-Agent: GitHub-Hookshot/bench\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def one_connection(
+    port: int, body: bytes, signature: str, todo: list[int], latencies: list[float]
+) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    not_accepted = 0
+    try:
+        while todo:
+            todo.pop()
+            message = request_bytes(port, body, signature, str(uuid.uuid4()))
+            started = time.perf_counter()
+            writer.write(message)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if head[9:12] != b"202":
+                not_accepted += 1
+    finally:
+        writer.close()
+    return not_accepted
+
+
+@dataclass
+class Result:
+    server: str
+    concurrency: int
+    requests: int
+    seconds: float
+    p50: float
+    p99: float
+    errors: int
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+async def load(port: int, concurrency: int, requests: int) -> tuple[float, list[float], int]:
+    body = sample_body()
+    signature = sign(body, SECRET)
+    todo = list(range(requests))
+    latencies: list[float] = []
+    started = time.perf_counter()
+    errors = await asyncio.gather(
+        *(one_connection(port, body, signature, todo, latencies) for _ in range(concurrency))
+    )
+    return time.perf_counter() - started, latencies, sum(errors)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux): robust to other load on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(server: str, proc: subprocess.Popen[bytes], port: int, concurrency: int, requests: int) -> Result:
+    asyncio.run(load(port, concurrency, min(200, requests)))  # warm-up: connections, lazy imports
+    cpu_before = cpu_seconds(proc.pid)
+    seconds, latencies, errors = asyncio.run(load(port, concurrency, requests))
+    cpu = cpu_seconds(proc.pid) - cpu_before
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return Result(server, concurrency, requests, seconds, statistics.median(latencies), p99, errors, cpu)
+
+
+def report(results: list[Result]) -> str:
+    bare = {r.concurrency: r for r in results if r.server == "bare"}
+    lines = [
+        f"{'c':>4}  {'server':<8} {'deliv/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99 x bare':>10} "
+        f"{'rate x bare':>11} {'CPU us/req':>10} {'non-202':>7}"
+    ]
+    for r in results:
+        base = bare.get(r.concurrency)
+        p99_ratio = f"{r.p99 / base.p99:.2f}" if base else "-"
+        rate_ratio = f"{r.rate / base.rate:.2f}" if base else "-"
+        lines.append(
+            f"{r.concurrency:>4}  {r.server:<8} {r.rate:>8.0f} {r.p50 * 1e3:>8.2f} {r.p99 * 1e3:>8.2f} "
+            f"{p99_ratio:>10} {rate_ratio:>11} {r.server_cpu / r.requests * 1e6:>10.0f} {r.errors:>7}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="deliveries per concurrency level")
+    parser.add_argument("--levels", default="1,32,128")
+    parser.add_argument("--servers", default="bare,durable,+worker")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.database)
+        return 0
+
+    levels = [int(x) for x in args.levels.split(",")]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="mlops-bot-bench-") as scratch:
+        for kind in args.servers.split(","):
+            database = str(Path(scratch) / f"{kind.strip('+')}.db")
+            proc, port = start_server(kind, database)
+            try:
+                for concurrency in levels:
+                    results.append(measure(kind, proc, port, concurrency, args.requests))
+                    print(report(results[-1:]).splitlines()[-1], flush=True)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            if kind != "bare":
+                stored = sqlite3.connect(database).execute("SELECT count(*) FROM deliveries").fetchone()[0]
+                sent = sum(r.requests + min(200, r.requests) for r in results if r.server == kind)
+                print(f"{kind}: {stored} deliveries in the database for {sent} sent", flush=True)
+    print()
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}")
+    print(report(sorted(results, key=lambda r: (r.concurrency, r.server != "bare"))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
