@@ -206,6 +206,7 @@ def _distinct_at(values: list[float], decimals: int) -> bool:
         if a and round(a, decimals) == 0:
             return False
         for b in values[i + 1 :]:
-            if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) and round(a, decimals) == round(b, decimals):
+            different = not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+            if different and round(a, decimals) == round(b, decimals):
                 return False
     return True
