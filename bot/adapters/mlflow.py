@@ -68,15 +68,30 @@ class MlflowRegistry:
         return self._client
 
     def warm_up(self) -> None:
-        """Import mlflow and scikit-learn and open the store (creating its tables the first time).
-
-        Several seconds of fixed cost; `train` runs this in a thread while `dvc repro` runs in its child.
+        """Pay the fixed costs of logging a model now: importing mlflow and scikit-learn, opening the store
+        (creating its tables the first time), and the modules `log_model` loads lazily (serialisation,
+        git context). Seconds in all; `train` runs this in a thread while `dvc repro` runs in its child.
         """
+        import tempfile
+
         import joblib  # noqa: F401
-        import mlflow.sklearn  # noqa: F401
-        import sklearn.pipeline  # noqa: F401
+        import mlflow.sklearn
+        import pandas as pd
+        import sklearn
+        from mlflow.models import infer_signature
+        from sklearn.dummy import DummyClassifier
 
         self.client.search_experiments(max_results=1)
+        with contextlib.suppress(ImportError):
+            import git  # noqa: F401  # MLflow's run context reads the git commit through GitPython
+        example = pd.DataFrame({"x": [0.0]})
+        with tempfile.TemporaryDirectory(prefix="mlops-bot-warm-up-") as scratch:
+            mlflow.sklearn.save_model(
+                DummyClassifier().fit(example, [0]),
+                f"{scratch}/model",
+                signature=infer_signature(example, example),
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+            )
 
     # -- tracking --------------------------------------------------------------------------------
 

@@ -1,16 +1,203 @@
-"""`mlops-bot train` (not built yet)."""
+"""`mlops-bot train`: `dvc repro` a model's stage and log the run to MLflow; writes the results as JSON.
+
+It does not post to GitHub: `mlops-bot card --results` turns the JSON into the model card.
+Exit 0 when every model trained (or reused its run), 1 when a stage failed, 2 on a usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.core.models import TrainResult
+    from bot.jobs.train import TrainContext
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("train", help="(not built yet)")
+    p = sub.add_parser(
+        "train",
+        help="reproduce a model's DVC stage and log the run to MLflow",
+        description=(
+            "Run `dvc repro <stage>` for the model (pulling and pushing DVC data when a remote is set), log "
+            "params, metrics, plots and the model to MLflow with the PR's tags, or reuse the run that "
+            "already has this exact model output. Context comes from the flags or the GitHub Actions "
+            "environment (GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_SERVER_URL, GITHUB_RUN_ID); the "
+            "tracking server from MLFLOW_TRACKING_URI or MLOPS_BOT_MLFLOW_TRACKING_URI."
+        ),
+    )
+    p.add_argument("--model", help="model name from the config (default: every configured model)")
+    p.add_argument("--config", type=Path, help="config file (default: <repo-dir>/.github/mlops-bot.yml)")
+    p.add_argument("--repo-dir", type=Path, default=Path("."), help="the DVC/git checkout (default: .)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the results (a JSON list) to this file")
+    p.add_argument("--no-push", action="store_true", help="do not `dvc push` the results to the DVC remote")
+    p.add_argument(
+        "--commit-lock",
+        metavar="BRANCH",
+        help="commit a changed dvc.lock as mlops-bot and push it to this branch of origin",
+    )
+    context = p.add_argument_group("context (default: from the GitHub Actions environment)")
+    context.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
+    context.add_argument("--pr", type=int, help="pull request number (default: from the event)")
+    context.add_argument("--head-sha", help="commit being trained (default: from the event, else HEAD)")
+    context.add_argument("--base-sha", help="commit to compare with (default: the PR's base from the event)")
+    context.add_argument("--base-ref", help="branch the PR targets (default: from the event)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mlops-bot train: not built yet")
-    return 1
+    from bot.adapters.dvc import DvcError, run_git
+    from bot.adapters.mlflow import MlflowRegistry
+    from bot.cli import UserError
+    from bot.core.config import CONFIG_PATH, ConfigError, load_config
+    from bot.jobs.train import TrainSetupError, commit_lock_if_changed, results_to_json, train
+    from bot.settings import Settings
+
+    root: Path = args.repo_dir
+    config_path: Path = args.config or root / CONFIG_PATH
+    if not config_path.is_file():
+        raise UserError(f"{config_path}: no such config file; `mlops-bot init` writes one")
+    try:
+        config = load_config(config_path.read_text(), str(config_path))
+    except ConfigError as exc:
+        raise UserError(str(exc)) from exc
+
+    context = context_from_environment(os.environ, _read_event(os.environ), args)
+    if not context.head_sha:
+        try:
+            context = _with_head(context, run_git(root, "rev-parse", "HEAD").strip())
+        except DvcError as exc:
+            raise UserError(f"{root} is not a git checkout: {exc}") from exc
+    _warn_if_not_head(root, context.head_sha)
+
+    tracking_uri = Settings().mlflow_tracking_uri  # type: ignore[call-arg]  # fields come from the environment
+    registry = MlflowRegistry(tracking_uri)
+    try:
+        results = train(
+            root,
+            config,
+            model=args.model,
+            context=context,
+            registry=registry,
+            push=not args.no_push,
+            echo=sys.stderr,
+        )
+    except TrainSetupError as exc:
+        raise UserError(str(exc)) from exc
+
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(results_to_json(results))
+    print(summary(results))
+    ok = all(r.ok for r in results)
+    if ok and args.commit_lock:
+        names = ", ".join(r.model for r in results)
+        sha = commit_lock_if_changed(root, args.commit_lock, f"mlops-bot: dvc.lock of the trained {names}")
+        print(
+            f"committed dvc.lock to {args.commit_lock}: {sha}"
+            if sha
+            else "dvc.lock unchanged; nothing to commit"
+        )
+    sys.stdout.flush()
+    return 0 if ok else 1
+
+
+def summary(results: list[TrainResult]) -> str:
+    """A line per model for a terminal or a job log."""
+    lines = []
+    for r in results:
+        if not r.ok:
+            lines.append(f"{r.model}: FAILED in {r.duration_s:.1f}s: {r.error}")
+            continue
+        verb = "reused run" if r.reused else "trained, run"
+        run_id = r.run.run_id if r.run else "?"
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in sorted(r.metrics.items()))
+        lines.append(f"{r.model}: {verb} {run_id} ({metrics}) in {r.duration_s:.1f}s; model {r.output_hash}")
+        if r.run and r.run.url:
+            lines.append(f"  {r.run.url}")
+    return "\n".join(lines)
+
+
+def context_from_environment(
+    environ: Mapping[str, str], event: Mapping[str, Any], args: argparse.Namespace
+) -> TrainContext:
+    """Flags first, then the Actions event (pull_request, push, workflow_dispatch inputs), then variables."""
+    from bot.jobs.train import TrainContext
+
+    pull = event.get("pull_request") or {}
+    inputs = event.get("inputs") or {}
+    pr = args.pr or pull.get("number") or _int(inputs.get("pr"))
+    head = (
+        args.head_sha or (pull.get("head") or {}).get("sha") or inputs.get("head_sha") or event.get("after")
+    )
+    base = (
+        args.base_sha or (pull.get("base") or {}).get("sha") or inputs.get("base_sha") or event.get("before")
+    )
+    base_ref = args.base_ref or (pull.get("base") or {}).get("ref") or environ.get("GITHUB_BASE_REF", "")
+    if not base_ref and str(event.get("ref", "")).startswith("refs/heads/"):
+        base_ref = str(event["ref"]).removeprefix("refs/heads/")
+    repo = args.repo or environ.get("GITHUB_REPOSITORY", "")
+    server, run_id = environ.get("GITHUB_SERVER_URL", ""), environ.get("GITHUB_RUN_ID", "")
+    ci_url = f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else ""
+    return TrainContext(
+        repo=repo,
+        pr=int(pr) if pr else None,
+        head_sha=str(head or ""),
+        base_sha=_real_sha(base),
+        base_ref=str(base_ref or ""),
+        ci_url=ci_url,
+    )
+
+
+def _read_event(environ: Mapping[str, str]) -> dict[str, Any]:
+    from bot.cli import UserError
+
+    path = environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"GITHUB_EVENT_PATH={path}: cannot read the event: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _real_sha(value: Any) -> str:
+    """A push's `before` is all zeros when the branch is new: there is nothing to compare with."""
+    text = str(value or "")
+    return "" if set(text) <= {"0"} else text
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _with_head(context: TrainContext, head_sha: str) -> TrainContext:
+    import dataclasses
+
+    return dataclasses.replace(context, head_sha=head_sha)
+
+
+def _warn_if_not_head(root: Path, head_sha: str) -> None:
+    """Actions checks out the PR's merge commit by default; the run would then be tagged with a commit it
+    did not train on."""
+    from bot.adapters.dvc import DvcError, run_git
+
+    try:
+        actual = run_git(root, "rev-parse", "HEAD").strip()
+    except DvcError:
+        return
+    if head_sha and actual != head_sha:
+        print(
+            f"mlops-bot train: warning: the checkout is at {actual[:12]}, not the PR head {head_sha[:12]}; "
+            "check out the head commit (actions/checkout with ref: the PR head sha) so the run describes it",
+            file=sys.stderr,
+        )
