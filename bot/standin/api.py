@@ -246,21 +246,16 @@ def _fault_reply(fault: Fault) -> Reply:
 
 async def _send(send: Send, reply: Reply) -> None:
     data = b"" if reply.body is None else json.dumps(reply.body).encode()
-    headers = [
-        (b"content-type", b"application/json; charset=utf-8"),
-        (b"content-length", str(len(data)).encode()),
-    ]
-    headers += [
-        (b"x-github-media-type", b"github.v3; format=json"),
-        (b"x-ratelimit-limit", b"5000"),
-        (b"x-ratelimit-remaining", b"4999"),
-    ]
-    headers += [
-        (k.lower().encode(), v.encode())
-        for k, v in reply.headers.items()
-        if k.lower() not in ("x-ratelimit-limit", "x-ratelimit-remaining")
-    ]
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    headers = {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": str(len(data)),
+        "x-github-media-type": "github.v3; format=json",
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": "4999",
+    }
+    headers.update({k.lower(): v for k, v in reply.headers.items()})
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": reply.status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
 
 
