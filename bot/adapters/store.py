@@ -457,8 +457,12 @@ class Store:
         return insert(table)  # other databases: a savepoint absorbs the duplicate-key error
 
     def _insert_one(self, conn: Connection, statement: Insert, row: dict[str, Any]) -> bool:
-        if self.dialect in ("sqlite", "postgresql"):
+        if self.dialect == "sqlite":
             return conn.execute(statement, row).rowcount == 1
+        if self.dialect == "postgresql":
+            # psycopg reports rowcount -1 for some single-row INSERTs; RETURNING says for sure.
+            key = locks.c.name if "name" in row else deliveries.c.id
+            return conn.execute(statement.returning(key), row).first() is not None
         try:
             with conn.begin_nested():
                 conn.execute(statement, row)

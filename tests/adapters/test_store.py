@@ -1,0 +1,251 @@
+"""The durable store on a real SQLite file, and the same tests on a real PostgreSQL when one can start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.store import DONE, FAILED, QUEUED, RUNNING, LockTimeout, Store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on loopback (initdb + pg_ctl), or a skip when there is none."""
+    pytest.importorskip("psycopg")
+    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found")
+    # PostgreSQL refuses to run as root: run it as the `postgres` user then.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="mlops-bot-pg-"))
+    if as_user:
+        shutil.chown(base, "postgres")
+    data, port = base / "data", _free_port()
+    try:
+        initdb = ["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
+        subprocess.run([*as_user, *initdb], check=True, capture_output=True)
+        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        start = ["pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
+        subprocess.run([*as_user, *start], check=True, capture_output=True)
+    except (subprocess.CalledProcessError, OSError) as error:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"could not start PostgreSQL: {error}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bot.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = Store(url)
+    yield store
+    if request.param == "postgresql":
+        from sqlalchemy import text
+
+        with store._engine.begin() as conn:  # one database for the module: leave it empty
+            conn.execute(text("DELETE FROM deliveries"))
+            conn.execute(text("DELETE FROM locks"))
+    store.close()
+
+
+def test_a_redelivery_is_recorded_once(store: Store) -> None:
+    assert store.accept("d-1", "issue_comment", "created", b'{"n": 1}') is True
+    assert store.accept("d-1", "issue_comment", "created", b'{"n": 1}') is False
+    assert [r.id for r in store.list()] == ["d-1"]
+    assert store.queue_depth() == 1
+
+
+def test_a_batch_answers_per_delivery_and_keeps_the_first_copy(store: Store) -> None:
+    store.accept("seen", "push", None, b"{}")
+    results = store.accept_many(
+        [
+            ("new-1", "push", None, b'{"copy": 1}'),
+            ("seen", "push", None, b"{}"),
+            ("new-1", "push", None, b'{"copy": 2}'),
+            ("new-2", "pull_request", "opened", b"{}"),
+        ]
+    )
+    assert results == [True, False, False, True]
+    assert store.queue_depth() == 3
+    claimed = {d.id: d for d in iter(lambda: store.claim("w"), None)}
+    assert claimed["new-1"].payload == {"copy": 1}
+
+
+def test_the_bots_own_jobs_are_deduplicated_by_key(store: Store) -> None:
+    assert store.enqueue("reconcile:churn", "reconcile", None, {"model": "churn"}) is True
+    assert store.enqueue("reconcile:churn", "reconcile", None, {"model": "churn"}) is False
+    job = store.claim("w")
+    assert job is not None
+    assert (job.id, job.event, job.payload) == ("job:reconcile:churn", "reconcile", {"model": "churn"})
+
+
+def test_claim_leases_one_delivery_and_decodes_it(store: Store) -> None:
+    store.accept("d-1", "issue_comment", "created", b'{"repository": {"full_name": "acme/churn"}}')
+    delivery = store.claim("worker-a", lease_seconds=60)
+    assert delivery is not None
+    assert (delivery.name, delivery.repo, delivery.attempts) == ("issue_comment.created", "acme/churn", 1)
+    assert store.claim("worker-b") is None  # leased: nobody else gets it
+    row = store.get("d-1")
+    assert row is not None and (row.status, row.lease_owner) == (RUNNING, "worker-a")
+
+
+def test_deliveries_are_claimed_oldest_first(store: Store) -> None:
+    for n in range(3):
+        store.accept(f"d-{n}", "push", None, b"{}")
+        time.sleep(0.002)
+    assert [store.claim("w").id for _ in range(3)] == ["d-0", "d-1", "d-2"]  # type: ignore[union-attr]
+
+
+def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_finish(store: Store) -> None:
+    store.accept("d-1", "push", None, b"{}")
+    assert store.claim("crashed", lease_seconds=0.2) is not None
+    assert store.claim("rescuer") is None
+    time.sleep(0.3)
+    again = store.claim("rescuer", lease_seconds=60)
+    assert again is not None and again.attempts == 2
+    assert store.heartbeat("d-1", "crashed", 60) is False
+    assert store.complete("d-1", "crashed") is False  # its result is dropped: the rescuer owns the delivery
+    assert store.complete("d-1", "rescuer", note="ok") is True
+    row = store.get("d-1")
+    assert row is not None and (row.status, row.note, row.lease_owner) == (DONE, "ok", None)
+
+
+def test_heartbeat_keeps_the_lease(store: Store) -> None:
+    store.accept("d-1", "push", None, b"{}")
+    store.claim("w", lease_seconds=0.3)
+    for _ in range(3):
+        time.sleep(0.15)
+        assert store.heartbeat("d-1", "w", 0.3) is True
+    assert store.claim("other") is None
+
+
+def test_a_retry_waits_for_its_backoff_and_keeps_the_error_visible(store: Store) -> None:
+    store.accept("d-1", "push", None, b"{}")
+    store.claim("w")
+    assert store.fail("d-1", "w", "TimeoutError: github.com slow", retry_in=0.3) is True
+    row = store.get("d-1")
+    assert row is not None and (row.status, row.last_error) == (QUEUED, "TimeoutError: github.com slow")
+    assert store.claim("w") is None  # not due yet
+    time.sleep(0.35)
+    assert store.claim("w") is not None
+
+
+def test_a_permanent_failure_stays_failed_until_requeued(store: Store) -> None:
+    store.accept("d-1", "push", None, b"{}")
+    store.claim("w")
+    store.fail("d-1", "w", "PermanentError: no .github/mlops-bot.yml", retry_in=None)
+    assert [r.id for r in store.list(status=FAILED)] == ["d-1"]
+    assert store.claim("w") is None
+    assert store.queue_depth() == 0
+    assert store.requeue("d-1") is True
+    assert store.requeue("d-1") is False  # queued already
+    delivery = store.claim("w")
+    assert delivery is not None and delivery.attempts == 1
+
+
+def test_list_is_newest_first_and_filters_by_status(store: Store) -> None:
+    for n in range(4):
+        store.accept(f"d-{n}", "push", None, b"{}")
+        time.sleep(0.002)
+    store.claim("w")
+    store.complete("d-0", "w")
+    assert [r.id for r in store.list()] == ["d-3", "d-2", "d-1", "d-0"]
+    assert [r.id for r in store.list(limit=2)] == ["d-3", "d-2"]
+    assert [r.id for r in store.list(status=DONE)] == ["d-0"]
+    assert store.list()[0].to_dict()["status"] == QUEUED
+
+
+def test_concurrent_workers_never_share_a_delivery(store: Store) -> None:
+    store.accept_many([(f"d-{n}", "push", None, b"{}") for n in range(40)])
+    claimed: list[str] = []
+    guard = threading.Lock()
+
+    def drain(worker: str) -> None:
+        while (delivery := store.claim(worker)) is not None:
+            with guard:
+                claimed.append(delivery.id)
+            store.complete(delivery.id, worker)
+
+    threads = [threading.Thread(target=drain, args=(f"w{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(f"d-{n}" for n in range(40))
+    assert store.queue_depth() == 0
+
+
+def test_a_named_lock_excludes_other_holders_until_released(store: Store) -> None:
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with store.lock("promote:churn"):
+            entered.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(5)
+    assert store.lock_owner("promote:churn") is not None
+    with pytest.raises(LockTimeout, match="promote:churn"):
+        with store.lock("promote:churn", timeout=0.3, poll=0.05):
+            pass
+    with store.lock("promote:other", timeout=0.3):  # another model is not blocked
+        pass
+    release.set()
+    holder.join()
+    assert store.lock_owner("promote:churn") is None
+    with store.lock("promote:churn", timeout=1):
+        pass
+
+
+def test_a_lock_whose_holder_died_frees_itself_when_its_lease_ends(store: Store) -> None:
+    from sqlalchemy import insert
+
+    from bot.adapters.store import locks
+
+    with store._engine.begin() as conn:  # a row left by a process killed while holding the lock
+        conn.execute(insert(locks).values(name="promote:churn", owner="dead", expires_at=time.time() + 0.3))
+    started = time.monotonic()
+    with store.lock("promote:churn", timeout=5, poll=0.05):
+        assert store.lock_owner("promote:churn") != "dead"
+    assert time.monotonic() - started >= 0.2
+
+
+def test_a_long_holder_keeps_its_lock_past_the_lease(store: Store) -> None:
+    with store.lock("promote:churn", lease_seconds=0.3):
+        time.sleep(0.6)  # renewed in the background every 0.1 s
+        with pytest.raises(LockTimeout), store.lock("promote:churn", timeout=0.2, poll=0.05):
+            pass
+
+
+def test_two_stores_on_one_sqlite_file_share_the_queue(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    web, worker = Store(url), Store(url)
+    assert web.accept("d-1", "push", None, b"{}") is True
+    assert worker.accept("d-1", "push", None, b"{}") is False
+    delivery = worker.claim("w")
+    assert delivery is not None and delivery.id == "d-1"
+    web.close()
+    worker.close()
