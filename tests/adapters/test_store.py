@@ -208,9 +208,9 @@ def test_a_named_lock_excludes_other_holders_until_released(store: Store) -> Non
     holder.start()
     assert entered.wait(5)
     assert store.lock_owner("promote:churn") is not None
-    with pytest.raises(LockTimeout, match="promote:churn"):
-        with store.lock("promote:churn", timeout=0.3, poll=0.05):
-            pass
+    busy = store.lock("promote:churn", timeout=0.3, poll=0.05)
+    with pytest.raises(LockTimeout, match="promote:churn"), busy:
+        pass
     with store.lock("promote:other", timeout=0.3):  # another model is not blocked
         pass
     release.set()
