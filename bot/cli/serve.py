@@ -62,8 +62,9 @@ def handler_from(args: argparse.Namespace, settings: Any) -> Any:
 
     try:
         return load_handler(settings, args.handler or os.environ.get("MLOPS_BOT_HANDLER"))
-    except ValueError as error:
-        raise UserError(str(error)) from error
+    except Exception as error:  # missing credentials, a bad --handler: say so without a traceback
+        hint = " (or run `serve --no-worker` to only record deliveries)" if args.command == "serve" else ""
+        raise UserError(f"cannot set up the delivery handlers: {error}{hint}") from error
 
 
 def run(args: argparse.Namespace) -> int:
