@@ -256,13 +256,14 @@ class GitHubFactory:
         *,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        throttle: bool | None = None,
     ) -> None:
         self.settings = settings
         self.base_url = settings.github_base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         # PyGithub waits 1 s between writes to respect GitHub's secondary limits; tests and the
         # stand-in switch that off explicitly.
-        self.throttle = bool(getattr(settings, "github_throttle", True))
+        self.throttle = bool(getattr(settings, "github_throttle", True)) if throttle is None else throttle
         key = _private_key(settings)
         self.app: InstallationTokens | None = None
         if settings.app_id is not None and key:

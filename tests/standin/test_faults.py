@@ -29,7 +29,9 @@ def _post_issue(world: World, title: str) -> httpx.Response:
         ("secondary", 403, "You have exceeded a secondary rate limit"),
     ],
 )
-def test_failed_write_changes_nothing(standin: StandIn, world: World, kind: str, status: int, message: str) -> None:
+def test_failed_write_changes_nothing(
+    standin: StandIn, world: World, kind: str, status: int, message: str
+) -> None:
     standin.faults.next(kind, methods=WRITE_METHODS)
     response = _post_issue(world, f"during {kind}")
     assert response.status_code == status
@@ -79,7 +81,9 @@ def test_random_faults_repeat_with_a_seed() -> None:
 def test_slow_responses(standin: StandIn, world: World) -> None:
     standin.faults.delay_seconds = 0.3
     started = time.perf_counter()
-    httpx.get(f"{standin.base_url}/repos/{world.full_name}", headers={"Authorization": f"token {world.bot_token}"})
+    httpx.get(
+        f"{standin.base_url}/repos/{world.full_name}", headers={"Authorization": f"token {world.bot_token}"}
+    )
     assert time.perf_counter() - started >= 0.3
 
 

@@ -74,7 +74,10 @@ def test_query_and_path_types_are_checked() -> None:
     spec = rest_spec()
     match = spec.match("GET", "/repos/o/r/pulls")
     assert match is not None
-    assert spec.validate(match, {"state": ["open"], "per_page": ["5"]}, b"").query == {"state": "open", "per_page": 5}
+    assert spec.validate(match, {"state": ["open"], "per_page": ["5"]}, b"").query == {
+        "state": "open",
+        "per_page": 5,
+    }
     assert spec.validate(match, {"state": ["merged"]}, b"").problems
     assert spec.validate(match, {"per_page": ["many"]}, b"").problems
     bad_number = spec.match("GET", "/repos/o/r/pulls/abc")

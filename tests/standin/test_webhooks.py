@@ -84,12 +84,14 @@ def test_a_pull_request_lifecycle_sends_valid_signed_webhooks(
     assert push["ref"] == "refs/heads/feat" and push["created"] and push["pusher"]["name"] == world.writer
     assert push["head_commit"]["modified"] == ["params.yaml"]
 
-    recorded = s.deliveries[-len(hooks):]
+    recorded = s.deliveries[-len(hooks) :]
     assert [d.id for d in recorded] == [h.delivery for h in hooks]
     assert {d.status for d in recorded} == {202}
 
 
-def test_api_calls_do_not_wait_for_a_slow_receiver(standin: StandIn, world: World, receiver: WebhookReceiver) -> None:
+def test_api_calls_do_not_wait_for_a_slow_receiver(
+    standin: StandIn, world: World, receiver: WebhookReceiver
+) -> None:
     receiver.delay_s = 0.5
     try:
         started = time.perf_counter()
