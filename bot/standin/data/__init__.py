@@ -1,0 +1,1 @@
+"""GitHub description subsets the stand-in validates against (from scripts/extract_github_specs.py)."""
