@@ -47,7 +47,9 @@ def verify(body: bytes, header: str | None, secrets: Sequence[bytes]) -> Signatu
     if header is None or header == "":
         return SignatureResult(False, f"missing {SIGNATURE_HEADER} header: configure a secret on the webhook")
     if not _WELL_FORMED.fullmatch(header.strip()):
-        return SignatureResult(False, f"malformed {SIGNATURE_HEADER} header: expected 'sha256=<64 hex digits>'")
+        return SignatureResult(
+            False, f"malformed {SIGNATURE_HEADER} header: expected 'sha256=<64 hex digits>'"
+        )
     received = header.strip().lower().encode("ascii")
     # Compare against every secret, without stopping early, so timing says nothing about which one matched.
     matched = False
