@@ -120,6 +120,7 @@ class Demo:
                 work_dir=state / "work",
                 executor="local",
                 retry_base_seconds=0.5,
+                github_throttle=False,
             )
             self.settings = settings
             self.store = Store(settings.database_url)

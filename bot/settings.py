@@ -16,7 +16,7 @@ MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MLOPS_BOT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MLOPS_BOT_", extra="ignore", populate_by_name=True)
 
     webhook_secret: SecretStr = Field(
         SecretStr(""), description="Comma-separated webhook secrets; several allow rotation."
@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     private_key: SecretStr | None = None
     private_key_path: Path | None = None
     bot_login: str = "mlops-bot[bot]"
+    github_throttle: bool = Field(
+        True, description="PyGithub's pause between writes (GitHub's secondary limits); off for the stand-in"
+    )
     mlflow_tracking_uri: str = Field(
         "sqlite:///mlflow.db",
         validation_alias=AliasChoices("MLOPS_BOT_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),

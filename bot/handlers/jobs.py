@@ -45,6 +45,7 @@ def on_job(ctx: Context, delivery: Delivery) -> None:
         work_dir=ctx.settings.work_dir,
         github_api_url=ctx.settings.github_base_url,
         tracking_uri=ctx.settings.mlflow_tracking_uri,
+        extra_env=_settings_env(ctx),
     )
     checkout, branch, steps, files, env = plan(gh, params)
     try:
@@ -62,6 +63,17 @@ def on_job(ctx: Context, delivery: Delivery) -> None:
     except JobError:
         log.exception("job %s failed", delivery.id)
         raise
+
+
+def _settings_env(ctx: Context) -> dict[str, str]:
+    """The bot's settings a job step needs too (locks in the same database, the same GitHub manners)."""
+    s = ctx.settings
+    return {
+        "MLOPS_BOT_DATABASE_URL": s.database_url,
+        "MLOPS_BOT_GITHUB_THROTTLE": "true" if s.github_throttle else "false",
+        "MLOPS_BOT_BOT_LOGIN": s.bot_login,
+        "MLOPS_BOT_WORK_DIR": str(s.work_dir.resolve()),
+    }
 
 
 def _dispatch(gh: RepoGitHub, kind: str, params: dict[str, Any]) -> None:

@@ -157,6 +157,23 @@ def _error(status: int, message: str, errors: list[dict[str, Any]] | None = None
 # ---------------------------------------------------------------------------------------------------------
 # ASGI plumbing
 # ---------------------------------------------------------------------------------------------------------
+GIT_HOOK_PATH = "/_standin/git-pushed"
+
+
+def _git_pushed(standin: StandIn, body: bytes) -> None:
+    try:
+        event = json.loads(body)
+        full_name = str(event["repository"])
+        lines = [str(line) for line in event["updates"]]
+    except (ValueError, KeyError, TypeError):
+        return
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[2].startswith("refs/heads/"):
+            branch = parts[2].removeprefix("refs/heads/")
+            standin.notify_push(full_name, branch, pusher=str(event.get("pusher") or standin.default_app.bot_login))
+
+
 def build_app(standin: StandIn) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The ASGI application serving `standin`."""
 
@@ -174,6 +191,12 @@ def build_app(standin: StandIn) -> Callable[[Scope, Receive, Send], Awaitable[No
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         query = parse_qs(scope.get("query_string", b"").decode(), keep_blank_values=True)
+        if path == GIT_HOOK_PATH and method == "POST":
+            # A `git push` straight into a bare repository (what a CI job or the bot's executor does) is
+            # announced by the repository's post-receive hook, as GitHub announces pushes it receives.
+            await anyio.to_thread.run_sync(lambda: _git_pushed(standin, body))
+            await _send(send, Reply(204, None))
+            return
         if not path.startswith(API_PREFIX):
             await _send(send, _error(404, "Not Found"))
             return

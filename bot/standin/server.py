@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -141,6 +142,8 @@ class StandIn:
         )
         self._thread.start()
         self._sender.start()
+        for repo in list(self.repos.values()):
+            self._install_push_hook(repo)  # hooks written before start() did not know the URL
         deadline = time.monotonic() + 10
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
@@ -279,6 +282,7 @@ class StandIn:
             repo = Repo(self.ids(), owner, name, git, default_branch, private=private)
             repo.permissions[owner] = "admin"
             self.repos[full_name.lower()] = repo
+            self._install_push_hook(repo)
             if source is not None:
                 tree = git.tree_of_directory(Path(source))
                 sig = self._signature(owner)
@@ -296,6 +300,7 @@ class StandIn:
             git = GitRepo.clone_bare(source.git, self.data_dir / "repos" / owner / f"{source.name}.git")
             repo = Repo(self.ids(), owner, source.name, git, source.default_branch, fork_of=source.full_name)
             repo.permissions[owner] = "admin"
+            self._install_push_hook(repo)
             repo.known_heads = {
                 ref.removeprefix("refs/heads/"): sha for ref, sha in git.refs("refs/heads/").items()
             }
@@ -369,6 +374,28 @@ class StandIn:
             git.update_ref(f"refs/heads/{branch}", sha)
         self.notify_push(full_name, branch, pusher=author)
         return sha
+
+    def _install_push_hook(self, repo: Repo) -> None:
+        """A post-receive hook that tells the stand-in about a direct `git push`, so it sends push and
+        synchronize webhooks as GitHub would. The pusher is `STANDIN_PUSHER` from the pusher's environment,
+        or the hosted app's bot."""
+        from bot.standin.api import GIT_HOOK_PATH
+
+        hook = repo.path / "hooks" / "post-receive"
+        hook.parent.mkdir(parents=True, exist_ok=True)
+        hook.write_text(
+            f"#!{sys.executable}\n"
+            "import json, os, sys, urllib.request\n"
+            f"url = {self.html_url + GIT_HOOK_PATH!r}\n"
+            f"body = json.dumps({{'repository': {repo.full_name!r}, 'pusher': os.environ.get('STANDIN_PUSHER'),\n"
+            "                   'updates': sys.stdin.read().splitlines()}).encode()\n"
+            "req = urllib.request.Request(url, data=body, headers={'Content-Type': 'application/json'})\n"
+            "try:\n"
+            "    urllib.request.urlopen(req, timeout=10).read()\n"
+            "except OSError as exc:\n"
+            "    print(f'stand-in not told about this push: {exc}', file=sys.stderr)\n"
+        )
+        hook.chmod(0o755)
 
     def notify_push(self, full_name: str, branch: str, *, pusher: str, before: str | None = None) -> None:
         """Announce that `branch` moved (after a direct `git push` into the bare repo): push + synchronize."""
