@@ -21,7 +21,7 @@ import shlex
 from dataclasses import dataclass
 
 from bot.core.config import Permissions
-from bot.core.markdown import code, escape_md
+from bot.core.markdown import code
 from bot.core.markers import reply_marker
 from bot.core.permissions import Permission
 
@@ -128,7 +128,7 @@ def parse(body: str) -> Command | Reply | None:
         guess = difflib.get_close_matches(word, VERBS, n=1, cutoff=0.75)
         if guess:
             return Reply(
-                f"{reply_marker('did-you-mean')}\n`/{escape_md(word)}` is not a command I know. "
+                f"{reply_marker('did-you-mean')}\n`/{word}` is not a command I know. "
                 f"Did you mean `/{guess[0]}`?\n\n"
                 f"Usage: `{HELP[guess[0]].usage}`. Type `/help` for all commands.",
                 verb=guess[0],
@@ -229,7 +229,7 @@ def _usage(spec: CommandHelp, problem: str) -> Reply:
 def may_run(verb: str, actual: Permission, permissions: Permissions) -> tuple[bool, str]:
     """Whether someone with `actual` permission may run `verb`, and why (the reason is shown to users)."""
     if verb not in HELP:
-        return False, f"`/{escape_md(verb)}` is not a command"
+        return False, f"{code('/' + verb, max_len=40)} is not a command"
     needed = permissions.required(verb)
     if needed == Permission.NONE:
         return True, f"`/{verb}` is open to everyone"

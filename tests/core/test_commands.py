@@ -233,3 +233,9 @@ def test_may_run_follows_the_config() -> None:
     permissions = Permissions.model_validate({"train": "read"})
     assert may_run("train", Permission.READ, permissions)[0]
     assert not may_run("train", Permission.READ, Permissions())[0]
+
+
+def test_did_you_mean_quotes_the_word_as_typed() -> None:
+    reply = parse("/ok_to_test")
+    assert isinstance(reply, Reply)
+    assert "`/ok_to_test` is not a command I know" in reply.text
