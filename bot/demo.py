@@ -14,8 +14,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -54,7 +52,9 @@ class BotServer:
     def start(self) -> str:
         import uvicorn
 
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="bot-http", daemon=True)
         self._thread.start()
@@ -99,13 +99,19 @@ class Demo:
         private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
-        public_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        public_pem = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
 
         self.progress("starting the GitHub stand-in")
-        standin = StandIn(state / "github", webhook_url=f"http://127.0.0.1:{bot_port}/webhook",
-                          webhook_secret=secret, strict=True)
+        standin = StandIn(
+            state / "github",
+            webhook_url=f"http://127.0.0.1:{bot_port}/webhook",
+            webhook_secret=secret,
+            strict=True,
+        )
         base_url = standin.start()
         self.standin = standin
         try:
@@ -124,7 +130,9 @@ class Demo:
             )
             self.settings = settings
             self.store = Store(settings.database_url)
-            app = create_app(settings, handle=build_handler(settings, self.store), store=self.store, start_worker=True)
+            app = create_app(
+                settings, handle=build_handler(settings, self.store), store=self.store, start_worker=True
+            )
             self.progress("starting the bot (GitHub App, durable queue, local executor)")
             bot = BotServer(app, bot_port)
             bot_url = bot.start()
@@ -147,7 +155,9 @@ class Demo:
     def _seed_repository(self, standin: Any) -> None:
         from bot.adapters.dvc import init_sample_project
 
-        self.progress(f"creating {REPO} from templates/project (DVC pipeline, scikit-learn breast-cancer model)")
+        self.progress(
+            f"creating {REPO} from templates/project (DVC pipeline, scikit-learn breast-cancer model)"
+        )
         seed = self.out / "state" / "seed"
         init_sample_project(seed, remote=self.out / "state" / "dvc-remote")
         standin.create_user(MAINTAINER)
@@ -160,14 +170,21 @@ class Demo:
     def _stage_help(self, standin: Any) -> None:
         self.progress("alice opens a pull request that changes a training parameter")
         self._edit_params(standin, "tune-regularisation", {"train.C": 0.5}, "Stronger regularisation (C=0.5)")
-        pr = standin.open_pull(REPO, head="tune-regularisation", title="Stronger regularisation",
-                               body="Lower `C` to regularise more.", author=MAINTAINER)
+        pr = standin.open_pull(
+            REPO,
+            head="tune-regularisation",
+            title="Stronger regularisation",
+            body="Lower `C` to regularise more.",
+            author=MAINTAINER,
+        )
         self.pr = pr
         self.summary["pull_request"] = pr
         self.progress("alice comments /help")
         standin.comment(REPO, pr, "/help", author=MAINTAINER)
-        help_reply = self._wait("the /help answer", lambda: self._bot_comment(pr, "kind=help")
-                                or self._bot_comment_containing(pr, "| Command"))
+        help_reply = self._wait(
+            "the /help answer",
+            lambda: self._bot_comment(pr, "kind=help") or self._bot_comment_containing(pr, "| Command"),
+        )
         self.progress("bob (read-only) tries /train: refused with a reason")
         standin.comment(REPO, pr, "/train", author=READER)
         refusal = self._wait("the refusal for bob", lambda: self._bot_comment_containing(pr, "@bob"))
@@ -183,8 +200,10 @@ class Demo:
         self.progress("alice pushes a second change: the same card is edited, not a new comment")
         self._edit_params(standin, "tune-regularisation", {"train.C": 0.3}, "C=0.3 after review")
         head = self._head(pr)
-        edited = self._wait("the edited card", lambda: (c := self._card(pr)) and c.body != first_body
-                            and head[:7] in c.body and c)
+        edited = self._wait(
+            "the edited card",
+            lambda: (c := self._card(pr)) and c.body != first_body and head[:7] in c.body and c,
+        )
         check = self._wait("the check run on the new head", lambda: self._check(self._head(pr)))
         run_id = self._run_id_for(self._head(pr))
         self.summary["train"] = {
@@ -206,16 +225,21 @@ class Demo:
         prediction = self._predict_with_bento(v1)
         self.progress(f"champion is now v{v1.version if v1 else '?'}; its bento answered {prediction}")
 
-        self.progress("a second pull request improves the model and merges: champion moves, previous keeps v1")
+        self.progress(
+            "a second pull request improves the model and merges: champion moves, previous keeps v1"
+        )
         self._edit_params(standin, "more-iterations", {"train.C": 0.8}, "C=0.8")
-        pr2 = standin.open_pull(REPO, head="more-iterations", title="Relax regularisation",
-                                body="C=0.8", author=MAINTAINER)
+        pr2 = standin.open_pull(
+            REPO, head="more-iterations", title="Relax regularisation", body="C=0.8", author=MAINTAINER
+        )
         self._wait("the second card", lambda: self._card(pr2) and self._check(self._head(pr2)))
         standin.merge_pull(REPO, pr2, by=MAINTAINER, method="merge")
         second = self._wait("the second promotion", lambda: self._deployment_done(2), timeout=300)
         v2 = registry.version_by_alias(MODEL, "champion")
-        aliases_after = {"champion": v2.version if v2 else None,
-                         "previous": _version(registry.version_by_alias(MODEL, "previous"))}
+        aliases_after = {
+            "champion": v2.version if v2 else None,
+            "previous": _version(registry.version_by_alias(MODEL, "previous")),
+        }
 
         self.progress("alice comments /rollback on the second PR: champion goes back to v1")
         standin.comment(REPO, pr2, "/rollback", author=MAINTAINER)
@@ -243,20 +267,33 @@ class Demo:
     def _stage_drift(self, standin: Any) -> None:
         self.progress("production data arrives with two columns shifted by two standard deviations")
         shifted = ["mean radius", "worst texture"]
-        standin.commit(REPO, "main", {"data/production.csv": _production_csv(shifted)},
-                       "Production batch 2024-02", author=MAINTAINER)
+        standin.commit(
+            REPO,
+            "main",
+            {"data/production.csv": _production_csv(shifted)},
+            "Production batch 2024-02",
+            author=MAINTAINER,
+        )
         checks = []
         for n in (1, 2):
             self.progress(f"scheduled drift check #{n}")
             key = f"job:drift:schedule-{n}-{time.time_ns()}"
-            self.store.enqueue(key, "mlops-bot", "drift", {
-                "repository": {"full_name": REPO}, "installation": {"id": self.installation_id},
-                "sender": {"login": "schedule", "type": "Bot"}, "params": {"model": MODEL},
-            })
-            self._wait(f"drift check #{n}", lambda key=key: self._delivery_done(key), timeout=240)
+            self.store.enqueue(
+                key,
+                "mlops-bot",
+                "drift",
+                {
+                    "repository": {"full_name": REPO},
+                    "installation": {"id": self.installation_id},
+                    "sender": {"login": "schedule", "type": "Bot"},
+                    "params": {"model": MODEL},
+                },
+            )
+            self._wait(f"drift check #{n}", _bind(self._delivery_done, key), timeout=240)
             issue = self._drift_issue()
-            checks.append({"check": n, "issue": issue.number if issue else None,
-                           "retrain_pr": self._retrain_pr()})
+            checks.append(
+                {"check": n, "issue": issue.number if issue else None, "retrain_pr": self._retrain_pr()}
+            )
         issue = self._wait("the drift issue", self._drift_issue)
         retrain = self._wait("the retrain pull request", self._retrain_pr)
         card = self._wait("the retrain PR's model card", lambda: self._card(retrain), timeout=240)
@@ -272,8 +309,9 @@ class Demo:
     # --- acting as a human -------------------------------------------------------------------------
 
     def _git_show(self, ref: str, path: str) -> str | None:
-        done = subprocess.run(["git", "--git-dir", str(self.bare), "show", f"{ref}:{path}"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.bare), "show", f"{ref}:{path}"], capture_output=True, text=True
+        )
         return done.stdout if done.returncode == 0 else None
 
     def _edit_params(self, standin: Any, branch: str, updates: dict[str, Any], message: str) -> str:
@@ -281,8 +319,16 @@ class Demo:
 
         exists = self._git_show(branch, "params.yaml") is not None
         text = self._git_show(branch if exists else "main", "params.yaml") or ""
-        return str(standin.commit(REPO, branch, {"params.yaml": set_keys(text, updates)}, message,
-                                  author=MAINTAINER, base=None if exists else "main"))
+        return str(
+            standin.commit(
+                REPO,
+                branch,
+                {"params.yaml": set_keys(text, updates)},
+                message,
+                author=MAINTAINER,
+                base=None if exists else "main",
+            )
+        )
 
     # --- reading GitHub back -----------------------------------------------------------------------
 
@@ -290,8 +336,10 @@ class Demo:
         return [c for c in self.standin.comments(REPO, number) if c.user.endswith("[bot]")]
 
     def _bot_comment(self, number: int, fragment: str) -> Any:
-        return next((c for c in self._bot_comments(number) if fragment in c.body and "<!-- mlops-bot:" in c.body),
-                    None)
+        return next(
+            (c for c in self._bot_comments(number) if fragment in c.body and "<!-- mlops-bot:" in c.body),
+            None,
+        )
 
     def _bot_comment_containing(self, number: int, text: str) -> Any:
         return next((c for c in self._bot_comments(number) if text in c.body), None)
@@ -305,8 +353,14 @@ class Demo:
         return str(self.standin.pull(REPO, number).head_sha)
 
     def _check(self, sha: str) -> Any:
-        return next((r for r in self.standin.check_runs(REPO, sha)
-                     if r.name.endswith(MODEL) and r.status == "completed"), None)
+        return next(
+            (
+                r
+                for r in self.standin.check_runs(REPO, sha)
+                if r.name.endswith(MODEL) and r.status == "completed"
+            ),
+            None,
+        )
 
     def _registry(self) -> Any:
         if not hasattr(self, "_registry_cache"):
@@ -375,8 +429,10 @@ class Demo:
             if failed:
                 raise DemoError(f"waiting for {what}: job {failed[0].id} failed: {failed[0].last_error}")
             time.sleep(0.25)
-        raise DemoError(f"waited {timeout or self.timeout:.0f} s for {what}; see `mlops-bot deliveries` "
-                        f"with MLOPS_BOT_DATABASE_URL={self.settings.database_url}")
+        raise DemoError(
+            f"waited {timeout or self.timeout:.0f} s for {what}; see `mlops-bot deliveries` "
+            f"with MLOPS_BOT_DATABASE_URL={self.settings.database_url}"
+        )
 
     # --- what the reader gets ----------------------------------------------------------------------
 
@@ -392,22 +448,36 @@ def render_transcript(standin: Any, repo: str) -> str:
     threads = sorted(standin.issues(repo, include_pulls=True), key=lambda i: i.number)
     for issue in threads:
         kind = "Pull request" if issue.is_pull else "Issue"
-        lines += [f"## {kind} #{issue.number}: {issue.title} ({issue.state})", "",
-                  f"*opened by @{issue.user}*", "", _quote(issue.body or ""), ""]
+        lines += [
+            f"## {kind} #{issue.number}: {issue.title} ({issue.state})",
+            "",
+            f"*opened by @{issue.user}*",
+            "",
+            _quote(issue.body or ""),
+            "",
+        ]
         for comment in standin.comments(repo, issue.number):
             lines += [f"### @{comment.user} commented", "", comment.body, ""]
         if issue.is_pull:
             pull = standin.pull(repo, issue.number)
             for run in standin.check_runs(repo, pull.head_sha):
-                lines.append(f"- Check run **{run.name}** on `{pull.head_sha[:7]}`: {run.conclusion or run.status}")
+                lines.append(
+                    f"- Check run **{run.name}** on `{pull.head_sha[:7]}`: {run.conclusion or run.status}"
+                )
             lines.append("")
     deployments = sorted(standin.deployments(repo), key=lambda d: d.id)
     if deployments:
         lines += ["## Deployments", ""]
         for d in deployments:
             states = " -> ".join(s.state for s in d.statuses)
-            lines.append(f"- #{d.id} to `{d.environment}` at `{d.sha[:7]}`: {json.dumps(d.payload)} ({states})")
+            lines.append(
+                f"- #{d.id} to `{d.environment}` at `{d.sha[:7]}`: {json.dumps(d.payload)} ({states})"
+            )
     return "\n".join(lines) + "\n"
+
+
+def _bind(probe: Callable[[str], Any], key: str) -> Callable[[], Any]:
+    return lambda: probe(key)
 
 
 def _quote(text: str) -> str:
@@ -445,5 +515,3 @@ def _production_csv(shifted: list[str], rows: int = 400, seed: int = 7) -> str:
 def run_demo(out: Path, progress: Progress, stages: tuple[str, ...] | None = None) -> dict[str, Any]:
     demo = Demo(out=out, progress=progress)
     return demo.run(stages or ("help", "train", "promote", "drift"))
-
-

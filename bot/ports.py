@@ -21,8 +21,10 @@ class RepoGitHub(Protocol):
     def default_branch(self) -> str: ...
     def clone_url(self) -> str:
         """What `git clone` takes for this repository (credentials are supplied separately, never in the URL)."""
+
     def read_file(self, path: str, ref: str | None = None) -> str | None:
         """Text of a file at `ref` (default branch when None); None when it does not exist."""
+
     def pull(self, number: int) -> PullFacts: ...
     def permission(self, login: str) -> Permission: ...
     def react(self, comment_id: int, content: str) -> None: ...
@@ -30,6 +32,7 @@ class RepoGitHub(Protocol):
     def comment(self, issue_number: int, body: str) -> CommentRef: ...
     def find_bot_comment(self, issue_number: int, marker: str) -> CommentRef | None:
         """The bot's own comment carrying `marker`, if any."""
+
     def upsert_comment(self, issue_number: int, marker: str, body: str) -> CommentRef:
         """Edit the bot's comment carrying `marker`, or create it. Never two comments per marker."""
 
@@ -58,11 +61,13 @@ class RepoGitHub(Protocol):
         self, marker: str, title: str, body: str, labels: list[str], *, reopen: bool = True
     ) -> IssueRef:
         """Find the bot's issue carrying `marker` in its body (open first, then closed), update or create it."""
+
     def find_issue(self, marker: str) -> IssueRef | None: ...
     def close_issue(self, number: int) -> None: ...
 
     def commit_files(self, branch: str, base_ref: str, files: Mapping[str, str], message: str) -> str:
         """Put `files` on `branch` (created from `base_ref` if missing) as one commit; returns its sha."""
+
     def upsert_pull(self, head: str, base: str, title: str, body: str) -> PullRef:
         """The open pull request from `head`, updated; or a new one."""
 
@@ -81,11 +86,13 @@ class ModelRegistry(Protocol):
     def run(self, run_id: str) -> RunRecord | None: ...
     def find_runs(self, model: str, tags: Mapping[str, str]) -> list[RunRecord]:
         """Finished runs of `model` whose tags include all of `tags`, newest first."""
+
     def version_by_alias(self, model: str, alias: str) -> ModelVersion | None: ...
     def version(self, model: str, version: str) -> ModelVersion | None: ...
     def versions(self, model: str) -> list[ModelVersion]: ...
     def register(self, model: str, run: RunRecord, tags: Mapping[str, str]) -> ModelVersion:
         """Register `run` as a version of `model`; the version already made from this run if there is one."""
+
     def set_alias(self, model: str, alias: str, version: str) -> None: ...
     def delete_alias(self, model: str, alias: str) -> None: ...
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None: ...

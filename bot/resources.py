@@ -12,7 +12,9 @@ def templates_dir() -> Path:
     for candidate in (here / "templates", here.parent / "templates"):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError("mlops-bot's templates folder is missing from this installation; reinstall the package")
+    raise FileNotFoundError(
+        "mlops-bot's templates folder is missing from this installation; reinstall the package"
+    )
 
 
 def template_path(*parts: str) -> Path:

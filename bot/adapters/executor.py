@@ -83,11 +83,26 @@ class LocalExecutor:
             for n, step in enumerate(steps):
                 started = time.perf_counter()
                 log_path = root / f"step{n}-{step.args[0]}.log"
-                cmd = [sys.executable, "-m", "bot", *(a.replace("{repo_dir}", str(repo_dir)).replace(
-                    "{job_dir}", str(root)) for a in step.args)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    *(
+                        a.replace("{repo_dir}", str(repo_dir)).replace("{job_dir}", str(root))
+                        for a in step.args
+                    ),
+                ]
                 with log_path.open("w") as out:
-                    code = subprocess.run(cmd, cwd=repo_dir, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
-                log.info("job %s step %s exited %s in %.1fs", job_id, step.args[0], code, time.perf_counter() - started)
+                    code = subprocess.run(
+                        cmd, cwd=repo_dir, env=env, stdout=out, stderr=subprocess.STDOUT
+                    ).returncode
+                log.info(
+                    "job %s step %s exited %s in %.1fs",
+                    job_id,
+                    step.args[0],
+                    code,
+                    time.perf_counter() - started,
+                )
                 codes.append(code)
                 if code != 0 and step.check:
                     raise JobError(f"`mlops-bot {' '.join(step.args[:1])}` exited {code}:\n{_tail(log_path)}")

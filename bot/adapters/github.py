@@ -301,6 +301,16 @@ class GitHubFactory:
         assert self.app is not None
         return self.app.token(installation_id)
 
+    def token(self, installation_id: int | None = None) -> str:
+        """A token for a job's own GitHub calls and git: the installation's, or the configured token."""
+        if self.app is not None:
+            if installation_id is None:
+                raise GitHubError("a GitHub App job needs the installation id of the event it serves")
+            inst = installation_id
+            return _retrying(self.retry, "minting an installation token", lambda: self.app_token(inst))
+        assert self.settings.github_token is not None
+        return self.settings.github_token.get_secret_value()
+
     def _installation(self, full_name: str) -> int:
         assert self.app is not None
         app = self.app
@@ -421,6 +431,18 @@ class GitHubRepo:
             "reacting to a comment",
             lambda: self.repo.requester.requestJsonAndCheck("POST", url, input={"content": content}),
         )
+
+    def clone_url(self) -> str:
+        return self._call("reading the clone URL", lambda: str(self.gh.get_repo(self.full_name).clone_url))
+
+    def find_bot_comment(self, issue_number: int, marker: str) -> CommentRef | None:
+        def find() -> CommentRef | None:
+            for c in self.repo.get_issue(issue_number).get_comments():
+                if c.user is not None and c.user.login == self.bot_login and marker in (c.body or ""):
+                    return CommentRef(c.id, c.html_url)
+            return None
+
+        return self._call(f"reading the comments of #{issue_number}", find)
 
     def comment(self, issue_number: int, body: str) -> CommentRef:
         check_body("The comment", body)

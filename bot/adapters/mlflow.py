@@ -261,14 +261,16 @@ class MlflowRegistry:
                 raise
         source = run.model_uri or f"runs:/{run.run_id}/{MODEL_ARTIFACT}"
         model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
-        created = self.client.create_model_version(
-            name=model,
-            source=source,
-            run_id=run.run_id,
-            tags=wanted_tags,
-            run_link=run.url or None,
-            model_id=model_id,
-        )
+        # A sqlite registry resolves a models:/m-... source through the global tracking URI (an MLflow TODO)
+        with _global_tracking_uri(self.tracking_uri):
+            created = self.client.create_model_version(
+                name=model,
+                source=source,
+                run_id=run.run_id,
+                tags=wanted_tags,
+                run_link=run.url or None,
+                model_id=model_id,
+            )
         return self._version(created)
 
     def set_alias(self, model: str, alias: str, version: str) -> None:

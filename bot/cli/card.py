@@ -14,8 +14,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("card", help="post the sticky model card and Check Run on a pull request")
     p.add_argument("--pr", type=int, required=True, help="pull request number")
     p.add_argument("--model", help="one model (default: every model in the config)")
-    p.add_argument("--results", type=Path, help="the JSON `mlops-bot train --json` wrote; without it, the newest "
-                   "run of the PR's head commit is used")
+    p.add_argument(
+        "--results",
+        type=Path,
+        help="the JSON `mlops-bot train --json` wrote; without it, the newest "
+        "run of the PR's head commit is used",
+    )
     p.add_argument("--sha", help="head commit (default: the PR's head)")
     p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
     p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")

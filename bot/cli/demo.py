@@ -12,11 +12,21 @@ STAGES = ("help", "train", "promote", "drift")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="run the whole loop locally against a GitHub stand-in (no account needed)")
-    p.add_argument("--out", type=Path, default=Path("demo-out"),
-                   help="where transcript.md, summary.json and the demo's state go (default: ./demo-out)")
-    p.add_argument("--until", choices=STAGES, default="drift",
-                   help="stop after this stage (help, train, promote, drift; default: the whole loop)")
+    p = sub.add_parser(
+        "demo", help="run the whole loop locally against a GitHub stand-in (no account needed)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-out"),
+        help="where transcript.md, summary.json and the demo's state go (default: ./demo-out)",
+    )
+    p.add_argument(
+        "--until",
+        choices=STAGES,
+        default="drift",
+        help="stop after this stage (help, train, promote, drift; default: the whole loop)",
+    )
     p.set_defaults(func=run)
 
 

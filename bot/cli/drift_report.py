@@ -54,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
         outcome = report(env, spec, summary, head_sha=sha, error=error, reply_to=args.reply_to)
     except JobSetupError as exc:
         raise UserError(str(exc)) from exc
-    print(f"{outcome.model}: {outcome.verdict}, action {outcome.action}, issue {outcome.issue}, "
-          f"retrain PR {outcome.retrain_pr}")
+    print(
+        f"{outcome.model}: {outcome.verdict}, action {outcome.action}, issue {outcome.issue}, "
+        f"retrain PR {outcome.retrain_pr}"
+    )
     if args.json:
         args.json.write_text(json.dumps(asdict(outcome), indent=2))
     return 1 if outcome.verdict == "error" else 0

@@ -17,7 +17,9 @@ def register(sub: Any) -> None:
     p.add_argument("--model", help="one model (default: every model in the config)")
     p.add_argument("--pr", type=int, help="the merged pull request (approvals, replies)")
     p.add_argument("--reply-to", type=int, help="issue or PR number to answer on (default: --pr)")
-    p.add_argument("--dry-run", action="store_true", help="show the plan and every gate's verdict; change nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show the plan and every gate's verdict; change nothing"
+    )
     p.add_argument("--no-bento", action="store_true", help="skip the BentoML service build")
     p.add_argument("--repo-dir", type=Path, default=Path("."), help="checkout of --sha (default: .)")
     p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
@@ -35,9 +37,15 @@ def run(args: argparse.Namespace) -> int:
         models = env.models(args.model)
         builder = None if (args.no_bento or args.dry_run) else _bento_builder(env)
         outcomes = promote(
-            env, args.repo_dir, sha=args.sha, models=models, pr=args.pr,
-            reply_to=args.reply_to if args.reply_to is not None else args.pr, dry_run=args.dry_run,
-            lock=lambda name: store_lock(env.settings.database_url, name), build_bento=builder,
+            env,
+            args.repo_dir,
+            sha=args.sha,
+            models=models,
+            pr=args.pr,
+            reply_to=args.reply_to if args.reply_to is not None else args.pr,
+            dry_run=args.dry_run,
+            lock=lambda name: store_lock(env.settings.database_url, name),
+            build_bento=builder,
         )
     except JobSetupError as exc:
         raise UserError(str(exc)) from exc
@@ -56,8 +64,12 @@ def _bento_builder(env: Any) -> Any:
         out = env.settings.work_dir.resolve() / "bentos"
         out.mkdir(parents=True, exist_ok=True)
         result = build_service(
-            model_name=version.name, version=version.version, model_uri=f"models:/{version.name}/{version.version}",
-            tracking_uri=env.settings.mlflow_tracking_uri, git_sha=sha, out_dir=out,
+            model_name=version.name,
+            version=version.version,
+            model_uri=f"models:/{version.name}/{version.version}",
+            tracking_uri=env.settings.mlflow_tracking_uri,
+            git_sha=sha,
+            out_dir=out,
         )
         return result.tag, result.note
 

@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     except JobSetupError as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:
-        print(f"{o.model}: {o.status} (champion v{o.actual_version or '-'}, git wants v{o.desired_version or '?'})")
+        print(
+            f"{o.model}: {o.status} (champion v{o.actual_version or '-'}, git wants v{o.desired_version or '?'})"
+        )
     if args.json:
         args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
     return 0

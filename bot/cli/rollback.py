@@ -31,12 +31,19 @@ def run(args: argparse.Namespace) -> int:
         models = env.models(args.model)
         if len(models) != 1:
             raise UserError(f"several models are configured ({', '.join(models)}): name one with --model")
-        outcome = rollback(env, model=models[0], to=args.to, reply_to=args.reply_to,
-                           lock=lambda name: store_lock(env.settings.database_url, name))
+        outcome = rollback(
+            env,
+            model=models[0],
+            to=args.to,
+            reply_to=args.reply_to,
+            lock=lambda name: store_lock(env.settings.database_url, name),
+        )
     except JobSetupError as exc:
         raise UserError(str(exc)) from exc
-    print(f"{outcome.model}: {outcome.status} " + (f"v{outcome.previous} -> v{outcome.version}" if outcome.version
-                                                   else "; ".join(outcome.reasons)))
+    print(
+        f"{outcome.model}: {outcome.status} "
+        + (f"v{outcome.previous} -> v{outcome.version}" if outcome.version else "; ".join(outcome.reasons))
+    )
     if args.json:
         args.json.write_text(json.dumps(asdict(outcome), indent=2))
     return 0

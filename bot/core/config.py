@@ -30,7 +30,9 @@ class MetricSpec(_Strict):
     direction: Direction = "higher"
     tolerance: float = Field(0.0, ge=0, description="How much worse than the champion is still allowed.")
     min: float | None = Field(None, description="Absolute floor (higher is better) the candidate must reach.")
-    max: float | None = Field(None, description="Absolute ceiling (lower is better) the candidate must stay under.")
+    max: float | None = Field(
+        None, description="Absolute ceiling (lower is better) the candidate must stay under."
+    )
 
     def better(self, candidate: float, reference: float) -> bool:
         return candidate > reference if self.direction == "higher" else candidate < reference
@@ -44,8 +46,12 @@ class DriftRetrain(_Strict):
 
 
 class DriftSpec(_Strict):
-    current: str = Field(..., description="Production data: a path, a glob or a DVC-tracked file (CSV/Parquet).")
-    reference: str = Field(..., description="Training data path in the repository, resolved at the champion's sha.")
+    current: str = Field(
+        ..., description="Production data: a path, a glob or a DVC-tracked file (CSV/Parquet)."
+    )
+    reference: str = Field(
+        ..., description="Training data path in the repository, resolved at the champion's sha."
+    )
     columns: list[str] | None = None
     numerical_columns: list[str] | None = None
     categorical_columns: list[str] | None = None

@@ -132,7 +132,9 @@ def train_result_from_dict(data: dict[str, Any]) -> TrainResult:
     """The inverse of `dataclasses.asdict(TrainResult)`, as `mlops-bot train --json` writes it."""
     run = data.get("run")
     fields = {k: v for k, v in data.items() if k in TrainResult.__dataclass_fields__ and k != "run"}
-    record = RunRecord(**{k: v for k, v in run.items() if k in RunRecord.__dataclass_fields__}) if run else None
+    record = (
+        RunRecord(**{k: v for k, v in run.items() if k in RunRecord.__dataclass_fields__}) if run else None
+    )
     return TrainResult(run=record, **fields)
 
 

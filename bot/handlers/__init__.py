@@ -34,7 +34,9 @@ def build_handler(settings: Settings, store: Any | None = None) -> Callable[[Del
 
     def handle(delivery: Delivery) -> None:
         # `event.action` subscribers first, then whole-event subscribers (jobs subscribe by event).
-        for handler in table.get(delivery.name, []) + (table.get(delivery.event, []) if delivery.action else []):
+        for handler in table.get(delivery.name, []) + (
+            table.get(delivery.event, []) if delivery.action else []
+        ):
             handler(ctx, delivery)
 
     return handle

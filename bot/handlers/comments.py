@@ -99,19 +99,29 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
         return
     pull = gh.pull(number)
     if cmd.dry_run:
-        ctx.queue_job("plan", f"{d.repo}#{number}/c{comment_id}", d, pr=number, reply_to=number, model=cmd.model)
+        ctx.queue_job(
+            "plan", f"{d.repo}#{number}/c{comment_id}", d, pr=number, reply_to=number, model=cmd.model
+        )
     elif pull.merged and pull.merge_commit_sha:
         # Retrying a merged PR's promotion is safe: promotion is keyed by (model, run).
         ctx.queue_job(
-            "promote", f"{d.repo}@{pull.merge_commit_sha}/c{comment_id}", d,
-            pr=number, sha=pull.merge_commit_sha, model=cmd.model,
+            "promote",
+            f"{d.repo}@{pull.merge_commit_sha}/c{comment_id}",
+            d,
+            pr=number,
+            sha=pull.merge_commit_sha,
+            model=cmd.model,
         )
     elif pull.state == "open" and not config.promotion.allow_on_open_pr:
         gh.comment(number, replies.promote_needs_merge(cmd.model))
     elif pull.state == "open":
         ctx.queue_job(
-            "promote", f"{d.repo}#{number}@{pull.head_sha}/c{comment_id}", d,
-            pr=number, sha=pull.head_sha, model=cmd.model,
+            "promote",
+            f"{d.repo}#{number}@{pull.head_sha}/c{comment_id}",
+            d,
+            pr=number,
+            sha=pull.head_sha,
+            model=cmd.model,
         )
     else:
         gh.comment(number, replies.pull_closed(cmd.verb))
@@ -139,7 +149,11 @@ def _ok_to_test(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, c
         gh.comment(number, replies.ok_to_test_not_needed())
         return
     # The approval is recorded on the PR itself, bound to the head sha: a later push needs a new one.
-    gh.upsert_comment(number, reply_marker("ok-to-test", pull.head_sha), replies.ok_to_test_recorded(d.sender, pull.head_sha))
+    gh.upsert_comment(
+        number,
+        reply_marker("ok-to-test", pull.head_sha),
+        replies.ok_to_test_recorded(d.sender, pull.head_sha),
+    )
     ctx.queue_job("train", f"{d.repo}#{number}@{pull.head_sha}", d, pr=number, model=None)
 
 

@@ -113,14 +113,24 @@ def _train_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
         Step(tuple(train_args), check=False),  # a failing stage still gets a card
         Step(("card", *_model_args(params), "--results", "{job_dir}/train.json", "--pr", str(pull.number))),
     ]
-    env = {"GITHUB_EVENT_PATH": "{job_dir}/event.json", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_SHA": pull.head_sha}
+    env = {
+        "GITHUB_EVENT_PATH": "{job_dir}/event.json",
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_SHA": pull.head_sha,
+    }
     return pull.head_sha, pull.head_ref if same_repo else None, steps, {"event.json": _pull_event(pull)}, env
 
 
 def _card_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
     pull = gh.pull(int(params["pr"]))
     steps = [Step(("card", *_model_args(params), "--pr", str(pull.number), "--sha", pull.head_sha))]
-    return pull.head_sha, None, steps, {"event.json": _pull_event(pull)}, {"GITHUB_EVENT_PATH": "{job_dir}/event.json"}
+    return (
+        pull.head_sha,
+        None,
+        steps,
+        {"event.json": _pull_event(pull)},
+        {"GITHUB_EVENT_PATH": "{job_dir}/event.json"},
+    )
 
 
 def _promote_plan(gh: RepoGitHub, params: dict[str, Any], *, dry_run: bool) -> Plan:
@@ -148,10 +158,21 @@ def _rollback_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
 
 def _drift_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
     steps = [
-        Step(("drift", *_model_args(params), "--out", "{job_dir}/drift", "--json", "{job_dir}/drift.json"), check=False),
-        Step(("drift-report", *_model_args(params), "--summary", "{job_dir}/drift.json",
-              "--error-log", "{job_dir}/step0-drift.log",
-              *(["--reply-to", str(params["reply_to"])] if params.get("reply_to") else []))),
+        Step(
+            ("drift", *_model_args(params), "--out", "{job_dir}/drift", "--json", "{job_dir}/drift.json"),
+            check=False,
+        ),
+        Step(
+            (
+                "drift-report",
+                *_model_args(params),
+                "--summary",
+                "{job_dir}/drift.json",
+                "--error-log",
+                "{job_dir}/step0-drift.log",
+                *(["--reply-to", str(params["reply_to"])] if params.get("reply_to") else []),
+            )
+        ),
     ]
     return gh.default_branch(), None, steps, {}, {}
 

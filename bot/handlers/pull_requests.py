@@ -47,7 +47,9 @@ def on_pull_closed(ctx: Context, delivery: Delivery) -> None:
         return
     merge_sha = str(pr.get("merge_commit_sha") or "")
     # Keyed by the merge commit: the same merge delivered twice promotes once.
-    ctx.queue_job("promote", f"{delivery.repo}@{merge_sha}", delivery, pr=int(pr["number"]), sha=merge_sha, model=None)
+    ctx.queue_job(
+        "promote", f"{delivery.repo}@{merge_sha}", delivery, pr=int(pr["number"]), sha=merge_sha, model=None
+    )
 
 
 ROUTES: dict[str, Any] = {

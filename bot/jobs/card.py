@@ -35,14 +35,22 @@ def results_for_commit(env: JobEnv, models: list[str], head_sha: str) -> list[Tr
             run = runs[0]
             results.append(
                 TrainResult(
-                    model=model, run=run, reused=True, ok=True, metrics=dict(run.metrics), params=dict(run.params),
+                    model=model,
+                    run=run,
+                    reused=True,
+                    ok=True,
+                    metrics=dict(run.metrics),
+                    params=dict(run.params),
                     output_hash=run.tags.get(TAG_OUTPUT_HASH, ""),
                 )
             )
         else:
             results.append(
                 TrainResult(
-                    model=model, run=None, reused=False, ok=False,
+                    model=model,
+                    run=None,
+                    reused=False,
+                    ok=False,
                     error=f"No training run of {model} exists for commit {head_sha[:7]} yet. Comment `/train {model}`.",
                 )
             )

@@ -37,7 +37,9 @@ class JobEnv:
         settings = Settings()
         full_name = repo or os.environ.get("GITHUB_REPOSITORY", "")
         if not full_name:
-            raise JobSetupError("no repository: set GITHUB_REPOSITORY=owner/name (Actions sets it) or pass --repo")
+            raise JobSetupError(
+                "no repository: set GITHUB_REPOSITORY=owner/name (Actions sets it) or pass --repo"
+            )
         return cls(settings=settings, repo=full_name, config_path=config_path)
 
     @property
@@ -46,7 +48,9 @@ class JobEnv:
             from bot.adapters.github import GitHubFactory
 
             if not (self.settings.github_token or self.settings.app_id):
-                raise JobSetupError("no GitHub credentials: set GITHUB_TOKEN (Actions provides it) or the App settings")
+                raise JobSetupError(
+                    "no GitHub credentials: set GITHUB_TOKEN (Actions provides it) or the App settings"
+                )
             self._gh = GitHubFactory(self.settings).for_repo(self.repo)
         return self._gh
 
@@ -65,7 +69,9 @@ class JobEnv:
             return load_config(self.config_path.read_text(), str(self.config_path))
         text = self.gh.read_file(CONFIG_PATH)
         if text is None:
-            raise JobSetupError(f"{self.repo} has no {CONFIG_PATH} on its default branch; `mlops-bot init` writes one")
+            raise JobSetupError(
+                f"{self.repo} has no {CONFIG_PATH} on its default branch; `mlops-bot init` writes one"
+            )
         return load_config(text, CONFIG_PATH)
 
     def models(self, name: str | None) -> list[str]:
@@ -79,5 +85,7 @@ class JobEnv:
 
 def ci_url() -> str:
     """A link to the Actions run this job is part of, when it is one."""
-    server, repo, run = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    server, repo, run = (
+        os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else ""

@@ -86,7 +86,9 @@ def promote(
         assert spec is not None  # JobEnv.models() validated the names
         run, wanted, lock_id = candidate_for(env, spec, repo_dir)
         if run is None:
-            outcome = PromotionOutcome(name, "no-candidate", reasons=[replies.no_candidate(name, sha, wanted)])
+            outcome = PromotionOutcome(
+                name, "no-candidate", reasons=[replies.no_candidate(name, sha, wanted)]
+            )
             _reply(env, reply_to, replies.no_candidate(name, sha, wanted), ("no-candidate", f"{name}@{sha}"))
             outcomes.append(outcome)
             continue
@@ -94,8 +96,9 @@ def promote(
             outcomes.append(_plan(env, spec, run, sha=sha, approvals=approvals, reply_to=reply_to))
             continue
         with lock(f"promote:{name}"):
-            outcome = _promote_locked(env, spec, run, sha=sha, pr=pr, lock_id=lock_id, approvals=approvals,
-                                      build_bento=build_bento)
+            outcome = _promote_locked(
+                env, spec, run, sha=sha, pr=pr, lock_id=lock_id, approvals=approvals, build_bento=build_bento
+            )
         _reply(env, reply_to, replies.promotion_result(outcome), ("promotion", f"{name}@{run.run_id}"))
         outcomes.append(outcome)
     return outcomes
@@ -106,16 +109,29 @@ def _plan(
 ) -> PromotionOutcome:
     config = env.config
     champion = env.registry.version_by_alias(spec.name, config.aliases.champion)
-    decision = gates.evaluate(spec, run.metrics, champion.metrics if champion else None,
-                              promotion=config.promotion, approvals=approvals)
+    decision = gates.evaluate(
+        spec,
+        run.metrics,
+        champion.metrics if champion else None,
+        promotion=config.promotion,
+        approvals=approvals,
+    )
     existing = next((v for v in env.registry.versions(spec.name) if v.run_id == run.run_id), None)
     body = replies.promotion_plan(
-        model=spec.name, run=run, existing_version=existing.version if existing else None,
-        champion=champion, aliases=config.aliases, decision=decision, environment=config.promotion.environment,
+        model=spec.name,
+        run=run,
+        existing_version=existing.version if existing else None,
+        champion=champion,
+        aliases=config.aliases,
+        decision=decision,
+        environment=config.promotion.environment,
     )
     _reply(env, reply_to, body, ("plan", f"{spec.name}@{run.run_id}"))
     return PromotionOutcome(
-        spec.name, "planned", run_id=run.run_id, reasons=[v.reason for v in decision.verdicts],
+        spec.name,
+        "planned",
+        run_id=run.run_id,
+        reasons=[v.reason for v in decision.verdicts],
         previous=champion.version if champion else "",
     )
 
@@ -135,16 +151,31 @@ def _promote_locked(
     registry = env.registry
     champion = registry.version_by_alias(spec.name, config.aliases.champion)  # re-read inside the lock
     if champion is not None and champion.run_id == run.run_id and champion.tags.get(TAG_DEPLOYMENT):
-        return PromotionOutcome(spec.name, "already", version=champion.version, run_id=run.run_id,
-                                bento_tag=champion.tags.get(TAG_BENTO, ""),
-                                deployment_id=int(champion.tags[TAG_DEPLOYMENT]), deployment_state="success")
+        return PromotionOutcome(
+            spec.name,
+            "already",
+            version=champion.version,
+            run_id=run.run_id,
+            bento_tag=champion.tags.get(TAG_BENTO, ""),
+            deployment_id=int(champion.tags[TAG_DEPLOYMENT]),
+            deployment_state="success",
+        )
     if champion is None or champion.run_id != run.run_id:
-        decision = gates.evaluate(spec, run.metrics, champion.metrics if champion else None,
-                                  promotion=config.promotion, approvals=approvals)
+        decision = gates.evaluate(
+            spec,
+            run.metrics,
+            champion.metrics if champion else None,
+            promotion=config.promotion,
+            approvals=approvals,
+        )
         if not decision.allowed:
-            return PromotionOutcome(spec.name, "refused", run_id=run.run_id,
-                                    previous=champion.version if champion else "",
-                                    reasons=[v.reason for v in decision.verdicts if not v.passed])
+            return PromotionOutcome(
+                spec.name,
+                "refused",
+                run_id=run.run_id,
+                previous=champion.version if champion else "",
+                reasons=[v.reason for v in decision.verdicts if not v.passed],
+            )
     tags = {TAG_GIT_SHA: sha, TAG_LOCK: lock_id, **({TAG_PR: str(pr)} if pr is not None else {})}
     version = registry.register(spec.name, run, tags)
     previous = champion if champion is not None and champion.version != version.version else None
@@ -152,32 +183,51 @@ def _promote_locked(
     deployment_id = int(version.tags.get(TAG_DEPLOYMENT) or 0)
     if not deployment_id:
         deployment_id = env.gh.create_deployment(
-            sha, env_name,
+            sha,
+            env_name,
             {"model": spec.name, "version": version.version, "run_id": run.run_id},
             f"Promote {spec.name} v{version.version}",
         )
         registry.set_version_tag(spec.name, version.version, TAG_DEPLOYMENT, str(deployment_id))
-    env.gh.set_deployment_status(deployment_id, "in_progress", description=f"building {spec.name} v{version.version}")
+    env.gh.set_deployment_status(
+        deployment_id, "in_progress", description=f"building {spec.name} v{version.version}"
+    )
     bento_tag, note = version.tags.get(TAG_BENTO, ""), ""
     if build_bento is not None and not bento_tag:
         try:
             bento_tag, note = build_bento(version, sha)
         except Exception as exc:  # a failed build fails this deployment, never leaves it in progress
             log.exception("bento build failed")
-            env.gh.set_deployment_status(deployment_id, "failure", description=f"bento build failed: {exc}"[:140])
-            return PromotionOutcome(spec.name, "failed", version=version.version, run_id=run.run_id,
-                                    deployment_id=deployment_id, deployment_state="failure",
-                                    reasons=[f"the BentoML build failed: {exc}"])
+            env.gh.set_deployment_status(
+                deployment_id, "failure", description=f"bento build failed: {exc}"[:140]
+            )
+            return PromotionOutcome(
+                spec.name,
+                "failed",
+                version=version.version,
+                run_id=run.run_id,
+                deployment_id=deployment_id,
+                deployment_state="failure",
+                reasons=[f"the BentoML build failed: {exc}"],
+            )
         registry.set_version_tag(spec.name, version.version, TAG_BENTO, bento_tag)
     if previous is not None:
         registry.set_alias(spec.name, config.aliases.previous, previous.version)
     registry.set_alias(spec.name, config.aliases.champion, version.version)
-    env.gh.set_deployment_status(deployment_id, "success",
-                                 description=f"{spec.name} v{version.version} is {config.aliases.champion}")
-    return PromotionOutcome(spec.name, "promoted", version=version.version,
-                            previous=previous.version if previous else "", run_id=run.run_id,
-                            bento_tag=bento_tag, bento_note=note, deployment_id=deployment_id,
-                            deployment_state="success")
+    env.gh.set_deployment_status(
+        deployment_id, "success", description=f"{spec.name} v{version.version} is {config.aliases.champion}"
+    )
+    return PromotionOutcome(
+        spec.name,
+        "promoted",
+        version=version.version,
+        previous=previous.version if previous else "",
+        run_id=run.run_id,
+        bento_tag=bento_tag,
+        bento_note=note,
+        deployment_id=deployment_id,
+        deployment_state="success",
+    )
 
 
 def rollback(
@@ -187,22 +237,39 @@ def rollback(
     registry = env.registry
     with lock(f"promote:{model}"):
         champion = registry.version_by_alias(model, config.aliases.champion)
-        target = registry.version(model, to) if to else registry.version_by_alias(model, config.aliases.previous)
+        target = (
+            registry.version(model, to) if to else registry.version_by_alias(model, config.aliases.previous)
+        )
         if champion is None or target is None or target.version == champion.version:
             why = replies.nothing_to_roll_back(model, champion, to)
             _reply(env, reply_to, why, None)
             return PromotionOutcome(model, "refused", reasons=[why])
         ref = target.tags.get(TAG_GIT_SHA) or env.gh.default_branch()
         deployment_id = env.gh.create_deployment(
-            ref, config.promotion.environment,
-            {"model": model, "version": target.version, "run_id": target.run_id, "rollback_from": champion.version},
+            ref,
+            config.promotion.environment,
+            {
+                "model": model,
+                "version": target.version,
+                "run_id": target.run_id,
+                "rollback_from": champion.version,
+            },
             f"Roll back {model} to v{target.version}",
         )
         registry.set_alias(model, config.aliases.champion, target.version)
         registry.set_alias(model, config.aliases.previous, champion.version)
-        env.gh.set_deployment_status(deployment_id, "success", description=f"{model} rolled back to v{target.version}")
-    outcome = PromotionOutcome(model, "rolled-back", version=target.version, previous=champion.version,
-                               run_id=target.run_id, deployment_id=deployment_id, deployment_state="success")
+        env.gh.set_deployment_status(
+            deployment_id, "success", description=f"{model} rolled back to v{target.version}"
+        )
+    outcome = PromotionOutcome(
+        model,
+        "rolled-back",
+        version=target.version,
+        previous=champion.version,
+        run_id=target.run_id,
+        deployment_id=deployment_id,
+        deployment_state="success",
+    )
     _reply(env, reply_to, replies.rollback_result(outcome), None)
     return outcome
 

@@ -62,9 +62,13 @@ def reconcile(env: JobEnv, spec: ModelSpec) -> ReconcileOutcome:
         if champion is not None:
             registry.set_alias(spec.name, config.aliases.previous, champion.version)
         body = replies.reconcile_corrected(spec.name, actual, wanted, desired)
-        issue = gh.upsert_issue(issue_marker(spec.name), f"Reconcile: {spec.name} champion corrected", body, LABELS)
+        issue = gh.upsert_issue(
+            issue_marker(spec.name), f"Reconcile: {spec.name} champion corrected", body, LABELS
+        )
         return ReconcileOutcome(spec.name, "corrected", desired, actual, wanted, issue.number)
     body = replies.reconcile_mismatch(spec.name, actual, wanted, desired, config.reconcile)
-    issue = gh.upsert_issue(issue_marker(spec.name), f"Reconcile: {spec.name} champion differs from git", body, LABELS)
+    issue = gh.upsert_issue(
+        issue_marker(spec.name), f"Reconcile: {spec.name} champion differs from git", body, LABELS
+    )
     status = "drifted-reported" if desired_version is not None else "unknown-desired-version"
     return ReconcileOutcome(spec.name, status, desired, actual, wanted, issue.number)

@@ -9,7 +9,18 @@ import sys
 
 import bot.core
 
-FORBIDDEN = ("fastapi", "starlette", "github", "mlflow", "dvc", "bentoml", "evidently", "sklearn", "pandas", "httpx")
+FORBIDDEN = (
+    "fastapi",
+    "starlette",
+    "github",
+    "mlflow",
+    "dvc",
+    "bentoml",
+    "evidently",
+    "sklearn",
+    "pandas",
+    "httpx",
+)
 
 
 def test_importing_every_core_module_loads_no_sdk() -> None:
@@ -20,7 +31,9 @@ def test_importing_every_core_module_loads_no_sdk() -> None:
         f"for name in {modules!r}: importlib.import_module(name)\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
-    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    loaded = json.loads(
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    )
     offenders = sorted({m.split(".")[0] for m in loaded} & set(FORBIDDEN))
     assert offenders == [], f"bot.core imported {offenders}"
 
@@ -32,6 +45,10 @@ def test_cli_help_loads_no_ml_sdk() -> None:
         "build_parser().format_help()\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
-    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
-    heavy = sorted({m.split(".")[0] for m in loaded} & {"mlflow", "dvc", "bentoml", "evidently", "sklearn", "pandas"})
+    loaded = json.loads(
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    )
+    heavy = sorted(
+        {m.split(".")[0] for m in loaded} & {"mlflow", "dvc", "bentoml", "evidently", "sklearn", "pandas"}
+    )
     assert heavy == [], f"`mlops-bot --help` imported {heavy}"

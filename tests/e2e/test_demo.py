@@ -59,7 +59,9 @@ def test_merge_promotes_builds_a_bento_deploys_and_rolls_back(demo: tuple[dict[s
     assert promote["rollback"]["champion"] == "1" and promote["rollback"]["deployment_status"] == "success"
 
 
-def test_persistent_drift_opens_one_issue_and_a_retrain_pr_with_a_card(demo: tuple[dict[str, Any], Path]) -> None:
+def test_persistent_drift_opens_one_issue_and_a_retrain_pr_with_a_card(
+    demo: tuple[dict[str, Any], Path],
+) -> None:
     drift = demo[0]["drift"]
     first, second = drift["checks"]
     assert first["issue"] is not None and first["retrain_pr"] is None, "one breach: an issue, no PR yet"

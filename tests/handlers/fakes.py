@@ -93,11 +93,25 @@ class Queue:
         return [action or "" for _, action, _ in self.jobs.values()]
 
 
-def pull(number: int = 7, *, fork: bool = False, state: str = "open", merged: bool = False,
-         head_sha: str = "a" * 40) -> PullFacts:
+def pull(
+    number: int = 7,
+    *,
+    fork: bool = False,
+    state: str = "open",
+    merged: bool = False,
+    head_sha: str = "a" * 40,
+) -> PullFacts:
     return PullFacts(
-        number=number, title="Tune", author="alice", state=state, merged=merged, head_sha=head_sha,
-        head_ref="tune", head_repo="mallory/model" if fork else "acme/model", base_ref="main", base_sha="b" * 40,
-        base_repo="acme/model", merge_commit_sha=("c" * 40) if merged else None,
+        number=number,
+        title="Tune",
+        author="alice",
+        state=state,
+        merged=merged,
+        head_sha=head_sha,
+        head_ref="tune",
+        head_repo="mallory/model" if fork else "acme/model",
+        base_ref="main",
+        base_sha="b" * 40,
+        base_repo="acme/model",
+        merge_commit_sha=("c" * 40) if merged else None,
     )
-

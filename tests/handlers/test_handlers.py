@@ -46,31 +46,59 @@ def dispatch(repo: FakeRepo, queue: Queue, delivery: Delivery) -> None:
         handler(ctx, delivery)
 
 
-def comment(body: str, *, user: str = "alice", number: int = 7, on_pull: bool = True, user_type: str = "User",
-            delivery_id: str = "d1", comment_id: int = 555) -> Delivery:
+def comment(
+    body: str,
+    *,
+    user: str = "alice",
+    number: int = 7,
+    on_pull: bool = True,
+    user_type: str = "User",
+    delivery_id: str = "d1",
+    comment_id: int = 555,
+) -> Delivery:
     issue: dict[str, Any] = {"number": number}
     if on_pull:
         issue["pull_request"] = {"url": "x"}
     return Delivery(
-        id=delivery_id, event="issue_comment", action="created",
+        id=delivery_id,
+        event="issue_comment",
+        action="created",
         payload={
-            "repository": {"full_name": "acme/model"}, "installation": {"id": 1},
+            "repository": {"full_name": "acme/model"},
+            "installation": {"id": 1},
             "sender": {"login": user, "type": user_type},
-            "issue": issue, "comment": {"id": comment_id, "body": body, "user": {"login": user}},
+            "issue": issue,
+            "comment": {"id": comment_id, "body": body, "user": {"login": user}},
         },
     )
 
 
-def pr_event(action: str, number: int = 7, *, fork: bool = False, merged: bool = False, sha: str = "a" * 40,
-             delivery_id: str = "p1") -> Delivery:
+def pr_event(
+    action: str,
+    number: int = 7,
+    *,
+    fork: bool = False,
+    merged: bool = False,
+    sha: str = "a" * 40,
+    delivery_id: str = "p1",
+) -> Delivery:
     return Delivery(
-        id=delivery_id, event="pull_request", action=action,
+        id=delivery_id,
+        event="pull_request",
+        action=action,
         payload={
-            "repository": {"full_name": "acme/model"}, "installation": {"id": 1},
+            "repository": {"full_name": "acme/model"},
+            "installation": {"id": 1},
             "sender": {"login": "alice", "type": "User"},
             "pull_request": {
-                "number": number, "merged": merged, "merge_commit_sha": "c" * 40 if merged else None,
-                "head": {"sha": sha, "ref": "tune", "repo": {"full_name": "mallory/model" if fork else "acme/model"}},
+                "number": number,
+                "merged": merged,
+                "merge_commit_sha": "c" * 40 if merged else None,
+                "head": {
+                    "sha": sha,
+                    "ref": "tune",
+                    "repo": {"full_name": "mallory/model" if fork else "acme/model"},
+                },
                 "base": {"ref": "main", "repo": {"full_name": "acme/model"}},
             },
         },
@@ -96,17 +124,26 @@ def test_help_is_acknowledged_and_answered(repo: FakeRepo, queue: Queue) -> None
         ("/drift", "wendy", "drift"),
     ],
 )
-def test_allowed_commands_queue_one_job(repo: FakeRepo, queue: Queue, body: str, user: str, kind: str) -> None:
+def test_allowed_commands_queue_one_job(
+    repo: FakeRepo, queue: Queue, body: str, user: str, kind: str
+) -> None:
     dispatch(repo, queue, comment(body, user=user))
     assert queue.kinds() == [kind]
 
 
 @pytest.mark.parametrize(
     ("body", "user"),
-    [("/train", "bob"), ("/promote --dry-run", "wendy"), ("/rollback", "wendy"), ("/drift", "bob"),
-     ("/train", "stranger")],
+    [
+        ("/train", "bob"),
+        ("/promote --dry-run", "wendy"),
+        ("/rollback", "wendy"),
+        ("/drift", "bob"),
+        ("/train", "stranger"),
+    ],
 )
-def test_insufficient_permission_is_refused_with_a_reason(repo: FakeRepo, queue: Queue, body: str, user: str) -> None:
+def test_insufficient_permission_is_refused_with_a_reason(
+    repo: FakeRepo, queue: Queue, body: str, user: str
+) -> None:
     dispatch(repo, queue, comment(body, user=user))
     assert queue.jobs == {}
     [answer] = repo.texts(7)
@@ -121,7 +158,9 @@ def test_bots_and_quoted_commands_are_ignored(repo: FakeRepo, queue: Queue) -> N
     assert queue.jobs == {} and repo.texts(7) == [] and repo.reactions == []
 
 
-def test_promote_without_dry_run_on_an_open_pr_explains_that_merging_promotes(repo: FakeRepo, queue: Queue) -> None:
+def test_promote_without_dry_run_on_an_open_pr_explains_that_merging_promotes(
+    repo: FakeRepo, queue: Queue
+) -> None:
     dispatch(repo, queue, comment("/promote"))
     assert queue.jobs == {}
     [answer] = repo.texts(7)
