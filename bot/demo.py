@@ -445,7 +445,7 @@ class Demo:
 def render_transcript(standin: Any, repo: str) -> str:
     """Every pull request and issue as a reader would see its conversation on GitHub."""
     lines = [f"# {repo}: what happened on GitHub", ""]
-    threads = sorted(standin.issues(repo, include_pulls=True), key=lambda i: i.number)
+    threads = sorted(standin.repo(repo).issues.values(), key=lambda i: i.number)
     for issue in threads:
         kind = "Pull request" if issue.is_pull else "Issue"
         lines += [
