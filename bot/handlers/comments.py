@@ -34,29 +34,42 @@ def on_comment_created(ctx: Context, delivery: Delivery) -> None:
     gh = ctx.repo(delivery)
     gh.react(int(comment["id"]), "eyes")
     number = int(issue["number"])
+    answer = _answerer(gh, number, int(comment["id"]))
     if isinstance(parsed, Reply):
-        gh.comment(number, parsed.text)
+        answer(parsed.text)
         return
     try:
         config = read_config(gh)
     except ConfigError as exc:
-        gh.comment(number, replies.config_broken(str(exc)))
+        answer(replies.config_broken(str(exc)))
         return
     if config is None:
-        if parsed.verb == "help":
-            gh.comment(number, commands.render_help(RepoConfig().permissions))
-        else:
-            gh.comment(number, replies.no_config())
+        answer(
+            commands.render_help(RepoConfig().permissions) if parsed.verb == "help" else replies.no_config()
+        )
         return
     permission = gh.permission(delivery.sender)
     allowed, reason = commands.may_run(parsed.verb, permission, config.permissions)
     if not allowed:
-        gh.comment(number, replies.refused(delivery.sender, reason))
+        answer(replies.refused(delivery.sender, reason))
         return
     if parsed.model is not None and config.model(parsed.model) is None:
-        gh.comment(number, replies.unknown_model(parsed.model, [m.name for m in config.models]))
+        answer(replies.unknown_model(parsed.model, [m.name for m in config.models]))
         return
     VERBS[parsed.verb](ctx, delivery, gh, config, parsed)
+
+
+def _answerer(gh: RepoGitHub, number: int, comment_id: int) -> Callable[[str], None]:
+    """Answers to one comment are keyed by its id: a redelivered or retried command answers once."""
+
+    def answer(text: str) -> None:
+        gh.upsert_comment(number, reply_marker("answer", str(comment_id)), text)
+
+    return answer
+
+
+def _answer(gh: RepoGitHub, d: Delivery, text: str) -> None:
+    _answerer(gh, _number(d), int(d.payload["comment"]["id"]))(text)
 
 
 def _on_pull(delivery: Delivery) -> bool:
@@ -68,20 +81,20 @@ def _number(delivery: Delivery) -> int:
 
 
 def _help(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
-    gh.comment(_number(d), commands.render_help(config.permissions))
+    _answer(gh, d, commands.render_help(config.permissions))
 
 
 def _train(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
     number = _number(d)
     if not _on_pull(d):
-        gh.comment(number, replies.pull_only(cmd.verb))
+        _answer(gh, d, replies.pull_only(cmd.verb))
         return
     pull = gh.pull(number)
     if pull.state != "open":
-        gh.comment(number, replies.pull_closed(cmd.verb))
+        _answer(gh, d, replies.pull_closed(cmd.verb))
         return
     if pull.is_fork and not fork_approved(gh, number, pull.head_sha):
-        gh.comment(number, replies.fork_waiting(pull.head_sha))
+        _answer(gh, d, replies.fork_waiting(pull.head_sha))
         return
     comment_id = d.payload["comment"]["id"]
     kind = "train" if cmd.verb == "train" else "card"
@@ -95,7 +108,7 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
         if cmd.dry_run:  # a plan for the default branch's head, e.g. from a drift issue
             ctx.queue_job("plan", f"{d.repo}/c{comment_id}", d, pr=None, reply_to=number, model=cmd.model)
         else:
-            gh.comment(number, replies.pull_only(cmd.verb))
+            _answer(gh, d, replies.pull_only(cmd.verb))
         return
     pull = gh.pull(number)
     if cmd.dry_run:
@@ -113,7 +126,7 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
             model=cmd.model,
         )
     elif pull.state == "open" and not config.promotion.allow_on_open_pr:
-        gh.comment(number, replies.promote_needs_merge(cmd.model))
+        _answer(gh, d, replies.promote_needs_merge(cmd.model))
     elif pull.state == "open":
         ctx.queue_job(
             "promote",
@@ -124,7 +137,7 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
             model=cmd.model,
         )
     else:
-        gh.comment(number, replies.pull_closed(cmd.verb))
+        _answer(gh, d, replies.pull_closed(cmd.verb))
 
 
 def _rollback(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
@@ -142,11 +155,11 @@ def _drift(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: C
 def _ok_to_test(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
     number = _number(d)
     if not _on_pull(d):
-        gh.comment(number, replies.pull_only(cmd.verb))
+        _answer(gh, d, replies.pull_only(cmd.verb))
         return
     pull = gh.pull(number)
     if not pull.is_fork:
-        gh.comment(number, replies.ok_to_test_not_needed())
+        _answer(gh, d, replies.ok_to_test_not_needed())
         return
     # The approval is recorded on the PR itself, bound to the head sha: a later push needs a new one.
     gh.upsert_comment(

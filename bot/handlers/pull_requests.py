@@ -19,7 +19,7 @@ def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
     try:
         config = read_config(gh)
     except ConfigError as exc:
-        gh.comment(int(pr["number"]), replies.config_broken(str(exc)))
+        gh.upsert_comment(int(pr["number"]), reply_marker("config-broken"), replies.config_broken(str(exc)))
         return
     if config is None or not config.models:
         return
@@ -41,7 +41,7 @@ def on_pull_closed(ctx: Context, delivery: Delivery) -> None:
     try:
         config = read_config(gh)
     except ConfigError as exc:
-        gh.comment(int(pr["number"]), replies.config_broken(str(exc)))
+        gh.upsert_comment(int(pr["number"]), reply_marker("config-broken"), replies.config_broken(str(exc)))
         return
     if config is None or not config.models or not config.promotion.on_merge:
         return
