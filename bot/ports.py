@@ -76,7 +76,7 @@ class RepoGitHub(Protocol):
 
 class GitHubFactory(Protocol):
     def for_repo(self, full_name: str, installation_id: int | None = None) -> RepoGitHub: ...
-    def token(self, installation_id: int | None = None) -> str:
+    def token(self, installation_id: int | None = None, full_name: str | None = None) -> str:
         """A token for jobs that talk to GitHub themselves (installation token, or the configured token)."""
 
 

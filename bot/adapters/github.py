@@ -301,12 +301,12 @@ class GitHubFactory:
         assert self.app is not None
         return self.app.token(installation_id)
 
-    def token(self, installation_id: int | None = None) -> str:
+    def token(self, installation_id: int | None = None, full_name: str | None = None) -> str:
         """A token for a job's own GitHub calls and git: the installation's, or the configured token."""
         if self.app is not None:
-            if installation_id is None:
-                raise GitHubError("a GitHub App job needs the installation id of the event it serves")
-            inst = installation_id
+            if installation_id is None and full_name is None:
+                raise GitHubError("a GitHub App job needs the installation id or the repository it serves")
+            inst = installation_id if installation_id is not None else self._installation(str(full_name))
             return _retrying(self.retry, "minting an installation token", lambda: self.app_token(inst))
         assert self.settings.github_token is not None
         return self.settings.github_token.get_secret_value()

@@ -60,3 +60,52 @@ def verify(body: bytes, header: str | None, secrets: Sequence[bytes]) -> Signatu
     return SignatureResult(
         False, f"{SIGNATURE_HEADER} does not match any configured secret: check the webhook secret"
     )
+
+
+# --- MLflow model-registry webhooks --------------------------------------------------------------------
+# MLflow 3 signs `"{X-MLflow-Delivery-Id}.{X-MLflow-Timestamp}.{raw body}"` with HMAC-SHA256 and sends
+# `X-MLflow-Signature: v1,<base64>`. The timestamp is inside the signed text, so a replay can be refused by age.
+
+MLFLOW_SIGNATURE_HEADER = "X-MLflow-Signature"
+MLFLOW_MAX_AGE_SECONDS = 300
+
+
+def sign_mlflow(delivery_id: str, timestamp: str, body: bytes, secret: bytes) -> str:
+    import base64
+
+    signed = f"{delivery_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(secret, signed, hashlib.sha256).digest()).decode()
+
+
+def verify_mlflow(
+    body: bytes,
+    *,
+    delivery_id: str | None,
+    timestamp: str | None,
+    header: str | None,
+    secrets: Sequence[bytes],
+    now: float,
+) -> SignatureResult:
+    """Check an MLflow registry webhook; fails closed like `verify`, and refuses deliveries older than 5 min."""
+    usable = [s for s in secrets if s]
+    if not usable:
+        return SignatureResult(
+            False, "no MLflow webhook secret is configured: set MLOPS_BOT_MLFLOW_WEBHOOK_SECRET"
+        )
+    if not (delivery_id and timestamp and header):
+        return SignatureResult(
+            False, "missing X-MLflow-Delivery-Id, X-MLflow-Timestamp or X-MLflow-Signature header"
+        )
+    try:
+        age = now - float(timestamp)
+    except ValueError:
+        return SignatureResult(False, "malformed X-MLflow-Timestamp: expected Unix seconds")
+    if abs(age) > MLFLOW_MAX_AGE_SECONDS:
+        return SignatureResult(False, f"X-MLflow-Timestamp is {age:.0f} s away from now: refused as a replay")
+    matched = False
+    for secret in usable:
+        expected = sign_mlflow(delivery_id, timestamp, body, secret).encode()
+        matched |= hmac.compare_digest(expected, header.strip().encode())
+    if matched:
+        return SignatureResult(True, "signature matches a configured secret")
+    return SignatureResult(False, "X-MLflow-Signature does not match any configured secret")

@@ -52,7 +52,7 @@ def on_job(ctx: Context, delivery: Delivery) -> None:
         executor.run(
             delivery.id,
             clone_url=gh.clone_url(),
-            token=ctx.github.token(delivery.installation_id),
+            token=ctx.github.token(delivery.installation_id, delivery.repo),
             repo=delivery.repo,
             checkout=checkout,
             branch=branch,

@@ -11,6 +11,12 @@ from bot.core.markers import reply_marker
 from bot.handlers.comments import fork_approved
 from bot.handlers.context import Context, read_config
 
+# The keys of the PR's own notices. A command's answer (keyed by its comment id) may carry the same reply
+# text, hence its bare marker: keyed by the bare marker, refreshing a notice would take that answer for a
+# duplicate of the notice and delete it.
+FORK_WAITING_KEY = reply_marker("fork-waiting", "pull")
+CONFIG_BROKEN_KEY = reply_marker("config-broken", "pull")
+
 
 def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
     """opened / synchronize / reopened: train the head commit."""
@@ -19,7 +25,7 @@ def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
     try:
         config = read_config(gh)
     except ConfigError as exc:
-        gh.upsert_comment(int(pr["number"]), reply_marker("config-broken"), replies.config_broken(str(exc)))
+        gh.upsert_comment(int(pr["number"]), CONFIG_BROKEN_KEY, replies.config_broken(str(exc)))
         return
     if config is None or not config.models:
         return
@@ -28,7 +34,7 @@ def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
     head_repo = ((pr["head"].get("repo") or {}).get("full_name")) or ""
     if head_repo.lower() != delivery.repo.lower() and not fork_approved(gh, number, head_sha):
         # Fork code never runs until someone with write permission has read it (Prow's ok-to-test).
-        gh.upsert_comment(number, reply_marker("fork-waiting"), replies.fork_waiting(head_sha))
+        gh.upsert_comment(number, FORK_WAITING_KEY, replies.fork_waiting(head_sha))
         return
     ctx.queue_job("train", f"{delivery.repo}#{number}@{head_sha}", delivery, pr=number, model=None)
 
@@ -41,7 +47,7 @@ def on_pull_closed(ctx: Context, delivery: Delivery) -> None:
     try:
         config = read_config(gh)
     except ConfigError as exc:
-        gh.upsert_comment(int(pr["number"]), reply_marker("config-broken"), replies.config_broken(str(exc)))
+        gh.upsert_comment(int(pr["number"]), CONFIG_BROKEN_KEY, replies.config_broken(str(exc)))
         return
     if config is None or not config.models or not config.promotion.on_merge:
         return

@@ -47,3 +47,55 @@ def test_verify(
 def test_refusal_reason_never_contains_the_secret() -> None:
     result = verify(BODY, sign(BODY, b"guess"), [NEW])
     assert NEW.decode() not in result.reason
+
+
+# --- MLflow registry webhooks -------------------------------------------------------------------------
+from bot.core.signature import sign_mlflow, verify_mlflow  # noqa: E402
+
+_MLFLOW_BODY = (
+    b'{"entity": "model_version_alias", "action": "created", "data": {"name": "m", "alias": "champion"}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("delivery", "timestamp", "header", "secrets", "now", "ok"),
+    [
+        ("d1", "1000", sign_mlflow("d1", "1000", _MLFLOW_BODY, b"s3"), [b"s3"], 1010.0, True),
+        ("d1", "1000", sign_mlflow("d1", "1000", _MLFLOW_BODY, b"s3"), [b"old", b"s3"], 1010.0, True),
+        ("d1", "1000", sign_mlflow("d1", "1000", _MLFLOW_BODY, b"s3"), [b"other"], 1010.0, False),
+        (
+            "d2",
+            "1000",
+            sign_mlflow("d1", "1000", _MLFLOW_BODY, b"s3"),
+            [b"s3"],
+            1010.0,
+            False,
+        ),  # id is signed
+        (
+            "d1",
+            "1000",
+            sign_mlflow("d1", "1000", _MLFLOW_BODY, b"s3"),
+            [b"s3"],
+            2000.0,
+            False,
+        ),  # replayed late
+        (
+            "d1",
+            "1000",
+            sign_mlflow("d1", "1000", _MLFLOW_BODY, b"s3"),
+            [],
+            1010.0,
+            False,
+        ),  # no secret: closed
+        ("d1", "1000", None, [b"s3"], 1010.0, False),
+        ("d1", "soon", sign_mlflow("d1", "soon", _MLFLOW_BODY, b"s3"), [b"s3"], 1010.0, False),
+    ],
+)
+def test_mlflow_signature(
+    delivery: str, timestamp: str, header: str | None, secrets: list[bytes], now: float, ok: bool
+) -> None:
+    result = verify_mlflow(
+        _MLFLOW_BODY, delivery_id=delivery, timestamp=timestamp, header=header, secrets=secrets, now=now
+    )
+    assert result.ok is ok, result.reason
+    assert result.reason

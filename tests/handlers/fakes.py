@@ -73,7 +73,7 @@ class FakeFactory:
         assert full_name == self.repo.full_name
         return self.repo
 
-    def token(self, installation_id: int | None = None) -> str:
+    def token(self, installation_id: int | None = None, full_name: str | None = None) -> str:
         return "test-token"
 
 

@@ -1,0 +1,59 @@
+"""`POST /mlflow/webhook`: MLflow model-registry webhooks make the bot reconcile at once.
+
+When someone moves an alias by hand in MLflow, the registry tells the bot (MLflow 3 `model_version_alias.*`
+events); the delivery is verified, stored in the same durable queue as GitHub's, and handled by
+`bot.handlers.registry` which queues a reconcile of the repository that owns the model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot.core.signature import verify_mlflow
+from bot.settings import Settings
+
+EVENT = "mlflow"
+
+
+def mlflow_router(settings: Settings, store: Any) -> APIRouter:
+    router = APIRouter()
+    secrets = [
+        s.strip().encode() for s in settings.mlflow_webhook_secret.get_secret_value().split(",") if s.strip()
+    ]
+
+    @router.post("/mlflow/webhook", status_code=202, summary="MLflow model-registry webhook")
+    async def mlflow_webhook(request: Request) -> JSONResponse:
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            return JSONResponse({"message": "payload too large"}, status_code=413)
+        headers = request.headers
+        delivery_id = headers.get("x-mlflow-delivery-id")
+        checked = verify_mlflow(
+            body,
+            delivery_id=delivery_id,
+            timestamp=headers.get("x-mlflow-timestamp"),
+            header=headers.get("x-mlflow-signature"),
+            secrets=secrets,
+            now=time.time(),
+        )
+        if not checked.ok:
+            return JSONResponse({"message": checked.reason}, status_code=401)
+        try:
+            event = json.loads(body)
+            entity, action = str(event["entity"]), str(event["action"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse(
+                {"message": "body must be an MLflow webhook JSON object with entity and action"},
+                status_code=400,
+            )
+        fresh = store.accept(f"mlflow:{delivery_id}", EVENT, f"{entity}.{action}", body)
+        return JSONResponse(
+            {"delivery": delivery_id, "status": "queued" if fresh else "duplicate"}, status_code=202
+        )
+
+    return router
