@@ -117,8 +117,8 @@ def _is_numeric(series: pd.Series) -> bool:
 def _wrong_type_message(col: str, side: str, series: pd.Series, *, declared: bool) -> str:
     import pandas as pd
 
-    sample = next((v for v in series.dropna() if pd.isna(pd.to_numeric(v, errors="coerce"))), None)
-    example = f", e.g. {sample!r}" if sample is not None else ""
+    not_numbers = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
+    example = f", e.g. {not_numbers.iloc[0]!r}" if len(not_numbers) else ""
     why = "declared numerical in the config" if declared else "numeric in the reference data"
     return f"column {col!r} is {why} but holds text in the {side} data (dtype {series.dtype}{example})"
 

@@ -7,6 +7,7 @@ exit 2 with a message when the data or the config cannot be used.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--reference-rev",
         metavar="SHA",
-        help="git revision of the training data: the champion's mlops_bot.head_sha (default: HEAD)",
+        help="git revision of the training data (default: the champion's mlops_bot.head_sha in MLflow when "
+        "MLFLOW_TRACKING_URI is set, else HEAD)",
     )
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON summary to this file")
     p.set_defaults(func=run)
@@ -44,19 +46,49 @@ def run(args: argparse.Namespace) -> int:
     from bot.adapters.evidently import DriftError, write_summary
     from bot.cli import UserError
     from bot.core.config import ConfigError
-    from bot.jobs.drift import check, read_config
+    from bot.jobs.drift import check, drift_target, read_config
 
     root: Path = args.repo_dir
     try:
         config = read_config(root, args.config)
-        summary = check(root, config, model=args.model, reference_rev=args.reference_rev, out_dir=args.out)
+        spec, _ = drift_target(config, args.model)
+        rev, note = args.reference_rev, ""
+        if rev is None:
+            rev, note = champion_rev(spec.name, config.aliases.champion)
+        summary = check(root, config, model=spec.name, reference_rev=rev, out_dir=args.out)
     except (DriftError, ConfigError) as exc:
         raise UserError(str(exc)) from exc
     if args.json is not None:
         write_summary(summary, args.json)
-    print(verdict(summary, reference_rev=args.reference_rev or "HEAD"))
+    print(verdict(summary, reference_rev=rev or "HEAD"))
+    if note:
+        print(f"  note: {note}")
     sys.stdout.flush()
     return 0
+
+
+def champion_rev(model: str, alias: str) -> tuple[str | None, str]:
+    """The champion's training sha from the registry, when one is configured; else (None, why not).
+
+    Only an explicitly set tracking URI counts: the settings' sqlite default would create an empty
+    database in the current folder and find nothing.
+    """
+    uri = os.environ.get("MLOPS_BOT_MLFLOW_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        return None, "no --reference-rev and no MLflow tracking URI: reference read at HEAD"
+    from bot.adapters.mlflow import MlflowRegistry
+    from bot.jobs.drift import HEAD_SHA_TAG, champion_sha
+
+    try:
+        sha = champion_sha(MlflowRegistry(uri), model, alias)
+    except Exception as exc:  # a registry fault should not stop the check; it is reported instead
+        return (
+            None,
+            f"could not ask MLflow for {model}@{alias} ({type(exc).__name__}): reference read at HEAD",
+        )
+    if sha is None:
+        return None, f"{model}@{alias} has no {HEAD_SHA_TAG} tag in MLflow: reference read at HEAD"
+    return sha, ""
 
 
 def verdict(summary: DriftSummary, *, reference_rev: str) -> str:

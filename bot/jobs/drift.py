@@ -12,6 +12,10 @@ from pathlib import Path
 from bot.adapters.evidently import DriftConfigError, load_table, reference_at, run_drift
 from bot.core.config import CONFIG_PATH, DriftSpec, ModelSpec, RepoConfig, load_config
 from bot.core.models import DriftSummary
+from bot.ports import ModelRegistry
+
+# The registry tag (on the model version, else on its run) naming the commit a model was trained on.
+HEAD_SHA_TAG = "mlops_bot.head_sha"
 
 
 def drift_target(config: RepoConfig, model: str | None) -> tuple[ModelSpec, DriftSpec]:
@@ -44,6 +48,17 @@ def read_config(root: Path, config_path: Path | None = None) -> RepoConfig:
     except OSError as exc:
         raise DriftConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return load_config(text, str(path))
+
+
+def champion_sha(registry: ModelRegistry, model: str, alias: str = "champion") -> str | None:
+    """The git sha the model's `alias` version was trained on; None when there is no such version or tag."""
+    version = registry.version_by_alias(model, alias)
+    if version is None:
+        return None
+    if sha := version.tags.get(HEAD_SHA_TAG):
+        return sha
+    run = registry.run(version.run_id) if version.run_id else None
+    return run.tags.get(HEAD_SHA_TAG) if run is not None else None
 
 
 def check(

@@ -15,7 +15,8 @@ import pytest
 from bot.adapters.evidently import DriftConfigError, DriftDataError, load_table, reference_at
 from bot.cli import main
 from bot.core.config import load_config
-from bot.jobs.drift import check, drift_target
+from bot.core.models import ModelVersion, RunRecord
+from bot.jobs.drift import HEAD_SHA_TAG, champion_sha, check, drift_target
 
 BIN = Path(sys.executable).parent
 COLUMNS = [f"f{i}" for i in range(6)]
@@ -245,3 +246,66 @@ def test_cli_exits_2_without_a_config(tmp_path: Path, capsys: pytest.CaptureFixt
     bad.write_text(textwrap.dedent("models:\n  - name: x\n    drift: {current: a.csv}\n"))
     assert main(["drift", "--config", str(bad), "--repo-dir", str(tmp_path)]) == 2
     assert "line 3" in capsys.readouterr().err
+
+
+class StubRegistry:
+    """Just the two registry reads `champion_sha` makes."""
+
+    def __init__(self, version: ModelVersion | None, run: RunRecord | None = None) -> None:
+        self._version, self._run = version, run
+
+    def version_by_alias(self, model: str, alias: str) -> ModelVersion | None:
+        return self._version if alias == "champion" else None
+
+    def run(self, run_id: str) -> RunRecord | None:
+        return self._run if self._run and self._run.run_id == run_id else None
+
+
+@pytest.mark.parametrize(
+    ("registry", "expected"),
+    [
+        (StubRegistry(None), None),
+        (StubRegistry(ModelVersion("clf", "3", "r1", tags={HEAD_SHA_TAG: "aaa"})), "aaa"),
+        (
+            StubRegistry(
+                ModelVersion("clf", "3", "r1"), RunRecord("r1", "clf", {}, {}, {HEAD_SHA_TAG: "bbb"})
+            ),
+            "bbb",
+        ),
+        (StubRegistry(ModelVersion("clf", "3", "r1"), RunRecord("r1", "clf", {}, {}, {})), None),
+    ],
+    ids=["no-champion", "version-tag", "run-tag", "untagged"],
+)
+def test_champion_sha_comes_from_the_version_or_its_run(registry: StubRegistry, expected: str | None) -> None:
+    assert champion_sha(registry, "clf") == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_cli_reads_the_reference_at_the_champions_sha_from_mlflow(
+    dvc_repo: tuple[Path, str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mlflow import MlflowClient
+
+    root, old, _ = dvc_repo
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("drift", artifact_location=(tmp_path / "art").as_uri())
+    run = client.create_run(experiment, tags={HEAD_SHA_TAG: old})
+    client.create_registered_model("clf")
+    version = client.create_model_version("clf", (tmp_path / "art").as_uri(), run_id=run.info.run_id)
+    client.set_registered_model_alias("clf", "champion", version.version)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+
+    assert main(["drift", "--repo-dir", str(root), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert f"reference: 1,500 rows at {old}" in printed
+    assert "  drifted: f2\n" in printed  # v1 data, not HEAD's v2 where every column moved
+    assert "note:" not in printed
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert main(["drift", "--repo-dir", str(root), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "at HEAD" in printed and "note: no --reference-rev and no MLflow tracking URI" in printed
