@@ -1,0 +1,27 @@
+"""Fixtures for the reliability suite: an App key per session and the real bot served in this process."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from bot.adapters import github as github_adapter
+from bot.adapters.github import RetryPolicy
+
+from .harness import app_keys
+
+# GitHub's failures are retried by the adapter as in production, only with delays in milliseconds so
+# hundreds of injected faults fit in a CI run. Retry-After from the stand-in is honoured as sent.
+FAST_RETRIES = functools.partial(RetryPolicy, attempts=8, base_delay_s=0.01, max_delay_s=0.2, budget_s=20.0)
+
+
+@pytest.fixture(scope="session")
+def keys() -> tuple[str, str]:
+    return app_keys()
+
+
+@pytest.fixture
+def fast_github_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's GitHub adapter, built by the real `build_handler`, retries with millisecond delays."""
+    monkeypatch.setattr(github_adapter, "RetryPolicy", FAST_RETRIES)
