@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot import metrics as m
-from bot.adapters.store import GroupCommitter, Store, StoreUnavailable
+from bot.adapters.store import GroupCommitter, ProcessBeacon, Store, StoreUnavailable
 from bot.core.events import Delivery
 from bot.core.signature import SIGNATURE_HEADER, verify
 from bot.settings import Settings
-from bot.worker import Worker, WorkerThread, load_handler, start_worker_thread
+from bot.worker import Worker, WorkerThread, default_worker_id, load_handler, start_worker_thread
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,12 @@ def create_app(
             metrics=metrics,
         )
 
+    # Listed in the store's live processes, so every replica's /healthz can count the workers.
+    beacon = ProcessBeacon(store, "serve", default_worker_id())
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(beacon.__enter__)
         running: WorkerThread | None = start_worker_thread(worker) if worker is not None else None
         try:
             yield
@@ -87,6 +91,7 @@ def create_app(
             if running is not None:
                 await run_in_threadpool(running.stop)
             await run_in_threadpool(committer.close)
+            await run_in_threadpool(beacon.__exit__, None, None, None)
 
     app = FastAPI(title="mlops-bot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
@@ -131,11 +136,21 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> Response:
+        """200 while this process can reach the database. `live_workers` counts the worker processes (and
+        threads) that beat recently, across all replicas: 0 with deliveries queued means nothing handles
+        them, which is for an alert to notice, not a reason to restart this process."""
         try:
-            store.ping()
+            live_workers = len(store.live_processes("worker"))  # one query: also proves the database answers
         except Exception as error:
             return JSONResponse({"status": "unavailable", "database": type(error).__name__}, status_code=503)
-        return JSONResponse({"status": "ok", "database": store.dialect, "worker": worker is not None})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": store.dialect,
+                "worker": worker is not None,
+                "live_workers": live_workers,
+            }
+        )
 
     @app.get("/metrics")
     def prometheus() -> Response:

@@ -100,7 +100,13 @@ class Worker:
         return True
 
     def run_forever(self, stop: threading.Event) -> None:
+        from bot.adapters.store import ProcessBeacon
+
         log.info("worker %s polling every %.1fs", self.worker_id, self.poll_interval)
+        with ProcessBeacon(self.store, "worker", self.worker_id):
+            self._poll_until(stop)
+
+    def _poll_until(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 worked = self.run_once()

@@ -22,11 +22,20 @@ Named locks live in their own table (name, owner, expiry) on both databases rath
 advisory locks: an advisory lock belongs to one pooled connection, vanishes silently with it, and is
 invisible to `SELECT`; a row with an expiry is visible, survives connection churn, and is released by
 its lease when the holder dies.
+
+The schema is versioned with Alembic (`bot/adapters/migrations`). A Store checks the revision when it
+opens: SQLite (the embedded default, one machine) migrates itself; PostgreSQL, shared by replicas that may
+run different versions during a rollout, is migrated only by `mlops-bot db upgrade`, and a Store refuses a
+schema that is behind or that it does not know (SchemaMismatch), naming the revision.
+
+Every `serve` and `worker` process lists itself in `processes` with a heartbeat (ProcessBeacon), so any
+replica can tell how many workers are alive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import logging
@@ -57,6 +66,8 @@ from sqlalchemy import (
     exc,
     func,
     insert,
+    inspect,
+    make_url,
     or_,
     select,
     text,
@@ -65,6 +76,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Insert
 
+from bot import __version__
 from bot.core.events import Delivery
 
 log = logging.getLogger(__name__)
@@ -74,6 +86,20 @@ STATUSES = (QUEUED, RUNNING, DONE, FAILED)
 JOB_PREFIX = "job:"
 _MAX_ERROR_CHARS = 4000
 _READ_ONLY = "mlops_bot_read_only"
+
+# The schema this code queries: the newest revision in bot/adapters/migrations/versions (a test keeps
+# these equal to Alembic's view of that folder).
+SCHEMA_REVISIONS = ("0001", "0002")
+SCHEMA_REVISION = SCHEMA_REVISIONS[-1]
+# A database created before migrations existed has the tables of revision 0001 and no version table.
+PRE_MIGRATION_REVISION = "0001"
+VERSION_TABLE = "mlops_bot_schema_version"
+
+# A process beats every PROCESS_BEAT_SECONDS; one silent for PROCESS_LIVE_SECONDS is presumed dead, and
+# its row is deleted by the next process that registers once it is PROCESS_FORGET_SECONDS old.
+PROCESS_BEAT_SECONDS = 10.0
+PROCESS_LIVE_SECONDS = 3 * PROCESS_BEAT_SECONDS
+PROCESS_FORGET_SECONDS = 24 * 3600.0
 
 metadata = MetaData()
 
@@ -106,6 +132,20 @@ locks = Table(
     Column("expires_at", Double, nullable=False),
 )
 
+processes = Table(
+    "processes",
+    metadata,
+    Column("id", String(200), primary_key=True),  # a worker's id is the lease_owner of what it holds
+    Column("role", String(16), nullable=False),  # "serve" or "worker"
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("version", String(50), nullable=False),  # mlops-bot version: what a rolling upgrade still runs
+    Column("started_at", Double, nullable=False),
+    Column("heartbeat_at", Double, nullable=False),
+)
+Index("ix_processes_heartbeat", processes.c.heartbeat_at)
+Index("ix_deliveries_lease_owner", deliveries.c.lease_owner)
+
 
 @dataclass(frozen=True)
 class DeliveryRow:
@@ -128,6 +168,94 @@ class DeliveryRow:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ProcessRow:
+    """A live `serve` or `worker` process."""
+
+    id: str
+    role: str
+    host: str
+    pid: int
+    version: str
+    started_at: float
+    heartbeat_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Which revision of the bot's schema a database is at."""
+
+    revisions: tuple[str, ...]  # as recorded in the version table; empty when there is none
+    pre_migration: bool  # the bot's tables without a version table: made before migrations (0001)
+
+    @property
+    def revision(self) -> str | None:
+        """The effective revision; None for a database without the bot's schema."""
+        if self.pre_migration:
+            return PRE_MIGRATION_REVISION
+        return ",".join(self.revisions) if self.revisions else None
+
+    @property
+    def is_current(self) -> bool:
+        return self.revision == SCHEMA_REVISION
+
+    @property
+    def known(self) -> bool:
+        return self.revision is None or self.revision in SCHEMA_REVISIONS
+
+    def explain(self, where: str = "the database") -> str:
+        """What is wrong with this schema for this code, and what to do; "" when nothing is."""
+        if self.is_current:
+            return ""
+        if not self.known:
+            return (
+                f"{where} has mlops-bot schema revision {self.revision}, which this mlops-bot "
+                f"{__version__} does not know (it knows up to {SCHEMA_REVISION}): a newer mlops-bot "
+                "migrated it. Run that newer version; `mlops-bot db upgrade` of this one cannot go back."
+            )
+        if self.revision is None:
+            return (
+                f"{where} has no mlops-bot schema yet (this version needs revision {SCHEMA_REVISION}): "
+                "run `mlops-bot db upgrade` with the same database URL, then start the bot."
+            )
+        made = " (tables made before migrations)" if self.pre_migration else ""
+        return (
+            f"{where} has mlops-bot schema revision {self.revision}{made}, but this mlops-bot "
+            f"{__version__} needs revision {SCHEMA_REVISION}: run `mlops-bot db upgrade` with the same "
+            "database URL, then start the bot."
+        )
+
+
+class SchemaMismatch(Exception):
+    """The database's schema is not the one this code needs (behind, missing, or from a newer version)."""
+
+
+def read_schema_status(conn: Connection) -> SchemaStatus:
+    """The schema revision recorded in the database `conn` is connected to."""
+    inspector = inspect(conn)
+    if inspector.has_table(VERSION_TABLE):
+        recorded = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()  # noqa: S608
+        return SchemaStatus(revisions=tuple(sorted(str(r) for r in recorded)), pre_migration=False)
+    return SchemaStatus(revisions=(), pre_migration=inspector.has_table(deliveries.name))
+
+
+def safe_url(url: str) -> str:
+    """`url` fit for a log line or an error message: its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "the database URL"
+
+
+def database_error(error: BaseException) -> str:
+    """The driver's own first line about `error` (e.g. "connection refused"), without SQLAlchemy's noise."""
+    detail = str(getattr(error, "orig", None) or error).strip()
+    return detail.splitlines()[0] if detail else type(error).__name__
+
+
 class LockTimeout(Exception):
     """A named lock stayed held by someone else for longer than the caller was willing to wait."""
 
@@ -139,11 +267,13 @@ class StoreUnavailable(Exception):
 class Store:
     """Deliveries, the queue they form, and named locks. Thread-safe; share one per process."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, auto_upgrade: bool | None = None) -> None:
+        """Open the store at `url` and check its schema. `auto_upgrade` (default: on SQLite only) migrates
+        a schema that is missing or behind; otherwise such a schema raises SchemaMismatch."""
         self.url = url
-        self._engine = _make_engine(url, busy_timeout_ms)
+        self._engine = make_engine(url, busy_timeout_ms)
         self.dialect = self._engine.dialect.name
-        # Reads need no write lock: on SQLite they begin DEFERRED (see _make_engine).
+        # Reads need no write lock: on SQLite they begin DEFERRED (see make_engine).
         self._reader = self._engine.execution_options(**{_READ_ONLY: True})
         # SQLite allows one writer at a time; queueing this process's writers on a mutex is cheaper and
         # fairer than letting them spin in SQLite's busy handler. Other processes still meet busy_timeout.
@@ -151,7 +281,11 @@ class Store:
             threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
         self._fast_connection: Any = None  # see _sqlite_insert_all_new
-        self._create_schema()
+        try:
+            self._check_schema(self.dialect == "sqlite" if auto_upgrade is None else auto_upgrade)
+        except BaseException:
+            self._engine.dispose()
+            raise
 
     # ---- deliveries -------------------------------------------------------------------------------
 
@@ -419,6 +553,54 @@ class Store:
             except exc.SQLAlchemyError:
                 log.exception("could not renew lock %s; will retry", name)
 
+    # ---- live processes ---------------------------------------------------------------------------
+
+    def register_process(self, process_id: str, role: str) -> None:
+        """List this process as live (again); forget processes silent for a day."""
+        now = time.time()
+        row = {
+            "id": process_id,
+            "role": role,
+            "host": socket.gethostname()[:200],
+            "pid": os.getpid(),
+            "version": __version__,
+            "started_at": now,
+            "heartbeat_at": now,
+        }
+        with self._write() as conn:
+            conn.execute(
+                delete(processes).where(
+                    or_(processes.c.id == process_id, processes.c.heartbeat_at < now - PROCESS_FORGET_SECONDS)
+                )
+            )
+            conn.execute(insert(processes).values(row))
+
+    def process_heartbeat(self, process_id: str) -> bool:
+        """Mark the process alive now. False: it is not listed (forgotten, or never registered)."""
+        with self._write() as conn:
+            updated = conn.execute(
+                update(processes).where(processes.c.id == process_id).values(heartbeat_at=time.time())
+            ).rowcount
+        return bool(updated)
+
+    def unregister_process(self, process_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(processes).where(processes.c.id == process_id))
+
+    def live_processes(
+        self, role: str | None = None, *, within: float = PROCESS_LIVE_SECONDS
+    ) -> builtins.list[ProcessRow]:
+        """Processes that beat in the last `within` seconds, oldest first."""
+        query = (
+            select(processes)
+            .where(processes.c.heartbeat_at > time.time() - within)
+            .order_by(processes.c.started_at, processes.c.id)
+        )
+        if role is not None:
+            query = query.where(processes.c.role == role)
+        with self._reader.connect() as conn:
+            return [ProcessRow(**row) for row in conn.execute(query).mappings()]
+
     # ---- plumbing ---------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -470,15 +652,24 @@ class Store:
             return False
         return True
 
-    def _create_schema(self) -> None:
-        try:
-            metadata.create_all(self._engine)
-        except (exc.OperationalError, exc.IntegrityError, exc.ProgrammingError):
-            # Another process created the tables between our check and our CREATE.
-            metadata.create_all(self._engine)
+    def _check_schema(self, auto_upgrade: bool) -> None:
+        with self._reader.connect() as conn:  # the common case, an up-to-date schema, needs no Alembic
+            status = read_schema_status(conn)
+        if status.is_current:
+            return
+        if not (auto_upgrade and status.known):
+            raise SchemaMismatch(status.explain(f"the database {safe_url(self.url)}"))
+        from bot.adapters.migrations import upgrade_connection
+
+        with (
+            self._write() as conn
+        ):  # BEGIN IMMEDIATE: a second process starting now waits, then finds it done
+            before, after = upgrade_connection(conn)
+        log.info("database schema upgraded from %s to %s", before.revision or "empty", after.revision)
 
 
-def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
+def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
+    """The engine a Store uses for `url`: on SQLite, WAL and write transactions that lock at BEGIN."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url)
@@ -582,6 +773,47 @@ def _decode_payload(raw: bytes) -> dict[str, Any]:
 
 def _owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+class ProcessBeacon:
+    """Keeps a process listed in `processes` while the `with` block runs: registers it, beats a heartbeat
+    from a daemon thread, and removes it on the way out. A process killed with -9 stops beating and drops
+    out of `live_processes` after PROCESS_LIVE_SECONDS. Database errors are logged, never raised: being
+    listed is for operators, and must not stop a worker from working."""
+
+    def __init__(
+        self, store: Store, role: str, process_id: str, *, interval: float = PROCESS_BEAT_SECONDS
+    ) -> None:
+        self.store = store
+        self.role = role
+        self.process_id = process_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"beacon:{role}", daemon=True)
+
+    def __enter__(self) -> ProcessBeacon:
+        self._beat(registered=False)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        try:
+            self.store.unregister_process(self.process_id)
+        except Exception:
+            log.warning("could not remove process %s from the live list", self.process_id, exc_info=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._beat(registered=True)
+
+    def _beat(self, *, registered: bool) -> None:
+        try:
+            if not (registered and self.store.process_heartbeat(self.process_id)):
+                self.store.register_process(self.process_id, self.role)
+        except Exception:
+            log.warning("could not record that %s %s is alive", self.role, self.process_id, exc_info=True)
 
 
 class GroupCommitter:

@@ -25,12 +25,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.adapters.store import Store
-    from bot.cli.serve import settings_from
+    from bot.cli.serve import open_store, settings_from
 
     if args.limit < 1:
         raise UserError("--limit must be at least 1")
-    store = Store(settings_from(args).database_url)
+    store = open_store(settings_from(args).database_url)
     try:
         if args.requeue and not store.requeue(args.requeue):
             raise UserError(f"no failed or done delivery {args.requeue!r} to requeue")

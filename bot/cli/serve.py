@@ -57,6 +57,20 @@ def settings_from(args: argparse.Namespace) -> Any:
     return settings
 
 
+def open_store(url: str) -> Any:
+    """The Store at `url`; a UserError saying what to do when its schema is behind or it cannot be reached."""
+    from sqlalchemy import exc
+
+    from bot.adapters.store import SchemaMismatch, Store, database_error, safe_url
+
+    try:
+        return Store(url)
+    except SchemaMismatch as error:
+        raise UserError(str(error)) from error
+    except exc.SQLAlchemyError as error:
+        raise UserError(f"cannot open the database {safe_url(url)}: {database_error(error)}") from error
+
+
 def handler_from(args: argparse.Namespace, settings: Any) -> Any:
     from bot.worker import load_handler
 
@@ -79,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     start_worker = settings.inprocess_worker and not args.no_worker
     app = create_app(
         settings,
+        store=open_store(settings.database_url),
         handle=handler_from(args, settings) if start_worker else None,
         start_worker=start_worker,
         lease_seconds=args.lease_seconds,

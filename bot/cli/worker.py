@@ -8,7 +8,7 @@ import signal
 import threading
 from typing import Any
 
-from bot.cli.serve import add_worker_options, handler_from, settings_from
+from bot.cli.serve import add_worker_options, handler_from, open_store, settings_from
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.adapters.store import Store
     from bot.metrics import Metrics
     from bot.worker import Worker
 
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = settings_from(args)
-    store = Store(settings.database_url)
+    store = open_store(settings.database_url)
     metrics = Metrics()
     if args.metrics_port:
         from prometheus_client import start_http_server

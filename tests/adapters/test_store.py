@@ -1,7 +1,9 @@
-"""The durable store on a real SQLite file, and the same tests on a real PostgreSQL when one can start."""
+"""The durable store on a real SQLite file, and the same tests on a real PostgreSQL: the server named by
+MLOPS_BOT_TEST_POSTGRES_URL (CI), else one this module starts when the binaries are installed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -14,7 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.store import DONE, FAILED, QUEUED, RUNNING, LockTimeout, Store
+from bot.adapters import migrations
+from bot.adapters.store import (
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SCHEMA_REVISION,
+    LockTimeout,
+    ProcessBeacon,
+    Store,
+    read_schema_status,
+)
+from tests.scale.postgres import fresh_database, server_url
 
 
 def _free_port() -> int:
@@ -25,8 +39,20 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on loopback (initdb + pg_ctl), or a skip when there is none."""
+    """A migrated database on a real PostgreSQL server, or a skip when there is none."""
     pytest.importorskip("psycopg")
+    with _postgres_server() as server, fresh_database(server) as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@contextlib.contextmanager
+def _postgres_server() -> Iterator[str]:
+    """MLOPS_BOT_TEST_POSTGRES_URL, or a throwaway server on loopback (initdb + pg_ctl)."""
+    configured = server_url()
+    if configured:
+        yield configured
+        return
     if not (shutil.which("initdb") and shutil.which("pg_ctl")):
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found")
     # PostgreSQL refuses to run as root: run it as the `postgres` user then.
@@ -65,6 +91,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         with store._engine.begin() as conn:  # one database for the module: leave it empty
             conn.execute(text("DELETE FROM deliveries"))
             conn.execute(text("DELETE FROM locks"))
+            conn.execute(text("DELETE FROM processes"))
     store.close()
 
 
@@ -249,3 +276,59 @@ def test_two_stores_on_one_sqlite_file_share_the_queue(tmp_path: Path) -> None:
     assert delivery is not None and delivery.id == "d-1"
     web.close()
     worker.close()
+
+
+# ---- schema -----------------------------------------------------------------------------------------
+
+
+def test_a_new_sqlite_file_gets_the_current_schema_with_no_setup(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    with store._engine.connect() as conn:
+        assert read_schema_status(conn).revision == SCHEMA_REVISION
+    assert store.accept("d-1", "push", None, b"{}") is True
+    store.close()
+
+
+def test_a_sqlite_file_from_before_migrations_is_adopted_with_its_rows(tmp_path: Path) -> None:
+    """The schema an older mlops-bot created (no version table) is revision 0001: stamped, then upgraded."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrations.upgrade(url, "0001")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        db.execute("DROP TABLE mlops_bot_schema_version")
+        db.execute(
+            "INSERT INTO deliveries (id, event, payload, status, attempts, available_at, received_at, updated_at)"
+            " VALUES ('old-1', 'push', X'7B7D', 'queued', 0, 0, 0, 0)"
+        )
+    store = Store(url)
+    delivery = store.claim("w")
+    assert delivery is not None and delivery.id == "old-1"
+    store.register_process("w", "worker")  # a table of revision 0002
+    store.close()
+
+
+# ---- live processes ---------------------------------------------------------------------------------
+
+
+def test_processes_are_live_while_they_beat(store: Store) -> None:
+    store.register_process("web-1", "serve")
+    store.register_process("worker-1", "worker")
+    assert [p.id for p in store.live_processes()] == ["web-1", "worker-1"]
+    assert [p.id for p in store.live_processes("worker")] == ["worker-1"]
+    time.sleep(0.3)
+    assert store.process_heartbeat("worker-1") is True
+    assert [p.id for p in store.live_processes(within=0.2)] == ["worker-1"]  # web-1 went silent
+    store.unregister_process("worker-1")
+    assert store.process_heartbeat("worker-1") is False
+    assert [p.id for p in store.live_processes()] == ["web-1"]
+
+
+def test_a_beacon_lists_its_process_while_it_runs(store: Store) -> None:
+    with ProcessBeacon(store, "worker", "w-1", interval=0.05):
+        live = store.live_processes("worker")
+        assert [(p.id, p.role, p.pid) for p in live] == [("w-1", "worker", os.getpid())]
+        store.unregister_process("w-1")  # e.g. pruned by another process after a long pause
+        time.sleep(0.2)
+        assert [p.id for p in store.live_processes("worker")] == ["w-1"]  # it registered again
+    assert store.live_processes() == []

@@ -1,0 +1,1 @@
+"""Alembic revisions of the bot's schema, oldest first: `NNNN_what.py` with revision id "NNNN"."""
