@@ -221,6 +221,7 @@ class Demo:
         self.progress("alice merges (squash): the bot registers, gates, aliases, builds a bento, deploys")
         standin.merge_pull(REPO, self.pr, by=MAINTAINER, method="squash")
         first = self._wait("the first promotion", lambda: self._deployment_done(1), timeout=300)
+        first_states = [st.state for st in first.statuses]  # a later deployment makes this one inactive
         v1 = registry.version_by_alias(MODEL, "champion")
         prediction = self._predict_with_bento(v1)
         self.progress(f"champion is now v{v1.version if v1 else '?'}; its bento answered {prediction}")
@@ -251,7 +252,8 @@ class Demo:
             "bento_tag": (v1.tags.get("mlops_bot.bento_tag") if v1 else None),
             "bento_prediction": prediction,
             "deployment_id": first.id,
-            "deployment_status": first.statuses[-1].state,
+            "deployment_status": first_states[-1],
+            "deployment_statuses": first_states,
             "second_pull_request": pr2,
             "aliases_after_second_merge": aliases_after,
             "second_deployment_id": second.id,

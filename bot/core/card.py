@@ -394,7 +394,7 @@ def _xychart(title: str, rows: Sequence[Mapping[str, Any]]) -> str:
     if x_max <= x_min:
         return ""
     # xychart-beta spaces a line's values evenly along the x range, so resample on an even grid.
-    count = min(MAX_PLOT_POINTS, len(points))
+    count = MAX_PLOT_POINTS  # an even grid fine enough to show a step curve (ROC) with few points
     grid = [x_min + (x_max - x_min) * i / (count - 1) for i in range(count)]
     xs = [p[0] for p in points]
     values = [_interpolate(points, xs, x) for x in grid]
