@@ -146,6 +146,7 @@ def _promote_plan(gh: RepoGitHub, params: dict[str, Any], *, dry_run: bool) -> P
         args += ["--reply-to", str(params["reply_to"])]
     if dry_run:
         args.append("--dry-run")
+    args += ["--json", "{job_dir}/promote.json"]
     return sha, None, [Step(tuple(args))], {}, {}
 
 

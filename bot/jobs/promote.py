@@ -9,11 +9,14 @@ Promotions of one model are serialized by a named lock and the gate is re-checke
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from bot.core import gates, replies
 from bot.core.config import ModelSpec
@@ -21,6 +24,7 @@ from bot.core.lockfile import lock_hash, output_hash
 from bot.core.markers import reply_marker
 from bot.core.models import ModelVersion, RunRecord
 from bot.jobs.common import JobEnv
+from bot.ports import RepoGitHub
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,39 @@ class PromotionOutcome:
     deployment_id: int = 0
     deployment_state: str = ""
     reasons: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(
+        default_factory=dict
+    )  # seconds spent in registry, bento and github calls
+
+
+class _Timed:
+    """Adds the time spent in each call of `target` to `timings[bucket]` (for bench/promote.py's split)."""
+
+    def __init__(self, target: Any, bucket: str, timings: dict[str, float]) -> None:
+        self._target, self._bucket, self._timings = target, bucket, timings
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self._timings[self._bucket] = (
+                    self._timings.get(self._bucket, 0.0) + time.perf_counter() - started
+                )
+
+        return timed
+
+
+def _timed_env(env: JobEnv, timings: dict[str, float]) -> JobEnv:
+    timed = dataclasses.replace(env, _gh=cast(RepoGitHub, _Timed(env.gh, "github", timings)))
+    timed.__dict__["registry"] = _Timed(env.registry, "registry", timings)
+    timed.__dict__["config"] = env.config
+    return timed
 
 
 def no_lock(_name: str) -> AbstractContextManager[None]:
@@ -78,10 +115,15 @@ def promote(
     lock: Locker = no_lock,
     build_bento: BentoBuilder | None = None,
 ) -> list[PromotionOutcome]:
+    original_env, original_builder = env, build_bento
     config = env.config
     outcomes = []
     approvals = env.gh.pull(pr).approvals if pr is not None else None
     for name in models:
+        timings: dict[str, float] = {}
+        env = _timed_env(original_env, timings)
+        if build_bento is not None:
+            build_bento = _timed_builder(original_builder, timings)
         spec = config.model(name)
         assert spec is not None  # JobEnv.models() validated the names
         run, wanted, lock_id = candidate_for(env, spec, repo_dir)
@@ -100,8 +142,24 @@ def promote(
                 env, spec, run, sha=sha, pr=pr, lock_id=lock_id, approvals=approvals, build_bento=build_bento
             )
         _reply(env, reply_to, replies.promotion_result(outcome), ("promotion", f"{name}@{run.run_id}"))
+        outcome.timings = dict(timings)
         outcomes.append(outcome)
     return outcomes
+
+
+def _timed_builder(builder: BentoBuilder | None, timings: dict[str, float]) -> BentoBuilder | None:
+    if builder is None:
+        return None
+    inner = builder
+
+    def build(version: ModelVersion, sha: str) -> tuple[str, str]:
+        started = time.perf_counter()
+        try:
+            return inner(version, sha)
+        finally:
+            timings["bento"] = timings.get("bento", 0.0) + time.perf_counter() - started
+
+    return build
 
 
 def _plan(
