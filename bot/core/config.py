@@ -6,10 +6,12 @@ offending key. `load_config(text, path)` is the one entry point.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.core.permissions import Permission
 
@@ -38,14 +40,178 @@ class MetricSpec(_Strict):
         return candidate > reference if self.direction == "higher" else candidate < reference
 
 
+_DURATION = re.compile(r"^\s*(?P<count>\d+)\s*(?P<unit>[hdw])\s*$")
+_UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """`12h`, `30d`, `2w` as a timedelta; ValueError with the accepted forms otherwise."""
+    match = _DURATION.match(text)
+    if not match or int(match.group("count")) == 0:
+        raise ValueError(
+            f"{text!r} is not a duration; write a positive whole number of hours, days or weeks: 12h, 30d, 2w"
+        )
+    return dt.timedelta(hours=int(match.group("count")) * _UNIT_HOURS[match.group("unit")])
+
+
+class RetrainSchedule(_Strict):
+    """Retrain on a clock, drift or not: `every` is counted from the champion's promotion."""
+
+    every: str = Field(..., description="How long a champion serves before a retrain PR opens: 12h, 30d, 2w.")
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def interval(self) -> dt.timedelta:
+        return parse_duration(self.every)
+
+
 class DriftRetrain(_Strict):
-    """How a retrain PR changes the repository: YAML keys set in one file."""
+    """How a retrain PR changes the repository: YAML keys set in one file. Every trigger (drift, performance,
+    schedule) opens the same PR from `mlops-bot/retrain/<model>`."""
 
     file: str = "params.yaml"
     set: dict[str, Any] = Field(default_factory=dict, description="Dotted key -> new value.")
+    schedule: RetrainSchedule | None = None
+
+
+class ValueRange(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ValueRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class QualitySpec(_Strict):
+    """Checks on the production data before drift is judged. A schema break (a column of the champion's
+    training data missing, or holding another type) is reported at once and stops the drift check: drift on
+    broken data means nothing. The other checks are off until a threshold is set."""
+
+    check_schema: bool = Field(
+        True, alias="schema", description="Columns and their types must match the champion's training data."
+    )
+    max_missing_share: float | None = Field(
+        None, ge=0, le=1, description="Largest share of empty values allowed in any compared column."
+    )
+    per_column_max_missing: dict[str, float] = Field(default_factory=dict)
+    ranges: dict[str, ValueRange] = Field(
+        default_factory=dict, description="Allowed values of numeric columns: column -> {min, max}."
+    )
+    range_margin: float | None = Field(
+        None,
+        ge=0,
+        description="Numeric columns without `ranges` may stray this fraction of the training data's span "
+        "beyond its min and max (0.1 = 10 %); unset: only `ranges` are checked.",
+    )
+    max_out_of_range_share: float = Field(
+        0.0, ge=0, le=1, description="Share of a column's values allowed outside its range."
+    )
+    max_duplicate_share: float | None = Field(
+        None, ge=0, le=1, description="Largest share of rows that repeat an earlier row."
+    )
+    consecutive: int = Field(
+        1, ge=1, description="Failing checks in a row before a (non-schema) quality failure is reported."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("per_column_max_missing")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in value.items() if not 0 <= v <= 1)
+        if bad:
+            raise ValueError(f"shares must be between 0 and 1; not so for: {', '.join(bad)}")
+        return value
+
+
+# What production performance can be measured with, from predicted labels or values (sklearn.metrics);
+# each with the direction in which it is better.
+CLASSIFICATION_SCORES: dict[str, Direction] = {
+    "accuracy": "higher",
+    "balanced_accuracy": "higher",
+    "f1": "higher",
+    "precision": "higher",
+    "recall": "higher",
+}
+REGRESSION_SCORES: dict[str, Direction] = {"mae": "lower", "rmse": "lower", "mape": "lower", "r2": "higher"}
+SCORES: dict[str, Direction] = {**CLASSIFICATION_SCORES, **REGRESSION_SCORES}
+
+
+class PerformanceMetric(MetricSpec):
+    """A promotion-gate metric judged on labelled production data against the champion's recorded value.
+
+    `name` is the metric as the champion's run logged it; `score` is how to compute it on production data
+    (default: the name). The direction defaults to the score's own."""
+
+    score: str | None = None
+
+    @property
+    def scorer(self) -> str:
+        return self.score or self.name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _natural_direction(cls, data: Any) -> Any:
+        """An unset direction is the score's own (rmse: lower), not MetricSpec's default (higher)."""
+        if isinstance(data, dict) and "direction" not in data:
+            natural = SCORES.get(str(data.get("score") or data.get("name")))
+            if natural is not None:
+                return {**data, "direction": natural}
+        return data
+
+    @model_validator(mode="after")
+    def _known_score(self) -> PerformanceMetric:
+        natural = SCORES.get(self.scorer)
+        if natural is None:
+            field = "score" if self.score else "name"
+            raise ValueError(
+                f"{field} {self.scorer!r} is not a score mlops-bot computes; known: {', '.join(SCORES)} "
+                "(set `score:` when the run logs it under another name)"
+            )
+        if self.direction != natural:
+            raise ValueError(f"{self.scorer} is better when {natural}, but direction says {self.direction}")
+        return self
+
+
+class PerformanceSpec(_Strict):
+    """Score the champion on production rows that carry ground truth, and compare with its promotion-time
+    metrics. A check without labels says so and is not a pass."""
+
+    label: str = Field(..., description="The column of the current data holding the true label or value.")
+    metrics: list[PerformanceMetric] = Field(..., min_length=1)
+    consecutive: int = Field(2, ge=1, description="Checks in a row with a drop before a retrain PR opens.")
+    min_rows: int = Field(30, ge=1, description="Fewer labelled rows than this count as no labels.")
+
+    @field_validator("metrics")
+    @classmethod
+    def _one_task(cls, metrics: list[PerformanceMetric]) -> list[PerformanceMetric]:
+        kinds = {m.scorer in CLASSIFICATION_SCORES for m in metrics}
+        if len(kinds) > 1:
+            raise ValueError("mixes classification and regression scores; a model is one or the other")
+        names = [m.name for m in metrics]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"metric names must be unique; repeated: {', '.join(dupes)}")
+        return metrics
+
+    @property
+    def task(self) -> Literal["classification", "regression"]:
+        return "classification" if self.metrics[0].scorer in CLASSIFICATION_SCORES else "regression"
 
 
 class DriftSpec(_Strict):
+    """The scheduled production check of one model: data quality, drift, performance and the retrain clock."""
+
     current: str = Field(
         ..., description="Production data: a path, a glob or a DVC-tracked file (CSV/Parquet)."
     )
@@ -65,6 +231,8 @@ class DriftSpec(_Strict):
     reopen: Literal["reopen", "replace"] = "reopen"
     close_when_clear: bool = False
     retrain: DriftRetrain = Field(default_factory=DriftRetrain)
+    quality: QualitySpec = Field(default_factory=QualitySpec)  # type: ignore[arg-type]  # alias-only field
+    performance: PerformanceSpec | None = None
 
 
 class ModelSpec(_Strict):

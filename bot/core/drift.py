@@ -191,9 +191,10 @@ def issue_title(model: str, summary: DriftSummary, decision: DriftDecision) -> s
     return f"No data drift in {model} (cleared)"
 
 
-def _context(
+def drift_context(
     model: str, summary: DriftSummary, decision: DriftDecision, *, report_url: str, retrain_pr: int | None
 ) -> dict[str, Any]:
+    """What the drift templates show, escaped; the monitoring issue shows the same drift section."""
     columns = sorted(summary.columns, key=lambda c: (not c.drifted, -c.score if c.drifted else 0, c.column))
     return {
         "model": code(model),
@@ -237,7 +238,7 @@ def render_drift_issue(
 ) -> tuple[str, str]:
     """(title, body) of the model's one drift issue. The body starts with the marker and the metadata the
     next check reads."""
-    context = _context(model, summary, decision, report_url=report_url, retrain_pr=retrain_pr)
+    context = drift_context(model, summary, decision, report_url=report_url, retrain_pr=retrain_pr)
     meta = encode_metadata(decision.metadata(model, retrain_pr=retrain_pr))
     body = render_template("comments/drift_issue.md.j2", context)
     text = f"{drift_marker(model)}\n{meta}\n{squeeze_blank_lines(body)}"
@@ -253,7 +254,7 @@ def render_drift_comment(
     retrain_pr: int | None = None,
 ) -> str:
     """A comment on the drift issue (one per check), also used as the drift Check Run's summary."""
-    context = _context(model, summary, decision, report_url=report_url, retrain_pr=retrain_pr)
+    context = drift_context(model, summary, decision, report_url=report_url, retrain_pr=retrain_pr)
     body = render_template("comments/drift_comment.md.j2", context)
     return fit(f"{reply_marker('drift-check', model)}\n{squeeze_blank_lines(body)}", COMMENT_LIMIT - 1)
 
