@@ -5,12 +5,19 @@ Servers (each a uvicorn process on 127.0.0.1, same uvicorn options):
   durable   the real app (`bot.app.create_app`), no worker: verify, parse, record in SQLite, 202
   +worker   the real app with its in-process worker draining the queue with a no-op handler
             (what `mlops-bot serve` runs by default)
+  pg        `durable` recording in PostgreSQL (`serve --no-worker` of a scaled-out deployment)
+  pg-x2     two such processes on one PostgreSQL database, the client's connections split between them
+            (two web replicas behind a load balancer)
+The pg servers need a PostgreSQL server: `--postgres URL` or MLOPS_BOT_TEST_POSTGRES_URL (each run gets a
+fresh database on it, migrated with the bot's migrations, dropped afterwards).
 
 Client: a small asyncio HTTP/1.1 client with one keep-alive connection per concurrent sender, so the
 client costs little CPU and the servers, not the client, are measured. Each level sends a fixed number of
 signed deliveries (same body, fresh X-GitHub-Delivery each), after a warm-up.
 
     .venv/bin/python bench/webhook.py [--requests 2000] [--levels 1,32,128] [--servers bare,durable,+worker]
+    MLOPS_BOT_TEST_POSTGRES_URL=$(bash scripts/ci-postgres.sh) .venv/bin/python bench/webhook.py \
+        --servers durable,pg,pg-x2
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +69,11 @@ def bare_app() -> FastAPI:
     return app
 
 
-def real_app(database: str, with_worker: bool) -> FastAPI:
+def real_app(database_url: str, with_worker: bool) -> FastAPI:
     from bot.app import create_app
     from bot.settings import Settings
 
-    settings = Settings(webhook_secret=SECRET.decode(), database_url=f"sqlite:///{database}")  # type: ignore[call-arg]
+    settings = Settings(webhook_secret=SECRET.decode(), database_url=database_url)  # type: ignore[call-arg]
     return create_app(settings, handle=lambda _delivery: None, start_worker=with_worker, poll_interval=0.2)
 
 
@@ -91,6 +100,7 @@ def free_port() -> int:
 
 
 def start_server(kind: str, database: str) -> tuple[subprocess.Popen[bytes], int]:
+    """One server process; `database` is a SQLAlchemy URL."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(_ROOT)}
     proc = subprocess.Popen(
@@ -178,14 +188,15 @@ class Result:
         return self.requests / self.seconds
 
 
-async def load(port: int, concurrency: int, requests: int) -> tuple[float, list[float], int]:
+async def load(ports: list[int], concurrency: int, requests: int) -> tuple[float, list[float], int]:
+    """Send `requests` deliveries over `concurrency` connections, spread round-robin over `ports`."""
     body = sample_body()
     signature = sign(body, SECRET)
     todo = list(range(requests))
     latencies: list[float] = []
     started = time.perf_counter()
     errors = await asyncio.gather(
-        *(one_connection(port, body, signature, todo, latencies) for _ in range(concurrency))
+        *(one_connection(ports[n % len(ports)], body, signature, todo, latencies) for n in range(concurrency))
     )
     return time.perf_counter() - started, latencies, sum(errors)
 
@@ -196,11 +207,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(server: str, proc: subprocess.Popen[bytes], port: int, concurrency: int, requests: int) -> Result:
-    asyncio.run(load(port, concurrency, min(200, requests)))  # warm-up: connections, lazy imports
-    cpu_before = cpu_seconds(proc.pid)
-    seconds, latencies, errors = asyncio.run(load(port, concurrency, requests))
-    cpu = cpu_seconds(proc.pid) - cpu_before
+def measure(
+    server: str, procs: list[subprocess.Popen[bytes]], ports: list[int], concurrency: int, requests: int
+) -> Result:
+    asyncio.run(load(ports, concurrency, min(200, requests)))  # warm-up: connections, lazy imports
+    cpu_before = sum(cpu_seconds(proc.pid) for proc in procs)
+    seconds, latencies, errors = asyncio.run(load(ports, concurrency, requests))
+    cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return Result(server, concurrency, requests, seconds, statistics.median(latencies), p99, errors, cpu)
@@ -223,6 +236,64 @@ def report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def durable_rates(results: list[Result]) -> str:
+    """Durable deliveries/s per concurrency: SQLite against PostgreSQL with one and two web processes."""
+    columns = [
+        ("durable", "SQLite, 1 process"),
+        ("pg", "PostgreSQL, 1 process"),
+        ("pg-x2", "PostgreSQL, 2 processes"),
+    ]
+    present = [(kind, title) for kind, title in columns if any(r.server == kind for r in results)]
+    rate = {(r.server, r.concurrency): r.rate for r in results}
+    lines = [f"{'c':>4}  " + "  ".join(f"{title:>24}" for _, title in present)]
+    for concurrency in sorted({r.concurrency for r in results}):
+        cells = [rate.get((kind, concurrency)) for kind, _ in present]
+        lines.append(f"{concurrency:>4}  " + "  ".join(f"{c:>24.0f}" if c else f"{'-':>24}" for c in cells))
+    return "\n".join(lines)
+
+
+@contextmanager
+def database_for(kind: str, scratch: str, postgres: str | None) -> Iterator[str]:
+    """A fresh database URL for one server kind: a SQLite file, or a new migrated PostgreSQL database."""
+    if not kind.startswith("pg"):
+        yield f"sqlite:///{Path(scratch) / (kind.strip('+') + '.db')}"
+        return
+    if not postgres:
+        raise SystemExit("the pg servers need --postgres URL (or MLOPS_BOT_TEST_POSTGRES_URL)")
+    from sqlalchemy import create_engine, make_url, text
+
+    from bot.adapters import migrations
+
+    name = f"mlops_bot_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(postgres).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def stored_deliveries(url: str) -> int:
+    if url.startswith("sqlite:///"):
+        return int(
+            sqlite3.connect(url.removeprefix("sqlite:///"))
+            .execute("SELECT count(*) FROM deliveries")
+            .fetchone()[0]
+        )
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = int(conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one())
+    engine.dispose()
+    return count
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -233,6 +304,11 @@ def main() -> int:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("MLOPS_BOT_TEST_POSTGRES_URL"),
+        help="PostgreSQL server for the pg servers (default: $MLOPS_BOT_TEST_POSTGRES_URL)",
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.database)
@@ -242,22 +318,29 @@ def main() -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="mlops-bot-bench-") as scratch:
         for kind in args.servers.split(","):
-            database = str(Path(scratch) / f"{kind.strip('+')}.db")
-            proc, port = start_server(kind, database)
-            try:
-                for concurrency in levels:
-                    results.append(measure(kind, proc, port, concurrency, args.requests))
-                    print(report(results[-1:]).splitlines()[-1], flush=True)
-            finally:
-                proc.terminate()
-                proc.wait(10)
-            if kind != "bare":
-                stored = sqlite3.connect(database).execute("SELECT count(*) FROM deliveries").fetchone()[0]
-                sent = sum(r.requests + min(200, r.requests) for r in results if r.server == kind)
-                print(f"{kind}: {stored} deliveries in the database for {sent} sent", flush=True)
+            with database_for(kind, scratch, args.postgres) as database:
+                processes = 2 if kind.endswith("-x2") else 1
+                started = [start_server(kind.removesuffix("-x2"), database) for _ in range(processes)]
+                procs, ports = [p for p, _ in started], [port for _, port in started]
+                try:
+                    for concurrency in levels:
+                        results.append(measure(kind, procs, ports, concurrency, args.requests))
+                        print(report(results[-1:]).splitlines()[-1], flush=True)
+                finally:
+                    for proc in procs:
+                        proc.terminate()
+                        proc.wait(10)
+                if kind != "bare":
+                    stored = stored_deliveries(database)
+                    sent = sum(r.requests + min(200, r.requests) for r in results if r.server == kind)
+                    print(f"{kind}: {stored} deliveries in the database for {sent} sent", flush=True)
     print()
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}")
     print(report(sorted(results, key=lambda r: (r.concurrency, r.server != "bare"))))
+    if any(r.server.startswith("pg") for r in results):
+        print()
+        print("durable deliveries/s")
+        print(durable_rates(results))
     return 0
 
 
