@@ -4,6 +4,7 @@ that keep a bot off a schema it does not know -- on SQLite and on a real Postgre
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import threading
@@ -198,3 +199,29 @@ def _row(delivery_id: str, status: str, at: float, **extra: object) -> dict[str,
         "lease_expires_at": None,
         **extra,
     }
+
+
+def test_db_current_names_the_revision_and_the_live_processes(
+    empty_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_db("current", "--database-url", empty_database) == 0
+    assert "revision: none (empty database)" in capsys.readouterr().out
+    migrations.upgrade(empty_database)
+    store = Store(empty_database)
+    store.register_process("worker-7", "worker")
+    assert run_db("current", "--database-url", empty_database) == 0
+    text_report = capsys.readouterr().out
+    assert f"revision: {SCHEMA_REVISION}  (current)" in text_report
+    assert "worker-7" in text_report
+    assert run_db("current", "--json", "--database-url", empty_database) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["revision"], [p["id"] for p in report["processes"]]) == (SCHEMA_REVISION, ["worker-7"])
+    store.close()
+
+
+def test_db_commands_say_when_the_database_cannot_be_reached(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql+psycopg://bot:hunter2@127.0.0.1:1/nowhere"
+    assert run_db("check", "--database-url", url) == 2
+    message = capsys.readouterr().err
+    assert "cannot use the database postgresql+psycopg://bot:***@127.0.0.1:1/nowhere" in message
+    assert "hunter2" not in message

@@ -107,6 +107,8 @@ def test_a_thousand_deliveries_over_two_web_replicas_and_a_killed_worker_take_ef
     effects_cluster.worker("worker-b")
     effects_cluster.wait_ready(store)
     ports = [replica.port for replica in web if replica.port is not None]
+    for port in ports:  # each web replica sees both workers, which run in other processes
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["live_workers"] == 2
     ids = [f"delivery-{n:04d}" for n in range(DELIVERIES)]
 
     answers: list[tuple[str, int, str]] = []
