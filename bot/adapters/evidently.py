@@ -1,4 +1,4 @@
-"""Drift checks with Evidently 0.7 (new API) and the tables they read.
+"""Drift checks with Evidently 0.7 (new API), the data-quality and performance facts, and the tables they read.
 
 `run_drift` compares two DataFrames column by column and flattens Evidently's snapshot into a
 `DriftSummary`; `load_table` / `reference_at` read CSV or Parquet from the workspace or through DVC.
@@ -13,13 +13,14 @@ import glob as globbing
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.core.config import DriftSpec
+from bot.core.config import DriftSpec, PerformanceSpec
 from bot.core.models import ColumnDrift, DriftSummary
+from bot.core.monitoring import ColumnQuality, MetricScore, PerformanceFacts, QualityFacts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -311,17 +312,17 @@ def summary_from_dict(data: dict[str, Any]) -> DriftSummary:
 
 def write_summary(summary: DriftSummary, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_json_safe(summary_to_dict(summary)), indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(json_safe(summary_to_dict(summary)), indent=2, sort_keys=True) + "\n")
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """NaN is not JSON: a score Evidently could not compute is written as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -433,3 +434,176 @@ def _parse(fh: Any, *, name: str, shown: str) -> pd.DataFrame:
         # pyarrow's ArrowInvalid is a ValueError; a corrupt gzip is an OSError.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DriftDataError(f"cannot read {shown}: {reason}") from exc
+
+
+# --------------------------------------------------------------------------------------------------
+# Data quality: facts measured with pandas; what they mean is decided in bot.core.monitoring.
+
+
+def quality_columns(reference: pd.DataFrame, spec: DriftSpec, *, label: str | None) -> list[str]:
+    """The columns the production data must carry: the compared ones, else the training data's inputs."""
+    declared = [*(spec.columns or []), *(spec.numerical_columns or []), *(spec.categorical_columns or [])]
+    if declared:
+        return _unique(declared)
+    skip = {TARGET_COLUMN, label}
+    return [str(c) for c in reference.columns if str(c) not in skip]
+
+
+def measure_quality(
+    reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, *, label: str | None = None
+) -> QualityFacts:
+    """Schema, empty values, values out of range and repeated rows of `current`, against `reference`."""
+    quality = spec.quality
+    categorical = set(spec.categorical_columns or [])
+    columns: list[ColumnQuality] = []
+    for col in quality_columns(reference, spec, label=label):
+        expected = _kind(reference[col]) if col in reference.columns else "absent"
+        if col not in current.columns:
+            columns.append(ColumnQuality(col, expected, "absent", missing_share=1.0))
+            continue
+        series = current[col]
+        missing = float(series.isna().mean()) if len(series) else 0.0
+        found = _kind(series) if series.notna().any() else "empty"
+        if col in categorical and found in ("number", "text") and expected in ("number", "text"):
+            found = expected  # category codes may read as numbers on one side and text on the other
+        example = _not_a_number_example(series) if expected == "number" and found == "text" else ""
+        share, low, high = None, None, None
+        if expected == "number" and found == "number":
+            low, high = _allowed_range(reference[col], quality.ranges.get(col), quality.range_margin)
+            if low is not None or high is not None:
+                share = _outside_share(series, low, high)
+        columns.append(ColumnQuality(col, expected, found, missing, share, low, high, example))
+    duplicates = float(current.duplicated().mean()) if len(current) else 0.0
+    return QualityFacts(rows=len(current), duplicate_share=duplicates, columns=tuple(columns))
+
+
+def _kind(series: pd.Series) -> str:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(series):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    return "text"
+
+
+def _not_a_number_example(series: pd.Series) -> str:
+    import pandas as pd
+
+    bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
+    return str(bad.iloc[0])[:40] if len(bad) else ""
+
+
+def _allowed_range(
+    reference: pd.Series, explicit: Any, margin: float | None
+) -> tuple[float | None, float | None]:
+    if explicit is not None:
+        return explicit.min, explicit.max
+    if margin is None or reference.notna().sum() == 0:
+        return None, None
+    low, high = float(reference.min()), float(reference.max())
+    slack = (high - low) * margin
+    return low - slack, high + slack
+
+
+def _outside_share(series: pd.Series, low: float | None, high: float | None) -> float:
+    values = series.dropna()
+    if len(values) == 0:
+        return 0.0
+    below = values < low if low is not None else values < -math.inf
+    above = values > high if high is not None else values > math.inf
+    return float((below | above).mean())
+
+
+# --------------------------------------------------------------------------------------------------
+# Performance on labelled production data. Scores are scikit-learn's, the functions a training pipeline
+# uses to record the metrics the champion is compared with, so like is compared with like.
+
+Predict = Callable[["pd.DataFrame"], Any]
+
+
+def measure_performance(
+    current: pd.DataFrame, spec: PerformanceSpec, predict: Predict | None, *, unavailable: str = ""
+) -> PerformanceFacts:
+    """Score `predict` (the champion) on the rows of `current` that carry a label."""
+    rows = len(current)
+    if spec.label not in current.columns:
+        return PerformanceFacts(
+            "no-labels", spec.label, rows, note=f"the production data has no {spec.label!r} column yet"
+        )
+    labelled = current[current[spec.label].notna()]
+    if len(labelled) < spec.min_rows:
+        return PerformanceFacts(
+            "no-labels",
+            spec.label,
+            rows,
+            len(labelled),
+            note=f"{len(labelled)} labelled row(s); scoring needs at least {spec.min_rows} (performance.min_rows)",
+        )
+    if predict is None:
+        return PerformanceFacts(
+            "unavailable", spec.label, rows, len(labelled), note=unavailable or "no champion to score"
+        )
+    features = labelled.drop(columns=[spec.label])
+    try:
+        predicted = predict(features)
+    except Exception as exc:  # a model that cannot read the data is a finding, not a crash of the check
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return PerformanceFacts(
+            "unavailable",
+            spec.label,
+            rows,
+            len(labelled),
+            note=f"the champion could not predict: {reason[:300]}",
+        )
+    truth = labelled[spec.label].to_numpy()
+    scores = tuple(MetricScore(m.name, score(m.scorer, truth, _as_array(predicted))) for m in spec.metrics)
+    return PerformanceFacts("scored", spec.label, rows, len(labelled), scores)
+
+
+def _as_array(predicted: Any) -> Any:
+    import numpy as np
+
+    values = (
+        predicted.iloc[:, 0]
+        if hasattr(predicted, "iloc") and getattr(predicted, "ndim", 1) == 2
+        else predicted
+    )
+    return np.asarray(values).ravel()
+
+
+def score(name: str, truth: Any, predicted: Any) -> float | None:
+    """One score; None when it is undefined on these rows (r2 of a single row, say)."""
+    import numpy as np
+    from sklearn import metrics
+
+    try:
+        if name in ("accuracy", "balanced_accuracy"):
+            fn = metrics.accuracy_score if name == "accuracy" else metrics.balanced_accuracy_score
+            return float(fn(truth, predicted))
+        if name in ("f1", "precision", "recall"):
+            labels = set(np.unique(truth)) | set(np.unique(predicted))
+            # Binary 0/1 labels are scored for the positive class, as sklearn's defaults (and the sample
+            # pipeline) do; anything else is averaged over the classes.
+            average = "binary" if labels <= {0, 1} else "macro"  # True == 1, False == 0
+            fn = {
+                "f1": metrics.f1_score,
+                "precision": metrics.precision_score,
+                "recall": metrics.recall_score,
+            }
+            return float(fn[name](truth, predicted, average=average, zero_division=0))
+        truth_f, predicted_f = np.asarray(truth, dtype=float), np.asarray(predicted, dtype=float)
+        if name == "mae":
+            return float(metrics.mean_absolute_error(truth_f, predicted_f))
+        if name == "rmse":
+            return float(np.sqrt(metrics.mean_squared_error(truth_f, predicted_f)))
+        if name == "mape":
+            return float(metrics.mean_absolute_percentage_error(truth_f, predicted_f))
+        if name == "r2":
+            value = float(metrics.r2_score(truth_f, predicted_f))
+            return value if math.isfinite(value) else None
+    except (ValueError, TypeError):
+        return None
+    raise ValueError(f"unknown score {name!r}")

@@ -1,4 +1,4 @@
-"""`mlops-bot drift-report`: open or update the drift issue and, on persistent drift, the retrain PR."""
+"""`mlops-bot drift-report`: open or update the monitoring issue and, when a trigger asks, the retrain PR."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from bot.cli import UserError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("drift-report", help="turn a drift summary into the drift issue and a retrain PR")
+    p = sub.add_parser(
+        "drift-report", help="turn a drift check's summary into the monitoring issue and a retrain PR"
+    )
     p.add_argument("--summary", type=Path, required=True, help="the JSON `mlops-bot drift --json` wrote")
     p.add_argument("--model", help="the model (default: the only configured one)")
     p.add_argument("--error-log", type=Path, help="the drift step's log, quoted when no summary was written")
@@ -29,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from bot.core.models import drift_summary_from_dict
+    from bot.core.monitoring import facts_from_dict
     from bot.jobs.common import JobEnv, JobSetupError
     from bot.jobs.drift_report import report
 
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         spec = env.config.model(models[0])
         assert spec is not None
         sha = args.sha or _head(args.repo_dir)
-        summary, error = None, ""
+        facts, error = None, ""
         if args.summary.is_file():
             raw = json.loads(args.summary.read_text())
             if isinstance(raw, list):
@@ -48,15 +51,15 @@ def run(args: argparse.Namespace) -> int:
             if raw.get("error"):
                 error = str(raw["error"])
             else:
-                summary = drift_summary_from_dict(raw)
+                facts = facts_from_dict(raw, drift_summary_from_dict(raw))
         else:
             error = _tail(args.error_log) or f"{args.summary} was not written: the drift check did not finish"
-        outcome = report(env, spec, summary, head_sha=sha, error=error, reply_to=args.reply_to)
+        outcome = report(env, spec, facts, head_sha=sha, error=error, reply_to=args.reply_to)
     except JobSetupError as exc:
         raise UserError(str(exc)) from exc
     print(
         f"{outcome.model}: {outcome.verdict}, action {outcome.action}, issue {outcome.issue}, "
-        f"retrain PR {outcome.retrain_pr}"
+        f"retrain PR {outcome.retrain_pr}, fired: {', '.join(outcome.fired) or 'none'}"
     )
     if args.json:
         args.json.write_text(json.dumps(asdict(outcome), indent=2))

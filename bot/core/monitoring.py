@@ -224,8 +224,10 @@ def judge_quality(facts: QualityFacts | None, spec: QualitySpec) -> QualityVerdi
 def _schema_problem(c: ColumnQuality) -> str:
     if c.found == "absent":
         return f"column {c.column!r} of the training data is missing"
+    if c.found == "empty":
+        return f"column {c.column!r} has no values at all"
     if c.found != c.expected:
-        example = f", e.g. {c.example!r}" if c.example else ""
+        example = f", e.g. {c.example!r}," if c.example else ""
         return f"column {c.column!r} holds {c.found} values{example} where the training data has {c.expected}"
     return ""
 
@@ -535,7 +537,9 @@ def decide(
         schedule_fired_for=fired_for,
         log=tuple([*log, entry][-MAX_LOG:]),
         before=before,
-        carried_drift={k: previous[k] for k in ("streak", "state", "history") if k in previous},
+        carried_drift={}
+        if drift_decision is not None
+        else {k: previous[k] for k in ("streak", "state", "history") if k in previous},
     )
 
 
@@ -623,8 +627,9 @@ def _as_of_before(check_id: str, previous: Mapping[str, Any]) -> dict[str, Any]:
     if not check_id or data.get("check") != check_id or not isinstance(before, dict):
         return data
     restored = {**_dict(before.get("drift_meta")), **{k: v for k, v in before.items() if k != "drift_meta"}}
-    restored["log"] = _list(data.get("log"))[: _non_negative_int(before.get("log_len"))]
-    restored["history"] = _list(data.get("history"))[: _non_negative_int(before.get("history_len"))]
+    for key in ("log", "history"):
+        if key in data:
+            restored[key] = _list(data[key])[: _non_negative_int(before.get(f"{key}_len"))]
     return restored
 
 
@@ -632,7 +637,6 @@ def _snapshot(previous: Mapping[str, Any]) -> dict[str, Any]:
     """The compact state a re-run of this check starts from again (histories by length, not by copy)."""
     return {
         "drift_meta": {k: previous[k] for k in ("streak", "state", "retrain_pr") if k in previous},
-        "retrain_pr": previous.get("retrain_pr"),
         "quality": _dict(previous.get("quality")),
         "performance": _dict(previous.get("performance")),
         "schedule": _dict(previous.get("schedule")),
@@ -798,7 +802,7 @@ def render_issue(decision: MonitorDecision, *, report_url: str, retrain_pr: int 
 
 def check_comment_marker(decision: MonitorDecision) -> str:
     """One comment per check, keyed by the check: re-reporting a check edits its comment."""
-    key = f"{decision.model}@{decision.check_id}" if decision.check_id else decision.model
+    key = f"{decision.model}@{decision.check_id or decision.checked_at}"
     return reply_marker("monitor-check", key)
 
 

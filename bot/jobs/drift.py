@@ -1,18 +1,46 @@
-"""The drift job: compare a model's production data with its champion's training data.
+"""The drift job: the scheduled check of a model's production data against its champion.
 
 The reference is read at the git sha the champion was trained on (the caller finds it in the
 registry tag `mlops_bot.head_sha`), so a data change merged since then is itself visible as drift.
-What to do about a breach (issue, retrain PR) is decided elsewhere from the returned summary.
+`monitor` runs the whole check: data quality first (a broken schema stops the drift check), drift,
+and the champion's performance on labelled rows. What to do about a finding (issue, retrain PR) is
+decided elsewhere (`bot.core.monitoring`) from the facts it returns.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import uuid
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from bot.adapters.evidently import DriftConfigError, load_table, reference_at, run_drift
+from bot.adapters.evidently import (
+    DriftConfigError,
+    Predict,
+    json_safe,
+    load_table,
+    measure_performance,
+    measure_quality,
+    reference_at,
+    run_drift,
+    summary_to_dict,
+)
 from bot.core.config import CONFIG_PATH, DriftSpec, ModelSpec, RepoConfig, load_config
 from bot.core.models import DriftSummary
+from bot.core.monitoring import (
+    ChampionFacts,
+    CheckFacts,
+    PerformanceFacts,
+    facts_to_dict,
+    judge_quality,
+    parse_time,
+)
 from bot.ports import ModelRegistry
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The registry tag (on the model version, else on its run) naming the commit a model was trained on.
 HEAD_SHA_TAG = "mlops_bot.head_sha"
@@ -74,3 +102,132 @@ def check(
     reference = reference_at(root, drift.reference, reference_rev or "HEAD")
     current = load_table(drift.current, root=root)
     return run_drift(reference, current, drift, model=spec.name, out_dir=out_dir)
+
+
+# The registry tag (on the champion's model version) saying when it became champion, ISO 8601. Without it,
+# the version's creation time counts (registration happens at promotion).
+PROMOTED_AT_TAG = "mlops_bot.promoted_at"
+
+
+def champion_facts(registry: ModelRegistry, model: str, alias: str = "champion") -> ChampionFacts | None:
+    """The champion's version, promotion time and the metrics its run recorded; None when there is none."""
+    version = registry.version_by_alias(model, alias)
+    if version is None:
+        return None
+    promoted_at, source = version.tags.get(PROMOTED_AT_TAG, ""), f"tag {PROMOTED_AT_TAG}"
+    if not parse_time(promoted_at):
+        promoted_at, source = _creation_time(registry, model, version.version), "version created"
+    return ChampionFacts(version.version, promoted_at, source if promoted_at else "", dict(version.metrics))
+
+
+def _creation_time(registry: ModelRegistry, model: str, version: str) -> str:
+    """When the version was registered. The port's ModelVersion has no timestamps; MLflow's client does."""
+    client = getattr(registry, "client", None)
+    if client is None:
+        return ""
+    stamp = getattr(client.get_model_version(model, version), "creation_timestamp", None)
+    if not isinstance(stamp, int):
+        return ""
+    return dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat(timespec="seconds")
+
+
+def load_champion(tracking_uri: str, model: str, alias: str = "champion") -> Predict:
+    """The champion as MLflow serves it (`models:/<model>@<alias>`, pyfunc), fed only its input columns."""
+    import mlflow
+    import mlflow.pyfunc
+
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    # pyfunc resolves models:/ URIs through the global URIs only; set them for the load, then put them back.
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{model}@{alias}")
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+    schema = loaded.metadata.get_input_schema()
+    inputs = schema.input_names() if schema is not None and schema.has_input_names() else None
+
+    def predict(frame: pd.DataFrame) -> Any:
+        return loaded.predict(frame[inputs] if inputs else frame)
+
+    return predict
+
+
+def monitor(
+    root: Path,
+    config: RepoConfig,
+    *,
+    model: str | None,
+    reference_rev: str | None,
+    out_dir: Path,
+    champion: ChampionFacts | None = None,
+    predict: Predict | None = None,
+    unavailable: str = "",
+    now: dt.datetime | None = None,
+    check_id: str | None = None,
+) -> CheckFacts:
+    """The whole scheduled check of one model: data quality first, then drift (unless the schema is broken)
+    and the champion's performance on labelled rows. `predict` is the champion (None: say `unavailable`)."""
+    spec, drift_spec = drift_target(config, model)
+    reference = reference_at(root, drift_spec.reference, reference_rev or "HEAD")
+    current = load_table(drift_spec.current, root=root)
+    label = drift_spec.performance.label if drift_spec.performance else None
+    quality = measure_quality(reference, current, drift_spec, label=label)
+    quality_verdict = judge_quality(quality, drift_spec.quality)
+    checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="seconds")
+    facts = CheckFacts(
+        model=spec.name,
+        check_id=check_id or uuid.uuid4().hex[:12],
+        checked_at=checked_at,
+        drift=None,
+        quality=quality,
+        champion=champion,
+    )
+    broken = quality_verdict.status == "schema-break"
+    if broken:
+        facts = replace(facts, drift_skipped="the data's schema is broken: " + quality_verdict.problems[0])
+    else:
+        # The label is what the model predicts, not an input whose distribution is compared.
+        inputs = [c for c in (label,) if c is not None]
+        summary = run_drift(
+            reference.drop(columns=[c for c in inputs if c in reference.columns]),
+            current.drop(columns=[c for c in inputs if c in current.columns]),
+            drift_spec,
+            model=spec.name,
+            out_dir=out_dir,
+        )
+        facts = replace(facts, drift=summary)
+    if drift_spec.performance is not None:
+        performance = (
+            PerformanceFacts(
+                "unavailable", drift_spec.performance.label, len(current), note="the data's schema is broken"
+            )
+            if broken
+            else measure_performance(current, drift_spec.performance, predict, unavailable=unavailable)
+        )
+        facts = replace(facts, performance=performance)
+    return facts
+
+
+def skipped_summary(facts: CheckFacts, reference_rows: int = 0) -> DriftSummary:
+    """The drift keys of the JSON summary when drift was not judged: no drift, no columns."""
+    return DriftSummary(
+        model=facts.model,
+        dataset_drift=False,
+        share_drifted=0.0,
+        drift_share=0.0,
+        columns=(),
+        reference_rows=reference_rows,
+        current_rows=facts.quality.rows if facts.quality else 0,
+        reference_sampled=0,
+        current_sampled=0,
+    )
+
+
+def write_check(facts: CheckFacts, path: Path) -> None:
+    """The JSON summary: the drift summary's keys (as before) plus the quality/performance/champion facts."""
+    summary = facts.drift if facts.drift is not None else skipped_summary(facts)
+    data = {**summary_to_dict(summary), **facts_to_dict(facts)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_safe(data), indent=2, sort_keys=True) + "\n")
