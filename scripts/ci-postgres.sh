@@ -27,7 +27,7 @@ say() { echo "ci-postgres: $*" >&2; }
 
 find_bindir() {
     local candidate
-    for candidate in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    for candidate in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
         if [ -x "$candidate/initdb" ] && [ -x "$candidate/pg_ctl" ]; then
             echo "$candidate"
             return 0
