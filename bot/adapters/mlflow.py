@@ -17,28 +17,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from bot.core.models import ModelVersion, RunRecord
+from bot.core.tags import RunTags as RunTags  # re-exported: the adapter is where callers look
+from bot.core.tags import VersionTags
 
-
-class RunTags:
-    """Tags mlops-bot puts on every training run. A run is found again by these (never by its name)."""
-
-    MODEL = "mlops_bot.model"
-    REPO = "mlops_bot.repo"
-    PR = "mlops_bot.pr"
-    HEAD_SHA = "mlops_bot.head_sha"
-    BASE_SHA = "mlops_bot.base_sha"
-    DVC_LOCK_HASH = "mlops_bot.dvc_lock_hash"
-    OUTPUT_HASH = "mlops_bot.output_hash"  # DVC md5 of the model output: the identity of a trained model
-    CI_URL = "mlops_bot.ci_url"
-    MODEL_URI = "mlops_bot.model_uri"  # the logged model (models:/m-...), so a fetched run knows it
-    # HEAD_SHA moves to the newest PR head a reused run stands for (the lock commit's follow-up push);
-    # TRAINED_SHA keeps the commit the training really ran on.
-    TRAINED_SHA = "mlops_bot.trained_sha"
-
-    ALL = (MODEL, REPO, PR, HEAD_SHA, BASE_SHA, DVC_LOCK_HASH, OUTPUT_HASH, CI_URL, MODEL_URI, TRAINED_SHA)
-
-
-VERSION_RUN_ID_TAG = "run_id"  # on model versions: the run a version was made from; the key of `register`
+VERSION_RUN_ID_TAG = VersionTags.RUN_ID
 MODEL_ARTIFACT = "model"
 _MAX_PARAMS_PER_BATCH = 100  # MLflow's log_batch limit
 _PARAM_VALUE_LIMIT = 6000  # MLflow rejects longer param values
@@ -286,6 +268,9 @@ class MlflowRegistry:
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(model, str(version), key, value)
+
+    def set_model_tag(self, model: str, key: str, value: str) -> None:
+        self.client.set_registered_model_tag(model, key, value)
 
     # -- conversions and lookups --------------------------------------------------------------------
 

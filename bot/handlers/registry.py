@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 
 from bot.core.events import Delivery
+from bot.core.tags import MODEL_REPO_TAG
 from bot.handlers.context import JOB_EVENT, Context
 
 log = logging.getLogger(__name__)
 
-REPO_TAG = "mlops_bot.repo"
+REPO_TAG = MODEL_REPO_TAG
 
 
 def owning_repo(tracking_uri: str, model: str) -> str | None:

@@ -8,10 +8,11 @@ from bot.core import gates
 from bot.core.card import CardFacts, check_run_output, render_card
 from bot.core.markers import card_marker
 from bot.core.models import PullFacts, TrainResult
+from bot.core.tags import RunTags
 from bot.jobs.common import JobEnv, ci_url
 
-TAG_HEAD_SHA = "mlops_bot.head_sha"
-TAG_OUTPUT_HASH = "mlops_bot.output_hash"
+TAG_HEAD_SHA = RunTags.HEAD_SHA
+TAG_OUTPUT_HASH = RunTags.OUTPUT_HASH
 
 
 @dataclass(frozen=True)

@@ -23,17 +23,18 @@ from bot.core.config import ModelSpec
 from bot.core.lockfile import lock_hash, output_hash
 from bot.core.markers import reply_marker
 from bot.core.models import ModelVersion, RunRecord
+from bot.core.tags import MODEL_REPO_TAG, RunTags, VersionTags
 from bot.jobs.common import JobEnv
 from bot.ports import RepoGitHub
 
 log = logging.getLogger(__name__)
 
-TAG_OUTPUT_HASH = "mlops_bot.output_hash"
-TAG_GIT_SHA = "mlops_bot.git_sha"
-TAG_PR = "mlops_bot.pr"
-TAG_LOCK = "mlops_bot.dvc_lock_hash"
-TAG_BENTO = "mlops_bot.bento_tag"
-TAG_DEPLOYMENT = "mlops_bot.deployment_id"
+TAG_OUTPUT_HASH = RunTags.OUTPUT_HASH
+TAG_GIT_SHA = VersionTags.GIT_SHA
+TAG_PR = VersionTags.PR
+TAG_LOCK = VersionTags.DVC_LOCK_HASH
+TAG_BENTO = VersionTags.BENTO
+TAG_DEPLOYMENT = VersionTags.DEPLOYMENT
 
 Locker = Callable[[str], AbstractContextManager[None]]
 BentoBuilder = Callable[[ModelVersion, str], tuple[str, str]]  # (version, git sha) -> (bento tag, note)
@@ -236,6 +237,9 @@ def _promote_locked(
             )
     tags = {TAG_GIT_SHA: sha, TAG_LOCK: lock_id, **({TAG_PR: str(pr)} if pr is not None else {})}
     version = registry.register(spec.name, run, tags)
+    registry.set_model_tag(
+        spec.name, MODEL_REPO_TAG, env.repo
+    )  # lets a registry webhook find this repository
     previous = champion if champion is not None and champion.version != version.version else None
     env_name = config.promotion.environment
     deployment_id = int(version.tags.get(TAG_DEPLOYMENT) or 0)

@@ -208,7 +208,7 @@ def _read_facts(project: DvcProject, spec: ModelSpec, stage: StageFiles, base_re
 
 
 def _reusable_run(registry: MlflowRegistry, model: str, output_hash: str) -> RunRecord | None:
-    from bot.adapters.mlflow import RunTags
+    from bot.core.tags import RunTags
 
     runs = registry.find_runs(model, {RunTags.OUTPUT_HASH: output_hash})
     return runs[0] if runs else None
@@ -216,7 +216,7 @@ def _reusable_run(registry: MlflowRegistry, model: str, output_hash: str) -> Run
 
 def _mark_reused(registry: MlflowRegistry, run: RunRecord, context: TrainContext) -> RunRecord:
     """Point the run's head sha at this commit, so a lookup by the PR's newest head finds it."""
-    from bot.adapters.mlflow import RunTags
+    from bot.core.tags import RunTags
 
     if not context.head_sha or run.tags.get(RunTags.HEAD_SHA) == context.head_sha:
         return run
@@ -225,7 +225,7 @@ def _mark_reused(registry: MlflowRegistry, run: RunRecord, context: TrainContext
 
 
 def _run_tags(model: str, context: TrainContext, output_hash: str, lock_hash: str) -> dict[str, str]:
-    from bot.adapters.mlflow import RunTags
+    from bot.core.tags import RunTags
 
     tags = {
         RunTags.MODEL: model,
