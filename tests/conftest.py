@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# One real `mlflow server` per session, for every integration suite that asks for `mlflow_server`.
+pytest_plugins = ("tests.support.mlflow_server",)
+
 _QUIET_ENV = {
     "GIT_AUTHOR_NAME": "mlops-bot tests",
     "GIT_AUTHOR_EMAIL": "tests@mlops-bot.invalid",

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.mlflow import MlflowRegistry
-from tests.support.mlflow_server import mlflow_server  # noqa: F401  # the fixture, for the integration tests
 from tests.support.mlflow_store import sqlite_registry
 from tests.support.sample_repo import TrainedSample, trained_sample
 

@@ -20,7 +20,6 @@ from bot.jobs.reconcile import reconcile
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_server import MlflowServer
-from tests.support.mlflow_server import mlflow_server  # noqa: F401  # the session's real server
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -132,7 +131,7 @@ class World:
 
 
 @pytest.fixture
-def world_factory(standin: StandIn, mlflow_server: MlflowServer, tmp_path: Path):  # type: ignore[no-untyped-def]  # noqa: F811
+def world_factory(standin: StandIn, mlflow_server: MlflowServer, tmp_path: Path):  # type: ignore[no-untyped-def]
     def make(model: str, reconcile: str = "report") -> World:
         return World(standin, mlflow_server, tmp_path / model, model, reconcile=reconcile)
 
