@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from bot.settings import Settings
+from tests.scale.cluster import wait_until
 
 
 def test_healthz_counts_the_workers_alive_in_any_process(tmp_path: Path) -> None:
@@ -21,6 +22,7 @@ def test_healthz_counts_the_workers_alive_in_any_process(tmp_path: Path) -> None
         store.register_process("other-host:123:abc", "worker")  # a worker elsewhere
         assert client.get("/healthz").json()["live_workers"] == 1
         with TestClient(create_app(settings, handle=lambda _d: None, start_worker=True)):
-            assert client.get("/healthz").json()["live_workers"] == 2  # + the in-process worker thread
+            # + the in-process worker thread, which lists itself as it starts polling
+            wait_until(lambda: client.get("/healthz").json()["live_workers"] == 2, 10, "the worker thread")
         assert client.get("/healthz").json()["live_workers"] == 1  # it left cleanly
     assert store.live_processes("serve") == []
