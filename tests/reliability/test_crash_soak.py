@@ -34,7 +34,7 @@ from .harness import ADMIN, OTHER_BOT, READER, WRITER, World, make_world, wait_f
 DELIVERIES = 1_000
 KILLS = 10
 FORK_PULLS = 10
-ISSUES = 10
+ISSUES = 40
 LEASE_SECONDS = 1.5
 
 # (body, author, on a pull request, kind of answer or None when the bot must stay silent)
