@@ -19,15 +19,35 @@ from bot.ports import RepoGitHub
 
 log = logging.getLogger(__name__)
 
-# The workflow each job kind dispatches in `executor: actions` mode (templates/workflows/).
-WORKFLOWS = {
-    "train": "mlops-pr.yml",
-    "card": "mlops-pr.yml",
-    "plan": "mlops-promote.yml",
-    "promote": "mlops-promote.yml",
-    "rollback": "mlops-promote.yml",
-    "drift": "mlops-drift.yml",
-    "reconcile": "mlops-promote.yml",
+# `executor: actions`: the workflow (templates/workflows/) each heavy job kind dispatches, and the inputs it
+# declares (GitHub refuses a dispatch with undeclared inputs). Rollback and reconcile are registry moves, not
+# heavy work: they run in the local executor in both modes.
+WORKFLOWS: dict[str, tuple[str, Callable[[RepoGitHub, dict[str, Any]], dict[str, str]]]] = {
+    "train": (
+        "mlops-pr.yml",
+        lambda gh, p: {
+            "pr": str(p["pr"]),
+            "model": p.get("model") or "",
+            "sha": gh.pull(int(p["pr"])).head_sha,
+        },
+    ),
+    "card": (
+        "mlops-pr.yml",
+        lambda gh, p: {
+            "pr": str(p["pr"]),
+            "model": p.get("model") or "",
+            "sha": gh.pull(int(p["pr"])).head_sha,
+        },
+    ),
+    "plan": (
+        "mlops-promote.yml",
+        lambda gh, p: {"model": p.get("model") or "", "sha": str(p.get("sha") or ""), "dry-run": "true"},
+    ),
+    "promote": (
+        "mlops-promote.yml",
+        lambda gh, p: {"model": p.get("model") or "", "sha": str(p.get("sha") or ""), "dry-run": "false"},
+    ),
+    "drift": ("mlops-drift.yml", lambda gh, p: {"model": p.get("model") or "", "report": "true"}),
 }
 
 
@@ -38,8 +58,9 @@ def on_job(ctx: Context, delivery: Delivery) -> None:
         raise PermanentError(f"unknown job kind {kind!r}")
     gh = ctx.repo(delivery)
     params = dict(job_params(delivery))
-    if ctx.settings.executor == "actions":
-        _dispatch(gh, kind, params)
+    if ctx.settings.executor == "actions" and kind in WORKFLOWS:
+        workflow, inputs = WORKFLOWS[kind]
+        gh.dispatch_workflow(workflow, gh.default_branch(), inputs(gh, params))
         return
     executor = LocalExecutor(
         work_dir=ctx.settings.work_dir,
@@ -74,11 +95,6 @@ def _settings_env(ctx: Context) -> dict[str, str]:
         "MLOPS_BOT_BOT_LOGIN": s.bot_login,
         "MLOPS_BOT_WORK_DIR": str(s.work_dir.resolve()),
     }
-
-
-def _dispatch(gh: RepoGitHub, kind: str, params: dict[str, Any]) -> None:
-    inputs = {"job": kind, **{k: str(v) for k, v in params.items() if v is not None}}
-    gh.dispatch_workflow(WORKFLOWS[kind], gh.default_branch(), inputs)
 
 
 Plan = tuple[str, str | None, list[Step], dict[str, str], dict[str, str]]
