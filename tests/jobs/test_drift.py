@@ -147,13 +147,6 @@ CLI_CASES = [
         "prod/day3.csv is empty (0 bytes)",
     ),
     (
-        "wrong type",
-        lambda root: (root / "prod" / "day3.csv").write_text(
-            ",".join([*COLUMNS, "target"]) + "\n" + "x," * 6 + "1\n"
-        ),
-        "column 'f0' is numeric in the reference data but holds text in the current data",
-    ),
-    (
         "unreadable",
         lambda root: (root / "prod" / "day3.csv").write_bytes(b"f0,f1\n\xff\xfe\x00,1\n"),
         "cannot read prod/day3.csv: ",
@@ -182,6 +175,37 @@ def test_cli_exits_2_and_names_bad_data(
     assert err.startswith("mlops-bot drift: ")
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_cli_reports_a_wrong_type_as_broken_data_not_as_drift(
+    dvc_repo: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Readable data of the wrong shape is a finding (the schema break the issue reports), not a crash."""
+    root, old, _ = dvc_repo
+    (root / "prod" / "day3.csv").write_text(",".join([*COLUMNS, "target"]) + "\n" + "x," * 6 + "1\n")
+    try:
+        code = main(
+            [
+                "drift",
+                "--repo-dir",
+                str(root),
+                "--out",
+                str(tmp_path),
+                "--reference-rev",
+                old,
+                "--json",
+                str(tmp_path / "s.json"),
+            ]
+        )
+    finally:
+        (root / "prod" / "day3.csv").unlink()
+    printed = capsys.readouterr().out
+    assert code == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["drift_skipped"].startswith("the data's schema is broken: column 'f0' holds text values")
+    assert summary["dataset_drift"] is False and summary["columns"] == []
+    assert printed.startswith("clf: drift not judged: the data's schema is broken")
 
 
 @pytest.mark.slow
