@@ -602,6 +602,8 @@ def score(name: str, truth: Any, predicted: Any) -> float | None:
         if name == "mape":
             return float(metrics.mean_absolute_percentage_error(truth_f, predicted_f))
         if name == "r2":
+            if len(truth_f) < 2:
+                return None  # undefined: sklearn warns and answers nan
             value = float(metrics.r2_score(truth_f, predicted_f))
             return value if math.isfinite(value) else None
     except (ValueError, TypeError):

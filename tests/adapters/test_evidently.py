@@ -1,4 +1,5 @@
-"""Real Evidently drift reports on data with known shifts, and the clear errors bad data gets."""
+"""Real Evidently drift reports on data with known shifts, the clear errors bad data gets, and the data-quality
+and performance facts measured on real frames."""
 
 from __future__ import annotations
 
@@ -16,11 +17,15 @@ from bot.adapters.evidently import (
     DriftConfigError,
     DriftDataError,
     load_table,
+    measure_performance,
+    measure_quality,
     run_drift,
+    score,
     summary_from_dict,
 )
-from bot.core.config import DriftSpec
+from bot.core.config import DriftSpec, PerformanceSpec, QualitySpec
 from bot.core.models import DriftSummary
+from bot.core.monitoring import judge_quality
 
 COLUMNS = [f"f{i}" for i in range(10)]
 SHIFTED = ["f3", "f7"]
@@ -281,3 +286,106 @@ def test_glob_files_must_share_a_header(tmp_path: Path) -> None:
     write_bytes(tmp_path / "p" / "2.csv", b"a,c\n1,2\n")
     with pytest.raises(DriftDataError, match=r"2.csv has columns different from 1.csv"):
         load_table("p/*.csv", root=tmp_path)
+
+
+# -- data quality and performance facts ------------------------------------------------------------------------
+
+
+def quality_spec(**quality: Any) -> DriftSpec:
+    return spec(quality=QualitySpec.model_validate(quality))
+
+
+def test_quality_facts_of_clean_data(shifted_frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    reference, _ = shifted_frames
+    current = reference.sample(n=500, random_state=1).reset_index(drop=True)
+    facts = measure_quality(reference, current, quality_spec(range_margin=0.0))
+    assert [c.column for c in facts.columns] == COLUMNS
+    assert all(c.expected == c.found == "number" and c.missing_share == 0 for c in facts.columns)
+    assert all(
+        c.out_of_range_share == 0 for c in facts.columns
+    )  # a sample of the reference stays in its range
+    assert judge_quality(facts, quality_spec(range_margin=0.0).quality).status == "pass"
+
+
+def test_quality_facts_name_every_kind_of_break(shifted_frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    reference, _ = shifted_frames
+    messy = reference.head(400).copy()
+    messy = pd.concat([messy, messy.head(100)], ignore_index=True)  # 100 of 500 rows repeat
+    messy.loc[150:199, "f1"] = np.nan  # 10 % empty
+    messy["f2"] = reference["f2"].max() + 1000.0  # every value far above the training range
+    broken = messy.drop(columns="f9").astype({"f5": object})
+    broken.loc[300, "f5"] = "1,5"  # a decimal comma: text where numbers were
+    quality = quality_spec(range_margin=0.1, max_missing_share=0.05, max_duplicate_share=0.1).quality
+
+    facts = measure_quality(reference, broken, spec(quality=quality))
+    by = {c.column: c for c in facts.columns}
+    assert by["f9"].found == "absent"
+    assert (by["f5"].found, by["f5"].example) == ("text", "1,5")
+    verdict = judge_quality(facts, quality)
+    assert verdict.status == "schema-break" and len(verdict.problems) == 2  # f9 missing, f5 text
+
+    facts = measure_quality(reference, messy, spec(quality=quality))
+    by = {c.column: c for c in facts.columns}
+    assert by["f1"].missing_share == pytest.approx(0.1)
+    assert by["f2"].out_of_range_share == 1.0 and by["f2"].low is not None
+    assert facts.duplicate_share == pytest.approx(0.2)
+    verdict = judge_quality(facts, quality)
+    assert verdict.status == "fail"
+    assert [p.split(" ")[1] for p in verdict.problems[:2]] == ["'f1'", "'f2'"]
+    assert "20% of the rows repeat an earlier row" in verdict.problems[-1]
+
+
+def test_explicit_ranges_and_the_label_column(shifted_frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    reference, current = shifted_frames
+    reference = reference.assign(y=0)
+    quality = QualitySpec.model_validate({"ranges": {"f0": {"min": 1e9}}})
+    facts = measure_quality(reference, current, spec(quality=quality), label="y")
+    assert "y" not in [c.column for c in facts.columns]  # labels arrive late: their absence is no break
+    by = {c.column: c for c in facts.columns}
+    assert (by["f0"].low, by["f0"].high, by["f0"].out_of_range_share) == (1e9, None, 1.0)
+    assert by["f1"].out_of_range_share is None  # no range configured, no margin: not checked
+
+
+@pytest.mark.parametrize(
+    ("name", "truth", "predicted", "expected"),
+    [
+        ("accuracy", [0, 1, 1, 0], [0, 1, 0, 0], 0.75),
+        ("f1", [0, 1, 1, 0], [0, 1, 0, 0], 2 / 3),
+        ("precision", [0, 1, 1, 0], [1, 1, 0, 0], 0.5),
+        ("recall", ["a", "b", "c", "a"], ["a", "b", "b", "a"], (1 + 1 + 0) / 3),  # multiclass: macro
+        ("balanced_accuracy", [0, 0, 0, 1], [0, 0, 0, 0], 0.5),
+        ("mae", [1.0, 2.0], [2.0, 4.0], 1.5),
+        ("rmse", [0.0, 0.0], [3.0, 4.0], (12.5) ** 0.5),
+        ("r2", [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], 1.0),
+        ("r2", [1.0], [2.0], None),  # undefined on one row
+    ],
+)
+def test_scores_are_sklearns(
+    name: str, truth: list[Any], predicted: list[Any], expected: float | None
+) -> None:
+    value = score(name, np.array(truth), np.array(predicted))
+    assert value == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_performance_facts_need_labels_and_a_champion() -> None:
+    perf = PerformanceSpec.model_validate({"label": "y", "min_rows": 3, "metrics": [{"name": "accuracy"}]})
+    data = pd.DataFrame({"x": [0, 1, 0, 1], "y": [0, 1, None, 0]})
+    predict_x = lambda frame: frame["x"].to_numpy()  # noqa: E731  # a "model" that answers its input
+
+    assert measure_performance(data.drop(columns="y"), perf, predict_x).status == "no-labels"
+    scored = measure_performance(data, perf, predict_x)
+    assert (scored.status, scored.labelled_rows, scored.scores[0].value) == (
+        "scored",
+        3,
+        pytest.approx(2 / 3),
+    )
+    few = measure_performance(data.head(2), perf, predict_x)
+    assert few.status == "no-labels" and "2 labelled row(s); scoring needs at least 3" in few.note
+    assert measure_performance(data, perf, None, unavailable="no champion").note == "no champion"
+
+    def broken(frame: pd.DataFrame) -> Any:
+        raise ValueError("Failed to enforce schema: column 'z' missing\ntraceback...")
+
+    failed = measure_performance(data, perf, broken)
+    assert failed.status == "unavailable"
+    assert failed.note == "the champion could not predict: Failed to enforce schema: column 'z' missing"
