@@ -154,11 +154,19 @@ def _champion(
         return None, None, f"no {model}@{alias} in the MLflow registry"
     if not scoring:
         return facts, None, ""
-    try:
-        return facts, load_champion(registry.tracking_uri, model, alias), ""
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return facts, None, f"could not load {model}@{alias} from MLflow: {reason[:300]}"
+    loaded: list[Predict] = []
+
+    def predict(frame: Any) -> Any:
+        # Loaded on first use: a batch without labels (the usual case) never pays for loading the model.
+        if not loaded:
+            try:
+                loaded.append(load_champion(registry.tracking_uri, model, alias))
+            except Exception as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise RuntimeError(f"could not load {model}@{alias} from MLflow: {reason[:300]}") from exc
+        return loaded[0](frame)
+
+    return facts, predict, ""
 
 
 def verdict(summary: DriftSummary, *, reference_rev: str) -> str:
