@@ -18,13 +18,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot import metrics as m
 from bot.adapters.store import GroupCommitter, ProcessBeacon, Store, StoreUnavailable
 from bot.core.events import Delivery
 from bot.core.signature import SIGNATURE_HEADER, verify
+from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
 from bot.settings import Settings
 from bot.worker import Worker, WorkerThread, default_worker_id, load_handler, start_worker_thread
 
@@ -98,7 +99,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.worker = worker
 
-    @app.post("/webhook")
+    @app.post("/webhook", status_code=202, openapi_extra=_WEBHOOK_OPENAPI, responses=_WEBHOOK_RESPONSES)
     async def webhook(request: Request) -> Response:
         try:
             body = await _read_body(request, settings.max_body_bytes)
@@ -152,11 +153,59 @@ def create_app(
             }
         )
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
     def prometheus() -> Response:
         return Response(metrics.render(), media_type=m.CONTENT_TYPE)
 
+    app.include_router(mlflow_router(settings, store))
     return app
+
+
+# What /webhook reads and answers, for the bot's own OpenAPI description (schemathesis fuzzes against it).
+_ERROR_BODY = ERROR_RESPONSE
+_WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A ping: GitHub's hello when the webhook is created."},
+    202: {
+        "description": "Recorded (or already recorded): the delivery will be handled.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["delivery", "status"],
+                    "properties": {"status": {"enum": ["queued", "duplicate"]}},
+                }
+            }
+        },
+    },
+    400: _ERROR_BODY,
+    401: _ERROR_BODY,
+    413: _ERROR_BODY,
+    503: _ERROR_BODY,
+}
+_WEBHOOK_OPENAPI: dict[str, Any] = {
+    "summary": "Receive a GitHub webhook delivery",
+    "parameters": [
+        {
+            "name": "X-GitHub-Event",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+        },
+        {
+            "name": "X-GitHub-Delivery",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+        {
+            "name": "X-Hub-Signature-256",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+        },
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -193,7 +242,7 @@ def _authentic_delivery(
         raise _Refusal(400, m.MALFORMED, "X-GitHub-Event or X-GitHub-Delivery header is too long")
     try:
         payload = json.loads(_json_text(request, body, event))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested deeper than Python recurses
         raise _Refusal(400, m.MALFORMED, f"body is not valid JSON: {error}", event) from error
     if not isinstance(payload, dict):
         raise _Refusal(400, m.MALFORMED, "body must be a JSON object", event)

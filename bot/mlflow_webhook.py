@@ -19,6 +19,20 @@ from bot.settings import Settings
 
 EVENT = "mlflow"
 
+# A refusal, as every endpoint of the bot answers one (documented for the bot's OpenAPI description).
+ERROR_RESPONSE: dict[str, Any] = {
+    "description": "Refused; `error` says why and what to do.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string", "minLength": 1}},
+            }
+        }
+    },
+}
+
 
 def mlflow_router(settings: Settings, store: Any) -> APIRouter:
     router = APIRouter()
@@ -26,11 +40,16 @@ def mlflow_router(settings: Settings, store: Any) -> APIRouter:
         s.strip().encode() for s in settings.mlflow_webhook_secret.get_secret_value().split(",") if s.strip()
     ]
 
-    @router.post("/mlflow/webhook", status_code=202, summary="MLflow model-registry webhook")
+    @router.post(
+        "/mlflow/webhook",
+        status_code=202,
+        summary="MLflow model-registry webhook",
+        responses={400: ERROR_RESPONSE, 401: ERROR_RESPONSE, 413: ERROR_RESPONSE},
+    )
     async def mlflow_webhook(request: Request) -> JSONResponse:
         body = await request.body()
         if len(body) > settings.max_body_bytes:
-            return JSONResponse({"message": "payload too large"}, status_code=413)
+            return JSONResponse({"error": "payload too large"}, status_code=413)
         headers = request.headers
         delivery_id = headers.get("x-mlflow-delivery-id")
         checked = verify_mlflow(
@@ -42,13 +61,13 @@ def mlflow_router(settings: Settings, store: Any) -> APIRouter:
             now=time.time(),
         )
         if not checked.ok:
-            return JSONResponse({"message": checked.reason}, status_code=401)
+            return JSONResponse({"error": checked.reason}, status_code=401)
         try:
             event = json.loads(body)
             entity, action = str(event["entity"]), str(event["action"])
         except (ValueError, KeyError, TypeError):
             return JSONResponse(
-                {"message": "body must be an MLflow webhook JSON object with entity and action"},
+                {"error": "body must be an MLflow webhook JSON object with entity and action"},
                 status_code=400,
             )
         fresh = store.accept(f"mlflow:{delivery_id}", EVENT, f"{entity}.{action}", body)

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "bot.cli.serve",
     "bot.cli.worker",
     "bot.cli.deliveries",
+    "bot.cli.db",
     "bot.cli.train",
     "bot.cli.card",
     "bot.cli.promote",

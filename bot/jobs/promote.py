@@ -349,5 +349,9 @@ def _reply(env: JobEnv, number: int | None, body: str, key: tuple[str, str] | No
 def store_lock(database_url: str, name: str) -> Iterator[None]:
     from bot.adapters.store import Store
 
-    with Store(database_url).lock(name):
-        yield
+    store = Store(database_url)
+    try:
+        with store.lock(name):
+            yield
+    finally:
+        store.close()

@@ -110,7 +110,7 @@ def described(app: Any) -> dict[str, Any]:
         operation = spec["paths"][path][method]
         placeholder = (
             set(operation.get("responses", {})) == {"200"}
-            and not operation["responses"]["200"]["content"]["application/json"]["schema"]
+            and not operation["responses"]["200"].get("content", {}).get("application/json", {}).get("schema")
         )
         for key, value in documented.items():
             if key == "responses" and placeholder:
