@@ -80,14 +80,12 @@ class Demo:
     summary: dict[str, Any] = field(default_factory=dict)
 
     def run(self, stages: tuple[str, ...] = ("help", "train", "promote", "drift")) -> dict[str, Any]:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
         from bot.adapters.store import Store
         from bot.app import create_app
         from bot.handlers import build_handler
         from bot.settings import Settings
         from bot.standin import StandIn
+        from bot.standin.testing import app_key_pair
 
         state = self.out / "state"
         if state.exists():
@@ -95,15 +93,7 @@ class Demo:
         state.mkdir(parents=True)
         secret = secrets.token_hex(16)
         bot_port = free_port()
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        public_pem = (
-            key.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode()
-        )
+        private_pem, public_pem = app_key_pair()
 
         self.progress("starting the GitHub stand-in")
         standin = StandIn(

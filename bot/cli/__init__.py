@@ -57,5 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def add_github_job_options(p: argparse.ArgumentParser, *, json_output: bool = True) -> None:
+    """Options every command that acts on GitHub shares (`card`, `promote`, `rollback`, `reconcile`, ...)."""
+    from pathlib import Path
+
+    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
+    if json_output:
+        p.add_argument("--json", type=Path, help="write the outcome here")
+
+
 class UserError(Exception):
     """Something the user can fix (a missing file, a bad flag value); printed without a traceback."""

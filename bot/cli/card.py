@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.cli import UserError
+from bot.cli import UserError, add_github_job_options
 
 
 def register(sub: Any) -> None:
@@ -21,8 +21,7 @@ def register(sub: Any) -> None:
         "run of the PR's head commit is used",
     )
     p.add_argument("--sha", help="head commit (default: the PR's head)")
-    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
-    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
+    add_github_job_options(p, json_output=False)
     p.set_defaults(func=run)
 
 

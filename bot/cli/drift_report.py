@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bot.cli import UserError
+from bot.cli import UserError, add_github_job_options
 
 
 def register(sub: Any) -> None:
@@ -21,9 +21,7 @@ def register(sub: Any) -> None:
     p.add_argument("--reply-to", type=int, help="issue or PR number where /drift was asked")
     p.add_argument("--sha", help="commit the check run goes on (default: HEAD of --repo-dir)")
     p.add_argument("--repo-dir", type=Path, default=Path("."))
-    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
-    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
-    p.add_argument("--json", type=Path, help="write the outcome here")
+    add_github_job_options(p)
     p.set_defaults(func=run)
 
 

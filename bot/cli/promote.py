@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bot.cli import UserError
+from bot.cli import UserError, add_github_job_options
 
 
 def register(sub: Any) -> None:
@@ -22,9 +22,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--no-bento", action="store_true", help="skip the BentoML service build")
     p.add_argument("--repo-dir", type=Path, default=Path("."), help="checkout of --sha (default: .)")
-    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
-    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
-    p.add_argument("--json", type=Path, help="write the outcome here")
+    add_github_job_options(p)
     p.set_defaults(func=run)
 
 

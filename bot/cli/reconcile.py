@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from bot.cli import UserError
+from bot.cli import UserError, add_github_job_options
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("reconcile", help="compare the champion alias with the default branch's dvc.lock")
     p.add_argument("--model", help="one model (default: every model in the config)")
-    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
-    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
-    p.add_argument("--json", type=Path, help="write the outcome here")
+    add_github_job_options(p)
     p.set_defaults(func=run)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from bot.cli import UserError
+from bot.cli import UserError, add_github_job_options
 
 
 def register(sub: Any) -> None:
@@ -16,9 +15,7 @@ def register(sub: Any) -> None:
     p.add_argument("--model", help="the model (default: the only configured one)")
     p.add_argument("--to", help="version to roll back to (default: the `previous` alias)")
     p.add_argument("--reply-to", type=int, help="issue or PR number to answer on")
-    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
-    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
-    p.add_argument("--json", type=Path, help="write the outcome here")
+    add_github_job_options(p)
     p.set_defaults(func=run)
 
 

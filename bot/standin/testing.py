@@ -93,3 +93,18 @@ def assert_clean(standin: StandIn) -> None:
     if problems:
         lines = "\n".join(f"  {p.method} {p.path}: {p.reason}" for p in problems[:20])
         raise AssertionError(f"{len(problems)} problem(s) with GitHub's REST description:\n{lines}")
+
+
+def app_key_pair() -> tuple[str, str]:
+    """A fresh RSA key for a GitHub App: (private key PEM for the bot, public key PEM for `register_app`)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode()
+    return private_pem, public_pem

@@ -1,10 +1,8 @@
 """schemathesis against the bot's own OpenAPI description: whatever arrives, no 5xx, and every error
 explains itself (a JSON object whose `error` says what was wrong).
 
-The app's generated description says nothing about what `/webhook` reads (it takes the raw request to verify
-the signature over the exact bytes) and gives every route FastAPI's placeholder answer ("200, JSON"), so
-WEBHOOK_OPERATION and OTHER_OPERATIONS document them: the three headers GitHub sends, a JSON object body, and
-each answer. Where the app documents an item itself, its own text wins. Each generated
+The app documents `/webhook` itself (the three headers GitHub sends, a JSON object body, each answer);
+OTHER_OPERATIONS fills in what FastAPI leaves as a placeholder on the other routes. Each generated
 request is sent twice: as generated (mostly a bad signature: the refusal paths) and signed with the real
 secret over the bytes sent (the parsing and recording paths past the signature check).
 """
@@ -27,67 +25,6 @@ from bot.settings import Settings
 
 SECRET = "fuzz-secret"
 
-_ERROR = {
-    "description": "The delivery was refused; `error` says why and what to do.",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["error"],
-                "properties": {"error": {"type": "string", "minLength": 1}},
-            }
-        }
-    },
-}
-
-WEBHOOK_OPERATION: dict[str, Any] = {
-    "summary": "Receive a GitHub webhook delivery",
-    "parameters": [
-        {
-            "name": "X-GitHub-Event",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
-        },
-        {
-            "name": "X-GitHub-Delivery",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-        },
-        {
-            "name": "X-Hub-Signature-256",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
-        },
-    ],
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    },
-    "responses": {
-        "200": {"description": "A ping: GitHub's hello when the webhook is created."},
-        "202": {
-            "description": "Recorded (or already recorded): the delivery will be handled.",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["delivery", "status"],
-                        "properties": {"status": {"enum": ["queued", "duplicate"]}},
-                    }
-                }
-            },
-        },
-        "400": _ERROR,
-        "401": _ERROR,
-        "413": _ERROR,
-        "503": _ERROR,
-    },
-}
-
-
 # What the app answers on its other routes, where FastAPI's placeholder says "200, application/json".
 OTHER_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("/metrics", "get"): {
@@ -105,13 +42,12 @@ OTHER_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 def described(app: Any) -> dict[str, Any]:
     """The app's OpenAPI description, with what its routes read and answer documented where it is blank."""
     spec: dict[str, Any] = app.openapi()
-    overlays = {("/webhook", "post"): WEBHOOK_OPERATION, **OTHER_OPERATIONS}
+    overlays = dict(OTHER_OPERATIONS)
     for (path, method), documented in overlays.items():
         operation = spec["paths"][path][method]
-        placeholder = (
-            set(operation.get("responses", {})) == {"200"}
-            and not operation["responses"]["200"].get("content", {}).get("application/json", {}).get("schema")
-        )
+        placeholder = set(operation.get("responses", {})) == {"200"} and not operation["responses"][
+            "200"
+        ].get("content", {}).get("application/json", {}).get("schema")
         for key, value in documented.items():
             if key == "responses" and placeholder:
                 operation["responses"] = value
