@@ -473,7 +473,9 @@ def measure_quality(
             if low is not None or high is not None:
                 share = _outside_share(series, low, high)
         columns.append(ColumnQuality(col, expected, found, missing, share, low, high, example))
-    duplicates = float(current.duplicated().mean()) if len(current) else 0.0
+    duplicates = None
+    if quality.max_duplicate_share is not None:  # hashing every row is the slow part: only when asked for
+        duplicates = float(current.duplicated().mean()) if len(current) else 0.0
     return QualityFacts(rows=len(current), duplicate_share=duplicates, columns=tuple(columns))
 
 

@@ -81,7 +81,7 @@ class ColumnQuality:
 @dataclass(frozen=True)
 class QualityFacts:
     rows: int
-    duplicate_share: float
+    duplicate_share: float | None  # None: not measured (no threshold configured)
     columns: tuple[ColumnQuality, ...]
 
 
@@ -146,7 +146,7 @@ def facts_from_dict(data: Mapping[str, Any], drift_summary: DriftSummary | None)
         drift_skipped=str(data.get("drift_skipped") or ""),
         quality=QualityFacts(
             rows=int(quality.get("rows", 0)),
-            duplicate_share=_float(quality.get("duplicate_share")) or 0.0,
+            duplicate_share=_float(quality.get("duplicate_share")),
             columns=tuple(
                 ColumnQuality(**{k: v for k, v in c.items() if k in ColumnQuality.__dataclass_fields__})
                 for c in quality.get("columns", [])
@@ -204,9 +204,14 @@ def judge_quality(facts: QualityFacts | None, spec: QualitySpec) -> QualityVerdi
                 f"column {c.column!r} has {_pct(c.out_of_range_share)} of its values outside "
                 f"{_range(c.low, c.high)} (at most {_pct(spec.max_out_of_range_share)} allowed)"
             )
-    if spec.max_duplicate_share is not None and facts.duplicate_share > spec.max_duplicate_share:
+    duplicates = facts.duplicate_share
+    if (
+        spec.max_duplicate_share is not None
+        and duplicates is not None
+        and duplicates > spec.max_duplicate_share
+    ):
         problems.append(
-            f"{_pct(facts.duplicate_share)} of the rows repeat an earlier row "
+            f"{_pct(duplicates)} of the rows repeat an earlier row "
             f"(at most {_pct(spec.max_duplicate_share)} allowed)"
         )
     checks_configured = (
