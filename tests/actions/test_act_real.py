@@ -41,12 +41,19 @@ OFFLINE_ACTIONS = {
     "actions/setup-python": OFFLINE / "setup-python",
     "actions/upload-artifact": OFFLINE / "upload-artifact",
 }
-TRAIN_ACTION = re.compile(r"^(?P<repo>[^/@]+/[^/@]+)/actions/train@(?P<ref>\S+)$")
+TRAIN_ACTION = re.compile(r"^[^/@]+/[^/@]+/actions/train@")
+
+
+def pin(uses: str) -> str:
+    """The `owner/repo@ref` that act's --local-repository matches (an action in a sub-folder belongs to its
+    repository)."""
+    path, _, ref = uses.partition("@")
+    return "/".join(path.split("/")[:2]) + "@" + ref
 
 
 def derived_workflow(template: str) -> tuple[str, dict[str, str]]:
-    """The template with `install: "false"` on the train step, and the `--local-repository` mapping
-    (`owner/repo@ref` -> folder name) for every pinned action it uses."""
+    """The template with `install: "false"` on the train step, and which local folder (a key of
+    OFFLINE_ACTIONS, or "mlops-bot") stands for each pinned action it uses."""
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip: the workflow act runs is the template, comments and all
@@ -55,19 +62,24 @@ def derived_workflow(template: str) -> tuple[str, dict[str, str]]:
     pinned: dict[str, str] = {}
     for step in workflow["jobs"]["train"]["steps"]:
         uses = str(step.get("uses", ""))
-        name, _, ref = uses.partition("@")
+        name = uses.partition("@")[0]
         if name in OFFLINE_ACTIONS:
-            pinned[f"{name}@{ref}"] = name
-        elif match := TRAIN_ACTION.match(uses):
-            pinned[f"{match['repo']}@{match['ref']}"] = "mlops-bot"
+            pinned[pin(uses)] = name
+        elif TRAIN_ACTION.match(uses):
+            pinned[pin(uses)] = "mlops-bot"
             step["with"]["install"] = "false"
     out = io.StringIO()
     yaml.dump(workflow, out)
     return out.getvalue(), pinned
 
 
-def test_template_pins_only_actions_the_test_can_replace() -> None:
+def test_every_action_the_template_uses_has_a_local_folder() -> None:
+    """A new github.com action in the template needs an offline stand-in here, or act would fetch it."""
+    from tests.actions.action_files import load_yaml
+
     _, pinned = derived_workflow(TEMPLATE.read_text())
+    steps = load_yaml(TEMPLATE)["jobs"]["train"]["steps"]
+    assert {pin(step["uses"]) for step in steps if "uses" in step} == set(pinned)
     assert sorted(set(pinned.values())) == sorted([*OFFLINE_ACTIONS, "mlops-bot"])
 
 
