@@ -465,3 +465,39 @@ def test_config_is_validated_with_the_line(tmp_path: Path) -> None:
         load_config(bad)
     line = CONFIG.splitlines().index("          every: 30d") + 1
     assert f"line {line}: models.0.drift.retrain.schedule.every" in str(err.value)
+
+
+def test_the_drift_report_command_reads_the_summary_and_writes_the_verdicts(
+    project: Project,
+    github: GitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    app_key: tuple[str, str],
+) -> None:
+    batch = rows(600, seed=14).astype({"f4": object})
+    batch.loc[::2, "f4"] = "broken"
+    check(project, batch, tmp_path, monkeypatch)
+    for name, value in {
+        "GITHUB_REPOSITORY": github.full_name,
+        "MLOPS_BOT_GITHUB_BASE_URL": github.standin.base_url,
+        "MLOPS_BOT_APP_ID": str(APP_ID),
+        "MLOPS_BOT_PRIVATE_KEY": app_key[0],
+        "MLOPS_BOT_GITHUB_THROTTLE": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    args = [
+        "drift-report",
+        "--summary",
+        str(tmp_path / "s.json"),
+        "--sha",
+        "main",
+        "--json",
+        str(tmp_path / "o.json"),
+    ]
+    assert main(args) == 0
+    assert "clf: broken-data, action none" in capsys.readouterr().out
+    outcome = json.loads((tmp_path / "o.json").read_text())
+    assert outcome["fired"] == ["quality"] and outcome["verdicts"]["drift"]["status"] == "skipped"
+    assert outcome["verdicts"]["quality"]["text"].startswith("column 'f4' holds text values")
+    assert outcome["issue"] == github.issues()[0].number
