@@ -132,7 +132,7 @@ class Demo:
                 for stage in stages:
                     getattr(self, f"_stage_{stage}")(standin)
             finally:
-                standin.wait_for_deliveries(timeout=10)
+                self._drain()
                 self.summary["deliveries"] = self._deliveries()
                 self._write_outputs(standin)
                 bot.stop()
@@ -410,6 +410,15 @@ class Demo:
             {"id": r.id, "event": r.event, "action": r.action, "status": r.status, "attempts": r.attempts}
             for r in self.store.list(limit=1000)
         ]
+
+    def _drain(self, timeout: float = 180.0) -> None:
+        """Let the last webhooks arrive and every queued job finish (e.g. the no-op retrain after a lock commit)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.standin.wait_for_deliveries(timeout=10)
+            if self.store.queue_depth() == 0:
+                return
+            time.sleep(0.25)
 
     def _wait(self, what: str, probe: Callable[[], Any], timeout: float | None = None) -> Any:
         deadline = time.monotonic() + (timeout or self.timeout)

@@ -24,6 +24,20 @@ _QUIET_ENV = {
 def _quiet_environment() -> None:
     for key, value in _QUIET_ENV.items():
         os.environ.setdefault(key, value)
-    # A developer's own tracking server or token must never leak into a test.
-    for key in ("MLFLOW_TRACKING_URI", "GITHUB_TOKEN", "MLOPS_BOT_GITHUB_TOKEN", "MLOPS_BOT_WEBHOOK_SECRET"):
-        os.environ.pop(key, None)
+
+
+_ISOLATED = (
+    "MLFLOW_TRACKING_URI",
+    "MLOPS_BOT_MLFLOW_TRACKING_URI",
+    "GITHUB_TOKEN",
+    "MLOPS_BOT_GITHUB_TOKEN",
+    "MLOPS_BOT_WEBHOOK_SECRET",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's tracking server or token never reaches a test, and no test's reaches the next one:
+    `mlflow.set_tracking_uri` also writes MLFLOW_TRACKING_URI into the process environment."""
+    for key in _ISOLATED:
+        monkeypatch.delenv(key, raising=False)
