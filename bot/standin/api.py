@@ -171,7 +171,9 @@ def _git_pushed(standin: StandIn, body: bytes) -> None:
         parts = line.split()
         if len(parts) == 3 and parts[2].startswith("refs/heads/"):
             branch = parts[2].removeprefix("refs/heads/")
-            standin.notify_push(full_name, branch, pusher=str(event.get("pusher") or standin.default_app.bot_login))
+            standin.notify_push(
+                full_name, branch, pusher=str(event.get("pusher") or standin.default_app.bot_login)
+            )
 
 
 def build_app(standin: StandIn) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
@@ -1629,5 +1631,10 @@ def dispatch_workflow(call: Call) -> Reply:
     ref = call.body["ref"]
     if repo.git.resolve_commit(ref) is None and repo.git.branch_sha(ref.removeprefix("refs/heads/")) is None:
         raise StandInError(422, f"No ref found for: {ref}")
-    repo.dispatches.append(Dispatch(item["path"], ref, dict(call.body.get("inputs") or {}), call.login))
+    inputs = dict(call.body.get("inputs") or {})
+    dispatch = Dispatch(item["path"], ref, inputs, call.login)
+    repo.dispatches.append(dispatch)
+    workflow = {k: v for k, v in item.items() if k != "_text"}
+    run = call.standin.start_workflow_run(repo, workflow, item["_text"], ref, inputs, actor=call.login)
+    dispatch.run_id = run.id
     return Reply(204)

@@ -182,6 +182,27 @@ class Dispatch:
     inputs: dict[str, Any]
     actor: str
     at: str = field(default_factory=now_iso)
+    run_id: int | None = None  # the workflow run GitHub started for it
+
+
+@dataclass
+class WorkflowRun:
+    """A run of a workflow file; the stand-in never executes it: a test finishes it with a conclusion."""
+
+    id: int
+    run_number: int
+    workflow_id: int
+    workflow_name: str
+    path: str  # .github/workflows/<file>
+    display_title: str  # the workflow's `run-name`, evaluated
+    event: str
+    head_branch: str
+    head_sha: str
+    actor: str
+    status: str = "queued"
+    conclusion: str | None = None
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
 
 
 @dataclass
@@ -205,6 +226,7 @@ class Repo:
     deployments: dict[int, Deployment] = field(default_factory=dict)
     environments: dict[str, Environment] = field(default_factory=dict)
     dispatches: list[Dispatch] = field(default_factory=list)
+    workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
     known_heads: dict[str, str] = field(default_factory=dict)  # branch -> sha last announced by a push event
     next_number: int = 1
 

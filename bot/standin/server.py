@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot.standin import shapes
+from bot.standin import runs, shapes
 from bot.standin.faults import Faults
 from bot.standin.gitstore import GitRepo, MergeConflict, Signature
 from bot.standin.model import (
@@ -39,6 +39,7 @@ from bot.standin.model import (
     Review,
     Token,
     User,
+    WorkflowRun,
     now_iso,
 )
 from bot.standin.spec import rest_spec, webhook_schemas
@@ -752,6 +753,11 @@ class StandIn:
         with self.lock:
             return list(self._repo(full_name).dispatches)
 
+    def workflow_runs(self, full_name: str) -> list[WorkflowRun]:
+        """Runs started by dispatches, oldest first."""
+        with self.lock:
+            return list(self._repo(full_name).workflow_runs.values())
+
     def labels(self, full_name: str) -> list[str]:
         with self.lock:
             return [lb.name for lb in self._repo(full_name).labels.values()]
@@ -955,6 +961,107 @@ class StandIn:
             "removed": removed,
             "modified": modified,
         }
+
+    # -- workflow runs ---------------------------------------------------------------------------------------
+    def start_workflow_run(
+        self,
+        repo: Repo,
+        workflow: Mapping[str, Any],
+        text: str,
+        ref: str,
+        inputs: Mapping[str, Any],
+        *,
+        actor: str,
+    ) -> WorkflowRun:
+        """What a workflow_dispatch starts: a queued run titled by the workflow's `run-name`.
+
+        `workflow` is the REST shape of the workflow, `text` its file. Emits `workflow_run.requested`.
+        """
+        branch = ref.removeprefix("refs/heads/")
+        sha = repo.git.branch_sha(branch) or repo.git.resolve_commit(ref) or ""
+        doc = runs.workflow_document(text)
+        typed = runs.typed_inputs(runs.declared_inputs(doc), inputs)
+        context = {
+            "inputs": typed,
+            "github": {
+                "event_name": "workflow_dispatch",
+                "event": {"inputs": dict(inputs), "ref": ref},
+                "ref": ref if ref.startswith("refs/") else f"refs/heads/{ref}",
+                "ref_name": branch,
+                "sha": sha,
+                "repository": repo.full_name,
+                "actor": actor,
+            },
+        }
+        run = WorkflowRun(
+            id=self.ids(),
+            run_number=1 + sum(1 for r in repo.workflow_runs.values() if r.workflow_id == workflow["id"]),
+            workflow_id=int(workflow["id"]),
+            workflow_name=str(workflow["name"]),
+            path=str(workflow["path"]),
+            display_title=runs.display_title(doc, workflow_name=str(workflow["name"]), context=context),
+            event="workflow_dispatch",
+            head_branch=branch,
+            head_sha=sha,
+            actor=actor,
+        )
+        repo.workflow_runs[run.id] = run
+        self._emit_workflow_run(repo, run, "requested")
+        return run
+
+    def finish_workflow_run(self, full_name: str, run_id: int, conclusion: str = "success") -> WorkflowRun:
+        """Test API: the run ends with `conclusion` (success, failure, cancelled, ...); emits
+        `workflow_run.completed`. Finishing a finished run changes nothing and sends nothing."""
+        with self.lock:
+            repo = self._repo(full_name)
+            run = repo.workflow_runs.get(run_id)
+            if run is None:
+                raise StandInError(404, "Not Found")
+            if run.status == "completed":
+                return run
+            run.status = "completed"
+            run.conclusion = conclusion
+            run.updated_at = now_iso()
+            self._emit_workflow_run(repo, run, "completed")
+            return run
+
+    def redeliver(self, delivery_id: str, *, new_guid: bool = False) -> DeliveryRecord:
+        """Send an earlier webhook again with the same payload: GitHub's "Redeliver" keeps the GUID;
+        `new_guid` models an at-least-once resend the receiver cannot deduplicate by GUID."""
+        previous = next((d for d in self._sender.deliveries if d.id == delivery_id), None)
+        if previous is None:
+            raise KeyError(f"no delivery {delivery_id}")
+        return self._sender.send(
+            previous.event, previous.action, previous.payload, delivery_id=None if new_guid else delivery_id
+        )
+
+    def workflow_run_json(self, repo: Repo, run: WorkflowRun) -> dict[str, Any]:
+        info = repo.git.commit_info(run.head_sha) if run.head_sha else None
+        head_commit: dict[str, Any] = {}
+        if info is not None:
+            head_commit = {
+                "id": run.head_sha,
+                "tree_id": info.tree,
+                "message": info.message.removesuffix("\n"),
+                "timestamp": info.committer.date,
+                "author": {"name": info.author.name, "email": info.author.email},
+                "committer": {"name": info.committer.name, "email": info.committer.email},
+            }
+        return shapes.workflow_run(
+            self.urls,
+            repo.full_name,
+            run,
+            repository=self.repo_json(repo),
+            actor=self.user_json(run.actor),
+            head_commit=head_commit,
+        )
+
+    def _emit_workflow_run(self, repo: Repo, run: WorkflowRun, action: str) -> None:
+        workflow = shapes.workflow(
+            self.urls, repo.full_name, run.workflow_id, run.path, run.workflow_name, repo.created_at
+        )
+        body = {"workflow": workflow, "workflow_run": self.workflow_run_json(repo, run)}
+        self._emit("workflow_run", action, repo, run.actor, body)
 
     # -- misc ------------------------------------------------------------------------------------------------
     @contextmanager

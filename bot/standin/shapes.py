@@ -28,6 +28,7 @@ from bot.standin.model import (
     Review,
     Status,
     User,
+    WorkflowRun,
 )
 
 APP_PERMISSIONS = {
@@ -40,7 +41,7 @@ APP_PERMISSIONS = {
     "statuses": "write",
     "actions": "write",
 }
-APP_EVENTS = ["issue_comment", "issues", "pull_request", "push"]
+APP_EVENTS = ["issue_comment", "issues", "pull_request", "push", "workflow_run"]
 
 
 def node_id(kind: str, ident: int | str) -> str:
@@ -778,3 +779,46 @@ def workflow(
 def file_sha(git: GitRepo, rev: str, path: str) -> str | None:
     entry = git.entry_at(rev, path)
     return entry.sha if entry and entry.type == "blob" else None
+
+
+def workflow_run(
+    urls: Urls, full_name: str, run: WorkflowRun, *, repository: dict[str, Any], actor: dict[str, Any],
+    head_commit: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    api = f"{urls.repo(full_name)}/actions/runs/{run.id}"
+    return {
+        "id": run.id,
+        "name": run.workflow_name,
+        "node_id": node_id("WorkflowRun", run.id),
+        "head_branch": run.head_branch,
+        "head_sha": run.head_sha,
+        "path": run.path,
+        "display_title": run.display_title,
+        "run_number": run.run_number,
+        "run_attempt": 1,
+        "event": run.event,
+        "status": run.status,
+        "conclusion": run.conclusion,
+        "workflow_id": run.workflow_id,
+        "check_suite_id": run.id + 1,
+        "check_suite_node_id": node_id("CheckSuite", run.id + 1),
+        "url": api,
+        "html_url": f"{urls.html}/{full_name}/actions/runs/{run.id}",
+        "pull_requests": [],
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "run_started_at": run.created_at,
+        "actor": actor,
+        "triggering_actor": actor,
+        "jobs_url": f"{api}/jobs",
+        "logs_url": f"{api}/logs",
+        "check_suite_url": f"{urls.repo(full_name)}/check-suites/{run.id + 1}",
+        "artifacts_url": f"{api}/artifacts",
+        "cancel_url": f"{api}/cancel",
+        "rerun_url": f"{api}/rerun",
+        "previous_attempt_url": None,
+        "workflow_url": f"{urls.repo(full_name)}/actions/workflows/{run.workflow_id}",
+        "head_commit": head_commit,
+        "repository": repository,
+        "head_repository": repository,
+    }

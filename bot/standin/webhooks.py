@@ -114,8 +114,11 @@ class WebhookSender:
             self._client.close()
             self._client = None
 
-    def send(self, event: str, action: str | None, payload: dict[str, Any]) -> DeliveryRecord:
-        record = DeliveryRecord(str(uuid.uuid4()), event, action, payload)
+    def send(
+        self, event: str, action: str | None, payload: dict[str, Any], *, delivery_id: str | None = None
+    ) -> DeliveryRecord:
+        """Queue one delivery; `delivery_id` repeats an earlier one's GUID (a redelivery)."""
+        record = DeliveryRecord(delivery_id or str(uuid.uuid4()), event, action, payload)
         self.deliveries.append(record)
         if self.url:
             self._queue.put(record)
