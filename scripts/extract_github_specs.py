@@ -110,6 +110,8 @@ WEBHOOK_DEFINITIONS = [
     "issue_comment$edited",
     "issues$opened",
     "push$event",
+    "workflow_run$requested",
+    "workflow_run$completed",
 ]
 
 

@@ -19,35 +19,36 @@ from bot.ports import RepoGitHub
 
 log = logging.getLogger(__name__)
 
+
 # `executor: actions`: the workflow (templates/workflows/) each heavy job kind dispatches, and the inputs it
 # declares (GitHub refuses a dispatch with undeclared inputs). Rollback and reconcile are registry moves, not
 # heavy work: they run in the local executor in both modes.
+def _train_inputs(gh: RepoGitHub, p: dict[str, Any]) -> dict[str, str]:
+    return {"pr": str(p["pr"]), "model": p.get("model") or "", "sha": gh.pull(int(p["pr"])).head_sha}
+
+
+def _promote_inputs(dry_run: bool) -> Callable[[RepoGitHub, dict[str, Any]], dict[str, str]]:
+    def inputs(gh: RepoGitHub, p: dict[str, Any]) -> dict[str, str]:
+        return {
+            "model": p.get("model") or "",
+            "sha": str(p.get("sha") or ""),
+            "dry-run": "true" if dry_run else "false",
+            "pr": str(p.get("pr") or p.get("reply_to") or ""),  # names the run, so its outcome finds the PR
+        }
+
+    return inputs
+
+
+def _drift_inputs(gh: RepoGitHub, p: dict[str, Any]) -> dict[str, str]:
+    return {"model": p.get("model") or "", "report": "true", "issue": str(p.get("reply_to") or "")}
+
+
 WORKFLOWS: dict[str, tuple[str, Callable[[RepoGitHub, dict[str, Any]], dict[str, str]]]] = {
-    "train": (
-        "mlops-pr.yml",
-        lambda gh, p: {
-            "pr": str(p["pr"]),
-            "model": p.get("model") or "",
-            "sha": gh.pull(int(p["pr"])).head_sha,
-        },
-    ),
-    "card": (
-        "mlops-pr.yml",
-        lambda gh, p: {
-            "pr": str(p["pr"]),
-            "model": p.get("model") or "",
-            "sha": gh.pull(int(p["pr"])).head_sha,
-        },
-    ),
-    "plan": (
-        "mlops-promote.yml",
-        lambda gh, p: {"model": p.get("model") or "", "sha": str(p.get("sha") or ""), "dry-run": "true"},
-    ),
-    "promote": (
-        "mlops-promote.yml",
-        lambda gh, p: {"model": p.get("model") or "", "sha": str(p.get("sha") or ""), "dry-run": "false"},
-    ),
-    "drift": ("mlops-drift.yml", lambda gh, p: {"model": p.get("model") or "", "report": "true"}),
+    "train": ("mlops-pr.yml", _train_inputs),
+    "card": ("mlops-pr.yml", _train_inputs),
+    "plan": ("mlops-promote.yml", _promote_inputs(dry_run=True)),
+    "promote": ("mlops-promote.yml", _promote_inputs(dry_run=False)),
+    "drift": ("mlops-drift.yml", _drift_inputs),
 }
 
 
