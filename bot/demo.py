@@ -514,5 +514,5 @@ def _production_csv(shifted: list[str], rows: int = 400, seed: int = 7) -> str:
 
 
 def run_demo(out: Path, progress: Progress, stages: tuple[str, ...] | None = None) -> dict[str, Any]:
-    demo = Demo(out=out, progress=progress)
+    demo = Demo(out=out.resolve(), progress=progress)
     return demo.run(stages or ("help", "train", "promote", "drift"))

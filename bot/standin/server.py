@@ -93,7 +93,7 @@ class StandIn:
         strict: bool = True,
         app_slug: str = "mlops-bot",
     ) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()  # clone URLs are file:// URIs: they need an absolute path
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.strict = strict
         self.app_slug = app_slug
