@@ -30,6 +30,7 @@ class VersionTags:
     DVC_LOCK_HASH = "mlops_bot.dvc_lock_hash"
     BENTO = "mlops_bot.bento_tag"
     DEPLOYMENT = "mlops_bot.deployment_id"
+    PROMOTED_AT = "mlops_bot.promoted_at"  # ISO UTC time the version last became champion (retrain schedule)
 
 
 MODEL_REPO_TAG = "mlops_bot.repo"  # on the registered model: the repository that owns it (MLflow webhooks)

@@ -188,6 +188,8 @@ def _drift_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
                 "{job_dir}/drift.json",
                 "--error-log",
                 "{job_dir}/step0-drift.log",
+                "--json",
+                "{job_dir}/drift-report.json",
                 *(["--reply-to", str(params["reply_to"])] if params.get("reply_to") else []),
             )
         ),

@@ -37,6 +37,7 @@ from bot.core.monitoring import (
     judge_quality,
     parse_time,
 )
+from bot.core.tags import VersionTags
 from bot.ports import ModelRegistry
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def check(
 
 # The registry tag (on the champion's model version) saying when it became champion, ISO 8601. Without it,
 # the version's creation time counts (registration happens at promotion).
-PROMOTED_AT_TAG = "mlops_bot.promoted_at"
+PROMOTED_AT_TAG = VersionTags.PROMOTED_AT
 
 
 def champion_facts(registry: ModelRegistry, model: str, alias: str = "champion") -> ChampionFacts | None:

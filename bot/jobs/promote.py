@@ -276,6 +276,7 @@ def _promote_locked(
     if previous is not None:
         registry.set_alias(spec.name, config.aliases.previous, previous.version)
     registry.set_alias(spec.name, config.aliases.champion, version.version)
+    registry.set_version_tag(spec.name, version.version, VersionTags.PROMOTED_AT, _now_iso())
     env.gh.set_deployment_status(
         deployment_id, "success", description=f"{spec.name} v{version.version} is {config.aliases.champion}"
     )
@@ -320,6 +321,7 @@ def rollback(
         )
         registry.set_alias(model, config.aliases.champion, target.version)
         registry.set_alias(model, config.aliases.previous, champion.version)
+        registry.set_version_tag(model, target.version, VersionTags.PROMOTED_AT, _now_iso())
         env.gh.set_deployment_status(
             deployment_id, "success", description=f"{model} rolled back to v{target.version}"
         )
@@ -334,6 +336,12 @@ def rollback(
     )
     _reply(env, reply_to, replies.rollback_result(outcome), None)
     return outcome
+
+
+def _now_iso() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _reply(env: JobEnv, number: int | None, body: str, key: tuple[str, str] | None) -> None:
