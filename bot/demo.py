@@ -14,6 +14,8 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -79,7 +81,9 @@ class Demo:
     timeout: float = 240.0
     summary: dict[str, Any] = field(default_factory=dict)
 
-    def run(self, stages: tuple[str, ...] = ("help", "train", "promote", "drift")) -> dict[str, Any]:
+    def run(
+        self, stages: tuple[str, ...] = ("help", "train", "promote", "drift", "monitor")
+    ) -> dict[str, Any]:
         from bot.adapters.store import Store
         from bot.app import create_app
         from bot.handlers import build_handler
@@ -268,20 +272,7 @@ class Demo:
         )
         checks = []
         for n in (1, 2):
-            self.progress(f"scheduled drift check #{n}")
-            key = f"job:drift:schedule-{n}-{time.time_ns()}"
-            self.store.enqueue(
-                key,
-                "mlops-bot",
-                "drift",
-                {
-                    "repository": {"full_name": REPO},
-                    "installation": {"id": self.installation_id},
-                    "sender": {"login": "schedule", "type": "Bot"},
-                    "params": {"model": MODEL},
-                },
-            )
-            self._wait(f"drift check #{n}", _bind(self._delivery_done, key), timeout=240)
+            self._scheduled_check(f"scheduled drift check #{n}")
             issue = self._drift_issue()
             checks.append(
                 {"check": n, "issue": issue.number if issue else None, "retrain_pr": self._retrain_pr()}
@@ -297,6 +288,78 @@ class Demo:
             "retrain_pr": retrain,
             "retrain_card_comment_id": card.id,
         }
+
+    def _stage_monitor(self, standin: Any) -> None:
+        from bot.core.drift import decode_metadata
+
+        self.progress("labelled production data arrives: 30% of its labels contradict the champion")
+        batch = self._production("--labels", "--flip", "0.3", "--rows", "400", "--seed", "11")
+        standin.commit(
+            REPO, "main", {"data/production.csv": batch}, "Labelled batch 2024-03", author=MAINTAINER
+        )
+        performance = []
+        for n in (1, 2):
+            self._scheduled_check(f"scheduled check #{n} with labels")
+            issue = self._drift_issue()
+            meta = decode_metadata(issue.body or "")
+            performance.append(
+                {
+                    "check": n,
+                    "issue": issue.number,
+                    "retrain_pr": self._retrain_pr(),
+                    "statuses": (meta.get("log") or [{}])[-1].get("statuses"),
+                    "performance": meta.get("performance"),
+                    "accuracy_in_issue": "accuracy" in (issue.body or ""),
+                }
+            )
+        self.progress("a batch arrives with text in a numeric column: a schema break, reported at once")
+        broken = self._production("--break", "mean radius", "--rows", "400", "--seed", "12")
+        head = standin.commit(
+            REPO, "main", {"data/production.csv": broken}, "Batch 2024-04", author=MAINTAINER
+        )
+        self._scheduled_check("scheduled check of the broken batch")
+        issue = self._drift_issue()
+        meta = decode_metadata(issue.body or "")
+        check = next((r for r in standin.check_runs(REPO, head) if "drift" in r.name), None)
+        self.summary["monitoring"] = {
+            "performance": performance,
+            "quality": {
+                "issue": issue.number,
+                "title": issue.title,
+                "labels": list(issue.labels),
+                "statuses": (meta.get("log") or [{}])[-1].get("statuses"),
+                "check_run_conclusion": check.conclusion if check else None,
+            },
+        }
+
+    def _production(self, *args: str) -> str:
+        """A production batch made by the sample project's own tool (templates/project/src/make_production.py)."""
+        from bot.resources import template_path
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "production.csv"
+            tool = template_path("project", "src", "make_production.py")
+            subprocess.run(
+                [sys.executable, str(tool), *args, "--out", str(out)], check=True, capture_output=True
+            )
+            return out.read_text()
+
+    def _scheduled_check(self, label: str) -> None:
+        """What the daily schedule does: one drift/monitoring job, waited for."""
+        self.progress(label)
+        key = f"job:drift:schedule-{time.time_ns()}"
+        self.store.enqueue(
+            key,
+            "mlops-bot",
+            "drift",
+            {
+                "repository": {"full_name": REPO},
+                "installation": {"id": self.installation_id},
+                "sender": {"login": "schedule", "type": "Bot"},
+                "params": {"model": MODEL},
+            },
+        )
+        self._wait(label, _bind(self._delivery_done, key), timeout=240)
 
     # --- acting as a human -------------------------------------------------------------------------
 
@@ -515,4 +578,4 @@ def _production_csv(shifted: list[str], rows: int = 400, seed: int = 7) -> str:
 
 def run_demo(out: Path, progress: Progress, stages: tuple[str, ...] | None = None) -> dict[str, Any]:
     demo = Demo(out=out.resolve(), progress=progress)
-    return demo.run(stages or ("help", "train", "promote", "drift"))
+    return demo.run(stages or ("help", "train", "promote", "drift", "monitor"))

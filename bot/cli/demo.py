@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-STAGES = ("help", "train", "promote", "drift")
+STAGES = ("help", "train", "promote", "drift", "monitor")
 
 
 def register(sub: Any) -> None:
@@ -24,8 +24,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--until",
         choices=STAGES,
-        default="drift",
-        help="stop after this stage (help, train, promote, drift; default: the whole loop)",
+        default="monitor",
+        help="stop after this stage (help, train, promote, drift, monitor; default: all)",
     )
     p.set_defaults(func=run)
 

@@ -68,3 +68,17 @@ def test_persistent_drift_opens_one_issue_and_a_retrain_pr_with_a_card(
     assert second["issue"] == first["issue"] and second["retrain_pr"] is not None
     assert drift["drifted_columns_in_issue"] == drift["shifted_columns"]
     assert drift["retrain_card_comment_id"]
+
+
+def test_a_performance_drop_and_a_schema_break_reach_the_monitoring_issue(
+    demo: tuple[dict[str, Any], Path],
+) -> None:
+    monitoring = demo[0]["monitoring"]
+    first, second = monitoring["performance"]
+    assert first["statuses"]["performance"] != "pass" and second["accuracy_in_issue"]
+    assert second["performance"]["streak"] >= 2 and second["retrain_pr"] is not None
+    quality = monitoring["quality"]
+    assert quality["statuses"]["quality"] not in ("pass", "off")
+    assert quality["statuses"]["drift"] == "skipped", "drift on broken data is not reported as drift"
+    assert quality["check_run_conclusion"] == "failure"
+    assert "data-quality" in quality["labels"]
