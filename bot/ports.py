@@ -50,6 +50,9 @@ class RepoGitHub(Protocol):
     ) -> int:
         """Create or update the check run `name` on `head_sha`; returns its id."""
 
+    def check_conclusions(self, sha: str) -> dict[str, str]:
+        """Check Run name -> conclusion (or status while running) on `sha`: what `required_checks` gates on."""
+
     def create_deployment(
         self, ref: str, environment: str, payload: Mapping[str, Any], description: str
     ) -> int: ...

@@ -524,6 +524,15 @@ class GitHubRepo:
 
         return self._call(f"updating check run {name!r}", upsert)
 
+    def check_conclusions(self, sha: str) -> dict[str, str]:
+        def read() -> dict[str, str]:
+            runs = self.repo.get_commit(sha).get_check_runs()
+            # The newest run of a name wins, as in branch protection (a re-run replaces the earlier result).
+            newest = sorted(runs, key=lambda r: (r.started_at is not None, r.started_at, r.id))
+            return {str(r.name): str(r.conclusion or r.status) for r in newest}
+
+        return self._call(f"reading the checks of {sha[:7]}", read)
+
     # -- deployments -----------------------------------------------------------------------------------
     def create_deployment(
         self, ref: str, environment: str, payload: Mapping[str, Any], description: str

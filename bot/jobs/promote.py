@@ -24,7 +24,7 @@ from bot.core.lockfile import lock_hash, output_hash
 from bot.core.markers import reply_marker
 from bot.core.models import ModelVersion, RunRecord
 from bot.core.tags import MODEL_REPO_TAG, RunTags, VersionTags
-from bot.jobs.common import JobEnv
+from bot.jobs.common import JobEnv, ci_url
 from bot.ports import RepoGitHub
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,15 @@ def promote(
     original_env, original_builder = env, build_bento
     config = env.config
     outcomes = []
-    approvals = env.gh.pull(pr).approvals if pr is not None else None
+    pull = env.gh.pull(pr) if pr is not None else None
+    approvals = pull.approvals if pull is not None else None
+    # Required checks are judged on the PR's head (where CI ran), else on the promoted commit.
+    checks = (
+        env.gh.check_conclusions(pull.head_sha if pull is not None else sha)
+        if config.promotion.required_checks
+        else None
+    )
+    log_url = ci_url() or (pull.html_url if pull is not None else "")
     for name in models:
         timings: dict[str, float] = {}
         env = _timed_env(original_env, timings)
@@ -128,6 +136,8 @@ def promote(
         spec = config.model(name)
         assert spec is not None  # JobEnv.models() validated the names
         run, wanted, lock_id = candidate_for(env, spec, repo_dir)
+        if run is None and config.promotion.missing_candidate == "train" and not dry_run:
+            run, wanted, lock_id = _train_here(env, spec, repo_dir, sha=sha, pr=pr)
         if run is None:
             outcome = PromotionOutcome(
                 name, "no-candidate", reasons=[replies.no_candidate(name, sha, wanted)]
@@ -136,16 +146,41 @@ def promote(
             outcomes.append(outcome)
             continue
         if dry_run:
-            outcomes.append(_plan(env, spec, run, sha=sha, approvals=approvals, reply_to=reply_to))
+            outcomes.append(
+                _plan(env, spec, run, sha=sha, approvals=approvals, checks=checks, reply_to=reply_to)
+            )
             continue
         with lock(f"promote:{name}"):
             outcome = _promote_locked(
-                env, spec, run, sha=sha, pr=pr, lock_id=lock_id, approvals=approvals, build_bento=build_bento
+                env,
+                spec,
+                run,
+                sha=sha,
+                pr=pr,
+                lock_id=lock_id,
+                approvals=approvals,
+                checks=checks,
+                log_url=log_url,
+                build_bento=build_bento,
             )
         _reply(env, reply_to, replies.promotion_result(outcome), ("promotion", f"{name}@{run.run_id}"))
         outcome.timings = dict(timings)
         outcomes.append(outcome)
     return outcomes
+
+
+def _train_here(
+    env: JobEnv, spec: ModelSpec, repo_dir: Path, *, sha: str, pr: int | None
+) -> tuple[RunRecord | None, str, str]:
+    """`promotion.missing_candidate: train`: nothing trained what merged, so train the merged commit now."""
+    from bot.jobs.train import TrainContext, train
+
+    context = TrainContext(repo=env.repo, pr=pr, head_sha=sha, base_sha=sha, base_ref=env.gh.default_branch())
+    [result] = train(repo_dir, env.config, model=spec.name, context=context, registry=env.registry)
+    if not result.ok or result.run is None:
+        log.warning("training the merged commit failed: %s", result.error)
+        return None, result.output_hash, result.dvc_lock_hash
+    return result.run, result.output_hash, result.dvc_lock_hash
 
 
 def _timed_builder(builder: BentoBuilder | None, timings: dict[str, float]) -> BentoBuilder | None:
@@ -164,7 +199,14 @@ def _timed_builder(builder: BentoBuilder | None, timings: dict[str, float]) -> B
 
 
 def _plan(
-    env: JobEnv, spec: ModelSpec, run: RunRecord, *, sha: str, approvals: int | None, reply_to: int | None
+    env: JobEnv,
+    spec: ModelSpec,
+    run: RunRecord,
+    *,
+    sha: str,
+    approvals: int | None,
+    checks: dict[str, str] | None,
+    reply_to: int | None,
 ) -> PromotionOutcome:
     config = env.config
     champion = env.registry.version_by_alias(spec.name, config.aliases.champion)
@@ -174,6 +216,7 @@ def _plan(
         champion.metrics if champion else None,
         promotion=config.promotion,
         approvals=approvals,
+        checks=checks,
     )
     existing = next((v for v in env.registry.versions(spec.name) if v.run_id == run.run_id), None)
     body = replies.promotion_plan(
@@ -204,6 +247,8 @@ def _promote_locked(
     pr: int | None,
     lock_id: str,
     approvals: int | None,
+    checks: dict[str, str] | None,
+    log_url: str,
     build_bento: BentoBuilder | None,
 ) -> PromotionOutcome:
     config = env.config
@@ -226,6 +271,7 @@ def _promote_locked(
             champion.metrics if champion else None,
             promotion=config.promotion,
             approvals=approvals,
+            checks=checks,
         )
         if not decision.allowed:
             return PromotionOutcome(
@@ -252,7 +298,7 @@ def _promote_locked(
         )
         registry.set_version_tag(spec.name, version.version, TAG_DEPLOYMENT, str(deployment_id))
     env.gh.set_deployment_status(
-        deployment_id, "in_progress", description=f"building {spec.name} v{version.version}"
+        deployment_id, "in_progress", description=f"building {spec.name} v{version.version}", log_url=log_url
     )
     bento_tag, note = version.tags.get(TAG_BENTO, ""), ""
     if build_bento is not None and not bento_tag:
@@ -261,7 +307,7 @@ def _promote_locked(
         except Exception as exc:  # a failed build fails this deployment, never leaves it in progress
             log.exception("bento build failed")
             env.gh.set_deployment_status(
-                deployment_id, "failure", description=f"bento build failed: {exc}"[:140]
+                deployment_id, "failure", description=f"bento build failed: {exc}"[:140], log_url=log_url
             )
             return PromotionOutcome(
                 spec.name,
@@ -278,7 +324,10 @@ def _promote_locked(
     registry.set_alias(spec.name, config.aliases.champion, version.version)
     registry.set_version_tag(spec.name, version.version, VersionTags.PROMOTED_AT, _now_iso())
     env.gh.set_deployment_status(
-        deployment_id, "success", description=f"{spec.name} v{version.version} is {config.aliases.champion}"
+        deployment_id,
+        "success",
+        description=f"{spec.name} v{version.version} is {config.aliases.champion}",
+        log_url=log_url,
     )
     return PromotionOutcome(
         spec.name,
