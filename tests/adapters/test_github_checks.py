@@ -16,9 +16,13 @@ def test_check_conclusions_name_each_check_on_the_commit(tmp_path: Path) -> None
             "acme/c", "main", {"README.md": "x"}, "first", author="acme"
         )
         token = standin.installation_token(standin.install_app("acme/c"))
-        gh = GitHubFactory(Settings(github_token=token, github_base_url=standin.base_url, github_throttle=False))
+        gh = GitHubFactory(
+            Settings(github_token=token, github_base_url=standin.base_url, github_throttle=False)
+        )
         repo = gh.for_repo("acme/c")
-        repo.upsert_check_run(sha, "ci / tests", status="completed", conclusion="success", title="ok", summary="ok")
+        repo.upsert_check_run(
+            sha, "ci / tests", status="completed", conclusion="success", title="ok", summary="ok"
+        )
         repo.upsert_check_run(sha, "ci / lint", status="in_progress")
         assert repo.check_conclusions(sha) == {"ci / tests": "success", "ci / lint": "in_progress"}
         standin.check()
