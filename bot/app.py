@@ -26,6 +26,7 @@ from bot.adapters.store import GroupCommitter, ProcessBeacon, Store, StoreUnavai
 from bot.core.events import Delivery
 from bot.core.signature import SIGNATURE_HEADER, verify
 from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
+from bot.reconcile_timer import ReconcileTimer
 from bot.settings import Settings
 from bot.worker import Worker, WorkerThread, default_worker_id, load_handler, start_worker_thread
 
@@ -86,9 +87,16 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(beacon.__enter__)
         running: WorkerThread | None = start_worker_thread(worker) if worker is not None else None
+        timer = (
+            ReconcileTimer(store, settings.reconcile_interval_seconds).start()
+            if worker is not None and settings.reconcile_interval_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
+            if timer is not None:
+                await run_in_threadpool(timer.stop)
             if running is not None:
                 await run_in_threadpool(running.stop)
             await run_in_threadpool(committer.close)

@@ -380,6 +380,27 @@ class Store:
         with self._write() as conn:
             return self._insert_one(conn, self._insert_ignoring_duplicates(), row)
 
+    def recent_repositories(self, limit: int = 500) -> dict[str, int | None]:
+        """Repositories among the latest `limit` GitHub deliveries -> the installation that sent them."""
+        query = (
+            select(deliveries.c.payload)
+            .where(deliveries.c.event.in_(("pull_request", "issue_comment", "push", "issues")))
+            .order_by(deliveries.c.received_at.desc())
+            .limit(limit)
+        )
+        with self._reader.connect() as conn:
+            payloads = conn.execute(query).scalars().all()
+        found: dict[str, int | None] = {}
+        for raw in payloads:
+            try:
+                event = json.loads(raw)
+                repo = str(event["repository"]["full_name"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            installation = (event.get("installation") or {}).get("id")
+            found.setdefault(repo, int(installation) if installation is not None else None)
+        return found
+
     def claim(self, worker_id: str, lease_seconds: float = 300) -> Delivery | None:
         """The next due delivery, leased to `worker_id`: queued and due, or running with an expired lease."""
         now = time.time()
