@@ -24,6 +24,9 @@ models:
     metrics:
       - name: f1
         tolerance: 0.01
+  - name: fraud
+    stage: train_fraud
+    output: fraud.pkl
 """
 
 
@@ -53,14 +56,14 @@ def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         gh.check()
 
 
-def result(f1: float, *, ok: bool = True, log_tail: str = "") -> TrainResult:
+def result(f1: float, *, ok: bool = True, log_tail: str = "", model: str = "churn") -> TrainResult:
     run = (
-        RunRecord(run_id="r" * 32, model="churn", metrics={"f1": f1}, params={"train.C": "0.5"}, tags={})
+        RunRecord(run_id="r" * 32, model=model, metrics={"f1": f1}, params={"train.C": "0.5"}, tags={})
         if ok
         else None
     )
     return TrainResult(
-        model="churn",
+        model=model,
         run=run,
         reused=False,
         ok=ok,
@@ -99,3 +102,14 @@ def test_a_failing_stage_is_a_failed_check_with_the_log_tail(world: tuple[StandI
     assert run.conclusion == "failure" and "C must be positive" in (
         run.output.get("text") or run.output.get("summary")
     )
+
+
+def test_each_model_gets_its_own_card_and_check(world: tuple[StandIn, JobEnv, int]) -> None:
+    gh, env, number = world
+    pull = env.gh.pull(number)
+    outcomes = post_cards(env, [result(0.9), result(0.8, model="fraud")], pull)
+    assert [o.model for o in outcomes] == ["churn", "fraud"]
+    bodies = [c.body for c in gh.comments("acme/churn", number)]
+    assert [sum(card_marker(m) in b for b in bodies) for m in ("churn", "fraud")] == [1, 1]
+    names = sorted(r.name for r in gh.check_runs("acme/churn", pull.head_sha))
+    assert names == [check_name("churn"), check_name("fraud")]
