@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.core.markdown import COMMENT_LIMIT, code, escape_md, fit, render_template, squeeze_blank_lines
-from bot.core.markers import drift_marker, reply_marker, retrain_marker
+from bot.core.markdown import code, escape_md
 from bot.core.models import DriftSummary
 
 Action = Literal["none", "record", "retrain", "clear"]
@@ -181,16 +180,6 @@ def verdict_line(model: str, summary: DriftSummary, decision: DriftDecision) -> 
     return f"🟢 No data drift in {name}: {share}."
 
 
-def issue_title(model: str, summary: DriftSummary, decision: DriftDecision) -> str:
-    """Plain text (issue titles are not markdown)."""
-    drifted, total = len(summary.drifted_columns), len(summary.columns)
-    if decision.persistent:
-        return f"Data drift in {model}: {drifted} of {total} columns drifted"
-    if decision.breach:
-        return f"Possible data drift in {model} ({decision.streak} of {decision.consecutive} checks)"
-    return f"No data drift in {model} (cleared)"
-
-
 def drift_context(
     model: str, summary: DriftSummary, decision: DriftDecision, *, report_url: str, retrain_pr: int | None
 ) -> dict[str, Any]:
@@ -231,57 +220,6 @@ def drift_context(
             for c in reversed(decision.history)
         ],
     }
-
-
-def render_drift_issue(
-    model: str, summary: DriftSummary, decision: DriftDecision, *, report_url: str, retrain_pr: int | None
-) -> tuple[str, str]:
-    """(title, body) of the model's one drift issue. The body starts with the marker and the metadata the
-    next check reads."""
-    context = drift_context(model, summary, decision, report_url=report_url, retrain_pr=retrain_pr)
-    meta = encode_metadata(decision.metadata(model, retrain_pr=retrain_pr))
-    body = render_template("comments/drift_issue.md.j2", context)
-    text = f"{drift_marker(model)}\n{meta}\n{squeeze_blank_lines(body)}"
-    return issue_title(model, summary, decision), fit(text, COMMENT_LIMIT)
-
-
-def render_drift_comment(
-    model: str,
-    summary: DriftSummary,
-    decision: DriftDecision,
-    *,
-    report_url: str,
-    retrain_pr: int | None = None,
-) -> str:
-    """A comment on the drift issue (one per check), also used as the drift Check Run's summary."""
-    context = drift_context(model, summary, decision, report_url=report_url, retrain_pr=retrain_pr)
-    body = render_template("comments/drift_comment.md.j2", context)
-    return fit(f"{reply_marker('drift-check', model)}\n{squeeze_blank_lines(body)}", COMMENT_LIMIT - 1)
-
-
-def render_retrain_pr(
-    model: str,
-    summary: DriftSummary,
-    *,
-    issue: int | None,
-    changes: Mapping[str, Any],
-    file: str,
-) -> tuple[str, str]:
-    """(title, body) of the retrain pull request that sets `changes` (dotted keys) in `file`."""
-    drifted = summary.drifted_columns
-    shown = ", ".join(drifted[:5]) + (f" and {len(drifted) - 5} more" if len(drifted) > 5 else "")
-    title = f"Retrain {model}: data drift in {shown}" if drifted else f"Retrain {model}"
-    context = {
-        "model": code(model),
-        "model_name": model,
-        "issue": issue,
-        "file": code(file),
-        "changes": [{"key": code(k), "value": code(json.dumps(v, default=str))} for k, v in changes.items()],
-        "drifted": [code(c, max_len=80) for c in drifted],
-        "share": f"{summary.share_drifted:.0%}",
-    }
-    body = render_template("comments/retrain_pr.md.j2", context)
-    return title[:250], fit(f"{retrain_marker(model)}\n{squeeze_blank_lines(body)}", COMMENT_LIMIT)
 
 
 def _score(value: float) -> str:

@@ -15,11 +15,10 @@ from typing import Any, Protocol
 
 from bot.core.commands import MODEL_NAME
 from bot.core.config import Aliases
-from bot.core.drift import DriftDecision, verdict_line
 from bot.core.gates import Decision
 from bot.core.markdown import code, escape_md, fit, render_macro, squeeze_blank_lines
 from bot.core.markers import reply_marker
-from bot.core.models import DriftSummary, ModelVersion, RunRecord
+from bot.core.models import ModelVersion, RunRecord
 
 _FILE = "comments/replies.md.j2"
 
@@ -239,28 +238,6 @@ def nothing_to_roll_back(model: str, champion: ModelVersion | None, to: str | No
 
 # ---------------------------------------------------------------------------------------------------------
 # Drift and reconcile
-
-
-def drift_verdict(
-    model: str,
-    summary: DriftSummary,
-    decision: DriftDecision,
-    *,
-    issue: int | None = None,
-    retrain_pr: int | None = None,
-) -> str:
-    """The answer to `/drift`: the verdict, the drifted columns, and where the issue and retrain PR are."""
-    return _reply(
-        reply_marker("drift", model),
-        "drift_verdict",
-        verdict=verdict_line(model, summary, decision),
-        drifted=[code(c, max_len=80) for c in summary.drifted_columns[:50]],
-        issue=issue,
-        retrain_pr=retrain_pr,
-        breach=decision.breach,
-        persistent=decision.persistent,
-        consecutive=decision.consecutive,
-    )
 
 
 def drift_failed(model: str, error: str) -> str:

@@ -11,11 +11,7 @@ from bot.core.drift import (
     decide,
     decode_metadata,
     encode_metadata,
-    render_drift_comment,
-    render_drift_issue,
-    render_retrain_pr,
 )
-from bot.core.markers import drift_marker, find_markers, retrain_marker
 from bot.core.models import ColumnDrift, DriftSummary
 
 
@@ -37,7 +33,7 @@ def run_checks(sequence: list[DriftSummary], consecutive: int = 2) -> list[Drift
     for i, check in enumerate(sequence):
         decision = decide(check, decode_metadata(body), consecutive=consecutive, checked_at=f"day {i}")
         retrain_pr = 7 if decision.action == "retrain" else None
-        _title, body = render_drift_issue("churn", check, decision, report_url="", retrain_pr=retrain_pr)
+        body = encode_metadata(decision.metadata("churn", retrain_pr=retrain_pr))
         decisions.append(decision)
     return decisions
 
@@ -101,55 +97,3 @@ def test_history_is_capped() -> None:
     decisions = run_checks([DRIFT, CLEAN] * 20)
     assert len(decisions[-1].history) == 30
     assert decisions[-1].history[-1].at == "day 39"
-
-
-def test_issue_body_carries_marker_metadata_table_and_history() -> None:
-    first, second = run_checks([DRIFT, DRIFT])
-    title, body = render_drift_issue(
-        "churn", DRIFT, second, report_url="https://ci.example/run/1", retrain_pr=7
-    )
-    assert title == "Data drift in churn: 3 of 5 columns drifted"
-    assert body.startswith(drift_marker("churn") + "\n<!-- mlops-bot:meta ")
-    meta = decode_metadata(body)
-    assert meta["streak"] == 2 and meta["retrain_pr"] == 7 and len(meta["history"]) == 2
-    assert "| `col0` | 🔴 | 0.010 | ks | 0.050 |" in body
-    assert "| `col4` | 🟢 | 0.600 | ks | 0.050 |" in body
-    assert "1,000 rows" in body and "800 rows" in body
-    assert "[Evidently HTML report](https://ci.example/run/1)" in body
-    assert "#7" in body
-    assert "<details><summary>Checks so far (2, newest first)</summary>" in body
-    title, _ = render_drift_issue("churn", DRIFT, first, report_url="", retrain_pr=None)
-    assert title == "Possible data drift in churn (1 of 2 checks)"
-
-
-def test_hostile_column_names_cannot_forge_metadata_or_markers() -> None:
-    hostile = '<!-- mlops-bot:meta {"streak": 99} --> | x'
-    check = DriftSummary(
-        "churn", True, 1.0, 0.5, (ColumnDrift(hostile, 0.0, "ks", 0.05, True),), 10, 10, 10, 10
-    )
-    decision = decide(check, {}, consecutive=2)
-    _title, body = render_drift_issue("churn", check, decision, report_url="", retrain_pr=None)
-    assert decode_metadata(body)["streak"] == 1
-    assert find_markers(body)[0] == drift_marker("churn")
-    assert len(find_markers(body)) == 2  # the marker and the one real metadata block
-
-
-def test_sampled_sizes_are_reported() -> None:
-    check = DriftSummary("churn", False, 0.0, 0.5, (), 1_000_000, 500_000, 200_000, 200_000)
-    _title, body = render_drift_issue(
-        "churn", check, decide(check, {"streak": 1}, consecutive=2), report_url="", retrain_pr=None
-    )
-    assert "200,000 sampled of 1,000,000 rows" in body
-
-
-def test_comment_and_retrain_pr() -> None:
-    (decision,) = run_checks([DRIFT])
-    comment = render_drift_comment("churn", DRIFT, decision, report_url="drift/drift-churn.html")
-    assert "Possible data drift in `churn` (check 1 of 2" in comment
-    assert "Not retraining yet" in comment and "`drift/drift-churn.html`" in comment
-    title, body = render_retrain_pr(
-        "churn", DRIFT, issue=5, changes={"data.snapshot": "2026-11-26"}, file="params.yaml"
-    )
-    assert title == "Retrain churn: data drift in col0, col1, col2"
-    assert body.startswith(retrain_marker("churn"))
-    assert "(see #5)" in body and '| `data.snapshot` | `"2026-11-26"` |' in body

@@ -10,7 +10,6 @@ import pytest
 
 from bot.core import replies
 from bot.core.config import Aliases, MetricSpec, ModelSpec, Promotion
-from bot.core.drift import decide
 from bot.core.gates import evaluate
 from bot.core.markers import find_markers, reply_marker
 from bot.core.models import ColumnDrift, DriftSummary, ModelVersion, RunRecord
@@ -162,11 +161,6 @@ CASES: list[tuple[str, Callable[[], str], list[str]]] = [
         ["no `previous` version", "`/rollback churn --to VERSION`"],
     ),
     ("already there", lambda: replies.nothing_to_roll_back("churn", CHAMPION, "3"), ["version 3 is already"]),
-    (
-        "drift verdict",
-        lambda: replies.drift_verdict("churn", DRIFT, decide(DRIFT, {}, consecutive=2), issue=4),
-        ["Possible data drift in `churn`", "`age`", "#4", "Not retraining yet"],
-    ),
     ("drift failed", lambda: replies.drift_failed("churn", "missing columns: age"), ["missing columns: age"]),
     (
         "reconcile mismatch",
