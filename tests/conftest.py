@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-# One real `mlflow server` per session, for every integration suite that asks for `mlflow_server`.
-pytest_plugins = ("tests.support.mlflow_server",)
+# One real `mlflow server` and one trained sample repository per session, for the suites that ask for them.
+pytest_plugins = ("tests.support.mlflow_server", "tests.support.fixtures")
 
 _QUIET_ENV = {
     "GIT_AUTHOR_NAME": "mlops-bot tests",

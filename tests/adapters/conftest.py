@@ -9,18 +9,6 @@ import pytest
 
 from bot.adapters.mlflow import MlflowRegistry
 from tests.support.mlflow_store import sqlite_registry
-from tests.support.sample_repo import TrainedSample, trained_sample
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedSample:
-    return trained_sample(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-def sample(trained: TrainedSample, tmp_path: Path) -> Path:
-    """A private copy of the trained sample repository."""
-    return trained.copy(tmp_path / "repo")
 
 
 @pytest.fixture
