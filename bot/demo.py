@@ -193,10 +193,11 @@ class Demo:
         self.progress(f"card posted (comment {card.id}); check run {check.conclusion}")
         self.progress("alice pushes a second change: the same card is edited, not a new comment")
         self._edit_params(standin, "tune-regularisation", {"train.C": 0.3}, "C=0.3 after review")
-        head = self._head(pr)
+        # The card names the PR head when it is posted, which may already be the bot's dvc.lock commit on top
+        # of this push: recognise the new card by the new parameter value instead.
         edited = self._wait(
             "the edited card",
-            lambda: (c := self._card(pr)) and c.body != first_body and head[:7] in c.body and c,
+            lambda: (c := self._card(pr)) and c.body != first_body and "| 0.3 |" in c.body and c,
         )
         check = self._wait("the check run on the new head", lambda: self._check(self._head(pr)))
         run_id = self._run_id_for(self._head(pr))
