@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from github import GithubException
 
 from bot.adapters.github import (
@@ -28,7 +26,7 @@ from bot.adapters.github import (
 from bot.core.permissions import Permission
 from bot.settings import Settings
 from bot.standin import WRITE_METHODS, StandIn
-from bot.standin.testing import assert_clean
+from bot.standin.testing import app_key_pair, assert_clean
 
 APP_ID = 777
 MARKER = "<!-- mlops-bot:card:iris -->"
@@ -47,16 +45,7 @@ class Sleeps:
 
 @pytest.fixture(scope="module")
 def app_key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return app_key_pair()
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from bot.adapters.store import Store
 from bot.app import create_app
 from bot.core.markers import PREFIX, reply_marker
@@ -24,6 +21,7 @@ from bot.demo import BotServer
 from bot.handlers import build_handler
 from bot.settings import Settings
 from bot.standin import StandIn
+from bot.standin.testing import app_key_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "acme/model"
@@ -55,16 +53,7 @@ def free_port() -> int:
 
 def app_keys() -> tuple[str, str]:
     """(private PEM, public PEM) of a fresh GitHub App key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return app_key_pair()
 
 
 def project_files(target: Path) -> Path:
