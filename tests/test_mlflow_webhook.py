@@ -75,3 +75,21 @@ def test_malformed_json_behind_a_valid_signature_is_a_400(client: tuple[TestClie
     body = b"not json"
     answer = http.post("/mlflow/webhook", content=body, headers=headers("d-4", body=body))
     assert answer.status_code == 400 and "entity" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "infinity", "1e999"])
+def test_a_non_finite_timestamp_does_not_skip_the_replay_window(
+    client: tuple[TestClient, object], stamp: str
+) -> None:
+    """float("nan") compares false with everything, so `abs(now - nan) > 300` never refused it."""
+    http, store = client
+    hdrs = {
+        "X-MLflow-Delivery-Id": "d-nan",
+        "X-MLflow-Timestamp": stamp,
+        "X-MLflow-Signature": sign_mlflow("d-nan", stamp, BODY, b"ml-secret"),
+        "Content-Type": "application/json",
+    }
+    answer = http.post("/mlflow/webhook", content=BODY, headers=hdrs)
+    assert answer.status_code == 401, answer.text
+    assert "X-MLflow-Timestamp" in answer.json()["error"]
+    assert store.list() == []  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,6 +100,10 @@ def verify_mlflow(
     try:
         age = now - float(timestamp)
     except ValueError:
+        age = math.nan
+    # "nan" and "inf" parse as floats, and nan compares false with everything: without this check a
+    # signed delivery stamped "nan" would never be too old, and could be replayed forever.
+    if not math.isfinite(age):
         return SignatureResult(False, "malformed X-MLflow-Timestamp: expected Unix seconds")
     if abs(age) > MLFLOW_MAX_AGE_SECONDS:
         return SignatureResult(False, f"X-MLflow-Timestamp is {age:.0f} s away from now: refused as a replay")
