@@ -17,29 +17,54 @@ from typing import Any
 from urllib.parse import unquote
 
 from bot.core.models import ModelVersion, RunRecord
+from bot.core.tags import MODEL_REPO_TAG, VersionTags
 from bot.core.tags import RunTags as RunTags  # re-exported: the adapter is where callers look
-from bot.core.tags import VersionTags
 
 VERSION_RUN_ID_TAG = VersionTags.RUN_ID
 MODEL_ARTIFACT = "model"
 _MAX_PARAMS_PER_BATCH = 100  # MLflow's log_batch limit
 _PARAM_VALUE_LIMIT = 6000  # MLflow rejects longer param values
 _NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"}
+_EXISTS_CODES = {"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"}
+
+
+class ForeignModelError(Exception):
+    """A registered model another repository owns: this repository may neither read nor move it."""
+
+    def __init__(self, model: str, owner: str, repository: str) -> None:
+        self.model, self.owner, self.repository = model, owner, repository
+        super().__init__(
+            f"the MLflow model {model!r} belongs to {owner} (registered-model tag {MODEL_REPO_TAG}); "
+            f"{repository} may not read or move it. Give the model another name in .github/mlops-bot.yml, "
+            "or ask the MLflow admin to register this repository's models under a namespace"
+        )
 
 
 class MlflowRegistry:
     """`ModelRegistry` on MLflow, plus the tracking calls `mlops-bot train` needs."""
 
     def __init__(
-        self, tracking_uri: str, *, registry_uri: str | None = None, artifact_root: str | None = None
+        self,
+        tracking_uri: str,
+        *,
+        registry_uri: str | None = None,
+        artifact_root: str | None = None,
+        repository: str | None = None,
     ) -> None:
         """`artifact_root` is where new experiments store artifacts. For a sqlite store it defaults to an
         `mlartifacts` folder beside the database file (MLflow's own default is `./mlruns` under whatever the
-        current directory is); for a server, the server decides."""
+        current directory is); for a server, the server decides.
+
+        `repository` (owner/name) scopes the registry to one repository, which every job uses: runs are
+        found only among runs tagged with it, a model it registers is tagged as its own once (never
+        overwritten), and a model another repository owns raises `ForeignModelError` on any read or write.
+        """
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri or tracking_uri
         self.artifact_root = artifact_root or _default_artifact_root(tracking_uri)
+        self.repository = repository or None
         self._client: Any = None
+        self._owned: set[str] = set()  # models already seen to be this repository's
 
     @property
     def client(self) -> Any:
@@ -176,7 +201,9 @@ class MlflowRegistry:
 
     def find_runs(self, model: str, tags: Mapping[str, str]) -> list[RunRecord]:
         """Finished runs of `model` carrying all of `tags`, newest first, across all experiments."""
-        wanted = {RunTags.MODEL: model, **tags}
+        wanted = {**tags, RunTags.MODEL: model}
+        if self.repository and wanted.setdefault(RunTags.REPO, self.repository) != self.repository:
+            return []  # another repository's run is never a candidate here
         clauses = ["attributes.status = 'FINISHED'"]
         for key, value in wanted.items():
             clause = _tag_clause(key, value)
@@ -202,6 +229,7 @@ class MlflowRegistry:
                 return found
 
     def version_by_alias(self, model: str, alias: str) -> ModelVersion | None:
+        self._check_owner(model)
         try:
             found = self.client.get_model_version_by_alias(model, alias)
         except Exception as exc:
@@ -211,6 +239,7 @@ class MlflowRegistry:
         return self._version(found)
 
     def version(self, model: str, version: str) -> ModelVersion | None:
+        self._check_owner(model)
         try:
             found = self.client.get_model_version(model, str(version))
         except Exception as exc:
@@ -221,26 +250,21 @@ class MlflowRegistry:
 
     def versions(self, model: str) -> list[ModelVersion]:
         """All versions of `model`, newest first; [] when the model is not registered."""
+        self._check_owner(model)
         found = self._search_versions(f"name = {_quote(model)}")
         return [self._version(v) for v in sorted(found, key=lambda v: int(v.version), reverse=True)]
 
     def register(self, model: str, run: RunRecord, tags: Mapping[str, str]) -> ModelVersion:
         """A version of `model` made from `run`: the existing one (tag `run_id`, else made from the run by
         hand), or a new one from the run's logged model. `tags` are set on it either way."""
-        from mlflow.exceptions import MlflowException
-
         wanted_tags = {**tags, VERSION_RUN_ID_TAG: run.run_id}
+        self._claim(model)
         existing = self._versions_of_run(model, run.run_id)
         if existing is not None:
             for key, value in wanted_tags.items():
                 if existing.tags.get(key) != value:
                     self.client.set_model_version_tag(model, existing.version, key, value)
             return self._version(self.client.get_model_version(model, existing.version))
-        try:
-            self.client.create_registered_model(model)
-        except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
-                raise
         source = run.model_uri or f"runs:/{run.run_id}/{MODEL_ARTIFACT}"
         model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
         # A sqlite registry resolves a models:/m-... source through the global tracking URI (an MLflow TODO)
@@ -256,10 +280,12 @@ class MlflowRegistry:
         return self._version(created)
 
     def set_alias(self, model: str, alias: str, version: str) -> None:
+        self._claim(model)
         self.client.set_registered_model_alias(model, alias, str(version))
 
     def delete_alias(self, model: str, alias: str) -> None:
         """Remove `alias`; nothing happens when it is not set."""
+        self._claim(model)
         try:
             self.client.delete_registered_model_alias(model, alias)
         except Exception as exc:
@@ -267,10 +293,61 @@ class MlflowRegistry:
                 raise
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
+        self._claim(model)
         self.client.set_model_version_tag(model, str(version), key, value)
 
     def set_model_tag(self, model: str, key: str, value: str) -> None:
+        """Set a registered-model tag; the owner tag is written once, by `register`, and never changed."""
+        if key == MODEL_REPO_TAG:
+            owner = self.owner(model)
+            if owner and owner != value:
+                raise ForeignModelError(model, owner, value)
+        self._claim(model)
         self.client.set_registered_model_tag(model, key, value)
+
+    # -- ownership ----------------------------------------------------------------------------------
+
+    def owner(self, model: str) -> str | None:
+        """The repository `model` belongs to; None when it is not registered or no repository claimed it."""
+        try:
+            found = self.client.get_registered_model(model)
+        except Exception as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return (found.tags or {}).get(MODEL_REPO_TAG) or None
+
+    def _check_owner(self, model: str) -> str | None:
+        """Raise `ForeignModelError` when another repository owns `model`; its owner otherwise."""
+        if not self.repository or model in self._owned:
+            return self.repository
+        owner = self.owner(model)
+        if owner is not None and owner != self.repository:
+            raise ForeignModelError(model, owner, self.repository)
+        if owner is not None:
+            self._owned.add(model)
+        return owner
+
+    def _claim(self, model: str) -> None:
+        """Register `model` as this repository's before the first write: created with the owner tag, or,
+        when it exists unclaimed (registered by hand, or before owners were recorded), tagged now. The tag is
+        read back, so of two repositories claiming at once only the one whose tag stayed goes on."""
+        from mlflow.exceptions import MlflowException
+
+        if model in self._owned:
+            return
+        tags = {MODEL_REPO_TAG: self.repository} if self.repository else {}
+        try:
+            self.client.create_registered_model(model, tags=tags)
+        except MlflowException as exc:
+            if exc.error_code not in _EXISTS_CODES:
+                raise
+        if not self.repository:
+            return
+        if self._check_owner(model) is None:
+            self.client.set_registered_model_tag(model, MODEL_REPO_TAG, self.repository)
+            self._owned.discard(model)
+            self._check_owner(model)
 
     # -- conversions and lookups --------------------------------------------------------------------
 

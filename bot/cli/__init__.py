@@ -58,11 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def add_github_job_options(p: argparse.ArgumentParser, *, json_output: bool = True) -> None:
-    """Options every command that acts on GitHub shares (`card`, `promote`, `rollback`, `reconcile`, ...)."""
+    """Options every command that acts on GitHub shares (`card`, `promote`, `rollback`, `reconcile`, ...).
+    The rules always come from the default branch's .github/mlops-bot.yml through the API; there is no
+    option to read them from a file."""
     from pathlib import Path
 
     p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
-    p.add_argument("--config", type=Path, help="read the config from this file instead of the default branch")
+    # No config option: the rules are always the default branch's .github/mlops-bot.yml, read through the
+    # API, so a job can never be handed a pull request checkout's file.
     if json_output:
         p.add_argument("--json", type=Path, help="write the outcome here")
 

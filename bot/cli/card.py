@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.jobs.common import JobEnv, JobSetupError
 
     try:
-        env = JobEnv.from_environment(repo=args.repo, config_path=args.config)
+        env = JobEnv.from_environment(repo=args.repo)
         pull = env.gh.pull(args.pr)
         models = env.models(args.model)
         if args.results is not None:

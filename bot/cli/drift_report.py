@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.jobs.drift_report import report
 
     try:
-        env = JobEnv.from_environment(repo=args.repo, config_path=args.config)
+        env = JobEnv.from_environment(repo=args.repo)
         models = env.models(args.model)
         if len(models) != 1:
             raise UserError(f"several models are configured ({', '.join(models)}): name one with --model")

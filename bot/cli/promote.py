@@ -27,11 +27,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.adapters.mlflow import ForeignModelError
     from bot.jobs.common import JobEnv, JobSetupError
     from bot.jobs.promote import promote, store_lock
 
     try:
-        env = JobEnv.from_environment(repo=args.repo, config_path=args.config)
+        env = JobEnv.from_environment(repo=args.repo)
         models = env.models(args.model)
         builder = None if (args.no_bento or args.dry_run) else _bento_builder(env)
         outcomes = promote(
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             lock=lambda name: store_lock(env.settings.database_url, name),
             build_bento=builder,
         )
-    except JobSetupError as exc:
+    except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:
         detail = f"v{o.version}" if o.version else "; ".join(o.reasons)

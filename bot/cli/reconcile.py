@@ -18,17 +18,18 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.adapters.mlflow import ForeignModelError
     from bot.jobs.common import JobEnv, JobSetupError
     from bot.jobs.reconcile import reconcile
 
     try:
-        env = JobEnv.from_environment(repo=args.repo, config_path=args.config)
+        env = JobEnv.from_environment(repo=args.repo)
         outcomes = []
         for name in env.models(args.model):
             spec = env.config.model(name)
             assert spec is not None
             outcomes.append(reconcile(env, spec))
-    except JobSetupError as exc:
+    except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:
         print(

@@ -20,11 +20,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.adapters.mlflow import ForeignModelError
     from bot.jobs.common import JobEnv, JobSetupError
     from bot.jobs.promote import rollback, store_lock
 
     try:
-        env = JobEnv.from_environment(repo=args.repo, config_path=args.config)
+        env = JobEnv.from_environment(repo=args.repo)
         models = env.models(args.model)
         if len(models) != 1:
             raise UserError(f"several models are configured ({', '.join(models)}): name one with --model")
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             reply_to=args.reply_to,
             lock=lambda name: store_lock(env.settings.database_url, name),
         )
-    except JobSetupError as exc:
+    except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     print(
         f"{outcome.model}: {outcome.status} "

@@ -28,11 +28,20 @@ def register(sub: Any) -> None:
             "params, metrics, plots and the model to MLflow with the PR's tags, or reuse the run that "
             "already has this exact model output. Context comes from the flags or the GitHub Actions "
             "environment (GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_SERVER_URL, GITHUB_RUN_ID); the "
-            "tracking server from MLFLOW_TRACKING_URI or MLOPS_BOT_MLFLOW_TRACKING_URI."
+            "tracking server from MLFLOW_TRACKING_URI or MLOPS_BOT_MLFLOW_TRACKING_URI. The rules "
+            "(.github/mlops-bot.yml: models, stages, the MLflow experiment) are read from the default branch "
+            "through the GitHub API (GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL), never from the "
+            "checkout being trained: a pull request cannot choose where its run is logged."
         ),
     )
     p.add_argument("--model", help="model name from the config (default: every configured model)")
-    p.add_argument("--config", type=Path, help="config file (default: <repo-dir>/.github/mlops-bot.yml)")
+    p.add_argument(
+        "--offline-config",
+        type=Path,
+        metavar="FILE",
+        help="train outside GitHub with the rules in FILE; refused when GITHUB_REPOSITORY or a GitHub token "
+        "is set (then the default branch's config is read, always)",
+    )
     p.add_argument("--repo-dir", type=Path, default=Path("."), help="the DVC/git checkout (default: .)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results (a JSON list) to this file")
     p.add_argument("--no-push", action="store_true", help="do not `dvc push` the results to the DVC remote")
@@ -54,16 +63,17 @@ def run(args: argparse.Namespace) -> int:
     from bot.adapters.dvc import DvcError, run_git
     from bot.adapters.mlflow import MlflowRegistry
     from bot.cli import UserError
-    from bot.core.config import CONFIG_PATH, ConfigError, load_config
+    from bot.core.config import ConfigError
+    from bot.jobs.common import JobSetupError, job_config
     from bot.jobs.train import TrainSetupError, commit_lock_if_changed, results_to_json, train
     from bot.settings import Settings
 
     root: Path = args.repo_dir
-    config_path: Path = args.config or root / CONFIG_PATH
-    if not config_path.is_file():
-        raise UserError(f"{config_path}: no such config file; `mlops-bot init` writes one")
     try:
-        config = load_config(config_path.read_text(), str(config_path))
+        config = job_config(os.environ, repo=args.repo, offline_config=args.offline_config)
+    except JobSetupError as exc:
+        hint = "" if args.offline_config else "; to train outside GitHub, pass --offline-config FILE"
+        raise UserError(f"{exc}{hint}") from exc
     except ConfigError as exc:
         raise UserError(str(exc)) from exc
 
@@ -76,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     _warn_if_not_head(root, context.head_sha)
 
     tracking_uri = Settings().mlflow_tracking_uri  # type: ignore[call-arg]  # fields come from the environment
-    registry = MlflowRegistry(tracking_uri)
+    registry = MlflowRegistry(tracking_uri, repository=context.repo or None)
     try:
         results = train(
             root,

@@ -2,12 +2,14 @@
 
 They run on an Actions runner or in the local executor with the same environment: GITHUB_REPOSITORY,
 GITHUB_TOKEN, GITHUB_API_URL, MLFLOW_TRACKING_URI. Rules always come from the default branch through the
-API, never from the checkout being judged.
+API, never from the checkout being judged: no job accepts a config path. The one exception is
+`mlops-bot train --offline-config FILE`, a run outside GitHub, refused whenever GitHub variables are set.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,22 +27,25 @@ class JobSetupError(Exception):
     """The job cannot start: a missing variable or file. The message says which and how to provide it."""
 
 
+# Variables that mean "this runs against GitHub": then the rules come from the default branch, always.
+GITHUB_VARIABLES = ("GITHUB_REPOSITORY", "GITHUB_TOKEN", "MLOPS_BOT_GITHUB_TOKEN")
+
+
 @dataclass
 class JobEnv:
     settings: Settings
     repo: str
-    config_path: Path | None = None
     _gh: RepoGitHub | None = field(default=None, repr=False)
 
     @classmethod
-    def from_environment(cls, *, repo: str | None = None, config_path: Path | None = None) -> JobEnv:
+    def from_environment(cls, *, repo: str | None = None) -> JobEnv:
         settings = Settings()
         full_name = repo or os.environ.get("GITHUB_REPOSITORY", "")
         if not full_name:
             raise JobSetupError(
                 "no repository: set GITHUB_REPOSITORY=owner/name (Actions sets it) or pass --repo"
             )
-        return cls(settings=settings, repo=full_name, config_path=config_path)
+        return cls(settings=settings, repo=full_name)
 
     @property
     def gh(self) -> RepoGitHub:
@@ -58,15 +63,13 @@ class JobEnv:
     def registry(self) -> MlflowRegistry:
         from bot.adapters.mlflow import MlflowRegistry
 
-        return MlflowRegistry(self.settings.mlflow_tracking_uri)
+        # Scoped to this repository: another repository's runs are never candidates and its models are
+        # refused (ForeignModelError), whatever names this repository's config uses.
+        return MlflowRegistry(self.settings.mlflow_tracking_uri, repository=self.repo)
 
     @cached_property
     def config(self) -> RepoConfig:
-        """The default branch's config; a local file only when asked for explicitly (offline runs)."""
-        if self.config_path is not None:
-            if not self.config_path.is_file():
-                raise JobSetupError(f"{self.config_path}: no such config file; `mlops-bot init` writes one")
-            return load_config(self.config_path.read_text(), str(self.config_path))
+        """The default branch's config, read through the API (`read_file` reads the default branch)."""
         text = self.gh.read_file(CONFIG_PATH)
         if text is None:
             raise JobSetupError(
@@ -81,6 +84,24 @@ class JobEnv:
             known = ", ".join(m.name for m in self.config.models) or "none"
             raise JobSetupError(f"unknown model {name!r}; configured models: {known}")
         return [name]
+
+
+def job_config(
+    environ: Mapping[str, str], *, repo: str | None = None, offline_config: Path | None = None
+) -> RepoConfig:
+    """The rules a job follows: the default branch's config through the API; `offline_config` only for a run
+    with no GitHub at all (no GITHUB_REPOSITORY, no token), so a checkout's file can never stand in for it."""
+    if offline_config is None:
+        return JobEnv.from_environment(repo=repo).config
+    present = [name for name in GITHUB_VARIABLES if environ.get(name)]
+    if present:
+        raise JobSetupError(
+            f"--offline-config is for runs outside GitHub, but {', '.join(present)} is set: the rules are "
+            f"read from {CONFIG_PATH} on the default branch; drop --offline-config"
+        )
+    if not offline_config.is_file():
+        raise JobSetupError(f"{offline_config}: no such config file; `mlops-bot init` writes one")
+    return load_config(offline_config.read_text(), str(offline_config))
 
 
 def ci_url() -> str:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from bot.adapters.mlflow import ForeignModelError
 from bot.core import gates, replies
 from bot.core.config import ModelSpec
 from bot.core.lockfile import lock_hash, output_hash
+from bot.core.markdown import escape_md
 from bot.core.markers import reply_marker
 from bot.core.models import ModelVersion, RunRecord
-from bot.core.tags import MODEL_REPO_TAG, RunTags, VersionTags
+from bot.core.tags import RunTags, VersionTags
 from bot.jobs.common import JobEnv, ci_url
 from bot.ports import RepoGitHub
 
@@ -135,6 +137,12 @@ def promote(
             build_bento = _timed_builder(original_builder, timings)
         spec = config.model(name)
         assert spec is not None  # JobEnv.models() validated the names
+        try:
+            env.registry.versions(name)  # refuses a model another repository owns, before any step
+        except ForeignModelError as exc:
+            _reply(env, reply_to, _foreign(exc), ("promotion", f"{name}@foreign"))
+            outcomes.append(PromotionOutcome(name, "refused", reasons=[str(exc)]))
+            continue
         run, wanted, lock_id = candidate_for(env, spec, repo_dir)
         if run is None and config.promotion.missing_candidate == "train" and not dry_run:
             run, wanted, lock_id = _train_here(env, spec, repo_dir, sha=sha, pr=pr)
@@ -283,9 +291,6 @@ def _promote_locked(
             )
     tags = {TAG_GIT_SHA: sha, TAG_LOCK: lock_id, **({TAG_PR: str(pr)} if pr is not None else {})}
     version = registry.register(spec.name, run, tags)
-    registry.set_model_tag(
-        spec.name, MODEL_REPO_TAG, env.repo
-    )  # lets a registry webhook find this repository
     previous = champion if champion is not None and champion.version != version.version else None
     env_name = config.promotion.environment
     deployment_id = int(version.tags.get(TAG_DEPLOYMENT) or 0)
@@ -348,7 +353,11 @@ def rollback(
     config = env.config
     registry = env.registry
     with lock(f"promote:{model}"):
-        champion = registry.version_by_alias(model, config.aliases.champion)
+        try:
+            champion = registry.version_by_alias(model, config.aliases.champion)
+        except ForeignModelError as exc:
+            _reply(env, reply_to, _foreign(exc), None)
+            return PromotionOutcome(model, "refused", reasons=[str(exc)])
         target = (
             registry.version(model, to) if to else registry.version_by_alias(model, config.aliases.previous)
         )
@@ -385,6 +394,10 @@ def rollback(
     )
     _reply(env, reply_to, replies.rollback_result(outcome), None)
     return outcome
+
+
+def _foreign(exc: ForeignModelError) -> str:
+    return f"**{escape_md(exc.model)}** was left alone: {escape_md(str(exc))}."
 
 
 def _now_iso() -> str:

@@ -232,7 +232,7 @@ def test_promote_flags(runner: Runner) -> None:
     assert result.returncode == 0, result.stdout
     assert result.calls[0]["argv"] == [
         "promote",
-        *("--config", ".github/mlops-bot.yml", "--sha", "abc123", "--json", f"{runner.temp}/promote.json"),
+        *("--sha", "abc123", "--json", f"{runner.temp}/promote.json"),
         *("--model", "m", "--dry-run"),
     ]
     assert "--dry-run" not in runner.run("promote", "Promote", {"sha": "abc123"}).calls[0]["argv"]
@@ -268,7 +268,7 @@ def test_drift_report_gets_the_log_when_the_check_wrote_no_summary(runner: Runne
     result = runner.run("drift", "Open or update the drift issue and retrain PR", {"github-token": "t"})
     assert result.calls[0]["argv"] == [
         "drift-report",
-        *("--config", ".github/mlops-bot.yml", "--summary", f"{runner.temp}/drift.json"),
+        *("--summary", f"{runner.temp}/drift.json"),
         *("--error-log", f"{runner.temp}/drift.log"),
     ]
     runner.write("drift.json", {})

@@ -99,7 +99,7 @@ class World:
             run_name=output_hash,
             params={},
             metrics={"accuracy": accuracy},
-            tags={"mlops_bot.output_hash": output_hash},
+            tags={"mlops_bot.output_hash": output_hash, "mlops_bot.repo": self.repo},
             artifacts={},
             model_file=model_file,
         )

@@ -224,10 +224,18 @@ def actions_env(
     event_path = tmp_path / "event.json"
     event_path.write_text(json.dumps(event))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event_path))
-    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/breast")
+    # Offline: with GITHUB_REPOSITORY set the rules would come from the default branch through the API
+    # (tests/jobs/test_train_rules.py); here the repository is named by flag and the rules by file.
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
     monkeypatch.setenv("GITHUB_RUN_ID", "99")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)
+
+
+def offline(sample: Path) -> list[str]:
+    """A run outside GitHub: the repository by flag, the rules from the sample's own file."""
+    return ["--repo", "octo/breast", "--offline-config", str(sample / ".github" / "mlops-bot.yml")]
 
 
 def pull_event(number: int, head: str, base: str) -> dict:
@@ -251,7 +259,7 @@ def test_the_command_reads_the_actions_context_and_writes_json(
     actions_env(monkeypatch, tmp_path, registry, pull_event(12, trained.sha, trained.sha))
     out = tmp_path / "results" / "train.json"
 
-    assert main(["train", "--repo-dir", str(sample), "--json", str(out), "--no-push"]) == 0
+    assert main(["train", *offline(sample), "--repo-dir", str(sample), "--json", str(out), "--no-push"]) == 0
 
     [result] = results_from_json(out.read_text())
     assert result.ok and result.run is not None
@@ -273,7 +281,8 @@ def test_the_command_exits_1_when_a_stage_fails(
     edit(sample / "src" / "train.py", *BREAK_TRAINING)
     out = tmp_path / "train.json"
 
-    assert main(["train", "--repo-dir", str(sample), "--json", str(out), "--commit-lock", "tune"]) == 1
+    argv = ["train", *offline(sample), "--repo-dir", str(sample), "--json", str(out), "--commit-lock", "tune"]
+    assert main(argv) == 1
 
     [result] = results_from_json(out.read_text())
     assert not result.ok and "boom in training" in result.log_tail
@@ -284,7 +293,7 @@ def test_the_command_exits_1_when_a_stage_fails(
     ("argv", "problem"),
     [
         (["--model", "nope"], "unknown model 'nope'"),
-        (["--config", "missing.yml"], "no such config file"),
+        (["--offline-config", "missing.yml"], "no such config file"),
     ],
 )
 def test_the_command_explains_usage_errors(
@@ -297,7 +306,10 @@ def test_the_command_explains_usage_errors(
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)
     monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
-    assert main(["train", "--repo-dir", str(sample), *argv]) == 2
+    for name in ("GITHUB_REPOSITORY", "GITHUB_TOKEN", "MLOPS_BOT_GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    given = argv if "--offline-config" in argv else [*offline(sample), *argv]
+    assert main(["train", "--repo-dir", str(sample), *given]) == 2
     assert problem in capsys.readouterr().err
 
 
