@@ -117,7 +117,8 @@ def _registry() -> tuple[Any, str]:
         return None, "no MLflow tracking URI"
     from bot.adapters.mlflow import MlflowRegistry
 
-    return MlflowRegistry(uri), ""
+    # Scoped to this repository: another repository's model of the same name is refused, not read.
+    return MlflowRegistry(uri, repository=os.environ.get("GITHUB_REPOSITORY") or None), ""
 
 
 def champion_rev(model: str, alias: str, registry: Any = None, why_not: str = "") -> tuple[str | None, str]:
