@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,9 +22,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot import metrics as m
-from bot.adapters.store import GroupCommitter, ProcessBeacon, Store, StoreUnavailable
+from bot.adapters.store import GroupCommitter, ProcessBeacon, Store, StoreUnavailable, repository_of
 from bot.core.events import Delivery
-from bot.core.signature import SIGNATURE_HEADER, verify
+from bot.core.signature import SIGNATURE_HEADER, refuse_header, verify
+from bot.intake import BodyReader, BodyRefused
 from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
 from bot.reconcile_timer import ReconcileTimer
 from bot.settings import Settings
@@ -37,14 +38,29 @@ _OFFLOAD_BYTES = 1024 * 1024
 _MAX_ID_CHARS = 200
 _MAX_EVENT_CHARS = 100
 
+# The GitHub events the bot's handlers subscribe to (bot.handlers.routes(); a test keeps the two equal,
+# without the web path importing the handlers). `X-GitHub-Event` is outside the signed body, so a replayed
+# signed body can arrive under any event name: deliveries of other events are acknowledged and recorded
+# without their payload (dedupe still works), and counted under one metric label, not one per name.
+HANDLED_EVENTS = frozenset({"issue_comment", "pull_request", "workflow_run"})
+UNHANDLED_EVENT = "unhandled"
+
 
 class _Refusal(Exception):
-    def __init__(self, status: int, outcome: str, message: str, event: str = m.UNVERIFIED_EVENT) -> None:
+    def __init__(
+        self,
+        status: int,
+        outcome: str,
+        message: str,
+        event: str = m.UNVERIFIED_EVENT,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.outcome = outcome
         self.message = message
         self.event = event
+        self.headers = headers or {}
 
 
 def create_app(
@@ -55,13 +71,20 @@ def create_app(
     start_worker: bool | None = None,
     lease_seconds: float = 300.0,
     poll_interval: float = 1.0,
+    handled_events: Collection[str] = HANDLED_EVENTS,
 ) -> FastAPI:
     """The FastAPI app. `start_worker` defaults to `settings.inprocess_worker`; the worker thread starts
-    and stops with the app's lifespan. `handle` defaults to `load_handler(settings)`."""
+    and stops with the app's lifespan. `handle` defaults to `load_handler(settings)`. Deliveries of
+    events outside `handled_events` are recorded without their payload and never reach `handle`."""
     store = store if store is not None else Store(settings.database_url)
     metrics = m.Metrics()
     metrics.watch_queue_depth(store.queue_depth)
     committer = GroupCommitter(store)
+    reader = BodyReader(
+        settings.max_body_bytes,
+        max_large=settings.max_large_bodies,
+        idle_timeout=settings.body_idle_timeout_seconds,
+    )
     secrets = settings.webhook_secrets()
     if not secrets:
         log.warning(
@@ -110,7 +133,13 @@ def create_app(
     @app.post("/webhook", status_code=202, openapi_extra=_WEBHOOK_OPENAPI, responses=_WEBHOOK_RESPONSES)
     async def webhook(request: Request) -> Response:
         try:
-            body = await _read_body(request, settings.max_body_bytes)
+            _refuse_on_headers(request, secrets)  # before reading a byte of the body
+            try:
+                body = await reader.read(request)
+            except BodyRefused as refused:
+                raise _Refusal(
+                    refused.status, refused.outcome, refused.message, headers=refused.headers
+                ) from refused
             if len(body) > _OFFLOAD_BYTES:
                 event, delivery_id, payload = await run_in_threadpool(
                     _authentic_delivery, request, body, secrets
@@ -121,16 +150,35 @@ def create_app(
             metrics.delivery(refusal.event, refusal.outcome)
             if refusal.outcome == m.REJECTED_SIGNATURE:
                 log.warning("refused a delivery from %s: %s", _client(request), refusal.message)
-            return JSONResponse({"error": refusal.message}, status_code=refusal.status)
+            return JSONResponse(
+                {"error": refusal.message}, status_code=refusal.status, headers=refusal.headers
+            )
 
         if event == "ping":  # GitHub's "hello" when a webhook is created: nothing to do
             metrics.delivery(event, m.PING)
             return JSONResponse({"zen": payload.get("zen"), "hook_id": payload.get("hook_id")})
 
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
+        if event not in handled_events:
+            try:
+                recorded = await run_in_threadpool(store.record_unhandled, delivery_id, event, action)
+            except Exception as error:
+                metrics.delivery(UNHANDLED_EVENT, m.STORE_ERROR)
+                return JSONResponse(
+                    {"error": f"could not record the delivery: {type(error).__name__}"}, status_code=503
+                )
+            metrics.delivery(UNHANDLED_EVENT, m.ACCEPTED if recorded else m.DUPLICATE)
+            return JSONResponse(
+                {
+                    "delivery": delivery_id,
+                    "status": "ignored" if recorded else "duplicate",
+                    "note": f"mlops-bot has no handler for {event!r} events: recorded without its payload",
+                },
+                status_code=202,
+            )
         raw = body if _is_json(request) else json.dumps(payload).encode()
         try:
-            accepted = await committer.accept(delivery_id, event, action, raw)
+            accepted = await committer.accept(delivery_id, event, action, raw, repository_of(payload))
         except StoreUnavailable as error:
             metrics.delivery(event, m.STORE_ERROR)
             return JSONResponse(
@@ -165,7 +213,7 @@ def create_app(
     def prometheus() -> Response:
         return Response(metrics.render(), media_type=m.CONTENT_TYPE)
 
-    app.include_router(mlflow_router(settings, store))
+    app.include_router(mlflow_router(settings, store, reader=reader))
     return app
 
 
@@ -180,13 +228,14 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
                 "schema": {
                     "type": "object",
                     "required": ["delivery", "status"],
-                    "properties": {"status": {"enum": ["queued", "duplicate"]}},
+                    "properties": {"status": {"enum": ["queued", "duplicate", "ignored"]}},
                 }
             }
         },
     },
     400: _ERROR_BODY,
     401: _ERROR_BODY,
+    408: _ERROR_BODY,
     413: _ERROR_BODY,
     503: _ERROR_BODY,
 }
@@ -216,22 +265,20 @@ _WEBHOOK_OPENAPI: dict[str, Any] = {
 }
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise _Refusal(400, m.MALFORMED, "Content-Length is not a number")
-        if int(declared) > limit:
-            raise _Refusal(413, m.TOO_LARGE, _too_large(limit))
-    chunks: list[bytes] = []
-    size = 0
-    # Count while streaming too: a chunked body has no Content-Length to check up front.
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _Refusal(413, m.TOO_LARGE, _too_large(limit))
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _refuse_on_headers(request: Request, secrets: list[bytes]) -> None:
+    """Refuse, from the headers alone, what no body could make acceptable: no secret configured, a missing
+    or malformed signature, missing or oversized event and delivery headers. Without this an unsigned
+    client could make the bot buffer 25 MB per request before being told no."""
+    headers = request.headers
+    refused = refuse_header(headers.get(SIGNATURE_HEADER), secrets)
+    if refused is not None:
+        raise _Refusal(401, m.REJECTED_SIGNATURE, refused.reason)
+    event = headers.get("x-github-event", "")
+    delivery_id = headers.get("x-github-delivery", "")
+    if not event or not delivery_id:
+        raise _Refusal(400, m.MALFORMED, "missing X-GitHub-Event or X-GitHub-Delivery header")
+    if len(event) > _MAX_EVENT_CHARS or len(delivery_id) > _MAX_ID_CHARS:
+        raise _Refusal(400, m.MALFORMED, "X-GitHub-Event or X-GitHub-Delivery header is too long")
 
 
 def _authentic_delivery(
@@ -274,10 +321,6 @@ def _json_text(request: Request, body: bytes, event: str) -> bytes | str:
 
 def _is_json(request: Request) -> bool:
     return not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-
-
-def _too_large(limit: int) -> str:
-    return f"body is larger than {limit} bytes (GitHub caps webhook payloads at 25 MB)"
 
 
 def _client(request: Request) -> str:

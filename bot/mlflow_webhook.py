@@ -14,7 +14,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot.core.signature import verify_mlflow
+from bot.core.signature import refuse_mlflow_headers, verify_mlflow
+from bot.intake import BodyReader, BodyRefused
 from bot.settings import Settings
 
 EVENT = "mlflow"
@@ -34,8 +35,10 @@ ERROR_RESPONSE: dict[str, Any] = {
 }
 
 
-def mlflow_router(settings: Settings, store: Any) -> APIRouter:
+def mlflow_router(settings: Settings, store: Any, *, reader: BodyReader | None = None) -> APIRouter:
+    """The route; `reader` (shared with /webhook, so both count against one bound of large bodies)."""
     router = APIRouter()
+    reader = reader or BodyReader(settings.max_body_bytes)
     secrets = [
         s.strip().encode() for s in settings.mlflow_webhook_secret.get_secret_value().split(",") if s.strip()
     ]
@@ -44,14 +47,25 @@ def mlflow_router(settings: Settings, store: Any) -> APIRouter:
         "/mlflow/webhook",
         status_code=202,
         summary="MLflow model-registry webhook",
-        responses={400: ERROR_RESPONSE, 401: ERROR_RESPONSE, 413: ERROR_RESPONSE},
+        responses={400: ERROR_RESPONSE, 401: ERROR_RESPONSE, 413: ERROR_RESPONSE, 503: ERROR_RESPONSE},
     )
     async def mlflow_webhook(request: Request) -> JSONResponse:
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            return JSONResponse({"error": "payload too large"}, status_code=413)
         headers = request.headers
         delivery_id = headers.get("x-mlflow-delivery-id")
+        # Refuse what the headers alone decide before reading the body (issue 18: 400 MB -> 1.2 GB RSS).
+        refused = refuse_mlflow_headers(
+            delivery_id=delivery_id,
+            timestamp=headers.get("x-mlflow-timestamp"),
+            header=headers.get("x-mlflow-signature"),
+            secrets=secrets,
+            now=time.time(),
+        )
+        if refused is not None:
+            return JSONResponse({"error": refused.reason}, status_code=401)
+        try:
+            body = await reader.read(request)
+        except BodyRefused as error:
+            return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
         checked = verify_mlflow(
             body,
             delivery_id=delivery_id,

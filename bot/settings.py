@@ -42,9 +42,28 @@ class Settings(BaseSettings):
     )
     mlflow_webhook_secret: SecretStr = SecretStr("")
     executor: Literal["local", "actions"] = "local"
+    stage_isolation: Literal["auto", "user", "none"] = Field(
+        "auto",
+        description="How the local executor runs a repository's stage commands: `user` (a uid per job; needs "
+        "root), `none` (same user, allow-listed environment only), `auto` (user when root)",
+    )
+    job_timeout_seconds: float = Field(
+        3600.0, gt=0, description="Ceiling on one job's run time in the local executor"
+    )
     work_dir: Path = Path(".mlops-bot")
     inprocess_worker: bool = True
     max_body_bytes: int = MAX_WEBHOOK_BYTES
+    max_large_bodies: int = Field(
+        4, description="webhook bodies over 1 MB read at once; more get 503 with Retry-After"
+    )
+    body_idle_timeout_seconds: float = Field(
+        10.0, description="a client that sends no part of its body for this long is dropped (408)"
+    )
+    retention_days: float = Field(
+        30.0,
+        description="payloads of finished deliveries and job directories older than this are deleted; "
+        "0 keeps them forever",
+    )
     max_attempts: int = 5
     retry_base_seconds: float = 2.0
     reconcile_interval_seconds: float = 0.0  # 0 disables the periodic reconcile

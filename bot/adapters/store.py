@@ -81,6 +81,10 @@ from bot.core.events import Delivery
 
 log = logging.getLogger(__name__)
 
+# (delivery id, event, action, payload) or the same with the repository (owner/name) last.
+AcceptItem = tuple[str, str, str | None, bytes] | tuple[str, str, str | None, bytes, str]
+UNHANDLED_NOTE = "no handler for this event: recorded without its payload"
+
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED)
 JOB_PREFIX = "job:"
@@ -89,7 +93,7 @@ _READ_ONLY = "mlops_bot_read_only"
 
 # The schema this code queries: the newest revision in bot/adapters/migrations/versions (a test keeps
 # these equal to Alembic's view of that folder).
-SCHEMA_REVISIONS = ("0001", "0002")
+SCHEMA_REVISIONS = ("0001", "0002", "0003")
 SCHEMA_REVISION = SCHEMA_REVISIONS[-1]
 # A database created before migrations existed has the tables of revision 0001 and no version table.
 PRE_MIGRATION_REVISION = "0001"
@@ -120,9 +124,20 @@ deliveries = Table(
     Column("received_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
     Column("finished_at", Double, nullable=True),
+    # owner/name the delivery is about ("" when none): the unit of fair claiming (see queue_turns)
+    Column("repository", String(200), nullable=False, server_default=""),
 )
 Index("ix_deliveries_claim", deliveries.c.status, deliveries.c.available_at)
 Index("ix_deliveries_received", deliveries.c.received_at)
+
+# When a worker last claimed a job of each repository. A claim takes the oldest due delivery of the
+# repository whose turn is oldest, so 50 queued jobs of one repository delay another's by one job at most.
+queue_turns = Table(
+    "queue_turns",
+    metadata,
+    Column("repository", String(200), primary_key=True),
+    Column("claimed_at", Double, nullable=False),
+)
 
 locks = Table(
     "locks",
@@ -289,21 +304,22 @@ class Store:
 
     # ---- deliveries -------------------------------------------------------------------------------
 
-    def accept(self, delivery_id: str, event: str, action: str | None, payload: bytes) -> bool:
-        """Record a webhook delivery and queue it, in one transaction. False: already recorded."""
-        return self.accept_many([(delivery_id, event, action, payload)])[0]
+    def accept(
+        self, delivery_id: str, event: str, action: str | None, payload: bytes, repository: str = ""
+    ) -> bool:
+        """Record a webhook delivery and queue it, in one transaction. False: already recorded.
+        `repository` (owner/name) is whose turn the delivery waits for (fair claiming)."""
+        return self.accept_many([(delivery_id, event, action, payload, repository)])[0]
 
-    def accept_many(self, items: Sequence[tuple[str, str, str | None, bytes]]) -> list[bool]:
+    def accept_many(self, items: Sequence[AcceptItem]) -> list[bool]:
         """`accept` for a batch, committed together (group commit); one bool per item, in order.
+        An item is (id, event, action, payload) or (id, event, action, payload, repository).
 
         A batch costs a constant number of statements whatever its size (one multi-row INSERT): the
         writer thread shares the GIL with a busy event loop, and every statement is a GIL round trip.
         """
         now = time.time()
-        rows = [
-            _new_row(delivery_id, event, action, payload, now)
-            for delivery_id, event, action, payload in items
-        ]
+        rows = [_new_row(*item[:4], now, repository=(item[4] if len(item) > 4 else "")) for item in items]
         inserted = self._sqlite_insert_all_new(rows) if self.dialect == "sqlite" else None
         if inserted is None:
             with self._write() as conn:
@@ -375,10 +391,37 @@ class Store:
         """Queue one of the bot's own jobs, deduplicated by `key` (stored as `job:<key>`). False: exists."""
         delivery_id = key if key.startswith(JOB_PREFIX) else JOB_PREFIX + key
         now = time.time()
-        row = _new_row(delivery_id, event, action, json.dumps(payload).encode(), now)
+        row = _new_row(
+            delivery_id, event, action, json.dumps(payload).encode(), now, repository=repository_of(payload)
+        )
         row["available_at"] = now + max(0.0, delay_seconds)
         with self._write() as conn:
             return self._insert_one(conn, self._insert_ignoring_duplicates(), row)
+
+    def record_unhandled(self, delivery_id: str, event: str, action: str | None) -> bool:
+        """Record a delivery of an event the bot has no handler for: done at once, without its payload
+        (nothing will read it, and it may be 25 MB), so a redelivery is still a duplicate. False: exists."""
+        now = time.time()
+        row = _new_row(delivery_id, event, action, b"", now)
+        row.update(status=DONE, finished_at=now, note=UNHANDLED_NOTE)
+        with self._write() as conn:
+            return self._insert_one(conn, self._insert_ignoring_duplicates(), row)
+
+    def forget_payloads(self, finished_before: float) -> int:
+        """Delete the payloads of deliveries done or failed before `finished_before` (retention); their
+        rows stay, so `mlops-bot deliveries` and redelivery dedupe still work. How many were cleared."""
+        with self._write() as conn:
+            return int(
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.status.in_((DONE, FAILED)),
+                        deliveries.c.finished_at < finished_before,
+                        func.length(deliveries.c.payload) > 0,
+                    )
+                    .values(payload=b"")
+                ).rowcount
+            )
 
     def recent_repositories(self, limit: int = 500) -> dict[str, int | None]:
         """Repositories among the latest `limit` GitHub deliveries -> the installation that sent them."""
@@ -405,18 +448,26 @@ class Store:
         """The next due delivery, leased to `worker_id`: queued and due, or running with an expired lease."""
         now = time.time()
         claimable = _claimable(now)
+        # Fair across repositories: the repository whose last claim is oldest goes first (never claimed:
+        # first of all), then the oldest due delivery within it.
+        turn = func.coalesce(queue_turns.c.claimed_at, 0.0)
         candidate = (
-            select(deliveries.c.id)
+            select(deliveries.c.id, deliveries.c.repository)
+            .select_from(
+                deliveries.outerjoin(queue_turns, queue_turns.c.repository == deliveries.c.repository)
+            )
             .where(claimable)
-            .order_by(deliveries.c.available_at, deliveries.c.received_at)
+            .order_by(turn, deliveries.c.available_at, deliveries.c.received_at)
             .limit(1)
         )
         if self.dialect == "postgresql":
-            candidate = candidate.with_for_update(skip_locked=True)
+            # OF deliveries: the turn row is on the nullable side of the join, which cannot be locked.
+            candidate = candidate.with_for_update(skip_locked=True, of=deliveries)
         with self._write() as conn:
-            delivery_id = conn.execute(candidate).scalar_one_or_none()
-            if delivery_id is None:
+            found = conn.execute(candidate).first()
+            if found is None:
                 return None
+            delivery_id, repository = found
             taken = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id, claimable)
@@ -430,6 +481,7 @@ class Store:
             ).rowcount
             if taken != 1:  # another worker got it between our SELECT and UPDATE
                 return None
+            self._take_turn(conn, repository, now)
             row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().one()
         return Delivery(
             id=row["id"],
@@ -440,6 +492,21 @@ class Store:
             received_at=row["received_at"],
             meta={"worker_id": worker_id, "lease_expires_at": row["lease_expires_at"]},
         )
+
+    def _take_turn(self, conn: Connection, repository: str, now: float) -> None:
+        row = {"repository": repository, "claimed_at": now}
+        if self.dialect in ("sqlite", "postgresql"):
+            statement = (
+                _dialect_insert(self.dialect, queue_turns)
+                .values(row)
+                .on_conflict_do_update(index_elements=["repository"], set_={"claimed_at": now})
+            )
+            conn.execute(statement)
+            return
+        if not conn.execute(
+            update(queue_turns).where(queue_turns.c.repository == repository).values(claimed_at=now)
+        ).rowcount:
+            conn.execute(insert(queue_turns).values(row))
 
     def heartbeat(self, delivery_id: str, worker_id: str, lease_seconds: float) -> bool:
         """Extend the lease. False: the lease was lost (expired and taken by another worker)."""
@@ -476,7 +543,11 @@ class Store:
             return bool(
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id == delivery_id, deliveries.c.status.in_((FAILED, DONE)))
+                    .where(
+                        deliveries.c.id == delivery_id,
+                        deliveries.c.status.in_((FAILED, DONE)),
+                        func.length(deliveries.c.payload) > 0,  # unhandled, or past retention: nothing to run
+                    )
                     .values(status=QUEUED, attempts=0, available_at=now, finished_at=None, updated_at=now)
                 ).rowcount
             )
@@ -715,6 +786,7 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
 
 
 _INSERT_COLUMNS = (
+    "repository",
     "id",
     "event",
     "action",
@@ -749,9 +821,10 @@ def _sqlite_insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[str]
 
 
 def _new_row(
-    delivery_id: str, event_name: str, action: str | None, payload: bytes, now: float
+    delivery_id: str, event_name: str, action: str | None, payload: bytes, now: float, *, repository: str = ""
 ) -> dict[str, Any]:
     return {
+        "repository": repository[:200],
         "id": delivery_id,
         "event": event_name,
         "action": action,
@@ -762,6 +835,23 @@ def _new_row(
         "received_at": now,
         "updated_at": now,
     }
+
+
+def repository_of(payload: dict[str, Any]) -> str:
+    """The owner/name a webhook payload (or a job's) is about; "" when it names none."""
+    repository = payload.get("repository")
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    return name[:200] if isinstance(name, str) else ""
+
+
+def _dialect_insert(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def _claimable(now: float) -> Any:
@@ -788,6 +878,8 @@ def _listing() -> Any:
 
 
 def _decode_payload(raw: bytes) -> dict[str, Any]:
+    if not raw:  # cleared by retention; such rows are never requeued, but be safe
+        return {}
     value = json.loads(raw)
     return value if isinstance(value, dict) else {"value": value}
 
@@ -845,19 +937,21 @@ class GroupCommitter:
     idle a batch is a single delivery. The database work runs in this class's thread, off the event loop.
     """
 
-    def __init__(self, store: Store, *, max_batch: int = 100) -> None:  # 100 x 9 values < SQLite's 999
+    def __init__(self, store: Store, *, max_batch: int = 90) -> None:  # 90 x 10 values < SQLite's old 999
         self._store = store
         self._max_batch = max_batch
         self._pending: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    async def accept(self, delivery_id: str, event: str, action: str | None, payload: bytes) -> bool:
+    async def accept(
+        self, delivery_id: str, event: str, action: str | None, payload: bytes, repository: str = ""
+    ) -> bool:
         """`Store.accept`, group-committed. Raises StoreUnavailable when the batch could not commit."""
         self._ensure_running()
         loop = asyncio.get_running_loop()
         settled: asyncio.Future[bool] = loop.create_future()
-        self._pending.put(_Pending((delivery_id, event, action, payload), loop, settled))
+        self._pending.put(_Pending((delivery_id, event, action, payload, repository), loop, settled))
         # Shielded: a client that disconnects must not cancel the write it started.
         return await asyncio.shield(settled)
 
@@ -915,7 +1009,7 @@ class GroupCommitter:
 
 @dataclass(frozen=True)
 class _Pending:
-    item: tuple[str, str, str | None, bytes]
+    item: AcceptItem
     loop: asyncio.AbstractEventLoop
     settled: asyncio.Future[bool]
 

@@ -36,10 +36,10 @@ def sign(body: bytes, secret: bytes) -> str:
     return _PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def verify(body: bytes, header: str | None, secrets: Sequence[bytes]) -> SignatureResult:
-    """Check `header` against every configured secret (old and new during a rotation)."""
-    usable = [s for s in secrets if s]
-    if not usable:
+def refuse_header(header: str | None, secrets: Sequence[bytes]) -> SignatureResult | None:
+    """The refusal `verify` would give whatever the body, decided from the header alone (None: the body
+    must be read to decide). Lets the web path refuse an unsigned delivery before reading its body."""
+    if not [s for s in secrets if s]:
         return SignatureResult(
             False,
             "no webhook secret is configured, so no delivery can be trusted: set MLOPS_BOT_WEBHOOK_SECRET "
@@ -51,6 +51,15 @@ def verify(body: bytes, header: str | None, secrets: Sequence[bytes]) -> Signatu
         return SignatureResult(
             False, f"malformed {SIGNATURE_HEADER} header: expected 'sha256=<64 hex digits>'"
         )
+    return None
+
+
+def verify(body: bytes, header: str | None, secrets: Sequence[bytes]) -> SignatureResult:
+    """Check `header` against every configured secret (old and new during a rotation)."""
+    refused = refuse_header(header, secrets)
+    if refused is not None or header is None:
+        return refused or SignatureResult(False, f"missing {SIGNATURE_HEADER} header")
+    usable = [s for s in secrets if s]
     received = header.strip().lower().encode("ascii")
     # Compare against every secret, without stopping early, so timing says nothing about which one matched.
     matched = False
@@ -88,8 +97,31 @@ def verify_mlflow(
     now: float,
 ) -> SignatureResult:
     """Check an MLflow registry webhook; fails closed like `verify`, and refuses deliveries older than 5 min."""
+    refused = refuse_mlflow_headers(delivery_id=delivery_id, timestamp=timestamp, header=header,
+                                    secrets=secrets, now=now)  # fmt: skip
+    if refused is not None or not (delivery_id and timestamp and header):
+        return refused or SignatureResult(False, "missing X-MLflow headers")
     usable = [s for s in secrets if s]
-    if not usable:
+    matched = False
+    for secret in usable:
+        expected = sign_mlflow(delivery_id, timestamp, body, secret).encode()
+        matched |= hmac.compare_digest(expected, header.strip().encode())
+    if matched:
+        return SignatureResult(True, "signature matches a configured secret")
+    return SignatureResult(False, "X-MLflow-Signature does not match any configured secret")
+
+
+def refuse_mlflow_headers(
+    *,
+    delivery_id: str | None,
+    timestamp: str | None,
+    header: str | None,
+    secrets: Sequence[bytes],
+    now: float,
+) -> SignatureResult | None:
+    """The refusal `verify_mlflow` would give whatever the body (no secret, a missing header, a timestamp
+    that is not a finite number or is outside the replay window); None: the body decides."""
+    if not [s for s in secrets if s]:
         return SignatureResult(
             False, "no MLflow webhook secret is configured: set MLOPS_BOT_MLFLOW_WEBHOOK_SECRET"
         )
@@ -107,10 +139,4 @@ def verify_mlflow(
         return SignatureResult(False, "malformed X-MLflow-Timestamp: expected Unix seconds")
     if abs(age) > MLFLOW_MAX_AGE_SECONDS:
         return SignatureResult(False, f"X-MLflow-Timestamp is {age:.0f} s away from now: refused as a replay")
-    matched = False
-    for secret in usable:
-        expected = sign_mlflow(delivery_id, timestamp, body, secret).encode()
-        matched |= hmac.compare_digest(expected, header.strip().encode())
-    if matched:
-        return SignatureResult(True, "signature matches a configured secret")
-    return SignatureResult(False, "X-MLflow-Signature does not match any configured secret")
+    return None
