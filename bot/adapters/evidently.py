@@ -353,6 +353,10 @@ def load_table(path_or_glob: str, *, root: Path) -> pd.DataFrame:
         files = [target]
     else:
         return _read_through_dvc(path_or_glob, repo=root, rev=None)
+    inside = root.resolve()
+    for p in files:  # the config confines the path; a symlink in the checkout must not lead out
+        if not p.resolve().is_relative_to(inside):
+            raise DriftDataError(f"{p.relative_to(root)} is a link that leaves the repository; refusing it")
 
     frames = [
         _read_local(p, shown=str(p.relative_to(root)) if p.is_relative_to(root) else str(p)) for p in files

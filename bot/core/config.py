@@ -9,13 +9,46 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.core.permissions import Permission
 
 CONFIG_PATH = ".github/mlops-bot.yml"
+
+# Bounds on the YAML itself, checked on the event stream before anything is built: a few anchors that
+# refer to each other ("billion laughs") expand to billions of nodes. A real config is a few hundred nodes.
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_ALIASES = 100
+MAX_NODES = 10_000  # counted with every alias expanded
+MAX_DEPTH = 32
+
+
+def _repo_relative(value: str) -> str:
+    """A path inside the repository: relative, no `..`. Symlinks are resolved where the path is used."""
+    text = value.replace("\\", "/")
+    if not text.strip():
+        raise ValueError("is empty; give a path relative to the repository root")
+    if "\x00" in text:
+        raise ValueError("holds a NUL character")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text) or text.startswith("~"):
+        raise ValueError(f"{value!r} is absolute; give a path relative to the repository root")
+    if ".." in text.split("/"):
+        raise ValueError(f"{value!r} leaves the repository (`..`); give a path inside it")
+    return value
+
+
+# Every path the config names: confined to the repository at load time (and at use, for symlinks).
+RepoPath = Annotated[str, AfterValidator(_repo_relative)]
 
 Direction = Literal["higher", "lower"]
 PermissionName = Literal["none", "read", "triage", "write", "maintain", "admin"]
@@ -74,7 +107,7 @@ class DriftRetrain(_Strict):
     """How a retrain PR changes the repository: YAML keys set in one file. Every trigger (drift, performance,
     schedule) opens the same PR from `mlops-bot/retrain/<model>`."""
 
-    file: str = "params.yaml"
+    file: RepoPath = "params.yaml"
     set: dict[str, Any] = Field(default_factory=dict, description="Dotted key -> new value.")
     schedule: RetrainSchedule | None = None
 
@@ -212,10 +245,10 @@ class PerformanceSpec(_Strict):
 class DriftSpec(_Strict):
     """The scheduled production check of one model: data quality, drift, performance and the retrain clock."""
 
-    current: str = Field(
+    current: RepoPath = Field(
         ..., description="Production data: a path, a glob or a DVC-tracked file (CSV/Parquet)."
     )
-    reference: str = Field(
+    reference: RepoPath = Field(
         ..., description="Training data path in the repository, resolved at the champion's sha."
     )
     columns: list[str] | None = None
@@ -238,12 +271,12 @@ class DriftSpec(_Strict):
 class ModelSpec(_Strict):
     name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     stage: str = Field(..., description="The DVC stage that trains this model.")
-    output: str = Field(..., description="The model file the stage writes (a DVC out).")
+    output: RepoPath = Field(..., description="The model file the stage writes (a DVC out).")
     flavor: Literal["sklearn"] = "sklearn"
     metrics: list[MetricSpec] = Field(default_factory=list)
     intended_use: str = ""
     caveats: list[str] = Field(default_factory=list)
-    training_data: list[str] = Field(default_factory=list, description="Input paths shown as lineage.")
+    training_data: list[RepoPath] = Field(default_factory=list, description="Input paths shown as lineage.")
     drift: DriftSpec | None = None
 
     def metric(self, name: str) -> MetricSpec | None:
@@ -289,7 +322,7 @@ class RepoConfig(_Strict):
     promotion: Promotion = Field(default_factory=Promotion)
     permissions: Permissions = Field(default_factory=Permissions)
     reconcile: Literal["report", "correct"] = "report"
-    card_template: str | None = Field(None, description="Repository path of a Jinja2 card template.")
+    card_template: RepoPath | None = Field(None, description="Repository path of a Jinja2 card template.")
     mlflow_experiment: str = "mlops-bot"
 
     @field_validator("models")
@@ -324,6 +357,7 @@ def load_config(text: str, path: str = CONFIG_PATH) -> RepoConfig:
 
     yaml = YAML(typ="rt")
     try:
+        _check_size(yaml, text, path)
         data = yaml.load(io.StringIO(text))
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -344,6 +378,58 @@ def load_config(text: str, path: str = CONFIG_PATH) -> RepoConfig:
             where = f"line {line}: " if line else ""
             problems.append(f"{where}{'.'.join(loc) or '(top level)'}: {err['msg']}")
         raise ConfigError(path, problems) from exc
+
+
+def _check_size(yaml: Any, text: str, path: str) -> None:
+    """Refuse a document too big, too deep or with too many aliases, from its events (which never expand an
+    alias), so the cost is linear in the text. ConfigError names the line where a bound was crossed."""
+    from ruamel.yaml.events import (
+        AliasEvent,
+        CollectionEndEvent,
+        CollectionStartEvent,
+        ScalarEvent,
+    )
+
+    if len(text.encode()) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, [f"the file is over {MAX_CONFIG_BYTES // 1024} KiB; a config is a few KiB"])
+    anchored: dict[str, int] = {}  # anchor -> nodes it stands for, aliases inside it expanded
+    open_nodes: list[tuple[str | None, int]] = []  # (anchor, nodes so far) of each open collection
+    total = aliases = 0
+    for event in yaml.parse(io.StringIO(text)):
+        line = event.start_mark.line + 1
+        if isinstance(event, AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise ConfigError(path, [f"line {line}: more than {MAX_ALIASES} aliases (*name)"])
+            size = anchored.get(str(event.anchor), 1)
+        elif isinstance(event, ScalarEvent):
+            size = 1
+            if event.anchor:
+                anchored[str(event.anchor)] = 1
+        elif isinstance(event, CollectionStartEvent):
+            open_nodes.append((event.anchor, 1))
+            if len(open_nodes) > MAX_DEPTH:
+                raise ConfigError(path, [f"line {line}: nested more than {MAX_DEPTH} levels deep"])
+            continue
+        elif isinstance(event, CollectionEndEvent):
+            anchor, size = open_nodes.pop()
+            if anchor:
+                anchored[str(anchor)] = size
+            if open_nodes:
+                parent_anchor, parent_size = open_nodes[-1]
+                open_nodes[-1] = (parent_anchor, parent_size + size)
+            continue
+        else:
+            continue
+        total += size
+        if open_nodes:
+            parent_anchor, parent_size = open_nodes[-1]
+            open_nodes[-1] = (parent_anchor, parent_size + size)
+        if total > MAX_NODES:
+            raise ConfigError(
+                path,
+                [f"line {line}: the aliases expand to more than {MAX_NODES} values; write it out plainly"],
+            )
 
 
 def config_schema() -> dict[str, Any]:
