@@ -363,6 +363,16 @@ class GitHubRepo:
             self._repo = self.gh.get_repo(self.full_name, lazy=True)
         return self._repo
 
+    def _mine(self, user: Any) -> bool:
+        """Whether a GitHub object was authored by the bot: every marker look-up counts only those."""
+        return user is not None and str(user.login) == self.bot_login
+
+    def _my_app(self, app: Any) -> bool:
+        """Whether a check run belongs to the bot's App (`<slug>[bot]` is the App's login)."""
+        if not self.bot_login.endswith("[bot]"):
+            return True  # a personal token cannot create check runs; nothing else to compare with
+        return app is not None and str(app.slug) == self.bot_login.removesuffix("[bot]")
+
     # -- reads -----------------------------------------------------------------------------------------
     def default_branch(self) -> str:
         return self._call(
@@ -516,7 +526,8 @@ class GitHubRepo:
                 {"check_name": name, "filter": "latest"},
                 list_item="check_runs",
             )
-            existing = next(iter(runs), None)
+            # A check run of the same name made by another App is not ours to edit or to trust.
+            existing = next((r for r in runs if self._my_app(r.app)), None)
             if existing is None:
                 return int(self.repo.create_check_run(name=name, head_sha=head_sha, **fields).id)
             existing.edit(**fields)
@@ -566,7 +577,9 @@ class GitHubRepo:
     # -- issues ----------------------------------------------------------------------------------------
     def _issues_with(self, marker: str, state: str) -> Iterable[Any]:
         for issue in self.repo.get_issues(state=state):
-            if issue.pull_request is None and marker in (issue.body or ""):
+            # Only the bot's own issues count: anyone who can open an issue could plant the marker
+            # with forged state (a drift streak, a retrain PR) otherwise.
+            if issue.pull_request is None and self._mine(issue.user) and marker in (issue.body or ""):
                 yield issue
 
     def find_issue(self, marker: str) -> IssueRef | None:
@@ -673,7 +686,9 @@ class GitHubRepo:
         qualified = head if ":" in head else f"{owner}:{head}"
 
         def upsert() -> PullRef:
-            found = next(iter(self.repo.get_pulls(state="open", head=qualified)), None)
+            found = next(
+                (p for p in self.repo.get_pulls(state="open", head=qualified) if self._mine(p.user)), None
+            )
             if found is None:
                 try:
                     found = self.repo.create_pull(base=base, head=head, title=title, body=body)
@@ -681,7 +696,10 @@ class GitHubRepo:
                 except Exception as exc:
                     if _status(exc) != 422:
                         raise
-                    found = next(iter(self.repo.get_pulls(state="open", head=qualified)), None)
+                    found = next(
+                        (p for p in self.repo.get_pulls(state="open", head=qualified) if self._mine(p.user)),
+                        None,
+                    )
                     if found is None:
                         raise GitHubError(
                             f"GitHub refused to open a pull request from {head} into {base}: "
