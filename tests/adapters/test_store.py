@@ -92,6 +92,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             conn.execute(text("DELETE FROM deliveries"))
             conn.execute(text("DELETE FROM locks"))
             conn.execute(text("DELETE FROM processes"))
+            conn.execute(text("DELETE FROM queue_turns"))
     store.close()
 
 
@@ -334,3 +335,61 @@ def test_a_beacon_lists_its_process_while_it_runs(store: Store) -> None:
             time.sleep(0.02)
         assert [p.id for p in store.live_processes("worker")] == ["w-1"]  # it registered again
     assert store.live_processes() == []
+
+
+# ---- fairness across repositories (issue 18, finding 5) ---------------------------------------------
+
+
+def test_one_repositorys_backlog_does_not_starve_another(store: Store) -> None:
+    for n in range(50):
+        store.accept(f"a-{n}", "issue_comment", "created", b"{}", repository="acme/a")
+    store.accept("b-0", "issue_comment", "created", b"{}", repository="acme/b")
+    first_two = [store.claim("w").id for _ in range(2)]  # type: ignore[union-attr]
+    assert "b-0" in first_two
+
+
+def test_the_bots_own_jobs_take_turns_by_repository(store: Store) -> None:
+    for n in range(50):
+        store.enqueue(f"train:a-{n}", "mlops-bot", "train", {"repository": {"full_name": "acme/a"}})
+    store.enqueue("train:b", "mlops-bot", "train", {"repository": {"full_name": "acme/b"}})
+    first_two = [store.claim("w").id for _ in range(2)]  # type: ignore[union-attr]
+    assert "job:train:b" in first_two
+
+
+def test_claims_alternate_between_busy_repositories_and_keep_order_within_one(store: Store) -> None:
+    for n in range(3):
+        store.accept(f"a-{n}", "push", None, b"{}", repository="acme/a")
+        store.accept(f"b-{n}", "push", None, b"{}", repository="acme/b")
+    claimed = [store.claim("w").id for _ in range(6)]  # type: ignore[union-attr]
+    assert claimed == ["a-0", "b-0", "a-1", "b-1", "a-2", "b-2"]
+
+
+# ---- unhandled events and retention (issue 18, finding 8) ------------------------------------------
+
+
+def test_an_unhandled_event_is_recorded_done_without_its_payload(store: Store) -> None:
+    assert store.record_unhandled("u-1", "star", "created") is True
+    assert store.record_unhandled("u-1", "star", "created") is False  # a redelivery is still a duplicate
+    row = store.get("u-1")
+    assert row is not None and row.status == DONE and "without its payload" in (row.note or "")
+    assert store.claim("w") is None
+    assert store.requeue("u-1") is False  # nothing to run
+    assert store.queue_depth() == 0
+
+
+def test_retention_clears_payloads_of_finished_deliveries_only(store: Store) -> None:
+    from sqlalchemy import select
+
+    from bot.adapters.store import deliveries
+
+    for name in ("old-done", "old-failed", "queued"):
+        store.accept(name, "push", None, b'{"big": "payload"}')
+    assert store.complete(store.claim("w").id, "w")  # type: ignore[union-attr]
+    assert store.fail(store.claim("w").id, "w", "boom", retry_in=None)  # type: ignore[union-attr]
+    assert store.forget_payloads(time.time() - 3600) == 0  # finished just now: kept
+    assert store.forget_payloads(time.time() + 1) == 2
+    with store._engine.connect() as conn:
+        payloads = dict(conn.execute(select(deliveries.c.id, deliveries.c.payload)).tuples().all())
+    assert payloads == {"old-done": b"", "old-failed": b"", "queued": b'{"big": "payload"}'}
+    assert store.requeue("old-failed") is False
+    assert store.get("old-done") is not None  # the row stays: redeliveries are still duplicates
