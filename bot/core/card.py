@@ -31,6 +31,10 @@ from bot.core.markers import card_marker, find_markers
 from bot.core.models import ModelVersion, TrainResult
 
 CARD_TEMPLATE = "card/model_card.md.j2"
+# A repository's own template: what it may write (a card is fitted under 65,536 characters anyway) and
+# how many items all its range() calls may ask for, so a template cannot spin the job on waste.
+TEMPLATE_OUTPUT_LIMIT = 4 * COMMENT_LIMIT
+TEMPLATE_RANGE_BUDGET = 10_000
 Status = Literal["trained", "reused", "failed", "waiting"]
 
 LOG_TAIL_LINES = 200
@@ -76,8 +80,10 @@ def render_card(facts: CardFacts, template_text: str | None = None, *, limit: in
     context = card_context(facts)
     if template_text is None:
         body = render_template(CARD_TEMPLATE, context)
-    else:
-        body = render_text(template_text, context)
+    else:  # raises TemplateBoundError past the bounds, as any template error raises
+        body = render_text(
+            template_text, context, max_chars=TEMPLATE_OUTPUT_LIMIT, max_range_items=TEMPLATE_RANGE_BUDGET
+        )
     marker = card_marker(facts.model.name)
     # A template that printed its own marker must not make two; any other marker-looking text is not ours.
     lines = [line for line in body.split("\n") if line.strip() != marker]

@@ -291,11 +291,50 @@ def _longest_run(text: str, ch: str) -> int:
 # Templates
 
 
+# The largest string, list or number a template expression may build in one step: a repository template
+# must not allocate gigabytes before the streamed output bound could see it ("x" * 10**9, "x".center(...)).
+MAX_TEMPLATE_VALUE = 1_000_000
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox (no unsafe attributes) that also refuses expressions building huge values."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            big = isinstance(left, int | float) and not -1 <= left <= 1
+            if big and isinstance(right, int | float) and abs(right) > 64:
+                raise TemplateBoundError(f"{left} ** {right} is too large for a template")
+            return left**right
+        sized = [v for v in (left, right) if isinstance(v, str | bytes | list | tuple)]
+        counts = [v for v in (left, right) if isinstance(v, int) and not isinstance(v, bool)]
+        if sized and counts and len(sized[0]) * counts[0] > MAX_TEMPLATE_VALUE:
+            raise TemplateBoundError(f"a template value over {MAX_TEMPLATE_VALUE:,} items")
+        return left * right
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # Jinja's own signature
+        numbers = [*args, *kwargs.values()]
+        if any(isinstance(n, int) and not isinstance(n, bool) and n > MAX_TEMPLATE_VALUE for n in numbers):
+            raise TemplateBoundError(f"a template call with a number over {MAX_TEMPLATE_VALUE:,}")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _bounded_filter(name: str, inner: Any) -> Any:
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        numbers = [*args, *kwargs.values()]
+        if any(isinstance(n, int) and not isinstance(n, bool) and n > MAX_TEMPLATE_VALUE for n in numbers):
+            raise TemplateBoundError(f"|{name} with a number over {MAX_TEMPLATE_VALUE:,}")
+        return inner(value, *args, **kwargs)
+
+    return bounded
+
+
 @cache
 def _environment() -> SandboxedEnvironment:
     from bot.resources import templates_dir
 
-    env = SandboxedEnvironment(
+    env = _BoundedSandbox(
         loader=FileSystemLoader(str(templates_dir())),
         autoescape=False,  # markdown, not HTML: user text is escaped with the filters below instead
         keep_trailing_newline=True,
@@ -304,6 +343,9 @@ def _environment() -> SandboxedEnvironment:
         undefined=StrictUndefined,
     )
     env.filters.update(md=escape_md, code=code, code_block=code_block)
+    for name in ("center", "indent", "wordwrap", "truncate", "batch", "slice", "random"):
+        if name in env.filters:
+            env.filters[name] = _bounded_filter(name, env.filters[name])
     env.globals.update(fold=fold)
     return env
 
@@ -313,9 +355,47 @@ def render_template(name: str, context: Mapping[str, Any]) -> str:
     return _environment().get_template(name).render(**context)
 
 
-def render_text(template_text: str, context: Mapping[str, Any]) -> str:
-    """Render a repository's own template text, in the sandbox; shipped templates can be imported."""
-    return _environment().from_string(template_text).render(**context)
+class TemplateBoundError(Exception):
+    """A repository template wrote too much, or asked `range()` for too many items."""
+
+
+def render_text(
+    template_text: str,
+    context: Mapping[str, Any],
+    *,
+    max_chars: int | None = None,
+    max_range_items: int | None = None,
+) -> str:
+    """Render a repository's own template text, in the sandbox; shipped templates can be imported.
+
+    The sandbox stops unsafe attribute access, not waste: `max_chars` stops the output as it streams, and
+    `max_range_items` is the budget of all `range()` calls of one render together (the sandbox alone allows
+    100,000 per call, nested at will). Either raises TemplateBoundError."""
+    template = _environment().from_string(template_text)
+    extra: dict[str, Any] = {}
+    if max_range_items is not None:
+        extra["range"] = _budgeted_range(max_range_items)
+    parts: list[str] = []
+    size = 0
+    for chunk in template.generate(**context, **extra):
+        size += len(chunk)
+        if max_chars is not None and size > max_chars:
+            raise TemplateBoundError(f"the template wrote more than {max_chars:,} characters")
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def _budgeted_range(budget: int) -> Any:
+    left = [budget]
+
+    def bounded_range(*args: int) -> range:
+        items = range(*args)
+        left[0] -= len(items)
+        if left[0] < 0:
+            raise TemplateBoundError(f"the template's range() calls ask for more than {budget:,} items")
+        return items
+
+    return bounded_range
 
 
 def squeeze_blank_lines(text: str) -> str:
