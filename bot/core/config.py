@@ -7,8 +7,11 @@ offending key. `load_config(text, path)` is the one entry point.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import re
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -350,8 +353,41 @@ class ConfigError(Exception):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
+def blob_sha(text: str) -> str:
+    """The git blob id of `text` (what GitHub's contents API reports as the file's `sha`)."""
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+# Parsed configs by (blob sha, path): the web process reads the default branch's file on every event, and
+# the same file parses to the same (frozen) value; a refused file is refused again without re-reading it.
+_CACHE_SIZE = 256
+_parsed: OrderedDict[tuple[str, str], RepoConfig | ConfigError] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
 def load_config(text: str, path: str = CONFIG_PATH) -> RepoConfig:
-    """Parse and validate a config file. An empty file gives the defaults."""
+    """Parse and validate a config file (cached by blob sha). An empty file gives the defaults."""
+    key = (blob_sha(text), path)
+    with _parsed_lock:
+        found = _parsed.get(key)
+        if found is not None:
+            _parsed.move_to_end(key)
+    if found is None:
+        try:
+            found = _load(text, path)
+        except ConfigError as exc:
+            found = exc
+        with _parsed_lock:
+            _parsed[key] = found
+            while len(_parsed) > _CACHE_SIZE:
+                _parsed.popitem(last=False)
+    if isinstance(found, ConfigError):
+        raise ConfigError(found.path, list(found.problems))
+    return found
+
+
+def _load(text: str, path: str) -> RepoConfig:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 

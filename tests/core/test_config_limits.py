@@ -103,3 +103,18 @@ def test_a_path_that_leaves_the_repository_is_refused_with_its_line(
         load_config(config(**{field: f'"{value}"'}))
     message = str(refused.value)
     assert f"line {line}:" in message and problem in message, message
+
+
+def test_a_config_is_parsed_once_per_blob_and_a_refused_one_stays_refused() -> None:
+    from bot.core.config import blob_sha
+
+    text = config()
+    assert load_config(text) is load_config(text)  # the same blob: the same frozen value, parsed once
+    assert load_config(text + "# edited\n") is not load_config(text)
+    # git's id for the blob, as GitHub's contents API reports it (`git hash-object` of the same bytes)
+    assert blob_sha("hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
+    for _ in range(2):
+        started = time.perf_counter()
+        with pytest.raises(ConfigError, match="aliases expand"):
+            load_config(billion_laughs())
+        assert time.perf_counter() - started < 1.0
