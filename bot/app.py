@@ -28,6 +28,7 @@ from bot.core.signature import SIGNATURE_HEADER, refuse_header, verify
 from bot.intake import BodyReader, BodyRefused
 from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
 from bot.reconcile_timer import ReconcileTimer
+from bot.retention import RetentionSweeper
 from bot.settings import Settings
 from bot.worker import Worker, WorkerThread, default_worker_id, load_handler, start_worker_thread
 
@@ -115,9 +116,13 @@ def create_app(
             if worker is not None and settings.reconcile_interval_seconds > 0
             else None
         )
+        sweeper = RetentionSweeper(store, settings.work_dir, settings.retention_days)
+        if sweeper.enabled:
+            sweeper.start()
         try:
             yield
         finally:
+            await run_in_threadpool(sweeper.stop)
             if timer is not None:
                 await run_in_threadpool(timer.stop)
             if running is not None:

@@ -47,6 +47,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -77,6 +78,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Insert
 
 from bot import __version__
+from bot.adapters.private_files import create_private_file
 from bot.core.events import Delivery
 
 log = logging.getLogger(__name__)
@@ -444,6 +446,33 @@ class Store:
             found.setdefault(repo, int(installation) if installation is not None else None)
         return found
 
+    def pull_head_events(self, repo: str, number: int, limit: int = 2000) -> list[dict[str, Any]]:
+        """The stored `pull_request.opened/synchronize/reopened` payloads of one pull request, oldest first
+        (among the latest `limit` of them): the history of its head, as GitHub announced it."""
+        query = (
+            select(deliveries.c.payload)
+            .where(
+                deliveries.c.event == "pull_request",
+                deliveries.c.action.in_(("opened", "synchronize", "reopened")),
+            )
+            .order_by(deliveries.c.received_at.desc())
+            .limit(limit)
+        )
+        with self._reader.connect() as conn:
+            payloads = conn.execute(query).scalars().all()
+        found: list[dict[str, Any]] = []
+        for raw in reversed(payloads):
+            try:
+                event = _decode_payload(raw)
+                if (
+                    event["repository"]["full_name"] == repo
+                    and int(event["pull_request"]["number"]) == number
+                ):
+                    found.append(event)
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
+
     def claim(self, worker_id: str, lease_seconds: float = 300) -> Delivery | None:
         """The next due delivery, leased to `worker_id`: queued and due, or running with an expired lease."""
         now = time.time()
@@ -764,6 +793,7 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
     """The engine a Store uses for `url`: on SQLite, WAL and write transactions that lock at BEGIN."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
+    _create_privately(url)
     engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -783,6 +813,17 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_privately(url: str) -> None:
+    """Create a new SQLite database file 0600 before SQLite does (it would use 0644 under the usual
+    umask); SQLite gives the -wal and -shm files it makes next to it the database file's mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():  # a missing directory stays SQLite's error to report
+        create_private_file(path)
 
 
 _INSERT_COLUMNS = (

@@ -99,5 +99,28 @@ def run(args: argparse.Namespace) -> int:
         lease_seconds=args.lease_seconds,
         poll_interval=args.poll_interval,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    from bot.adapters.private_files import ensure_private_dir
+
+    ensure_private_dir(settings.work_dir)  # job logs and clones go under it: 0700 before anything is written
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **UVICORN_LIMITS)
     return 0
+
+
+# uvicorn's limits, chosen rather than inherited (issue 18, finding 6). Body size, the bound on large
+# bodies read at once and the mid-body idle timeout are the app's (bot/intake.py): uvicorn has none.
+UVICORN_LIMITS: dict[str, Any] = {
+    # h11, not httptools: only h11 bounds the header block (below); httptools grows it without limit.
+    # Webhook traffic is a few requests a second, far below what h11 serves.
+    "http": "h11",
+    # An idle keep-alive connection is closed after 5 s: GitHub opens a new connection per delivery, so
+    # holding idle sockets only helps a client that wants to exhaust file descriptors.
+    "timeout_keep_alive": 5,
+    # The request line and headers must fit in 16 KiB (h11 buffers an incomplete event up to this size):
+    # GitHub's headers are well under 2 KiB; without the bound a client could stream endless headers.
+    "h11_max_incomplete_event_size": 16 * 1024,
+    # Beyond this many open connections and tasks uvicorn answers 503 at once instead of queueing them
+    # in memory. GitHub delivers a few at a time; 200 leaves room for bursts and /metrics scrapes.
+    "limit_concurrency": 200,
+    # Finishing requests get 10 s on shutdown, within GitHub's 10 s delivery timeout.
+    "timeout_graceful_shutdown": 10,
+}

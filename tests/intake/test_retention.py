@@ -1,0 +1,65 @@
+"""Issue 18, finding 8: finished deliveries' payloads and old job directories are deleted after the
+retention period; the clock is injected, so nothing sleeps."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.adapters.store import Store, deliveries
+from bot.retention import DAY_SECONDS, RetentionSweeper
+
+
+def _payloads(store: Store) -> dict[str, bytes]:
+    with store._engine.connect() as conn:
+        return {k: bytes(v) for k, v in conn.execute(select(deliveries.c.id, deliveries.c.payload)).tuples()}
+
+
+def _job_dir(work: Path, name: str, age_days: float) -> Path:
+    job = work / "jobs" / name
+    (job / "repo").mkdir(parents=True)
+    (job / "step0-train.log").write_text("training...\n")
+    stamp = time.time() - age_days * DAY_SECONDS
+    for path in (job / "repo", job / "step0-train.log", job):
+        os.utime(path, (stamp, stamp))
+    return job
+
+
+def test_the_sweep_deletes_what_is_older_than_the_retention_and_keeps_the_rest(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        store.accept("done", "issue_comment", "created", b'{"comment": "secret plans"}')
+        store.accept("waiting", "issue_comment", "created", b'{"comment": "queued"}')
+        claimed = store.claim("w")
+        assert claimed is not None and store.complete(claimed.id, "w")
+        work = tmp_path / "work"
+        old, recent = _job_dir(work, "old", age_days=31), _job_dir(work, "recent", age_days=2)
+
+        now = [time.time()]
+        sweeper = RetentionSweeper(store, work, retention_days=30, clock=lambda: now[0])
+        assert sweeper.sweep().payloads_cleared == 0  # finished a moment ago
+        assert not old.exists() and recent.exists()
+
+        now[0] += 31 * DAY_SECONDS  # a month later
+        result = sweeper.sweep()
+        assert result.payloads_cleared == 1
+        assert _payloads(store) == {"done": b"", "waiting": b'{"comment": "queued"}'}
+        assert not recent.exists()
+        assert store.get("done") is not None  # the row stays: a redelivery is still a duplicate
+        assert store.accept("done", "issue_comment", "created", b"{}") is False
+    finally:
+        store.close()
+
+
+def test_zero_days_keeps_everything(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        job = _job_dir(tmp_path / "work", "ancient", age_days=3650)
+        sweeper = RetentionSweeper(store, tmp_path / "work", retention_days=0, clock=lambda: time.time() * 2)
+        assert not sweeper.enabled
+        assert sweeper.sweep().job_dirs_removed == 0 and job.exists()
+    finally:
+        store.close()
