@@ -35,8 +35,8 @@ class ForeignModelError(Exception):
         self.model, self.owner, self.repository = model, owner, repository
         super().__init__(
             f"the MLflow model {model!r} belongs to {owner} (registered-model tag {MODEL_REPO_TAG}); "
-            f"{repository} may not read or move it. Give the model another name in .github/mlops-bot.yml, "
-            "or ask the MLflow admin to register this repository's models under a namespace"
+            f"{repository} may not read or move it. Give the model another name in .github/mlops-bot.yml "
+            f"(e.g. {repository.rpartition('/')[2] + '-' + model!r}), or use an MLflow registry of its own"
         )
 
 

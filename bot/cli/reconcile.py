@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:
+        if o.reason:
+            print(f"{o.model}: {o.status}: {o.reason}")
+            continue
         print(
             f"{o.model}: {o.status} (champion v{o.actual_version or '-'}, git wants v{o.desired_version or '?'})"
         )

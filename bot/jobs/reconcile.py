@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.adapters.mlflow import ForeignModelError
 from bot.core import replies
 from bot.core.config import ModelSpec
 from bot.core.lockfile import output_hash
@@ -22,11 +23,14 @@ LABELS = ["mlops-bot", "reconcile"]
 @dataclass
 class ReconcileOutcome:
     model: str
-    status: str  # in-sync | drifted-reported | corrected | no-desired-state | unknown-desired-version
+    status: (
+        str  # in-sync | drifted-reported | corrected | no-desired-state | unknown-desired-version | foreign
+    )
     desired_hash: str = ""
     actual_version: str = ""
     desired_version: str = ""
     issue: int | None = None
+    reason: str = ""
 
 
 def issue_marker(model: str) -> str:
@@ -39,7 +43,10 @@ def reconcile(env: JobEnv, spec: ModelSpec) -> ReconcileOutcome:
     desired = output_hash(lock_text, spec.stage, spec.output) if lock_text else None
     if not desired:
         return ReconcileOutcome(spec.name, "no-desired-state")
-    champion = registry.version_by_alias(spec.name, config.aliases.champion)
+    try:
+        champion = registry.version_by_alias(spec.name, config.aliases.champion)
+    except ForeignModelError as exc:  # another repository's model: nothing here to compare or correct
+        return ReconcileOutcome(spec.name, "foreign", desired, reason=str(exc))
     actual_run = registry.run(champion.run_id) if champion else None
     actual_hash = actual_run.tags.get(TAG_OUTPUT_HASH, "") if actual_run else ""
     existing = gh.find_issue(issue_marker(spec.name))

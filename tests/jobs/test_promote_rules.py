@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.adapters.mlflow import ForeignModelError, MlflowRegistry
+from bot.adapters.mlflow import MlflowRegistry
 from bot.core.config import CONFIG_PATH
 from bot.core.tags import RunTags
 from bot.jobs.common import JobEnv
@@ -172,8 +172,9 @@ def test_an_admin_of_another_repository_cannot_move_a_models_champion(world: Wor
     env = world.env("acme/other")
     spec = env.config.model(MODEL)
     assert spec is not None
-    with pytest.raises(ForeignModelError):
-        reconcile(env, spec)
+    reconciled = reconcile(env, spec)
+    assert reconciled.status == "foreign" and "belongs to acme/model" in reconciled.reason
+    assert [i.title for i in world.standin.issues("acme/other")] == ["promote"]  # no reconcile issue
 
     champion = world.store.version_by_alias(MODEL, "champion")
     assert champion is not None and champion.version == "1" and champion.run_id == owned.run_id
