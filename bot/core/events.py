@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -49,3 +51,53 @@ class Delivery:
 
 class PermanentError(Exception):
     """A job that cannot succeed by retrying (bad payload, missing config): recorded as failed at once."""
+
+
+@dataclass(frozen=True)
+class HeadAtComment:
+    """Which commit a pull request's head was when a comment was written: `sha`, or None and why not."""
+
+    sha: str | None
+    reason: str = ""
+
+
+def _github_time(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def head_at(events: Sequence[Mapping[str, Any]], comment_created_at: str) -> HeadAtComment:
+    """The head a maintainer saw when writing an approval, from the PR's `pull_request.opened/synchronize/
+    reopened` payloads (oldest first).
+
+    Both sides are GitHub's clock: the comment's `created_at`, and each payload's `updated_at` (the moment
+    that push moved the head). GitHub's times have one-second resolution, so a head announced in the same
+    second as the comment is ambiguous: it could have landed just after the approval, which is exactly
+    the race an attacker plays. Then nothing is approved. The one exception is a PR whose very first head
+    is that one: there was no other commit to see.
+    """
+    created = _github_time(comment_created_at)
+    if created is None:
+        return HeadAtComment(None, "the comment has no creation time")
+    timed: list[tuple[datetime, str]] = []
+    for event in events:
+        pr = event.get("pull_request") or {}
+        sha = str((pr.get("head") or {}).get("sha") or "")
+        when = _github_time(pr.get("updated_at") or pr.get("created_at"))
+        if sha and when is not None:
+            timed.append((when, sha))
+    timed.sort(key=lambda item: item[0])  # stable: payloads of the same second keep their order
+    before = [sha for when, sha in timed if when < created]
+    same = [sha for when, sha in timed if when == created]
+    if before:
+        if any(sha != before[-1] for sha in same):
+            return HeadAtComment(None, "the head moved in the same second as the approval")
+        return HeadAtComment(before[-1])
+    if len(set(same)) == 1:
+        return HeadAtComment(same[0])
+    if same:
+        return HeadAtComment(None, "the head moved in the same second as the approval")
+    return HeadAtComment(None, "I have no record of this pull request's head before the approval")

@@ -29,7 +29,7 @@ def build_handler(settings: Settings, store: Any | None = None) -> Callable[[Del
     from bot.adapters.store import Store
 
     store = store or Store(settings.database_url)
-    ctx = Context(settings=settings, github=GitHubFactory(settings), enqueue=store.enqueue)
+    ctx = Context(settings=settings, github=GitHubFactory(settings), enqueue=store.enqueue, history=store)
     table = routes()
 
     def handle(delivery: Delivery) -> None:

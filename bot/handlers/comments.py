@@ -13,7 +13,8 @@ from typing import Any
 from bot.core import commands, replies
 from bot.core.commands import Command, Reply
 from bot.core.config import ConfigError, RepoConfig
-from bot.core.events import Delivery
+from bot.core.events import Delivery, head_at
+from bot.core.markdown import code, escape_md
 from bot.core.markers import reply_marker
 from bot.handlers.context import Context, read_config
 from bot.ports import RepoGitHub
@@ -98,7 +99,15 @@ def _train(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: C
         return
     comment_id = d.payload["comment"]["id"]
     kind = "train" if cmd.verb == "train" else "card"
-    ctx.queue_job(kind, f"{d.repo}#{number}@{pull.head_sha}/c{comment_id}", d, pr=number, model=cmd.model)
+    # The job runs exactly the commit approved and judged here, whatever the head is when it starts.
+    ctx.queue_job(
+        kind,
+        f"{d.repo}#{number}@{pull.head_sha}/c{comment_id}",
+        d,
+        pr=number,
+        sha=pull.head_sha,
+        model=cmd.model,
+    )
 
 
 def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
@@ -157,17 +166,58 @@ def _ok_to_test(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, c
     if not _on_pull(d):
         _answer(gh, d, replies.pull_only(cmd.verb))
         return
+    comment_id = int(d.payload["comment"]["id"])
+    # A second delivery of this comment (GitHub's redelivery, or a captured signed body replayed under a
+    # new delivery id) is the same approval: keyed by the comment, not by the delivery, it does nothing new.
+    if gh.find_bot_comment(number, approval_by(comment_id)) is not None:
+        log.info("approval comment %s on %s#%s already handled", comment_id, d.repo, number)
+        return
+    if gh.find_bot_comment(number, reply_marker("answer", str(comment_id))) is not None:
+        log.info("approval comment %s on %s#%s already answered", comment_id, d.repo, number)
+        return
     pull = gh.pull(number)
     if not pull.is_fork:
         _answer(gh, d, replies.ok_to_test_not_needed())
         return
-    # The approval is recorded on the PR itself, bound to the head sha: a later push needs a new one.
+    # Bind the approval to the head the maintainer saw: the head at the comment's creation, never the head
+    # when the bot gets round to it (a push a moment after the comment must not ride on it).
+    history = ctx.history.pull_head_events(d.repo, number) if ctx.history is not None else []
+    seen = head_at(history, str(d.payload["comment"].get("created_at") or ""))
+    if seen.sha is None:
+        _answer(gh, d, approval_unbound(seen.reason))
+        return
+    if pull.head_sha != seen.sha:
+        _answer(gh, d, head_moved(seen.sha, pull.head_sha))
+        return
+    # Queue first, record second: a crash in between re-runs this delivery, and the job key dedupes.
+    ctx.queue_job("train", f"{d.repo}#{number}@{seen.sha}", d, pr=number, sha=seen.sha, model=None)
+    # The approval is recorded on the PR itself, bound to that sha: a later push needs a new one.
     gh.upsert_comment(
         number,
-        reply_marker("ok-to-test", pull.head_sha),
-        replies.ok_to_test_recorded(d.sender, pull.head_sha),
+        reply_marker("ok-to-test", seen.sha),
+        f"{replies.ok_to_test_recorded(d.sender, seen.sha)}\n{approval_by(comment_id)}",
     )
-    ctx.queue_job("train", f"{d.repo}#{number}@{pull.head_sha}", d, pr=number, model=None)
+
+
+def approval_by(comment_id: int) -> str:
+    """Marker, inside the approval record, of the comment that approved: what makes a replay a duplicate."""
+    return reply_marker("ok-to-test-comment", str(comment_id))
+
+
+def head_moved(approved_sha: str, head_sha: str) -> str:
+    return (
+        f"{reply_marker('head-moved')}\n"
+        f"I did not run that: the head moved after the approval (approved {code(approved_sha[:12])}, "
+        f"now {code(head_sha[:12])}); a maintainer must /ok-to-test again after reading the new commits."
+    )
+
+
+def approval_unbound(reason: str) -> str:
+    return (
+        f"{reply_marker('approval-unbound')}\n"
+        f"I did not run that: {escape_md(reason)}, so I cannot tell which commit you approved. "
+        "A maintainer must /ok-to-test again once the head is settled (a new push gives me a record of it)."
+    )
 
 
 def fork_approved(gh: RepoGitHub, number: int, head_sha: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bot.core.config import CONFIG_PATH, ConfigError, RepoConfig, load_config
 from bot.core.events import Delivery
@@ -16,11 +16,18 @@ JOB_EVENT = "mlops-bot"  # the `event` of jobs the bot queues for itself; `actio
 Enqueue = Callable[[str, str, str | None, dict[str, Any]], bool]
 
 
+class PullHistory(Protocol):
+    """The `pull_request` deliveries the bot stored: when each head of a pull request was announced."""
+
+    def pull_head_events(self, repo: str, number: int, limit: int = 2000) -> list[dict[str, Any]]: ...
+
+
 @dataclass
 class Context:
     settings: Settings
     github: GitHubFactory
     enqueue: Enqueue
+    history: PullHistory | None = None  # None: no record, so `/ok-to-test` cannot bind and refuses
 
     def repo(self, delivery: Delivery) -> RepoGitHub:
         return self.github.for_repo(delivery.repo, delivery.installation_id)

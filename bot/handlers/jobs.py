@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -24,7 +25,18 @@ log = logging.getLogger(__name__)
 # declares (GitHub refuses a dispatch with undeclared inputs). Rollback and reconcile are registry moves, not
 # heavy work: they run in the local executor in both modes.
 def _train_inputs(gh: RepoGitHub, p: dict[str, Any]) -> dict[str, str]:
-    return {"pr": str(p["pr"]), "model": p.get("model") or "", "sha": gh.pull(int(p["pr"])).head_sha}
+    return {"pr": str(p["pr"]), "model": p.get("model") or "", "sha": _job_sha(gh.pull(int(p["pr"])), p)}
+
+
+def _job_sha(pull: PullFacts, params: dict[str, Any]) -> str:
+    """The commit a train/card job runs: the one its handler judged (approved, for a fork), never the head the
+    PR has by the time the job starts, which may be a push nobody has read."""
+    sha = str(params.get("sha") or "")
+    if sha:
+        return sha
+    if pull.is_fork:
+        raise PermanentError(f"a job for fork pull request #{pull.number} names no approved commit")
+    return pull.head_sha  # a same-repository job queued before jobs carried their commit
 
 
 def _promote_inputs(dry_run: bool) -> Callable[[RepoGitHub, dict[str, Any]], dict[str, str]]:
@@ -122,7 +134,10 @@ def _pull_event(pull: PullFacts) -> str:
 
 def _train_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
     pull = gh.pull(int(params["pr"]))
-    same_repo = not pull.is_fork
+    sha = _job_sha(pull, params)
+    # dvc.lock goes back only onto a branch of ours that still points at the trained commit.
+    same_repo = not pull.is_fork and sha == pull.head_sha
+    pull = dataclasses.replace(pull, head_sha=sha)
     train_args = ["train", *_model_args(params), "--json", "{job_dir}/train.json"]
     if same_repo:
         train_args += ["--commit-lock", pull.head_ref]  # what merges is what was trained
@@ -140,6 +155,7 @@ def _train_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
 
 def _card_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
     pull = gh.pull(int(params["pr"]))
+    pull = dataclasses.replace(pull, head_sha=_job_sha(pull, params))
     steps = [Step(("card", *_model_args(params), "--pr", str(pull.number), "--sha", pull.head_sha))]
     return (
         pull.head_sha,

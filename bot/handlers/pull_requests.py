@@ -36,7 +36,9 @@ def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
         # Fork code never runs until someone with write permission has read it (Prow's ok-to-test).
         gh.upsert_comment(number, FORK_WAITING_KEY, replies.fork_waiting(head_sha))
         return
-    ctx.queue_job("train", f"{delivery.repo}#{number}@{head_sha}", delivery, pr=number, model=None)
+    ctx.queue_job(
+        "train", f"{delivery.repo}#{number}@{head_sha}", delivery, pr=number, sha=head_sha, model=None
+    )
 
 
 def on_pull_closed(ctx: Context, delivery: Delivery) -> None:

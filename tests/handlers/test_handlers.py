@@ -39,8 +39,28 @@ def queue() -> Queue:
     return Queue()
 
 
+class History:
+    """The `pull_request` deliveries the bot has stored, as the store's `pull_head_events` gives them."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def pull_head_events(self, repo: str, number: int, limit: int = 2000) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["pull_request"]["number"] == number]
+
+
+HISTORY = History()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_history() -> None:
+    HISTORY.events.clear()
+
+
 def dispatch(repo: FakeRepo, queue: Queue, delivery: Delivery) -> None:
-    ctx = Context(settings=Settings(), github=FakeFactory(repo), enqueue=queue)
+    if delivery.event == "pull_request":
+        HISTORY.events.append(delivery.payload)
+    ctx = Context(settings=Settings(), github=FakeFactory(repo), enqueue=queue, history=HISTORY)
     table = routes()
     for handler in table.get(delivery.name, []) + table.get(delivery.event, []):
         handler(ctx, delivery)
@@ -55,6 +75,7 @@ def comment(
     user_type: str = "User",
     delivery_id: str = "d1",
     comment_id: int = 555,
+    created_at: str = "2026-01-01T00:10:00Z",
 ) -> Delivery:
     issue: dict[str, Any] = {"number": number}
     if on_pull:
@@ -68,7 +89,7 @@ def comment(
             "installation": {"id": 1},
             "sender": {"login": user, "type": user_type},
             "issue": issue,
-            "comment": {"id": comment_id, "body": body, "user": {"login": user}},
+            "comment": {"id": comment_id, "body": body, "user": {"login": user}, "created_at": created_at},
         },
     )
 
@@ -81,6 +102,7 @@ def pr_event(
     merged: bool = False,
     sha: str = "a" * 40,
     delivery_id: str = "p1",
+    updated_at: str = "2026-01-01T00:00:00Z",
 ) -> Delivery:
     return Delivery(
         id=delivery_id,
@@ -94,6 +116,7 @@ def pr_event(
                 "number": number,
                 "merged": merged,
                 "merge_commit_sha": "c" * 40 if merged else None,
+                "updated_at": updated_at,
                 "head": {
                     "sha": sha,
                     "ref": "tune",
@@ -221,3 +244,50 @@ def test_repository_without_config_stays_quiet_on_events(repo: FakeRepo, queue: 
     repo.files.clear()
     dispatch(repo, queue, pr_event("opened"))
     assert queue.jobs == {} and repo.texts(7) == []
+
+
+# -- issue 18, finding 2: an approval is bound to the head at the comment's creation ----------------------
+def test_a_push_in_the_same_second_as_the_approval_is_not_approved(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, pr_event("opened", 8, fork=True, updated_at="2026-01-01T00:00:00Z"))
+    repo.pulls[8] = pull(8, fork=True, head_sha="e" * 40)
+    sync = pr_event(
+        "synchronize", 8, fork=True, sha="e" * 40, delivery_id="p2", updated_at="2026-01-01T00:10:00Z"
+    )
+    dispatch(repo, queue, sync)
+    dispatch(repo, queue, comment("/ok-to-test", user="wendy", number=8, comment_id=2))
+    assert queue.jobs == {}
+    assert any("same second as the approval" in t for t in repo.texts(8))
+
+
+def test_a_push_after_the_approval_is_not_trained(repo: FakeRepo, queue: Queue) -> None:
+    """The comment is handled after a later push reached GitHub: the approved head is no longer the head."""
+    dispatch(repo, queue, pr_event("opened", 8, fork=True))
+    repo.pulls[8] = pull(8, fork=True, head_sha="e" * 40)  # pushed at 00:10:01, after the comment
+    dispatch(repo, queue, comment("/ok-to-test", user="wendy", number=8, comment_id=2))
+    assert queue.jobs == {}
+    assert any("the head moved after the approval" in t for t in repo.texts(8))
+
+
+def test_an_approval_queues_exactly_the_approved_sha_once_per_comment(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, pr_event("opened", 8, fork=True))
+    approval = comment("/ok-to-test", user="wendy", number=8, comment_id=2, delivery_id="d1")
+    dispatch(repo, queue, approval)
+    [(_, _, payload)] = queue.jobs.values()
+    assert payload["params"]["sha"] == "a" * 40
+    before = list(repo.texts(8))
+    # The same comment again under a new delivery id, after a new push: a duplicate, nothing approved.
+    repo.pulls[8] = pull(8, fork=True, head_sha="e" * 40)
+    dispatch(repo, queue, pr_event("synchronize", 8, fork=True, sha="e" * 40, delivery_id="p2",
+                                   updated_at="2026-01-01T00:20:00Z"))  # fmt: skip
+    replayed = comment("/ok-to-test", user="wendy", number=8, comment_id=2, delivery_id="d1-replayed")
+    dispatch(repo, queue, replayed)
+    assert len(queue.jobs) == 1
+    assert [
+        t for t in repo.texts(8) if "ok-to-test" in t and t not in before and "kind=fork-waiting" not in t
+    ] == []
+
+
+def test_an_approval_with_no_record_of_the_head_runs_nothing(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, comment("/ok-to-test", user="wendy", number=8, comment_id=2))
+    assert queue.jobs == {}
+    assert any("no record of this pull request's head" in t for t in repo.texts(8))
