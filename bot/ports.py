@@ -79,8 +79,15 @@ class RepoGitHub(Protocol):
 
 class GitHubFactory(Protocol):
     def for_repo(self, full_name: str, installation_id: int | None = None) -> RepoGitHub: ...
-    def token(self, installation_id: int | None = None, full_name: str | None = None) -> str:
-        """A token for jobs that talk to GitHub themselves (installation token, or the configured token)."""
+    def token(
+        self,
+        installation_id: int | None = None,
+        full_name: str | None = None,
+        *,
+        permissions: Mapping[str, str] | None = None,
+    ) -> str:
+        """A token for jobs that talk to GitHub themselves (installation token, or the configured token);
+        with `permissions`, an App token narrowed to `full_name` and those permissions."""
 
 
 class ModelRegistry(Protocol):

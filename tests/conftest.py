@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -24,6 +25,11 @@ _QUIET_ENV = {
 def _quiet_environment() -> None:
     for key, value in _QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    # As in an activated virtual environment: `python` in a sample stage is the one running the tests (the
+    # bot no longer puts its interpreter first on the stages' PATH; the local executor does, by design).
+    bin_dir = os.path.dirname(sys.executable)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)])
 
 
 _ISOLATED = (

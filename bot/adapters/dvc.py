@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from bot.adapters.sandbox import Sandbox, StageTimeout, escaping_links
 from bot.core import lockfile
+from bot.core.isolation import stage_environment
 
 LOG_TAIL_LINES = 60
 LOCK_FILE = "dvc.lock"
@@ -179,40 +181,55 @@ class DvcProject:
             targets = [stage] if stage else None
             return dict(repo.status(targets=targets, with_deps=True))
 
-    def repro(self, stage: str, *, echo: IO[str] | None = None) -> ReproResult:
+    def repro(
+        self,
+        stage: str,
+        *,
+        echo: IO[str] | None = None,
+        sandbox: Sandbox | None = None,
+        pass_env: Iterable[str] = (),
+        extra_env: Mapping[str, str] | None = None,
+    ) -> ReproResult:
         """`dvc repro <stage>` (upstream stages included). Raises DvcStageError with the log tail on failure.
 
-        The stage commands run with this interpreter's folder first on PATH, so `python` in a dvc.yaml `cmd`
-        is the Python that runs mlops-bot (and has the project's packages), as in an activated venv.
+        The stage commands are the repository's code: they run in `sandbox` (by default what the executor
+        arranged through the environment) with an allow-listed environment — PATH unchanged, the locale, a
+        private HOME/TMPDIR, the variables the config names — and never the bot's credentials.
         """
         self.close()  # the child rewrites dvc.lock; release our handle on the repo first
-        env = dict(os.environ)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        env["DVC_NO_ANALYTICS"] = "1"
-        env["PYTHONUNBUFFERED"] = "1"  # keep the stage's prints in order with its errors in the log
+        sandbox = sandbox or Sandbox.from_environment(os.environ, self.root)
+        env = stage_environment(
+            os.environ, home=str(sandbox.home), tmp=str(sandbox.tmp), pass_env=pass_env, extra=extra_env
+        )
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         ran: list[str] = []
-        with subprocess.Popen(
-            [sys.executable, "-m", "dvc", "repro", stage],
-            cwd=self.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        ) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                tail.append(line.rstrip("\n"))
-                if match := _RUNNING_STAGE.match(line):
-                    ran.append(match["stage"])
-                if echo is not None:
-                    echo.write(line)
-                    echo.flush()
+
+        def on_line(line: str) -> None:
+            tail.append(line.rstrip("\n"))
+            if match := _RUNNING_STAGE.match(line):
+                ran.append(match["stage"])
+            if echo is not None:
+                echo.write(line)
+                echo.flush()
+
+        try:
+            returncode = sandbox.run(
+                [sys.executable, "-m", "dvc", "repro", stage], cwd=self.root, env=env, on_line=on_line
+            )
+        except StageTimeout as exc:
+            raise DvcStageError(stage, -9, "\n".join(tail), reason=str(exc)) from exc
         log_tail = "\n".join(tail)
-        if proc.returncode != 0:
+        if returncode != 0:
             errors = _ERROR_LINE.findall(log_tail)
-            raise DvcStageError(stage, proc.returncode, log_tail, reason=errors[-1] if errors else "")
+            raise DvcStageError(stage, returncode, log_tail, reason=errors[-1] if errors else "")
+        if escaping := escaping_links(self.root):
+            raise DvcStageError(
+                stage,
+                returncode,
+                log_tail,
+                reason="the stage left symlinks that point outside the repository, which the bot does not "
+                f"follow: {', '.join(escaping[:5])}",
+            )
         return ReproResult(stage=stage, ran=tuple(ran), log_tail=log_tail)
 
     # -- remote --------------------------------------------------------------------------------

@@ -2,26 +2,35 @@
 
 The local executor runs the very CLI steps the reusable actions run (`mlops-bot train`, `card`, `promote`,
 `drift` ...) in a fresh clone, as subprocesses, so the web process never imports an ML SDK and a crashed
-job cannot take the bot down. Credentials reach git and the steps through the environment only.
+job cannot take the bot down. Credentials reach git and the bot's steps through the environment only, and
+never the repository's stage commands (bot/adapters/sandbox.py).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.adapters.sandbox import Isolation, Sandbox, resolve_isolation, stage_uid
+from bot.core.isolation import job_environment
+
 log = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 60
+DEFAULT_JOB_TIMEOUT_S = 3600.0
 
 
 class JobError(Exception):
@@ -38,11 +47,18 @@ class Step:
 
 @dataclass
 class LocalExecutor:
+    """Runs a job's steps in a fresh clone. The bot's own steps get an allow-listed environment plus the
+    job's token; the repository's stage commands (inside `mlops-bot train`) run in a sandbox the executor
+    arranges here: a uid of their own when the bot is root, a private HOME/TMPDIR, a timeout."""
+
     work_dir: Path
     github_api_url: str
     tracking_uri: str
     extra_env: Mapping[str, str] = field(default_factory=dict)
     keep_workdirs: bool = False
+    isolation: Isolation = "auto"
+    timeout_s: float = DEFAULT_JOB_TIMEOUT_S
+    stage_root: Path | None = None  # where stage checkouts live (must be reachable by the stage uid)
 
     def run(
         self,
@@ -61,58 +77,103 @@ class LocalExecutor:
 
         `files` are written into the job directory first (e.g. an Actions-style event file); `{job_dir}` and
         `{repo_dir}` in step arguments and `env` values are replaced by the real paths. Returns each step's exit
-        code. Raises JobError when a checked step fails.
+        code. Raises JobError when a checked step fails or the job runs past its timeout. The job directory
+        (0700) and the stage's checkout are removed afterwards unless `keep_workdirs`.
         """
-        root = self.work_dir.resolve() / "jobs" / _safe(job_id)
-        if root.exists():
-            shutil.rmtree(root)  # a retried job starts from a clean clone
-        root.mkdir(parents=True)
-        repo_dir = root / "repo"
+        key = job_dir_name(job_id)
+        root = _private_dir(self.work_dir.resolve() / "jobs" / key, fresh=True)  # a retry starts clean
+        sandbox, stage_dir = self._sandbox(key)
+        repo_dir = stage_dir / "repo"
         for name, content in (files or {}).items():
             (root / name).write_text(content)
         job_env = self._env(token, repo, clone_url)
+        job_env.update(sandbox.as_environment())
         job_env.update({k: v.replace("{job_dir}", str(root)) for k, v in (env or {}).items()})
-        env = job_env
+        deadline = time.monotonic() + self.timeout_s
         try:
-            self._git(["clone", "--quiet", "--no-checkout", clone_url, str(repo_dir)], env=env, cwd=root)
+            self._git(["clone", "--quiet", "--no-checkout", clone_url, str(repo_dir)], env=job_env, cwd=root)
             if branch:
-                self._git(["checkout", "--quiet", "-B", branch, checkout], env=env, cwd=repo_dir)
+                self._git(["checkout", "--quiet", "-B", branch, checkout], env=job_env, cwd=repo_dir)
             else:
-                self._git(["checkout", "--quiet", "--detach", checkout], env=env, cwd=repo_dir)
+                self._git(["checkout", "--quiet", "--detach", checkout], env=job_env, cwd=repo_dir)
             codes = []
             for n, step in enumerate(steps):
-                started = time.perf_counter()
                 log_path = root / f"step{n}-{step.args[0]}.log"
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    *(
-                        a.replace("{repo_dir}", str(repo_dir)).replace("{job_dir}", str(root))
-                        for a in step.args
-                    ),
+                args = [
+                    a.replace("{repo_dir}", str(repo_dir)).replace("{job_dir}", str(root)) for a in step.args
                 ]
-                with log_path.open("w") as out:
-                    code = subprocess.run(
-                        cmd, cwd=repo_dir, env=env, stdout=out, stderr=subprocess.STDOUT
-                    ).returncode
-                log.info(
-                    "job %s step %s exited %s in %.1fs",
-                    job_id,
-                    step.args[0],
-                    code,
-                    time.perf_counter() - started,
+                code = self._step(
+                    job_id, args, cwd=repo_dir, env=job_env, log_path=log_path, deadline=deadline
                 )
                 codes.append(code)
                 if code != 0 and step.check:
-                    raise JobError(f"`mlops-bot {' '.join(step.args[:1])}` exited {code}:\n{_tail(log_path)}")
+                    raise JobError(f"`mlops-bot {step.args[0]}` exited {code}:\n{_tail(log_path)}")
             return codes
         finally:
             if not self.keep_workdirs:
-                shutil.rmtree(repo_dir, ignore_errors=True)
+                shutil.rmtree(stage_dir, ignore_errors=True)
+                shutil.rmtree(root, ignore_errors=True)
+
+    def _step(
+        self,
+        job_id: str,
+        args: list[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        log_path: Path,
+        deadline: float,
+    ) -> int:
+        started = time.perf_counter()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise JobError(f"the job ran past its {self.timeout_s:g} s timeout before `mlops-bot {args[0]}`")
+        with log_path.open("w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", *args],
+                cwd=cwd,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                code = proc.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise JobError(
+                    f"`mlops-bot {args[0]}` ran past the job's {self.timeout_s:g} s timeout and was stopped "
+                    "(MLOPS_BOT_JOB_TIMEOUT_SECONDS raises the ceiling):\n" + _tail(log_path)
+                ) from None
+            finally:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # nothing of the step outlives it
+        log.info("job %s step %s exited %s in %.1fs", job_id, args[0], code, time.perf_counter() - started)
+        return code
+
+    def _sandbox(self, key: str) -> tuple[Sandbox, Path]:
+        """The stage's sandbox and the folder holding the checkout, its HOME and TMPDIR."""
+        mode = resolve_isolation(self.isolation)
+        if mode == "user":
+            uid = stage_uid(key)
+            base = self.stage_root or Path(tempfile.gettempdir()) / "mlops-bot-stages"
+            base.mkdir(parents=True, exist_ok=True)
+            base.chmod(0o711)  # the stage uid may pass through to its own folder, list nothing
+            stage_dir = _private_dir(base / key, fresh=True)
+        else:
+            uid = None
+            stage_dir = _private_dir(self.work_dir.resolve() / "stages" / key, fresh=True)
+        sandbox = Sandbox(home=stage_dir / "home", tmp=stage_dir / "tmp", uid=uid, timeout_s=self.timeout_s)
+        return sandbox, stage_dir
 
     def _env(self, token: str, repo: str, clone_url: str) -> dict[str, str]:
-        env = dict(os.environ)
+        env = job_environment(os.environ)
+        # The embedded default: stages find the bot's Python (and the packages installed beside it) first,
+        # as in an activated virtual environment.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
         env.update(self.extra_env)
         env.update(
             {
@@ -123,6 +184,7 @@ class LocalExecutor:
                 "GIT_TERMINAL_PROMPT": "0",
             }
         )
+        env.setdefault("HOME", os.environ.get("HOME", "/"))
         env.setdefault("GIT_AUTHOR_NAME", "mlops-bot")
         env.setdefault("GIT_AUTHOR_EMAIL", "mlops-bot@users.noreply.github.com")
         env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
@@ -146,8 +208,19 @@ class LocalExecutor:
             raise JobError(f"git {args[0]} failed: {done.stderr.strip()[-2000:]}")
 
 
-def _safe(job_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", job_id)[:120]
+def job_dir_name(job_id: str) -> str:
+    """A readable, collision-free folder name for a job: a prefix of its id and a hash of all of it."""
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", job_id)[:60]
+    return f"{readable}-{hashlib.sha256(job_id.encode()).hexdigest()[:16]}"
+
+
+def _private_dir(path: Path, *, fresh: bool) -> Path:
+    if fresh and path.exists():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=not fresh)
+    path.chmod(0o700)  # whatever the umask
+    return path
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

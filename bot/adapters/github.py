@@ -166,6 +166,25 @@ def check_body(what: str, body: str, limit: int = MAX_COMMENT_CHARS) -> None:
 # -------------------------------------------------------------------------------------------------------
 # credentials
 # -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TokenScope:
+    """What a job's token may reach: repository names (without owner) and App permissions."""
+
+    repositories: tuple[str, ...]
+    permissions: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, full_name: str, permissions: Mapping[str, str]) -> TokenScope:
+        return cls((full_name.split("/", 1)[1],), tuple(sorted(permissions.items())))
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 class InstallationTokens:
     """Installation tokens of one GitHub App, minted on first use and reused until shortly before expiry.
 
@@ -187,7 +206,7 @@ class InstallationTokens:
         self._clock = clock
         self._margin_s = margin_s
         self._lock = threading.Lock()
-        self._tokens: dict[int, tuple[str, float]] = {}
+        self._tokens: dict[tuple[int, TokenScope | None], tuple[str, float]] = {}
         self._installations: dict[str, int] = {}
         self._slug: str | None = None
         self.mints = 0  # how many tokens were minted (observability and tests)
@@ -198,17 +217,31 @@ class InstallationTokens:
         auth = Auth.AppAuth(self.app_id, self._private_key)
         return GithubIntegration(base_url=self.base_url, auth=auth, retry=None)
 
-    def token(self, installation_id: int) -> str:
+    def token(self, installation_id: int, scope: TokenScope | None = None) -> str:
+        """An installation token; with `scope`, one narrowed to those repositories and permissions
+        (https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app)."""
+        key = (installation_id, scope)
         with self._lock:
-            cached = self._tokens.get(installation_id)
+            cached = self._tokens.get(key)
             if cached is not None and cached[1] - self._clock() > self._margin_s:
                 return cached[0]
-            grant = self._integration().get_access_token(installation_id)
-            expires_at = grant.expires_at
+            integration = self._integration()
+            if scope is None:
+                grant = integration.get_access_token(installation_id)
+                value, expires_at = str(grant.token), grant.expires_at
+            else:
+                # PyGithub's get_access_token cannot name repositories: post the documented body ourselves.
+                _, data = integration.requester.requestJsonAndCheck(
+                    "POST",
+                    f"/app/installations/{installation_id}/access_tokens",
+                    input={"repositories": list(scope.repositories), "permissions": dict(scope.permissions)},
+                )
+                value = str(data["token"])
+                expires_at = _parse_time(str(data.get("expires_at") or ""))
             expiry = expires_at.timestamp() if isinstance(expires_at, datetime) else self._clock() + 3600
-            self._tokens[installation_id] = (grant.token, expiry)
+            self._tokens[key] = (value, expiry)
             self.mints += 1
-            return str(grant.token)
+            return value
 
     def installation_for(self, full_name: str) -> int:
         with self._lock:
@@ -297,17 +330,28 @@ class GitHubFactory:
             login = self._login_for_token(token)
         return GitHubRepo(self.client(token), full_name, bot_login=login, retry=self.retry)
 
-    def app_token(self, installation_id: int) -> str:
+    def app_token(self, installation_id: int, scope: TokenScope | None = None) -> str:
         assert self.app is not None
-        return self.app.token(installation_id)
+        return self.app.token(installation_id, scope)
 
-    def token(self, installation_id: int | None = None, full_name: str | None = None) -> str:
-        """A token for a job's own GitHub calls and git: the installation's, or the configured token."""
+    def token(
+        self,
+        installation_id: int | None = None,
+        full_name: str | None = None,
+        *,
+        permissions: Mapping[str, str] | None = None,
+    ) -> str:
+        """A token for a job's own GitHub calls and git: the installation's, or the configured token.
+
+        With `permissions` (and `full_name`), an App token is minted for that one repository with only those
+        permissions, so a job can never reach another repository of the installation.
+        """
         if self.app is not None:
             if installation_id is None and full_name is None:
                 raise GitHubError("a GitHub App job needs the installation id or the repository it serves")
             inst = installation_id if installation_id is not None else self._installation(str(full_name))
-            return _retrying(self.retry, "minting an installation token", lambda: self.app_token(inst))
+            scope = TokenScope.of(full_name, permissions) if permissions and full_name else None
+            return _retrying(self.retry, "minting an installation token", lambda: self.app_token(inst, scope))
         assert self.settings.github_token is not None
         return self.settings.github_token.get_secret_value()
 

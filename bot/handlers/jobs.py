@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.adapters.executor import JobError, LocalExecutor, Step
 from bot.core.events import Delivery, PermanentError
+from bot.core.isolation import JOB_PERMISSIONS
 from bot.core.models import PullFacts
 from bot.handlers.context import JOB_EVENT, Context, job_params
 from bot.ports import RepoGitHub
@@ -80,13 +81,17 @@ def on_job(ctx: Context, delivery: Delivery) -> None:
         github_api_url=ctx.settings.github_base_url,
         tracking_uri=ctx.settings.mlflow_tracking_uri,
         extra_env=_settings_env(ctx),
+        isolation=ctx.settings.stage_isolation,
+        timeout_s=ctx.settings.job_timeout_seconds,
     )
     checkout, branch, steps, files, env = plan(gh, params)
+    # The job's token reaches this one repository with only what this kind of job needs.
+    token = ctx.github.token(delivery.installation_id, delivery.repo, permissions=JOB_PERMISSIONS[kind])
     try:
         executor.run(
             delivery.id,
             clone_url=gh.clone_url(),
-            token=ctx.github.token(delivery.installation_id, delivery.repo),
+            token=token,
             repo=delivery.repo,
             checkout=checkout,
             branch=branch,

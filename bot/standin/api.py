@@ -96,9 +96,16 @@ class Call:
 
     def repo(self) -> Repo:
         repo = self.standin._repo(f"{self.params['owner']}/{self.params['repo']}")
-        if repo.private and (self.token is None or self.standin.role(repo, self.token.login) == "none"):
+        if repo.private and (self.token is None or not self._may_see(repo)):
             raise StandInError(404, "Not Found")
         return repo
+
+    def _may_see(self, repo: Repo) -> bool:
+        assert self.token is not None
+        if self.token.installation_id is not None:  # an installation sees its own repositories, no others
+            inst = self.standin.installations.get(self.token.installation_id)
+            return inst is not None and repo.full_name in inst.repos
+        return self.standin.role(repo, self.token.login) != "none"
 
     def require(self, repo: Repo, role: str, *, author: str | None = None) -> None:
         """Refuse unless the caller may do this on `repo` (GitHub: 403 for known callers, 401 for none)."""
@@ -335,6 +342,7 @@ def handle(
             url,
         )
         with standin.lock:
+            _check_token_scope(call)
             reply = HANDLERS[operation](call)
     except StandInError as exc:
         reply = _error(exc.status, exc.message, exc.errors)
@@ -351,6 +359,57 @@ def handle(
         for problem in problems[:5]:
             standin.response_problems.append(Violation(method, path, f"response {reply.status}: {problem}"))
     return reply
+
+
+# The GitHub App permission each served operation needs ("Permissions required for GitHub Apps" in GitHub's
+# REST docs). `metadata` (read) is granted to every installation token.
+_OPERATION_PERMISSION = {
+    "repos/get-content": "contents",
+    "repos/create-or-update-file-contents": "contents",
+    "repos/get-commit": "contents",
+    "repos/create-commit-status": "statuses",
+    "repos/list-commit-statuses-for-ref": "statuses",
+    "repos/get-combined-status-for-ref": "statuses",
+    "repos/list-deployments": "deployments",
+    "repos/create-deployment": "deployments",
+    "repos/get-deployment": "deployments",
+    "repos/list-deployment-statuses": "deployments",
+    "repos/create-deployment-status": "deployments",
+    "repos/get-environment": "actions",
+    "repos/create-or-update-environment": "administration",
+}
+_CATEGORY_PERMISSION = {
+    "git": "contents",
+    "pulls": "pull_requests",
+    "issues": "issues",
+    "reactions": "issues",
+    "checks": "checks",
+    "actions": "actions",
+}
+_LEVELS = {"read": 1, "write": 2, "admin": 3}
+
+
+def _check_token_scope(call: Call) -> None:
+    """Refuse what a narrowed installation token was not granted: a repository outside its `repositories`
+    (404, as GitHub hides it) or an operation outside its `permissions` (403)."""
+    token = call.token
+    if token is None or token.installation_id is None:
+        return
+    owner, name = call.params.get("owner"), call.params.get("repo")
+    full_name = f"{owner}/{name}".lower()
+    if token.repositories is not None and owner and name and full_name not in token.repositories:
+        repo = call.standin.repos.get(full_name)
+        if repo is None or repo.private or call.method != "GET":
+            raise StandInError(404 if call.method == "GET" else 403, "Resource not accessible by integration")
+    if token.permissions is None:
+        return
+    operation = call.operation
+    permission = _OPERATION_PERMISSION.get(operation) or _CATEGORY_PERMISSION.get(operation.split("/")[0])
+    if permission is None:
+        return  # metadata: repos/get, branches, collaborator permission
+    needed = 1 if call.method == "GET" else 2
+    if _LEVELS.get(token.permissions.get(permission, ""), 0) < needed:
+        raise StandInError(403, "Resource not accessible by integration")
 
 
 def _authenticate(standin: StandIn, operation: str, header: str) -> tuple[Token | None, int | None]:
@@ -425,17 +484,39 @@ def create_access_token(call: Call) -> Reply:
     inst = s.installations.get(call.params["installation_id"])
     if inst is None or inst.app_id != call.jwt_app_id:
         raise StandInError(404, "Not Found")
-    token = s.installation_token(inst.id)
+    body = call.body if isinstance(call.body, dict) else {}
+    repositories: frozenset[str] | None = None
+    names = [f"{inst.account}/{n}" for n in body.get("repositories") or []]
+    names += [r.full_name for r in s.repos.values() if r.id in set(body.get("repository_ids") or [])]
+    if body.get("repositories") or body.get("repository_ids"):
+        known = {n.lower() for n in inst.repos}
+        if len(names) != len(body.get("repositories") or []) + len(body.get("repository_ids") or []) or any(
+            n.lower() not in known for n in names
+        ):
+            raise StandInError(
+                422,
+                "There is at least one repository that does not exist or is not accessible to the parent "
+                "installation.",
+            )
+        repositories = frozenset(n.lower() for n in names)
+    permissions: dict[str, str] | None = None
+    if body.get("permissions"):
+        permissions = {str(k): str(v) for k, v in body["permissions"].items()}
+        for key, level in permissions.items():
+            granted = shapes.APP_PERMISSIONS.get(key, "")
+            if _LEVELS.get(level, 9) > _LEVELS.get(granted, 0):
+                raise StandInError(422, "The permissions requested are not granted to this installation.")
+    token = s.installation_token(inst.id, repositories=repositories, permissions=permissions)
     expires = datetime.fromtimestamp(s.tokens[token].expires_at or 0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Reply(
-        201,
-        {
-            "token": token,
-            "expires_at": expires,
-            "permissions": dict(shapes.APP_PERMISSIONS),
-            "repository_selection": "selected",
-        },
-    )
+    answer: dict[str, Any] = {
+        "token": token,
+        "expires_at": expires,
+        "permissions": permissions or dict(shapes.APP_PERMISSIONS),
+        "repository_selection": "selected",
+    }
+    if repositories is not None:
+        answer["repositories"] = [s.repo_json(s.repos[n]) for n in sorted(repositories)]
+    return Reply(201, answer)
 
 
 @op("users/get-authenticated")

@@ -279,6 +279,10 @@ class Token:
     login: str
     installation_id: int | None = None
     expires_at: float | None = None  # epoch seconds; None never expires
+    # An installation token may be narrowed to some of the installation's repositories and permissions
+    # (`repositories` / `permissions` of POST /app/installations/{id}/access_tokens); None: all of them.
+    repositories: frozenset[str] | None = None
+    permissions: dict[str, str] | None = None
 
 
 # Roles in GitHub order; the legacy `permission` field folds maintain into write and triage into read.

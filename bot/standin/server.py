@@ -202,11 +202,19 @@ class StandIn:
             self._ensure_user(login, type)
             return self._mint(login)
 
-    def _mint(self, login: str, *, installation_id: int | None = None, lifetime: float | None = None) -> str:
+    def _mint(
+        self,
+        login: str,
+        *,
+        installation_id: int | None = None,
+        lifetime: float | None = None,
+        repositories: frozenset[str] | None = None,
+        permissions: dict[str, str] | None = None,
+    ) -> str:
         prefix = "ghs_" if installation_id is not None else "ghp_"
         value = prefix + secrets.token_hex(18)
         expires = time.time() + lifetime if lifetime is not None else None
-        self.tokens[value] = Token(value, login, installation_id, expires)
+        self.tokens[value] = Token(value, login, installation_id, expires, repositories, permissions)
         return value
 
     def token_for(self, value: str) -> Token | None:
@@ -238,13 +246,24 @@ class StandIn:
             self.installations[inst.id] = inst
             return inst.id
 
-    def installation_token(self, installation_id: int) -> str:
-        """A token acting as `<slug>[bot]` for that installation (what the access_tokens endpoint mints)."""
+    def installation_token(
+        self,
+        installation_id: int,
+        *,
+        repositories: frozenset[str] | None = None,
+        permissions: dict[str, str] | None = None,
+    ) -> str:
+        """A token acting as `<slug>[bot]` for that installation (what the access_tokens endpoint mints),
+        optionally narrowed to some of its repositories (full names) and permissions."""
         with self.lock:
             if installation_id not in self.installations:
                 raise KeyError(f"no installation {installation_id}")
             return self._mint(
-                self.default_app.bot_login, installation_id=installation_id, lifetime=self.token_lifetime_s
+                self.default_app.bot_login,
+                installation_id=installation_id,
+                lifetime=self.token_lifetime_s,
+                repositories=repositories,
+                permissions=permissions,
             )
 
     def installation_of(self, full_name: str) -> Installation | None:

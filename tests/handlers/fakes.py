@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,13 @@ class FakeFactory:
         assert full_name == self.repo.full_name
         return self.repo
 
-    def token(self, installation_id: int | None = None, full_name: str | None = None) -> str:
+    def token(
+        self,
+        installation_id: int | None = None,
+        full_name: str | None = None,
+        *,
+        permissions: Mapping[str, str] | None = None,
+    ) -> str:
         return "test-token"
 
 
