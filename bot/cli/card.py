@@ -21,28 +21,52 @@ def register(sub: Any) -> None:
         "run of the PR's head commit is used",
     )
     p.add_argument("--sha", help="head commit (default: the PR's head)")
+    p.add_argument(
+        "--untrusted",
+        action="store_true",
+        help="the results file was uploaded by a run of a fork's code (the workflow_run path): read it as "
+        "size-bounded, schema-checked data, post only if --sha is still the PR's head, never a success check",
+    )
     add_github_job_options(p, json_output=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from bot.core.models import train_result_from_dict
-    from bot.jobs.card import post_cards, results_for_commit
+    from bot.jobs.card import UntrustedResultsError, post_cards, results_for_commit, untrusted_results
     from bot.jobs.common import JobEnv, JobSetupError
 
     try:
         env = JobEnv.from_environment(repo=args.repo)
         pull = env.gh.pull(args.pr)
         models = env.models(args.model)
+        if args.untrusted:
+            if args.results is None or not args.sha:
+                raise UserError("--untrusted needs --results and the --sha the untrusted run checked out")
+            if pull.head_sha != args.sha:
+                raise UserError(
+                    f"#{args.pr} moved on from {args.sha[:12]} (now {pull.head_sha[:12]}): no card for an "
+                    "old head from an untrusted run"
+                )
         if args.results is not None:
             if not args.results.is_file():
                 raise UserError(f"{args.results}: no such results file (did `mlops-bot train --json` run?)")
-            raw = json.loads(args.results.read_text())
-            results = [train_result_from_dict(r) for r in (raw if isinstance(raw, list) else [raw])]
+            if args.untrusted:
+                try:
+                    results = untrusted_results(args.results.read_bytes())
+                except UntrustedResultsError as exc:
+                    raise UserError(f"{args.results}: {exc}") from exc
+            else:
+                raw = json.loads(args.results.read_text())
+                results = [train_result_from_dict(r) for r in (raw if isinstance(raw, list) else [raw])]
             results = [r for r in results if r.model in models]
         else:
             results = results_for_commit(env, models, args.sha or pull.head_sha)
-        outcomes = post_cards(env, results, pull)
+        if args.sha:
+            pull = dataclasses.replace(pull, head_sha=args.sha)  # the card and check name the judged commit
+        outcomes = post_cards(env, results, pull, untrusted=args.untrusted)
     except JobSetupError as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:

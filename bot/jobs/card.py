@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core import gates
 from bot.core.card import CardFacts, check_run_output, render_card
@@ -58,7 +63,11 @@ def results_for_commit(env: JobEnv, models: list[str], head_sha: str) -> list[Tr
     return results
 
 
-def post_cards(env: JobEnv, results: list[TrainResult], pull: PullFacts) -> list[CardOutcome]:
+def post_cards(
+    env: JobEnv, results: list[TrainResult], pull: PullFacts, *, untrusted: bool = False
+) -> list[CardOutcome]:
+    """One card and Check Run per result. `untrusted`: the results came from a run of a fork's code, whose
+    numbers the card shows but the Check Run never calls a success (at best `neutral`)."""
     config = env.config
     template_text = env.gh.read_file(config.card_template) if config.card_template else None
     outcomes = []
@@ -85,6 +94,8 @@ def post_cards(env: JobEnv, results: list[TrainResult], pull: PullFacts) -> list
         body = render_card(facts, template_text)
         comment = env.gh.upsert_comment(pull.number, card_marker(spec.name), body)
         conclusion = decision.conclusion if result.ok else "failure"
+        if untrusted and conclusion == "success":
+            conclusion = "neutral"
         title, summary, text = check_run_output(facts)
         check_id = env.gh.upsert_check_run(
             pull.head_sha,
@@ -98,3 +109,97 @@ def post_cards(env: JobEnv, results: list[TrainResult], pull: PullFacts) -> list
         )
         outcomes.append(CardOutcome(spec.name, comment.id, check_id, conclusion))
     return outcomes
+
+
+# -- results uploaded by a run that executed a fork's code -------------------------------------------------
+MAX_RESULTS_BYTES = 1_000_000  # a results file is a few kB; anything near this is not one
+MAX_RESULT_MODELS = 50
+MAX_ENTRIES = 200  # metrics, params or lineage entries per model
+MAX_TEXT = 4_000
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # ModelSpec.name
+_KEY = re.compile(r"^[A-Za-z0-9_.:/ -]{1,200}$")
+_HASH = re.compile(r"^[0-9a-f]{0,128}$")
+
+
+class UntrustedResultsError(ValueError):
+    """A results file from an untrusted run that is not what `mlops-bot train --json` writes."""
+
+
+def untrusted_results(raw: bytes) -> list[TrainResult]:
+    """Results uploaded by a run that executed a fork's code, read as DATA: bounded in size, every field
+    checked against the shape `mlops-bot train --json` writes, anything else dropped or refused.
+
+    What such a file says was computed by code nobody vouches for, so it never names an MLflow run (a link
+    and a model the card would vouch for), base metrics or plots: only the candidate's own numbers, which the
+    card shows and the Check Run never turns into a success (see `post_cards(untrusted=True)`)."""
+    if len(raw) > MAX_RESULTS_BYTES:
+        raise UntrustedResultsError(f"the results file is {len(raw)} bytes; at most {MAX_RESULTS_BYTES}")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UntrustedResultsError(f"the results file is not JSON: {exc}") from exc
+    items = data if isinstance(data, list) else [data]
+    if not 1 <= len(items) <= MAX_RESULT_MODELS:
+        raise UntrustedResultsError(f"the results file must list 1 to {MAX_RESULT_MODELS} models")
+    return [_untrusted_result(i, item) for i, item in enumerate(items)]
+
+
+def _untrusted_result(index: int, item: Any) -> TrainResult:
+    where = f"result {index}"
+    if not isinstance(item, dict):
+        raise UntrustedResultsError(f"{where} is not an object")
+    model = item.get("model")
+    if not isinstance(model, str) or not _NAME.match(model):
+        raise UntrustedResultsError(f"{where}: `model` is not a model name")
+    ok = item.get("ok")
+    if not isinstance(ok, bool):
+        raise UntrustedResultsError(f"{where}: `ok` must be true or false")
+    output_hash = item.get("output_hash", "")
+    if not isinstance(output_hash, str) or not _HASH.match(output_hash):
+        raise UntrustedResultsError(f"{where}: `output_hash` is not a hash")
+    return TrainResult(
+        model=model,
+        run=None,
+        reused=False,
+        ok=ok,
+        output_hash=output_hash,
+        metrics=_mapping(where, "metrics", item.get("metrics", {}), _number),
+        params=_mapping(where, "params", item.get("params", {}), _scalar_text),
+        lineage=_mapping(where, "lineage", item.get("lineage", {}), _hash_text),
+        log_tail=_text(where, "log_tail", item.get("log_tail", "")),
+        error=_text(where, "error", item.get("error", "")),
+    )
+
+
+def _mapping(where: str, name: str, value: Any, convert: Callable[[Any], Any]) -> dict[str, Any]:
+    if not isinstance(value, dict) or len(value) > MAX_ENTRIES:
+        raise UntrustedResultsError(f"{where}: `{name}` must be an object of at most {MAX_ENTRIES} entries")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        converted = convert(item)
+        if not _KEY.match(key) or converted is None:
+            raise UntrustedResultsError(f"{where}: `{name}` has an entry that is not of the expected shape")
+        out[key] = converted
+    return out
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, bool | int | float | str) and len(str(value)) <= 200:
+        return str(value)
+    return None
+
+
+def _hash_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and _HASH.match(value) else None
+
+
+def _text(where: str, name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise UntrustedResultsError(f"{where}: `{name}` must be text")
+    return value[-MAX_TEXT:]
