@@ -34,6 +34,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from bot.adapters.mlflow import ForeignModelError
     from bot.core.models import train_result_from_dict
     from bot.jobs.card import UntrustedResultsError, post_cards, results_for_commit, untrusted_results
     from bot.jobs.common import JobEnv, JobSetupError
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if args.sha:
             pull = dataclasses.replace(pull, head_sha=args.sha)  # the card and check name the judged commit
         outcomes = post_cards(env, results, pull, untrusted=args.untrusted)
-    except JobSetupError as exc:
+    except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:
         print(f"{o.model}: card comment {o.comment_id}, check run {o.check_run_id} -> {o.conclusion}")

@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from bot.adapters.mlflow import ForeignModelError
     from bot.core.models import drift_summary_from_dict
     from bot.core.monitoring import facts_from_dict
     from bot.jobs.common import JobEnv, JobSetupError
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             error = _tail(args.error_log) or f"{args.summary} was not written: the drift check did not finish"
         outcome = report(env, spec, facts, head_sha=sha, error=error, reply_to=args.reply_to)
-    except JobSetupError as exc:
+    except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     print(
         f"{outcome.model}: {outcome.verdict}, action {outcome.action}, issue {outcome.issue}, "
