@@ -47,7 +47,13 @@ def mlflow_router(settings: Settings, store: Any, *, reader: BodyReader | None =
         "/mlflow/webhook",
         status_code=202,
         summary="MLflow model-registry webhook",
-        responses={400: ERROR_RESPONSE, 401: ERROR_RESPONSE, 413: ERROR_RESPONSE, 503: ERROR_RESPONSE},
+        responses={
+            400: ERROR_RESPONSE,
+            401: ERROR_RESPONSE,
+            408: ERROR_RESPONSE,
+            413: ERROR_RESPONSE,
+            503: ERROR_RESPONSE,
+        },
     )
     async def mlflow_webhook(request: Request) -> JSONResponse:
         headers = request.headers
