@@ -50,7 +50,12 @@ def _uses(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def test_every_expected_file_exists() -> None:
     assert [p.parent.name for p in ACTION_FILES] == ["drift", "promote", "train"]
-    assert [p.name for p in TEMPLATE_WORKFLOWS] == ["mlops-drift.yml", "mlops-pr.yml", "mlops-promote.yml"]
+    assert [p.name for p in TEMPLATE_WORKFLOWS] == [
+        "mlops-drift.yml",
+        "mlops-pr-card.yml",
+        "mlops-pr.yml",
+        "mlops-promote.yml",
+    ]
     assert (REPO_ROOT / ".github" / "workflows" / "ci.yml").is_file()
 
 
@@ -103,6 +108,13 @@ def test_workflow_starts_from_no_permissions(path: Path) -> None:
     ("workflow", "job", "expected"),
     [
         ("mlops-pr.yml", "train", {"contents": "write", "pull-requests": "write", "checks": "write"}),
+        ("mlops-pr.yml", "train-fork", {"contents": "read"}),  # a fork's code: read-only, no secrets
+        ("mlops-pr.yml", "pr-facts", {"pull-requests": "read"}),
+        (
+            "mlops-pr-card.yml",
+            "card",
+            {"actions": "read", "contents": "read", "pull-requests": "write", "checks": "write"},
+        ),
         (
             "mlops-promote.yml",
             "promote",
@@ -151,7 +163,9 @@ def test_promote_and_drift_triggers() -> None:
 @pytest.mark.parametrize("path", TEMPLATE_WORKFLOWS, ids=rel)
 def test_template_limits_concurrency(path: Path) -> None:
     group = load_yaml(path)["concurrency"]["group"]
-    assert group.startswith("mlops-bot-") and "inputs.model" in group
+    # The fork-card workflow has no inputs: one card run per untrusted run it reads.
+    per = "github.event.workflow_run.id" if path.name == "mlops-pr-card.yml" else "inputs.model"
+    assert group.startswith("mlops-bot-") and per in group
 
 
 def test_only_same_repository_prs_keep_credentials_and_commit_the_lock() -> None:
@@ -210,7 +224,7 @@ def test_templates_pass_only_inputs_the_actions_declare() -> None:
         declared = set(load_yaml(REPO_ROOT / "actions" / match["name"] / "action.yml")["inputs"])
         assert set(step.get("with", {})) <= declared, f"{rel(path)}: unknown inputs"
         seen.append(match["name"])
-    assert sorted(seen) == ["drift", "promote", "train"]
+    assert sorted(seen) == ["drift", "promote", "train", "train"]  # mlops-pr.yml: a trusted and a fork job
 
 
 def test_templates_pin_a_commit_of_this_repository_that_has_the_actions() -> None:
@@ -264,3 +278,21 @@ def test_actions_call_only_flags_the_cli_has(path: Path) -> None:
         if known == {"-h", "--help"}:
             continue  # still a placeholder; the test bites once the command lands
         assert flags - {"--disable-pip-version-check"} <= known, f"mlops-bot {command} lacks {flags - known}"
+
+
+def test_a_forks_code_runs_without_secrets_or_a_write_token() -> None:
+    """Issue 18, finding 2: the job that runs a fork's code (approved or not) holds nothing worth stealing."""
+    doc = load_yaml(REPO_ROOT / "templates" / "workflows" / "mlops-pr.yml")
+    fork = doc["jobs"]["train-fork"]
+    text = (REPO_ROOT / "templates" / "workflows" / "mlops-pr.yml").read_text()
+    job_text = text[text.index("  train-fork:") :]
+    assert "secrets." not in job_text and "github.token" not in job_text
+    assert "env" not in fork
+    train = next(s for s in fork["steps"] if s.get("id") == "train")
+    assert train["with"]["card"] == "false" and train["with"]["commit-lock"] == "false"
+    assert "!=" in fork["if"] and "!=" not in doc["jobs"]["train"]["if"].split("workflow_dispatch")[0]
+    card = load_yaml(REPO_ROOT / "templates" / "workflows" / "mlops-pr-card.yml")
+    assert list(card["on"]) == ["workflow_run"]
+    assert card["on"]["workflow_run"]["workflows"] == [doc["name"]]
+    post = card["jobs"]["card"]["steps"][-1]["run"]
+    assert "--untrusted" in post and "--sha" in post

@@ -11,7 +11,7 @@ from bot.cli import main
 from bot.core.config import load_config
 from bot.resources import template_path
 
-WORKFLOWS = ["mlops-drift.yml", "mlops-pr.yml", "mlops-promote.yml"]
+WORKFLOWS = ["mlops-drift.yml", "mlops-pr-card.yml", "mlops-pr.yml", "mlops-promote.yml"]
 BASE_FILES = [".github/mlops-bot.yml", *(f".github/workflows/{w}" for w in WORKFLOWS)]
 
 
@@ -53,7 +53,7 @@ def test_never_overwrites_without_force(tmp_path: Path, capsys: pytest.CaptureFi
     assert "wrote     .github/workflows/mlops-pr.yml" in out
 
     assert main(["init", "--dir", str(tmp_path)]) == 0
-    assert "4 file(s) already existed" in capsys.readouterr().out
+    assert "5 file(s) already existed" in capsys.readouterr().out
 
     assert main(["init", "--dir", str(tmp_path), "--force"]) == 0
     assert "overwrote .github/mlops-bot.yml" in capsys.readouterr().out
@@ -84,7 +84,7 @@ def test_pins_the_actions_to_another_repository_and_commit(tmp_path: Path) -> No
     uses = re.findall(
         r"uses: (\S+/actions/\S+)(.*)", (tmp_path / ".github/workflows/mlops-pr.yml").read_text()
     )
-    assert uses == [(f"acme/mlops-bot/actions/train@{sha}", "")]
+    assert uses == [(f"acme/mlops-bot/actions/train@{sha}", "")] * 2  # the trusted and the fork job
 
     assert main(["init", "--dir", str(tmp_path / "b"), "--actions-repo", "acme/mlops-bot"]) == 0
     line = re.search(
