@@ -101,7 +101,8 @@ HELP: dict[str, CommandHelp] = {
         CommandHelp(
             "ok-to-test",
             "/ok-to-test",
-            "Allow training for a pull request from a fork, at its current head commit.",
+            "Allow training for a pull request from a fork, at the head commit it had when you commented; "
+            "a later push needs a new approval.",
             ("/ok-to-test",),
             takes_model=False,
         ),
