@@ -58,3 +58,39 @@ def test_heavy_jobs_dispatch_their_workflow_with_declared_inputs(kind: str, para
     assert all(isinstance(v, str) for v in inputs.values())
     if kind in ("train", "card"):
         assert inputs["sha"] == "9" * 40, "the dispatched run trains exactly the head the bot checked"
+
+
+# -- issue 18, finding 2: a job runs the commit its handler judged, not the head at the time it starts -----
+def test_a_job_runs_the_approved_sha_after_the_head_moved() -> None:
+    from bot.handlers.jobs import PLANS
+
+    repo = DispatchingRepo()
+    repo.pulls[8] = pull(8, fork=True, head_sha="e" * 40)  # pushed after the approval of "d" * 40
+    params = {"pr": 8, "sha": "d" * 40, "model": None}
+    inputs = WORKFLOWS["train"][1](repo, params)
+    assert inputs["sha"] == "d" * 40
+    checkout, branch, _steps, files, env = PLANS["train"](repo, params)
+    assert (checkout, branch, env["GITHUB_SHA"]) == ("d" * 40, None, "d" * 40)
+    assert '"sha": "' + "d" * 40 in files["event.json"]
+    assert PLANS["card"](repo, params)[0] == "d" * 40
+
+
+def test_a_same_repo_job_whose_branch_moved_does_not_commit_the_lock_onto_it() -> None:
+    from bot.handlers.jobs import PLANS
+
+    repo = DispatchingRepo()  # PR 7's head is "9" * 40
+    checkout, branch, steps, _, _ = PLANS["train"](repo, {"pr": 7, "sha": "d" * 40, "model": None})
+    assert checkout == "d" * 40 and branch is None
+    assert "--commit-lock" not in steps[0].args
+
+
+def test_a_fork_job_naming_no_commit_is_refused() -> None:
+    from bot.core.events import PermanentError
+    from bot.handlers.jobs import PLANS
+
+    repo = DispatchingRepo()
+    repo.pulls[8] = pull(8, fork=True)
+    with pytest.raises(PermanentError, match="names no approved commit"):
+        PLANS["train"](repo, {"pr": 8, "model": None})
+    with pytest.raises(PermanentError, match="names no approved commit"):
+        WORKFLOWS["train"][1](repo, {"pr": 8, "model": None})
