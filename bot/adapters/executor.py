@@ -166,7 +166,9 @@ class LocalExecutor:
         else:
             uid = None
             stage_dir = _private_dir(self.work_dir.resolve() / "stages" / key, fresh=True)
-        sandbox = Sandbox(home=stage_dir / "home", tmp=stage_dir / "tmp", uid=uid, timeout_s=self.timeout_s)
+        # The stage stops before the job does, so `mlops-bot train` can still report it on a failed card.
+        stage_timeout = max(self.timeout_s * 0.9, self.timeout_s - 120)
+        sandbox = Sandbox(home=stage_dir / "home", tmp=stage_dir / "tmp", uid=uid, timeout_s=stage_timeout)
         return sandbox, stage_dir
 
     def _env(self, token: str, repo: str, clone_url: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -46,6 +47,7 @@ ENV_UID = "MLOPS_BOT_STAGE_UID"
 ENV_HOME = "MLOPS_BOT_STAGE_HOME"
 ENV_TMP = "MLOPS_BOT_STAGE_TMP"
 ENV_TIMEOUT = "MLOPS_BOT_STAGE_TIMEOUT_SECONDS"
+STAGE_MARK = "MLOPS_STAGE_RUN"  # set in every stage process's environment (no secret: a random id)
 
 
 class SandboxError(Exception):
@@ -149,11 +151,14 @@ class Sandbox:
         """
         for folder in (self.home, self.tmp):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Every process of the stage inherits this mark: without a uid of its own, it is how a process that
+        # left the stage's session is found again.
+        mark = secrets.token_hex(16)
         with self._owned(cwd):
             proc = subprocess.Popen(
                 list(args),
                 cwd=cwd,
-                env=dict(env),
+                env={**env, STAGE_MARK: mark},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -166,17 +171,19 @@ class Sandbox:
                 group=self.uid,
                 extra_groups=None if self.uid is None else [],
             )
-            deadline = time.monotonic() + self.timeout_s if self.timeout_s else None
-            timed_out = _Watchdog(proc, deadline)
+            # Read in a thread: a process the stage detached may hold the pipe open after the stage ends.
+            reader = threading.Thread(target=_pump, args=(proc, on_line), daemon=True)
+            reader.start()
+            timed_out = False
             try:
-                assert proc.stdout is not None
-                for line in proc.stdout:
-                    on_line(line)
-                proc.wait()
+                proc.wait(timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
             finally:
-                timed_out.stop()
-                self._kill_everything(proc.pid)
-            if timed_out.fired:
+                self._kill_everything(proc.pid, mark)
+                proc.wait()
+                reader.join(timeout=5)
+            if timed_out:
                 assert self.timeout_s is not None
                 raise StageTimeout(self.timeout_s)
             return int(proc.returncode)
@@ -195,49 +202,25 @@ class Sandbox:
         finally:
             _chown_tree(checkout, os.geteuid(), os.getegid())
 
-    def _kill_everything(self, pid: int) -> None:
-        with_suppressed(lambda: os.killpg(pid, signal.SIGKILL))
-        if self.uid is not None:
-            # A process that left the group (setsid, double fork) still has the job's uid.
-            for _ in range(5):
-                left = _pids_of_uid(self.uid)
-                if not left:
-                    break
-                for pid_left in left:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(pid_left, signal.SIGKILL)
-                time.sleep(0.05)
-
-
-class _Watchdog:
-    """Kills the stage's process group at the deadline (the read loop above may be blocked on a pipe)."""
-
-    def __init__(self, proc: subprocess.Popen[str], deadline: float | None) -> None:
-        self.fired = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        if deadline is not None:
-            self._thread = threading.Thread(target=self._watch, args=(proc, deadline), daemon=True)
-            self._thread.start()
-
-    def _watch(self, proc: subprocess.Popen[str], deadline: float) -> None:
-        while not self._stop.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
-            if proc.poll() is not None:
+    def _kill_everything(self, pid: int, mark: str) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        # A process that left the group (setsid, double fork) still has the job's uid, or the stage's mark.
+        for _ in range(5):
+            left = _pids_of_uid(self.uid) if self.uid is not None else _pids_marked(mark)
+            if not left:
                 return
-            if time.monotonic() >= deadline:
-                self.fired = True
-                with_suppressed(lambda: os.killpg(proc.pid, signal.SIGKILL))
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
+            for pid_left in left:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid_left, signal.SIGKILL)
+            time.sleep(0.05)
 
 
-def with_suppressed(action: Callable[[], object]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        action()
+def _pump(proc: subprocess.Popen[str], on_line: Callable[[str], None]) -> None:
+    assert proc.stdout is not None
+    with contextlib.suppress(ValueError, OSError):
+        for line in proc.stdout:
+            on_line(line)
 
 
 def _pids_of_uid(uid: int) -> list[int]:
@@ -246,6 +229,19 @@ def _pids_of_uid(uid: int) -> list[int]:
         if entry.name.isdigit():
             try:
                 if entry.stat().st_uid == uid and int(entry.name) != os.getpid():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _pids_marked(mark: str) -> list[int]:
+    needle = f"{STAGE_MARK}={mark}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if needle in (entry / "environ").read_bytes():
                     pids.append(int(entry.name))
             except OSError:
                 continue

@@ -110,9 +110,6 @@ def test_pull_request_code_sees_no_credential_and_leaves_no_process(tmp_path: Pa
             cards = [c.body for c in standin.comments(REPO, pr)]
             assert evidence.exists(), f"the PR's stage did not run; the bot said: {cards}"
             found = json.loads(evidence.read_text())
-            jobs_dir = Path(settings.work_dir) / "jobs"
-            wait_for(lambda: not any(jobs_dir.glob("*")), "the job directory to be removed", timeout=60)
-        assert pr
         leaked = {k for k in found["env"] if k.startswith("MLOPS_BOT_") or k in ("GITHUB_TOKEN", "GH_TOKEN")}
         leaked |= {k for k in found["env"] if k.startswith("GIT_CONFIG")}
         assert not leaked, f"the stage received the bot's variables {sorted(leaked)}"
@@ -128,6 +125,8 @@ def test_pull_request_code_sees_no_credential_and_leaves_no_process(tmp_path: Pa
         assert not Path(f"/proc/{found['left_behind']}").exists(), "a process the stage detached outlived the job"
         card = standin.check_runs(REPO)[0]
         assert card.conclusion == "success", "the stage's own training still ran to a card"
+        jobs_dir = Path(settings.work_dir) / "jobs"
+        assert not any(jobs_dir.glob("*")), "the job directory was kept"
     finally:
         standin.stop()
         for path in evidence_dir.glob("*"):
