@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli import UserError, add_github_job_options
+from bot.core.scrub import scrub
 
 
 def register(sub: Any) -> None:
@@ -75,4 +76,5 @@ def _head(repo_dir: Path) -> str:
 def _tail(path: Path | None, lines: int = 40) -> str:
     if path is None or not path.is_file():
         return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    # Posted on the monitoring issue: no credential, no path of the bot host.
+    return scrub("\n".join(path.read_text(errors="replace").splitlines()[-lines:]), roots=[str(Path.cwd())])
