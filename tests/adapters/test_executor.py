@@ -20,6 +20,8 @@ def test_long_job_ids_that_share_a_prefix_get_their_own_folders() -> None:
 
 def _origin(tmp_path: Path) -> str:
     origin = tmp_path / "origin"
+    if origin.exists():
+        return f"file://{origin}"
     origin.mkdir()
     for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "first"]):
         subprocess.run(["git", *args], cwd=origin, check=True)
