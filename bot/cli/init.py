@@ -1,5 +1,8 @@
 """`mlops-bot init`: write the config file and the three workflows into a repository.
 
+In a DVC project (a `dvc.yaml` at the root) the config is proposed from the pipeline
+(bot/core/project_scan.py): its models, where their metrics come from, the metrics to gate on; the command
+prints what it inferred and what it could not. Elsewhere it is the commented template.
 Existing files are never overwritten without `--force`; the command lists what it wrote and what it
 left alone, so running it twice is safe.
 """
@@ -37,6 +40,7 @@ class PlannedFile:
     source: Path
     target: PurePosixPath
     outcome: Outcome
+    text: str | None = None  # written instead of `source` (the config proposed from dvc.yaml)
 
 
 def register(sub: Any) -> None:
@@ -50,6 +54,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--dir", default=".", type=Path, help="Repository root to write into (default: .).")
     p.add_argument("--force", action="store_true", help="Overwrite files that already exist.")
+    p.add_argument(
+        "--template",
+        action="store_true",
+        help="Write the commented generic config even in a DVC project (default: proposed from dvc.yaml).",
+    )
     p.add_argument(
         "--sample",
         action="store_true",
@@ -87,11 +96,74 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
 
     plan = plan_files(sources, dest, force=args.force)
+    report = ""
+    if not args.sample and not args.template and (dest / "dvc.yaml").is_file():
+        text, report = proposed_config(dest)
+        plan = [
+            PlannedFile(item.source, item.target, item.outcome, text)
+            if item.target == CONFIG_TARGET
+            else item
+            for item in plan
+        ]
     for item in plan:
         if item.outcome != "skip":
             _write(item, dest, actions_repo=args.actions_repo, actions_ref=args.actions_ref)
+    if report:
+        print(report)
     print(describe(plan))
     return 0
+
+
+def proposed_config(root: Path) -> tuple[str, str]:
+    """The config proposed from `root`'s dvc.yaml, and the report of what was inferred and what was not.
+    The proposal is validated as the bot will read it; a proposal that does not load is a bug, said so."""
+    from bot.cli import UserError
+    from bot.cli.config import read_dvc_yaml, read_metrics_files
+    from bot.core.config import ConfigError, load_config
+    from bot.core.project_scan import ScanError, propose, read_pipeline, render_config
+
+    dvc_yaml = read_dvc_yaml(root)
+    try:
+        files = read_pipeline(dvc_yaml).all_metric_files()
+        proposal = propose(
+            dvc_yaml,
+            project_name=root.resolve().name,
+            lock=_committed_lock(root),
+            metrics=read_metrics_files(root, files),
+        )
+    except ScanError as exc:
+        raise UserError(f"{exc}; pass --template to write the generic config instead") from exc
+    text = render_config(proposal)
+    try:
+        load_config(text, str(CONFIG_TARGET))
+    except ConfigError as exc:  # pragma: no cover - a defect of project_scan, not of the user's project
+        raise UserError(f"the config proposed from dvc.yaml does not load: {exc}; pass --template") from exc
+    lines = ["From dvc.yaml:"]
+    lines += [f"  found     {line}" for line in proposal.inferred]
+    lines += [f"  not found {line}" for line in proposal.missing]
+    return text, "\n".join(lines)
+
+
+def _committed_lock(root: Path) -> dict[str, object] | None:
+    """dvc.lock as last committed (the outputs it pins are what the workspace's metrics files describe)."""
+    import subprocess
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        done = subprocess.run(
+            ["git", "show", "HEAD:dvc.lock"], cwd=root, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        data = YAML(typ="safe").load(done.stdout)
+    except YAMLError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def template_sources(*, sample: bool) -> dict[PurePosixPath, Path]:
@@ -169,7 +241,9 @@ def _tree(root: Path) -> dict[PurePosixPath, Path]:
 def _write(item: PlannedFile, dest: Path, *, actions_repo: str | None, actions_ref: str | None) -> None:
     target = dest / item.target
     target.parent.mkdir(parents=True, exist_ok=True)
-    if item.target.parent == WORKFLOWS_TARGET:
+    if item.text is not None:
+        target.write_text(item.text, encoding="utf-8")
+    elif item.target.parent == WORKFLOWS_TARGET:
         text = item.source.read_text(encoding="utf-8")
         target.write_text(pin_actions(text, repo=actions_repo, ref=actions_ref), encoding="utf-8")
     else:
