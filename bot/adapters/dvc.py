@@ -23,6 +23,7 @@ from typing import IO, Any
 from bot.adapters.sandbox import Sandbox, StageTimeout, escaping_links
 from bot.core import lockfile
 from bot.core.isolation import stage_environment
+from bot.core.models import Plot, PlotSeries, PlotValue
 
 LOG_TAIL_LINES = 60
 LOCK_FILE = "dvc.lock"
@@ -80,6 +81,10 @@ class DvcMetricsError(DvcError):
         super().__init__(f"metrics file {path}: {reason}")
 
 
+class DvcFileError(DvcError):
+    """dvc.yaml or dvc.lock cannot be read by this DVC; the message says which and how to fix it."""
+
+
 @dataclass(frozen=True)
 class Remote:
     name: str
@@ -98,6 +103,7 @@ class StageFiles:
     pipeline: tuple[str, ...]  # this stage and all stages upstream of it, upstream first
     pipeline_outs: tuple[str, ...]  # what `dvc repro <stage>` can rebuild
     params_files: tuple[str, ...] = ()  # the params files the pipeline reads (params.yaml, ...)
+    downstream: tuple[str, ...] = ()  # stages that depend on this one's outputs, in pipeline order
 
 
 @dataclass(frozen=True)
@@ -134,11 +140,15 @@ class DvcProject:
         """The open `dvc.repo.Repo`, with the working directory at the repo root: DVC resolves targets
         and stage names against the current directory."""
         from dvc.repo import Repo
+        from dvc.utils.strictyaml import YAMLSyntaxError, YAMLValidationError
 
-        if self._repo is None:
-            self._repo = Repo(str(self.root))
-        with contextlib.chdir(self.root):
-            yield self._repo
+        try:
+            if self._repo is None:
+                self._repo = Repo(str(self.root))
+            with contextlib.chdir(self.root):
+                yield self._repo
+        except (YAMLValidationError, YAMLSyntaxError) as exc:
+            raise DvcFileError(_dvc_file_problem(self.root, exc)) from exc
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -159,7 +169,10 @@ class DvcProject:
             if found is None:
                 known = ", ".join(sorted(stages)) or "none"
                 raise DvcError(f"no stage '{name}' in dvc.yaml (stages: {known})")
-            upstream = list(nx.dfs_postorder_nodes(repo.index.graph, found))
+            graph = repo.index.graph
+            upstream = list(nx.dfs_postorder_nodes(graph, found))
+            later = nx.ancestors(graph, found)  # edges point from a stage to the stages it depends on
+            downstream = [s.addressing for s in reversed(list(nx.topological_sort(graph))) if s in later]
             return StageFiles(
                 name=name,
                 deps=tuple(d.def_path for d in found.deps if not _is_params(d)),
@@ -171,7 +184,32 @@ class DvcProject:
                 params_files=tuple(
                     dict.fromkeys(d.def_path for s in upstream for d in s.deps if _is_params(d))
                 ),
+                downstream=tuple(downstream),
             )
+
+    def top_level_metrics(self) -> tuple[str, ...]:
+        """The files of dvc.yaml's top-level `metrics:` (of every dvc.yaml), relative to the repository root."""
+        with self._api() as repo:
+            found = getattr(repo.index, "_metrics", {}) or {}
+            return tuple(
+                dict.fromkeys(
+                    self._from_dvcfile(dvcfile, p) for dvcfile, paths in found.items() for p in paths
+                )
+            )
+
+    def producer(self, path: str) -> str | None:
+        """The stage whose outputs hold `path` (the output itself, or a folder output containing it)."""
+        with self._api() as repo:
+            for stage in repo.index.stages:
+                for out in stage.outs:
+                    if path == out.def_path or path.startswith(out.def_path.rstrip("/") + "/"):
+                        return str(stage.addressing)
+        return None
+
+    def _from_dvcfile(self, dvcfile: str, path: str) -> str:
+        folder = Path(dvcfile).parent
+        full = (folder if folder.is_absolute() else self.root / folder) / path
+        return os.path.relpath(os.path.normpath(full), self.root).replace(os.sep, "/")
 
     # -- running -------------------------------------------------------------------------------
 
@@ -185,6 +223,7 @@ class DvcProject:
         self,
         stage: str,
         *,
+        targets: Iterable[str] = (),
         echo: IO[str] | None = None,
         sandbox: Sandbox | None = None,
         pass_env: Iterable[str] = (),
@@ -214,7 +253,10 @@ class DvcProject:
 
         try:
             returncode = sandbox.run(
-                [sys.executable, "-m", "dvc", "repro", stage], cwd=self.root, env=env, on_line=on_line
+                [sys.executable, "-m", "dvc", "repro", *(list(targets) or [stage])],
+                cwd=self.root,
+                env=env,
+                on_line=on_line,
             )
         except StageTimeout as exc:
             raise DvcStageError(stage, -9, "\n".join(tail), reason=str(exc)) from exc
@@ -327,14 +369,70 @@ class DvcProject:
             found[path] = values
         return _merge_namespaced(found)
 
-    def plot_rows(self, path: str) -> list[dict[str, Any]]:
-        """The rows of a plot file in the workspace, numbers as numbers (DVC reads CSV cells as text)."""
+    def plots(self, stages: Iterable[str], *, top_level: bool, named: Iterable[str] = ()) -> list[Plot]:
+        """The plots dvc.yaml defines, read as `dvc plots show` reads them, in dvc.yaml's order: those of the
+        outputs of `stages`, the top-level `plots:` when `top_level`, and any whose id or source file is in
+        `named` (or under a folder in it).
+
+        Every format DVC reads works (JSON/YAML lists of rows or dicts of lists such as dvclive's
+        `{"roc": [...]}`, CSV, TSV), with the definitions' `x`/`y` (several files in one chart), title and
+        template. Images are returned as paths. A plot whose file cannot be read carries its error.
+        """
+        from dvc.render.converter.vega import VegaConverter, _file_field
+        from dvc.repo.plots import infer_data_sources
+        from dvc.utils.plots import group_definitions_by_id
+
+        wanted_stages = set(stages)
+        wanted = [n.rstrip("/") for n in named]
         with self._api() as repo:
-            shown = repo.plots.show(targets=[path])
-        source = shown.get("workspace", {}).get("sources", {}).get("data", {}).get(path, {})
-        if "error" in source:
-            raise DvcError(f"plot file {path}: {_reason(source['error'])}")
-        return [{k: _number_or_text(v) for k, v in row.items()} for row in source.get("data", [])]
+            stage_outs = {
+                out.def_path
+                for stage in repo.index.stages
+                if stage.addressing in wanted_stages
+                for out in stage.outs
+            }
+            shown = repo.plots.show()
+        workspace = _rev_entry(shown, None)
+        definitions = workspace.get("definitions", {}).get("data", {})
+        sources = workspace.get("sources", {}).get("data", {})
+        plots: list[Plot] = []
+        for inner_id, props in group_definitions_by_id(definitions).values():
+            files = [str(f) for f in infer_data_sources(inner_id, props)]
+            top = _is_top_level(definitions, inner_id)
+            picked = (
+                _in_outs(files, stage_outs)
+                or (top_level and top)
+                or any(_within(name, [inner_id, *files]) for name in wanted)
+            )
+            if not picked:
+                continue
+            title = str(props.get("title") or inner_id)
+            errors = [
+                _reason(sources[f]["error"]) for f in files if "error" in sources.get(f, {"error": "missing"})
+            ]
+            if _is_image(inner_id):
+                plots.append(
+                    Plot(id=inner_id, title=title, template="image", image=inner_id, error="; ".join(errors))
+                )
+                continue
+            if errors:
+                plots.append(
+                    Plot(
+                        id=inner_id,
+                        title=title,
+                        template=str(props.get("template", "linear")),
+                        error=f"{', '.join(files)}: {errors[0]}",
+                    )
+                )
+                continue
+            data = {f: sources[f]["data"] for f in files}
+            try:
+                converter = VegaConverter(inner_id, data, dict(props))
+                datapoints, properties = converter.convert()
+                plots.append(_chart(inner_id, title, properties, datapoints, _file_field))
+            except Exception as exc:  # a definition DVC itself cannot draw: say so on the card
+                plots.append(Plot(id=inner_id, title=title, error=f"DVC cannot draw it: {exc}"))
+        return plots
 
     # -- dvc.lock ------------------------------------------------------------------------------
 
@@ -452,6 +550,103 @@ def run_git(root: Path, *args: str, as_bot: bool = False) -> str:
 
 
 # -- pure helpers ------------------------------------------------------------------------------
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
+_OLD_LOCK_HINT = (
+    "dvc.lock is in the format of DVC 1.x, which this DVC (3.x) cannot read. Regenerate it with a current "
+    "DVC: delete dvc.lock and run `dvc repro` (or `dvc commit -f` when the outputs are in your workspace), "
+    "then commit the new dvc.lock"
+)
+
+
+def _dvc_file_problem(root: Path, exc: Exception) -> str:
+    """One line: which DVC file is invalid, why, and what to do. A DVC 1.x lock file has no `schema:` key."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "dvc.lock" in text:
+        from ruamel.yaml import YAML
+
+        try:
+            lock = YAML(typ="safe").load((root / LOCK_FILE).read_text())
+        except Exception:  # unreadable YAML: the generic message below says so
+            lock = None
+        if isinstance(lock, dict) and "schema" not in lock:
+            return _OLD_LOCK_HINT
+        return f"{text.rstrip('.')}: fix dvc.lock or regenerate it with `dvc repro`, then commit it"
+    inner = getattr(exc, "exc", None) or exc.__cause__
+    details = "; ".join(str(e) for e in (getattr(inner, "errors", None) or [])[:3])
+    what = f" ({details})" if details else ""
+    return f"{text.rstrip('.')}{what}: fix it (`dvc repro --dry` shows the same error)"
+
+
+def _is_image(path: str) -> bool:
+    return path.lower().endswith(_IMAGE_SUFFIXES)
+
+
+def _within(name: str, candidates: Iterable[str]) -> bool:
+    return any(c == name or c.startswith(name + "/") for c in candidates)
+
+
+def _in_outs(files: Iterable[str], outs: set[str]) -> bool:
+    return any(_within(out.rstrip("/"), [f]) for f in files for out in outs)
+
+
+def _is_top_level(definitions: Mapping[str, Any], plot_id: str) -> bool:
+    """A plot defined in a dvc.yaml's own `plots:` (keyed by that file), not in a stage's outs (keyed "")."""
+    return any(key and plot_id in (entry.get("data") or {}) for key, entry in definitions.items())
+
+
+def _chart(
+    plot_id: str,
+    title: str,
+    properties: Mapping[str, Any],
+    datapoints: Mapping[str, list[dict[str, Any]]],
+    file_field: Any,
+) -> Plot:
+    """A chart from DVC's converted data: one series per (file, y field) of the definition, in its order."""
+    template = str(properties.get("template") or "linear")
+    ys = list(file_field(properties.get("y")))
+    xs = list(file_field(properties.get("x"))) if isinstance(properties.get("x"), dict) else []
+    as_text = template == "confusion"  # class labels stay as written: "0", not 0.0
+    series = []
+    for index, (y_file, y_field) in enumerate(ys):
+        if len(xs) == len(ys):
+            x_file, x_field = xs[index]
+        elif xs:
+            x_file, x_field = xs[0]
+        else:
+            x_file, x_field = y_file, "step"
+        rows = datapoints.get(y_file, [])
+        x_rows = datapoints.get(x_file, [])
+        if x_field == "step":
+            x_values: list[PlotValue] = [float(i) for i in range(len(rows))]
+        else:
+            x_values = [_plot_value(r.get(x_field), as_text) for r in x_rows]
+        series.append(
+            PlotSeries(
+                source=y_file,
+                x_field=x_field,
+                y_field=y_field,
+                x=x_values,
+                y=[_plot_value(r.get(y_field), as_text) for r in rows],
+            )
+        )
+    return Plot(
+        id=plot_id,
+        title=title,
+        template=template,
+        x_label=str(properties.get("x_label") or ""),
+        y_label=str(properties.get("y_label") or ""),
+        series=series,
+    )
+
+
+def _plot_value(value: Any, as_text: bool) -> PlotValue:
+    if as_text or isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int | float):
+        return float(value)
+    number = _number_or_text(value)
+    return float(number) if isinstance(number, int | float) else str(number)
 
 
 def _lock_stages(text: str) -> list[str]:

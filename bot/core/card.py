@@ -28,7 +28,7 @@ from bot.core.markdown import (
     squeeze_blank_lines,
 )
 from bot.core.markers import card_marker, find_markers
-from bot.core.models import ModelVersion, TrainResult
+from bot.core.models import ModelVersion, Plot, PlotSeries, TrainResult
 
 CARD_TEMPLATE = "card/model_card.md.j2"
 # A repository's own template: what it may write (a card is fitted under 65,536 characters anyway) and
@@ -151,7 +151,12 @@ def card_context(facts: CardFacts) -> dict[str, Any]:
         "base_metrics": _base_rows(candidate, result.base_metrics),
         "params_diff": _params_rows(result.params_diff),
         "lineage": _lineage_rows(result.lineage, spec.training_data),
-        "plots": _plots(result.plots),
+        "plots": _plots(
+            result.plots,
+            run_id=result.run.run_id if result.run else "",
+            run_url=_url(run_url),
+            artifact_url=_url(facts.artifact_url),
+        ),
         "gate": _gate_view(facts.decision),
         "reproduce": code_block(facts.reproduce or _default_reproduce(facts), "sh"),
         "duration": _duration(result.duration_s),
@@ -358,66 +363,150 @@ def _number(value: object) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Plots as Mermaid charts, which GitHub renders in comments
+# Plots as Mermaid charts, which GitHub renders in comments, in dvc.yaml's order
 
-# Column pairs DVC's plot templates and common metric files use, as (x, y).
-_KNOWN_AXES = (("fpr", "tpr"), ("recall", "precision"), ("threshold", "value"), ("step", "value"), ("x", "y"))
+MAX_PLOTS = 12
+MAX_LABELS = 20
+# Line colours, named in the caption because xychart-beta draws no legend.
+_PALETTE = (
+    ("blue", "#1f77b4"),
+    ("orange", "#ff7f0e"),
+    ("green", "#2ca02c"),
+    ("red", "#d62728"),
+    ("purple", "#9467bd"),
+    ("brown", "#8c564b"),
+)
 
 
-def _plots(plots: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[str, str]]:
+def _plots(plots: Sequence[Plot], *, run_id: str, run_url: str, artifact_url: str) -> list[dict[str, str]]:
     out = []
-    for name in sorted(plots)[:10]:
-        rows = list(plots[name])
-        title = _mermaid_text(name)
-        confusion = _confusion_table(rows)
-        if confusion:
-            out.append({"title": escape_md(name), "kind": "table", "body": confusion})
-            continue
-        chart = _xychart(title, rows)
-        if chart:
-            out.append({"title": escape_md(name), "kind": "mermaid", "body": chart})
+    for plot in list(plots)[:MAX_PLOTS]:
+        title = escape_md(plot.title or plot.id, max_len=120)
+        if plot.error:
+            out.append(
+                {
+                    "title": title,
+                    "kind": "missing",
+                    "body": f"_Not shown: {escape_md(plot.error, max_len=300)}_",
+                }
+            )
+        elif plot.image:
+            out.append(
+                {
+                    "title": title,
+                    "kind": "image",
+                    "body": _image_link(plot.image, run_id, run_url, artifact_url),
+                }
+            )
+        elif plot.template == "confusion":
+            body = _confusion_tables(plot)
+            out.append({"title": title, "kind": "table", "body": body or "_No rows in the plot files._"})
+        else:
+            chart = _xychart(plot)
+            out.append(
+                {
+                    "title": title,
+                    "kind": "mermaid",
+                    "body": chart or "_Nothing to draw: fewer than two points._",
+                }
+            )
     return out
 
 
-def _axes(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
-    if not rows:
-        return None
-    keys = [k for k in rows[0] if all(_number(r.get(k)) is not None for r in rows)]
-    lowered = {k.lower(): k for k in keys}
-    for x, y in _KNOWN_AXES:
-        if x in lowered and y in lowered:
-            return lowered[x], lowered[y]
-    return (keys[0], keys[1]) if len(keys) >= 2 else None
+def _image_link(path: str, run_id: str, run_url: str, artifact_url: str) -> str:
+    """Where the image is: an artifact of the MLflow run (linked when the store has a UI), never a third party."""
+    if run_url:
+        target = f"{run_url}/artifactPath/{_url_path(path)}"
+        return f"Image {code(path, max_len=120)}, logged with the run: [open it in MLflow]({target})"
+    where = f" of MLflow run {code(run_id)}" if run_id else ""
+    link = f" ([CI artifacts]({artifact_url}))" if artifact_url else ""
+    return f"Image {code(path, max_len=120)}, logged as an artifact{where}{link}"
 
 
-def _xychart(title: str, rows: Sequence[Mapping[str, Any]]) -> str:
-    axes = _axes(rows)
-    if axes is None:
+def _url_path(path: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "/._-" else f"%{ord(ch):02X}" for ch in path if ord(ch) < 128)
+    return safe
+
+
+def _series_names(plot: Plot) -> list[str]:
+    """Each series by its source file without the common folder, plus its field when fields differ."""
+    sources = [s.source for s in plot.series]
+    prefix = _common_folder(sources) if len(set(sources)) > 1 else ""
+    fields = {s.y_field for s in plot.series}
+    names = []
+    for series in plot.series:
+        name = series.source[len(prefix) :] if prefix else series.source
+        if len(set(sources)) == 1 and len(fields) > 1:
+            name = series.y_field
+        elif len(fields) > 1:
+            name = f"{name}: {series.y_field}"
+        names.append(name)
+    return names
+
+
+def _common_folder(paths: Sequence[str]) -> str:
+    parts = [p.split("/")[:-1] for p in paths]
+    common: list[str] = []
+    for group in zip(*parts, strict=False):
+        if len(set(group)) != 1:
+            break
+        common.append(group[0])
+    return "/".join(common) + "/" if common else ""
+
+
+def _xychart(plot: Plot) -> str:
+    lines = []
+    for series in plot.series[: len(_PALETTE)]:
+        points = [
+            (float(x), float(y))
+            for x, y in zip(series.x, series.y, strict=False)
+            if _number(x) is not None and _number(y) is not None
+        ]
+        if len(points) >= 2:
+            lines.append(sorted(points))
+    if not lines:
         return ""
-    x_key, y_key = axes
-    points = sorted((float(r[x_key]), float(r[y_key])) for r in rows)
-    x_min, x_max = points[0][0], points[-1][0]
+    x_min = min(p[0][0] for p in lines)
+    x_max = max(p[-1][0] for p in lines)
     if x_max <= x_min:
         return ""
     # xychart-beta spaces a line's values evenly along the x range, so resample on an even grid.
     count = MAX_PLOT_POINTS  # an even grid fine enough to show a step curve (ROC) with few points
     grid = [x_min + (x_max - x_min) * i / (count - 1) for i in range(count)]
-    xs = [p[0] for p in points]
-    values = [_interpolate(points, xs, x) for x in grid]
-    y_min, y_max = min(values), max(values)
+    resampled = [[_interpolate(points, [p[0] for p in points], x) for x in grid] for points in lines]
+    y_min = min(min(values) for values in resampled)
+    y_max = max(max(values) for values in resampled)
     if y_max <= y_min:
         y_max = y_min + 1
-    return "\n".join(
-        [
-            "```mermaid",
-            "xychart-beta",
-            f'    title "{title}"',
-            f'    x-axis "{_mermaid_text(x_key)}" {_short(x_min)} --> {_short(x_max)}',
-            f'    y-axis "{_mermaid_text(y_key)}" {_short(y_min)} --> {_short(y_max)}',
-            f"    line [{', '.join(_short(v) for v in values)}]",
-            "```",
-        ]
-    )
+    series_names = _series_names(plot)
+    palette = ", ".join(colour for _, colour in _PALETTE[: len(resampled)])
+    kind = "bar" if plot.template.startswith("bar") else "line"
+    chart = [
+        "```mermaid",
+        f'%%{{init: {{"themeVariables": {{"xyChart": {{"plotColorPalette": "{palette}"}}}}}}}}%%',
+        "xychart-beta",
+        f'    title "{_mermaid_text(plot.title or plot.id)}"',
+        f'    x-axis "{_mermaid_text(plot.x_label)}" {_short(x_min)} --> {_short(x_max)}',
+        f'    y-axis "{_mermaid_text(plot.y_label)}" {_short(y_min)} --> {_short(y_max)}',
+        *(f"    {kind} [{', '.join(_short(v) for v in values)}]" for values in resampled),
+        "```",
+    ]
+    drawn = [name for name, points in zip(series_names, plot.series, strict=False) if _drawable(points)]
+    if len(plot.series) > 1 or drawn != series_names:
+        legend = " · ".join(
+            f"{colour}: {code(name, max_len=80)}" for (colour, _), name in zip(_PALETTE, drawn, strict=False)
+        )
+        chart += ["", legend]
+    return "\n".join(chart)
+
+
+def _drawable(series: PlotSeries) -> bool:
+    pairs = [
+        (x, y)
+        for x, y in zip(series.x, series.y, strict=False)
+        if _number(x) is not None and _number(y) is not None
+    ]
+    return len(pairs) >= 2
 
 
 def _interpolate(points: Sequence[tuple[float, float]], xs: Sequence[float], x: float) -> float:
@@ -432,26 +521,42 @@ def _interpolate(points: Sequence[tuple[float, float]], xs: Sequence[float], x: 
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
-def _confusion_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A confusion matrix (rows with `actual` and `predicted`) as a small count table."""
-    if not rows:
-        return ""
-    keys = {k.lower(): k for k in rows[0]}
-    actual, predicted = keys.get("actual"), keys.get("predicted")
-    if actual is None or predicted is None:
+def _confusion_tables(plot: Plot) -> str:
+    """One count table per series (actual rows x predicted columns), labels as written in the files."""
+    names = _series_names(plot)
+    tables = []
+    for name, series in zip(names, plot.series, strict=False):
+        table = _confusion_table([str(v) for v in series.x], [str(v) for v in series.y], plot)
+        if not table:
+            continue
+        heading = f"**{code(name, max_len=80)}**\n\n" if len(plot.series) > 1 else ""
+        tables.append(heading + table)
+    return "\n\n".join(tables)
+
+
+def _confusion_table(actual: Sequence[str], predicted: Sequence[str], plot: Plot) -> str:
+    if not actual:
         return ""
     counts: dict[tuple[str, str], int] = {}
-    for row in rows:
-        pair = (str(row.get(actual)), str(row.get(predicted)))
+    for pair in zip(actual, predicted, strict=False):
         counts[pair] = counts.get(pair, 0) + 1
-    labels = sorted({a for a, _ in counts} | {p for _, p in counts})[:20]
-    header = "| actual \\ predicted | " + " | ".join(escape_md(label, max_len=30) for label in labels) + " |"
-    rule = "|---|" + "---|" * len(labels)
+    labels = sorted({a for a, _ in counts} | {p for _, p in counts}, key=_label_order)[:MAX_LABELS]
+    corner = f"{escape_md(plot.x_label or 'actual', max_len=30)} \\ {escape_md(plot.y_label or 'predicted', max_len=30)}"
+    header = f"| {corner} | " + " | ".join(escape_md(label, max_len=30) for label in labels) + " |"
+    rule = "|---|" + "---:|" * len(labels)
     body = [
         f"| **{escape_md(a, max_len=30)}** | " + " | ".join(str(counts.get((a, p), 0)) for p in labels) + " |"
         for a in labels
     ]
     return "\n".join([header, rule, *body])
+
+
+def _label_order(label: str) -> tuple[int, float, str]:
+    """Numeric labels by value ("2" before "10"), then text labels alphabetically."""
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
 
 
 def _mermaid_text(text: str) -> str:

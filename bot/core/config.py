@@ -280,6 +280,17 @@ class ModelSpec(_Strict):
     intended_use: str = ""
     caveats: list[str] = Field(default_factory=list)
     training_data: list[RepoPath] = Field(default_factory=list, description="Input paths shown as lineage.")
+    metrics_from: list[RepoPath] | None = Field(
+        None,
+        description="Where the metrics come from: stage names (their `metrics:`) or metrics files. Unset: the "
+        "model's stage, dvc.yaml's top-level `metrics:` and the stages downstream of the model's stage. "
+        "Training reproduces the stages that produce them.",
+    )
+    plots_from: list[RepoPath] | None = Field(
+        None,
+        description="Which plots the card shows: stage names (their `plots:`), plot files or top-level plot "
+        "ids. Unset: the model's stage, dvc.yaml's top-level `plots:` and the stages downstream of it.",
+    )
     drift: DriftSpec | None = None
 
     def metric(self, name: str) -> MetricSpec | None:

@@ -78,6 +78,38 @@ class ModelVersion:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+PlotValue = float | str  # numbers as numbers; labels (confusion-matrix classes, dates) as written
+
+
+@dataclass(frozen=True)
+class PlotSeries:
+    """One line of a chart (or one confusion matrix): the `x`/`y` fields of one source file, in file order."""
+
+    source: str  # the file the values come from
+    x_field: str  # "step" when the plot has no x: the row index, as DVC does
+    y_field: str
+    x: list[PlotValue] = field(default_factory=list)
+    y: list[PlotValue] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One DVC plot as dvc.yaml defines it: a chart of one or more series, or an image."""
+
+    id: str  # DVC's plot id: a file path, or the name of a top-level `plots:` entry
+    title: str
+    template: str = "linear"  # DVC's template name: linear, simple, scatter, confusion, ...; "image"
+    x_label: str = ""
+    y_label: str = ""
+    series: list[PlotSeries] = field(default_factory=list)  # in dvc.yaml's order
+    image: str = ""  # an image plot: its path in the repository, logged as a run artifact
+    error: str = ""  # why the plot could not be read (the card says so)
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.image] if self.image else list(dict.fromkeys(s.source for s in self.series))
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """What `mlops-bot train` produced for one model."""
@@ -92,7 +124,7 @@ class TrainResult:
     params: dict[str, Any] = field(default_factory=dict)
     params_diff: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> {"old":..,"new":..}
     base_metrics: dict[str, float] = field(default_factory=dict)
-    plots: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # plot file -> rows
+    plots: list[Plot] = field(default_factory=list)  # in dvc.yaml's order
     lineage: dict[str, str] = field(default_factory=dict)  # input path -> DVC md5
     log_tail: str = ""  # the end of the stage log when it failed
     error: str = ""
@@ -135,7 +167,18 @@ def train_result_from_dict(data: dict[str, Any]) -> TrainResult:
     record = (
         RunRecord(**{k: v for k, v in run.items() if k in RunRecord.__dataclass_fields__}) if run else None
     )
+    fields["plots"] = [plot_from_dict(p) for p in data.get("plots") or []]
     return TrainResult(run=record, **fields)
+
+
+def plot_from_dict(data: dict[str, Any]) -> Plot:
+    """The inverse of `dataclasses.asdict(Plot)`."""
+    series = [
+        PlotSeries(**{k: v for k, v in s.items() if k in PlotSeries.__dataclass_fields__})
+        for s in data.get("series", [])
+    ]
+    fields = {k: v for k, v in data.items() if k in Plot.__dataclass_fields__ and k != "series"}
+    return Plot(series=series, **fields)
 
 
 def drift_summary_from_dict(data: dict[str, Any]) -> DriftSummary:

@@ -1,7 +1,8 @@
 """`mlops-bot train`: reproduce a model's DVC stage in a checkout of the PR head and log it to MLflow.
 
 The training code never needs to know about MLflow: params, metrics and plots are read through DVC and
-logged here. A run is identified by the DVC hash of the model output, so a push that changes nothing
+logged here. They may come from the model's stage or from later ones (the common `train` -> `evaluate`
+layout, dvc.yaml's top-level `metrics:`/`plots:`); training reproduces every stage that produces them. A run is identified by the DVC hash of the model output, so a push that changes nothing
 (the bot's own dvc.lock commit, a README edit) finds the run it already has instead of training again.
 """
 
@@ -27,8 +28,9 @@ from bot.adapters.dvc import (
     StageFiles,
     run_git,
 )
+from bot.adapters.mlflow import ModelLogError
 from bot.core.config import ModelSpec, RepoConfig
-from bot.core.models import RunRecord, TrainResult, train_result_from_dict
+from bot.core.models import Plot, RunRecord, TrainResult, train_result_from_dict
 
 if TYPE_CHECKING:
     from bot.adapters.mlflow import MlflowRegistry
@@ -111,19 +113,24 @@ def _train_one(
 
     try:
         stage = project.stage(spec.stage)
+        if spec.output not in stage.outs:
+            return failed(_not_an_output(project, spec, stage))
+        sources = _sources(project, spec, stage)
         remote = project.default_remote()
         if remote is not None and (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever pushed
-            rebuilt = project.pull(spec.stage, rebuildable=stage.pipeline_outs)
-            if rebuilt:
-                _say(echo, f"not on the DVC remote yet, the stage will rebuild: {', '.join(rebuilt)}")
-        dirty = bool(project.status(spec.stage))
+            for target in sources.stages:
+                rebuildable = project.stage(target).pipeline_outs
+                rebuilt = project.pull(target, rebuildable=rebuildable)
+                if rebuilt:
+                    _say(echo, f"not on the DVC remote yet, the stage will rebuild: {', '.join(rebuilt)}")
+        dirty = any(project.status(target) for target in sources.stages)
         # mlflow and scikit-learn take seconds to import: do it while `dvc repro` runs in its child process.
         warm = _background(registry.warm_up) if dirty else None
         ran: tuple[str, ...] = ()
         if dirty:
-            ran = project.repro(spec.stage, echo=echo).ran
+            ran = project.repro(spec.stage, targets=sources.stages, echo=echo).ran
         else:
-            _say(echo, f"stage '{spec.stage}' and its inputs are unchanged; nothing to reproduce")
+            _say(echo, f"{_stages_text(sources.stages)} and their inputs are unchanged; nothing to reproduce")
         if warm is not None:
             warm.join()
         output_hash = project.output_md5(spec.stage, spec.output)
@@ -132,10 +139,11 @@ def _train_one(
                 f"dvc.lock has no output {spec.output} for stage '{spec.stage}': check `output` of model "
                 f"{spec.name} in the config against the stage's `outs` in dvc.yaml"
             )
-        facts = _read_facts(project, spec, stage, base_rev)
+        facts = _read_facts(project, spec, stage, sources, base_rev)
         reused = _reusable_run(registry, spec.name, output_hash) if not ran else None
         if push and remote is not None:
-            project.push(spec.stage)
+            for target in sources.stages:
+                project.push(target)
         if reused is not None:
             run = _mark_reused(registry, reused, context)
         else:
@@ -146,7 +154,7 @@ def _train_one(
                 params=facts.params,
                 metrics=facts.metrics,
                 tags=_run_tags(spec.name, context, output_hash, project.lock_hash()),
-                artifacts=_artifacts(project.root, stage),
+                artifacts=_artifacts(project.root, stage, sources, facts.plots),
                 model_file=project.root / spec.output,
                 example_data=_example_data(project.root, spec),
             )
@@ -155,6 +163,8 @@ def _train_one(
     except DvcMetricsError as exc:
         return failed(str(exc))
     except DvcError as exc:
+        return failed(str(exc))
+    except ModelLogError as exc:
         return failed(str(exc))
     return TrainResult(
         model=spec.name,
@@ -174,34 +184,142 @@ def _train_one(
 
 
 @dataclass(frozen=True)
+class _Sources:
+    """Where a model's metrics and plots come from, and the stages `dvc repro` must run to produce them."""
+
+    metrics: tuple[str, ...]  # metrics files
+    plot_stages: tuple[str, ...]  # stages whose `plots:` the card shows
+    plot_top_level: bool  # and dvc.yaml's top-level `plots:`
+    plot_names: tuple[str, ...]  # plot ids or files named in `plots_from`
+    stages: tuple[str, ...]  # repro targets, the model's stage first
+
+
+def _sources(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> _Sources:
+    """`metrics_from` / `plots_from` resolved against dvc.yaml; unset, the model's stage, the top-level
+    sections and every stage downstream of the model's stage, as `dvc metrics show` would list them."""
+    known = {stage.name, *stage.pipeline, *stage.downstream}
+    stages = [stage.name]
+    producers_missing = False
+
+    def stage_files(name: str) -> StageFiles:
+        return stage if name == stage.name else project.stage(name)
+
+    def produced_by(path: str) -> None:
+        nonlocal producers_missing
+        producer = project.producer(path)
+        if producer is None:
+            producers_missing = True
+        elif producer not in stages:
+            stages.append(producer)
+
+    metrics: list[str] = []
+    if spec.metrics_from is None:
+        metrics += stage.metrics
+        for name in stage.downstream:
+            found = project.stage(name).metrics
+            if found:
+                metrics += found
+                stages.append(name)
+        for path in project.top_level_metrics():
+            metrics.append(path)
+            produced_by(path)
+    else:
+        for entry in spec.metrics_from:
+            if entry in known or _is_stage(project, entry):
+                metrics += stage_files(entry).metrics
+                if entry not in stages:
+                    stages.append(entry)
+            else:
+                metrics.append(entry)
+                produced_by(entry)
+    if not metrics:
+        raise DvcMetricsError(
+            "(none)",
+            f"no metrics to judge: stage '{stage.name}' declares no `metrics:`, "
+            + (
+                "nor do the `metrics_from` entries"
+                if spec.metrics_from is not None
+                else "dvc.yaml has no top-level `metrics:` and no stage after it declares any"
+            )
+            + f"; set `metrics_from:` of model {spec.name} in the config to the stage or file that writes them",
+        )
+
+    plot_names: list[str] = []
+    plot_stages = [stage.name, *stage.downstream]
+    top_level = True
+    if spec.plots_from is not None:
+        plot_stages, top_level = [], False
+        for entry in spec.plots_from:
+            if entry in known or _is_stage(project, entry):
+                plot_stages.append(entry)
+            else:
+                plot_names.append(entry)
+    for name in plot_stages:
+        if name != stage.name and stage_files(name).plots and name not in stages:
+            stages.append(name)
+    for name in plot_names:
+        produced_by(name)
+    if producers_missing or (top_level and spec.plots_from is None):
+        # A top-level file written inside no declared output: whatever runs after the model may write it.
+        stages += [name for name in stage.downstream if name not in stages]
+    return _Sources(
+        metrics=tuple(dict.fromkeys(metrics)),
+        plot_stages=tuple(plot_stages),
+        plot_top_level=top_level,
+        plot_names=tuple(plot_names),
+        stages=tuple(stages),
+    )
+
+
+def _is_stage(project: DvcProject, name: str) -> bool:
+    try:
+        project.stage(name)
+    except DvcError:
+        return False
+    return True
+
+
+def _not_an_output(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> str:
+    producer = project.producer(spec.output)
+    where = f"it is an output of stage '{producer}'" if producer else "no stage in dvc.yaml outputs it"
+    fix = (
+        f"set `stage: {producer}` and, for metrics written by '{stage.name}', `metrics_from: [{stage.name}]`"
+        if producer
+        else f"check `output` of model {spec.name} against the `outs` in dvc.yaml"
+    )
+    return f"{spec.output} is not an output of stage '{stage.name}' ({where}): {fix}"
+
+
+def _stages_text(stages: Sequence[str]) -> str:
+    names = ", ".join(f"'{s}'" for s in stages)
+    return f"stage {names}" if len(stages) == 1 else f"stages {names}"
+
+
+@dataclass(frozen=True)
 class _Facts:
     metrics: dict[str, float]
     params: dict[str, Any]
     params_diff: dict[str, dict[str, Any]]
     base_metrics: dict[str, float]
-    plots: dict[str, list[dict[str, Any]]]
+    plots: list[Plot]
     lineage: dict[str, str]
 
 
-def _read_facts(project: DvcProject, spec: ModelSpec, stage: StageFiles, base_rev: str) -> _Facts:
+def _read_facts(
+    project: DvcProject, spec: ModelSpec, stage: StageFiles, sources: _Sources, base_rev: str
+) -> _Facts:
     """What the card shows, read through DVC: it works for any project, MLflow-aware or not."""
-    if not stage.metrics:
-        raise DvcMetricsError(
-            "(none)",
-            f"stage '{stage.name}' declares no `metrics:` file in dvc.yaml, so there is nothing to judge",
-        )
-    plots: dict[str, list[dict[str, Any]]] = {}
-    for path in stage.plots:
-        try:
-            plots[path] = project.plot_rows(path)
-        except DvcError as exc:  # a plot is decoration: the card says it is missing, training stands
-            plots[path] = []
-            print(f"mlops-bot train: {exc}", file=sys.stderr)
+    try:
+        plots = project.plots(sources.plot_stages, top_level=sources.plot_top_level, named=sources.plot_names)
+    except DvcError as exc:  # a plot is decoration: the card goes without, training stands
+        plots = []
+        print(f"mlops-bot train: {exc}", file=sys.stderr)
+    params_stages = list(dict.fromkeys([*stage.pipeline, *sources.stages]))
     return _Facts(
-        metrics=project.metrics(stage.metrics),
-        params=project.params(stage.pipeline),
-        params_diff=project.params_diff(base_rev, stage.pipeline) if base_rev else {},
-        base_metrics=project.metrics(stage.metrics, rev=base_rev) if base_rev else {},
+        metrics=project.metrics(sources.metrics),
+        params=project.params(params_stages),
+        params_diff=project.params_diff(base_rev, params_stages) if base_rev else {},
+        base_metrics=project.metrics(sources.metrics, rev=base_rev) if base_rev else {},
         plots=plots,
         lineage=project.input_md5s(spec.stage, extra=spec.training_data),
     )
@@ -247,9 +365,13 @@ def _run_name(model: str, context: TrainContext) -> str:
     return f"{model} {where} {context.head_sha[:7]}".strip()
 
 
-def _artifacts(root: Path, stage: StageFiles) -> dict[str, list[Path]]:
-    """Files logged with the run, under their repository folders: params files, metrics, plots, dvc.lock."""
-    paths = [*stage.params_files, *stage.metrics, *stage.plots, LOCK_FILE]
+def _artifacts(
+    root: Path, stage: StageFiles, sources: _Sources, plots: Sequence[Plot]
+) -> dict[str, list[Path]]:
+    """Files logged with the run, under their repository folders: params files, metrics, plots (images
+    included, which the card links), dvc.lock."""
+    plot_files = [path for plot in plots for path in plot.sources]
+    paths = [*stage.params_files, *sources.metrics, *plot_files, LOCK_FILE]
     grouped: dict[str, list[Path]] = {}
     for rel in dict.fromkeys(paths):
         file = root / rel

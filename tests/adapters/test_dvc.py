@@ -76,7 +76,7 @@ def test_reads_params_metrics_and_plots_through_dvc(sample: Path, trained: Train
         metrics = project.metrics(["metrics.json"])
         base_metrics = project.metrics(["metrics.json"], rev=trained.sha)
         diff = project.params_diff(trained.sha, ["prepare", "train"])
-        rows = project.plot_rows("plots/roc.csv")
+        [roc] = project.plots(["train"], top_level=True)
 
     assert params == {
         "data.snapshot": "2024-01",
@@ -89,7 +89,9 @@ def test_reads_params_metrics_and_plots_through_dvc(sample: Path, trained: Train
     assert base_metrics == json.loads((trained.root / "metrics.json").read_text())
     assert base_metrics != metrics
     assert diff == {"train.C": {"old": 1.0, "new": 0.05}}
-    assert rows[0] == {"fpr": 0.0, "tpr": 0.0} and rows[-1] == {"fpr": 1.0, "tpr": 1.0}
+    [series] = roc.series
+    assert (series.source, series.x_field, series.y_field) == ("plots/roc.csv", "fpr", "tpr")
+    assert (series.x[0], series.y[0], series.x[-1], series.y[-1]) == (0.0, 0.0, 1.0, 1.0)
 
 
 def test_metrics_at_a_commit_before_the_pipeline_are_empty(sample: Path) -> None:
@@ -225,3 +227,97 @@ def test_the_sample_template_is_what_the_repo_builder_copies(tmp_path: Path) -> 
     for rel in ("dvc.yaml", "params.yaml", "src/train.py", ".github/mlops-bot.yml"):
         assert (root / rel).read_bytes() == (template / rel).read_bytes()
     assert "remote" not in (root / ".dvc" / "config").read_text()
+
+
+# -- the plot formats DVC reads, and the DVC files it cannot ---------------------------------------------
+
+
+def plot_project(tmp_path: Path, dvc_yaml: str, files: dict[str, str]) -> Path:
+    from tests.support.dvc_projects import build
+
+    project = build(
+        tmp_path / "repo", {"dvc.yaml": dvc_yaml, **files}, model="m", stage="s", remote=tmp_path / "r"
+    )
+    return project.root
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        (
+            "roc.json",
+            json.dumps({"roc": [{"fpr": 0, "tpr": 0}, {"fpr": 0.5, "tpr": 0.9}, {"fpr": 1, "tpr": 1}]}),
+        ),
+        ("roc.json", json.dumps([{"fpr": 0, "tpr": 0}, {"fpr": 0.5, "tpr": 0.9}, {"fpr": 1, "tpr": 1}])),
+        ("roc.csv", "fpr,tpr\n0,0\n0.5,0.9\n1,1\n"),
+        ("roc.tsv", "fpr\ttpr\n0\t0\n0.5\t0.9\n1\t1\n"),
+        ("roc.yaml", "- {fpr: 0, tpr: 0}\n- {fpr: 0.5, tpr: 0.9}\n- {fpr: 1, tpr: 1}\n"),
+    ],
+    ids=["dvclive-dict-of-lists", "json-list", "csv", "tsv", "yaml"],
+)
+def test_every_format_dvc_reads_gives_the_same_series(tmp_path: Path, name: str, content: str) -> None:
+    root = plot_project(tmp_path, f"plots:\n  - {name}:\n      x: fpr\n      y: tpr\n", {name: content})
+    with DvcProject(root) as project:
+        [plot] = project.plots([], top_level=True)
+    assert plot.error == ""
+    [series] = plot.series
+    assert (series.x, series.y) == ([0.0, 0.5, 1.0], [0.0, 0.9, 1.0])
+
+
+def test_top_level_plots_keep_dvc_yaml_order_titles_and_overlays(tmp_path: Path) -> None:
+    dvc_yaml = (
+        "plots:\n"
+        "  - Loss:\n"
+        "      y:\n"
+        "        train.json: loss\n"
+        "        test.json: loss\n"
+        "  - b.png\n"
+        "  - a.csv:\n"
+        "      title: Accuracy\n"
+        "      template: confusion\n"
+        "      x: actual\n"
+        "      y: predicted\n"
+    )
+    files = {
+        "train.json": json.dumps({"loss": [{"loss": 3}, {"loss": 2}]}),
+        "test.json": json.dumps({"loss": [{"loss": 4}, {"loss": 3.5}]}),
+        "b.png": "png",
+        "a.csv": "actual,predicted\n0,1\n1,1\n",
+    }
+    with DvcProject(plot_project(tmp_path, dvc_yaml, files)) as project:
+        loss, image, confusion = project.plots([], top_level=True)
+        assert project.plots([], top_level=False) == []
+        assert [p.id for p in project.plots([], top_level=False, named=["a.csv"])] == ["a.csv"]
+
+    assert (loss.id, loss.title, [s.source for s in loss.series]) == (
+        "Loss",
+        "Loss",
+        ["train.json", "test.json"],
+    )
+    assert loss.series[1].x == [0.0, 1.0] and loss.series[1].y == [4.0, 3.5]  # no x: the step, as DVC does
+    assert (image.template, image.image) == ("image", "b.png")
+    assert confusion.title == "Accuracy" and confusion.series[0].x == ["0", "1"]  # labels stay text
+
+
+def test_a_missing_plot_file_is_named_not_raised(tmp_path: Path) -> None:
+    root = plot_project(tmp_path, "plots:\n  - gone.csv\n", {})
+    with DvcProject(root) as project:
+        [plot] = project.plots([], top_level=True)
+    assert plot.id == "gone.csv" and "gone.csv" in plot.error and plot.series == []
+
+
+def test_a_dvc_1_lock_file_says_how_to_regenerate_it(tmp_path: Path) -> None:
+    from tests.support.dvc_projects import dvc1_lock_project
+
+    project = dvc1_lock_project(tmp_path / "repo", remote=tmp_path / "remote")
+    with DvcProject(project.root) as dvc, pytest.raises(DvcError) as caught:
+        dvc.stage("train")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("dvc.lock is in the format of DVC 1.x") and "`dvc repro`" in message
+
+
+def test_an_invalid_dvc_yaml_is_a_dvc_error(tmp_path: Path) -> None:
+    root = plot_project(tmp_path, "stages:\n  train:\n    command: python x.py\n", {})
+    with DvcProject(root) as dvc, pytest.raises(DvcError, match=r"dvc\.yaml"):
+        dvc.stage("train")

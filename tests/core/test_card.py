@@ -15,7 +15,7 @@ from bot.core.config import MetricSpec, ModelSpec, Promotion
 from bot.core.gates import evaluate
 from bot.core.markdown import COMMENT_LIMIT, size
 from bot.core.markers import card_marker, find_markers
-from bot.core.models import ModelVersion, RunRecord, TrainResult
+from bot.core.models import ModelVersion, Plot, PlotSeries, RunRecord, TrainResult
 
 Snapshot = Callable[[str, str], None]
 
@@ -40,6 +40,29 @@ ROC = [{"fpr": i / 200, "tpr": min(1.0, (i / 200) ** 0.25), "threshold": 1 - i /
 CONFUSION = [
     {"actual": a, "predicted": p} for a, p in [("0", "0")] * 90 + [("0", "1")] * 5 + [("1", "1")] * 40
 ]
+ROC_PLOT = Plot(
+    id="plots/roc.json",
+    title="plots/roc.json",
+    x_label="fpr",
+    y_label="tpr",
+    series=[PlotSeries("plots/roc.json", "fpr", "tpr", x=[r["fpr"] for r in ROC], y=[r["tpr"] for r in ROC])],
+)
+CONFUSION_PLOT = Plot(
+    id="plots/confusion.json",
+    title="plots/confusion.json",
+    template="confusion",
+    x_label="actual",
+    y_label="predicted",
+    series=[
+        PlotSeries(
+            "plots/confusion.json",
+            "actual",
+            "predicted",
+            x=[r["actual"] for r in CONFUSION],
+            y=[r["predicted"] for r in CONFUSION],
+        )
+    ],
+)
 RESULT = TrainResult(
     model="churn",
     run=RUN,
@@ -49,7 +72,7 @@ RESULT = TrainResult(
     metrics=dict(RUN.metrics),
     params_diff={"train.C": {"old": 1.0, "new": 0.5}, "train.solver": {"old": None, "new": "saga"}},
     base_metrics={"f1": 0.925, "log_loss": 0.29, "accuracy": 0.95},
-    plots={"plots/roc.json": ROC, "plots/confusion.json": CONFUSION},
+    plots=[CONFUSION_PLOT, ROC_PLOT],
     lineage={"data/train.csv": "0cc175b9c0f1b6a831c399e269772661"},
     duration_s=83.2,
 )
@@ -83,7 +106,7 @@ FAILED = replace(
     ok=False,
     run=None,
     metrics={},
-    plots={},
+    plots=[],
     error="dvc repro failed: stage 'train' exited with code 1",
     log_tail="Running stage 'train':\n> python train.py\nTraceback (most recent call last):\n"
     '  File "train.py", line 12, in <module>\nValueError: Input contains NaN\n',
@@ -126,7 +149,7 @@ def test_roc_curve_becomes_a_mermaid_chart_of_at_most_50_points() -> None:
     chart = re.search(r"```mermaid\n(.*?)\n```", body, re.S)
     assert chart is not None
     lines = chart.group(1).split("\n")
-    assert lines[0] == "xychart-beta"
+    assert lines[0].startswith("%%{init:") and lines[1] == "xychart-beta"
     assert 'x-axis "fpr" 0 --> 1' in chart.group(1) and 'y-axis "tpr" 0 --> 1' in chart.group(1)
     values = re.search(r"line \[(.*)\]", chart.group(1))
     assert values is not None
@@ -237,3 +260,102 @@ def test_context_values_are_escaped_strings() -> None:
     assert context["pr_title"] == "&lt;b&gt;x&lt;/b&gt;"
     assert context["run_url"].startswith("http://127.0.0.1")
     assert card_context(facts(ci_url="javascript:alert(1)"))["ci_url"] == ""
+
+
+# -- plots as DVC defines them: dvclive's shapes, overlays, images ----------------------------------------
+
+
+def dvclive_plots() -> list[Plot]:
+    """What `DvcProject.plots` reads from the DVC get-started layout (tests/support/dvc_projects.py)."""
+
+    def roc(split: str, bend: float) -> PlotSeries:
+        xs = [i / 20 for i in range(21)]
+        return PlotSeries(
+            f"eval/plots/sklearn/roc/{split}.json", "fpr", "tpr", x=xs, y=[round(x**bend, 4) for x in xs]
+        )
+
+    def cm(split: str, pairs: list[tuple[str, str]]) -> PlotSeries:
+        return PlotSeries(
+            f"eval/plots/sklearn/cm/{split}.json",
+            "actual",
+            "predicted",
+            x=[a for a, _ in pairs],
+            y=[p for _, p in pairs],
+        )
+
+    return [
+        Plot(
+            id="ROC",
+            title="ROC",
+            template="simple",
+            x_label="fpr",
+            y_label="tpr",
+            series=[roc("train", 0.2), roc("test", 0.35)],
+        ),
+        Plot(
+            id="Confusion-Matrix",
+            title="Confusion-Matrix",
+            template="confusion",
+            x_label="actual",
+            y_label="predicted",
+            series=[
+                cm("train", [("0", "0")] * 120 + [("1", "0")] * 9 + [("1", "1")] * 111),
+                cm("test", [("0", "0")] * 52 + [("0", "1")] * 8 + [("1", "1")] * 60),
+            ],
+        ),
+        Plot(
+            id="eval/importance.png",
+            title="eval/importance.png",
+            template="image",
+            image="eval/importance.png",
+        ),
+        Plot(
+            id="eval/prc.json",
+            title="eval/prc.json",
+            error="the file does not exist (did the stage write it?)",
+        ),
+    ]
+
+
+DVCLIVE_SPEC = ModelSpec(
+    name="churn-rf",
+    stage="train",
+    output="model.pkl",
+    metrics=[MetricSpec(name="roc_auc.test", min=0.6)],
+)
+DVCLIVE_RESULT = TrainResult(
+    model="churn-rf",
+    run=replace(RUN, model="churn-rf", url=""),
+    reused=False,
+    ok=True,
+    output_hash="4a5b6c7d8e9f00112233445566778899",
+    metrics={"avg_prec.train": 0.98, "avg_prec.test": 0.912, "roc_auc.train": 0.987, "roc_auc.test": 0.934},
+    plots=dvclive_plots(),
+    duration_s=9.0,
+)
+
+
+def test_card_snapshot_of_a_dvclive_project(snapshot: Snapshot) -> None:
+    body = render_card(facts(model=DVCLIVE_SPEC, result=DVCLIVE_RESULT, champion=None))
+    snapshot("card_dvclive.md", body)
+
+
+def test_plots_keep_dvc_order_and_overlay_series_with_named_colours() -> None:
+    body = render_card(facts(model=DVCLIVE_SPEC, result=DVCLIVE_RESULT, champion=None))
+    assert body.index("<summary>ROC</summary>") < body.index("<summary>Confusion-Matrix</summary>")
+    chart = re.search(r"```mermaid\n(.*?)\n```", body, re.S)
+    assert chart is not None and len(re.findall(r"^    line \[", chart.group(1), re.M)) == 2
+    assert '"plotColorPalette": "#1f77b4, #ff7f0e"' in chart.group(1)
+    assert "blue: `train.json` · orange: `test.json`" in body
+    assert "**`train.json`**" in body and "| **1** | 9 | 111 |" in body  # one matrix per split
+    assert "_Not shown: the file does not exist (did the stage write it?)_" in body
+
+
+def test_an_image_plot_links_the_run_artifact_on_the_mlflow_host_only() -> None:
+    url = "http://mlflow.internal:5000/#/experiments/1/runs/abc"
+    result = replace(DVCLIVE_RESULT, run=replace(RUN, url=url))
+    body = render_card(facts(model=DVCLIVE_SPEC, result=result, champion=None))
+    assert f"[open it in MLflow]({url}/artifactPath/eval/importance.png)" in body
+    without_ui = render_card(facts(model=DVCLIVE_SPEC, result=DVCLIVE_RESULT, champion=None))
+    assert f"logged as an artifact of MLflow run `{RUN.run_id}`" in without_ui
+    assert "](http" not in without_ui.split("#### Plots")[1].split("#### Model details")[0]

@@ -28,7 +28,7 @@ def test_a_well_formed_file_keeps_only_the_candidates_own_numbers() -> None:
         {"f1": 0.91},
         {"train.lr": "0.1"},
     )
-    assert result.run is None and result.base_metrics == {} and result.plots == {}
+    assert result.run is None and result.base_metrics == {} and result.plots == []
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,14 @@ def test_first_train_logs_a_run_with_all_tags_and_artifacts(
     assert result.base_metrics == result.metrics and result.params_diff == {}  # base is the same commit
     assert result.lineage["data/train.csv"] == lockfile.input_hashes(lock, "train")["data/train.csv"]
     assert set(result.lineage) == {"data/train.csv", "data/test.csv", "src/train.py"}
-    assert result.plots["plots/roc.csv"][-1] == {"fpr": 1.0, "tpr": 1.0}
+    [roc] = result.plots
+    assert (roc.id, roc.title, roc.x_label, roc.y_label) == (
+        "plots/roc.csv",
+        "ROC curve (test split)",
+        "fpr",
+        "tpr",
+    )
+    assert (roc.series[0].x[-1], roc.series[0].y[-1]) == (1.0, 1.0)
     assert result.duration_s > 0
 
     run = result.run
