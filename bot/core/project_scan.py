@@ -107,7 +107,8 @@ def read_pipeline(dvc_yaml: Mapping[str, Any]) -> Pipeline:
     """The parts of a parsed dvc.yaml the bot uses. ScanError when it is not shaped as DVC documents."""
     if not isinstance(dvc_yaml, Mapping):
         raise ScanError("dvc.yaml: the top level must be a mapping (stages:, metrics:, plots:, ...)")
-    raw_stages = dvc_yaml.get("stages") or {}
+    raw_stages = dvc_yaml.get("stages")
+    raw_stages = {} if raw_stages is None else raw_stages
     if not isinstance(raw_stages, Mapping):
         raise ScanError("dvc.yaml: `stages:` must be a mapping of stage name -> stage")
     stages: dict[str, Stage] = {}
@@ -129,7 +130,8 @@ def read_pipeline(dvc_yaml: Mapping[str, Any]) -> Pipeline:
             plots=plots,
             params_files=_params_files(raw.get("params")),
         )
-    artifacts = dvc_yaml.get("artifacts") or {}
+    artifacts = dvc_yaml.get("artifacts")
+    artifacts = {} if artifacts is None else artifacts
     if not isinstance(artifacts, Mapping):
         raise ScanError("dvc.yaml: `artifacts:` must be a mapping of artifact name -> {path, type}")
     return Pipeline(
