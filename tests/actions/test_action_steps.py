@@ -110,13 +110,11 @@ class Runner:
 @pytest.mark.parametrize(
     ("inputs", "event", "expected_argv"),
     [
-        ({}, "pull_request", ["--config", ".github/mlops-bot.yml", "--json", "{temp}/train.json"]),
+        ({}, "pull_request", ["--json", "{temp}/train.json"]),
         (
             {"model": "churn", "pr-number": "7"},
             "workflow_dispatch",
             [
-                "--config",
-                ".github/mlops-bot.yml",
                 "--json",
                 "{temp}/train.json",
                 "--model",
@@ -129,8 +127,6 @@ class Runner:
             {"commit-lock": "true", "head-ref": "feature/x", "pr-number": "7"},
             "pull_request",
             [
-                "--config",
-                ".github/mlops-bot.yml",
                 "--json",
                 "{temp}/train.json",
                 "--commit-lock",
@@ -142,8 +138,6 @@ class Runner:
             {"model": '"; touch pwned; echo "'},
             "pull_request",
             [
-                "--config",
-                ".github/mlops-bot.yml",
                 "--json",
                 "{temp}/train.json",
                 "--model",
