@@ -24,6 +24,7 @@ from bot.adapters.sandbox import Sandbox, StageTimeout, escaping_links
 from bot.core import lockfile
 from bot.core.isolation import stage_environment
 from bot.core.models import Plot, PlotSeries, PlotValue
+from bot.core.scrub import scrub
 
 LOG_TAIL_LINES = 60
 LOCK_FILE = "dvc.lock"
@@ -259,8 +260,9 @@ class DvcProject:
                 on_line=on_line,
             )
         except StageTimeout as exc:
-            raise DvcStageError(stage, -9, "\n".join(tail), reason=str(exc)) from exc
-        log_tail = "\n".join(tail)
+            raise DvcStageError(stage, -9, scrub("\n".join(tail), roots=[str(self.root)]), reason=str(exc)) from exc
+        # The tail is quoted on the PR's card: no credential, no path of the bot host.
+        log_tail = scrub("\n".join(tail), roots=[str(self.root), str(self.root.resolve())])
         if returncode != 0:
             errors = _ERROR_LINE.findall(log_tail)
             raise DvcStageError(stage, returncode, log_tail, reason=errors[-1] if errors else "")
