@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -116,3 +117,267 @@ def test_refuses_a_file_as_the_target(tmp_path: Path, capsys: pytest.CaptureFixt
     target.write_text("hi")
     assert main(["init", "--dir", str(target)]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+# -- init in a DVC project: the config is proposed from dvc.yaml ------------------------------------------
+
+LOCK_HEADER = "schema: '2.0'\nstages:\n"
+
+
+def dvc_project(root: Path, files: dict[str, str], *, lock_outs: dict[str, list[str]] | None = None) -> Path:
+    """A real git + DVC repository: `files`, `dvc init`, a dvc.lock naming `lock_outs` (stage -> outs), all
+    committed. Nothing is reproduced: the metrics files are written as a past `dvc repro` left them."""
+    from bot.adapters.dvc import init_repo
+
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    if lock_outs is not None:
+        lock = LOCK_HEADER + "".join(
+            f"  {stage}:\n    cmd: x\n    outs:\n"
+            + "".join(f"    - path: {out}\n      md5: 0123456789abcdef0123456789abcdef\n" for out in outs)
+            for stage, outs in lock_outs.items()
+        )
+        (root / "dvc.lock").write_text(lock)
+    _git(root, "init", "-q", "-b", "main")
+    # DVC's logger keeps the stream of the first test that used it, which capsys has closed since.
+    dvc_logger = logging.getLogger("dvc")
+    level = dvc_logger.level
+    dvc_logger.setLevel(logging.WARNING)
+    try:
+        init_repo(root)
+    finally:
+        dvc_logger.setLevel(level)
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "project")
+    return root
+
+
+def _git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+EVALUATE_DVC_YAML = """\
+stages:
+  train:
+    cmd: python src/train.py
+    deps: [src/train.py, data/train.csv]
+    params: [train]
+    outs: [model.pkl]
+  evaluate:
+    cmd: python src/evaluate.py
+    deps: [src/evaluate.py, model.pkl, data/test.csv]
+    outs:
+      - reports:
+          cache: false
+metrics:
+  - reports/scores.json
+plots:
+  - reports/roc.csv:
+      x: fpr
+      y: tpr
+"""
+DVCLIVE_DVC_YAML = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, data]
+    params: [train.n_estimators]
+    outs: [model.joblib]
+  evaluate:
+    cmd: python evaluate.py
+    deps: [evaluate.py, model.joblib, data]
+    metrics:
+      - dvclive/metrics.json:
+          cache: false
+    plots:
+      - dvclive/plots:
+          cache: false
+"""
+ARTIFACTS_DVC_YAML = """\
+stages:
+  train_churn:
+    cmd: python churn.py
+    deps: [churn.py, data/churn.csv]
+    outs: [models/churn.pkl]
+    metrics: [metrics/churn.json]
+  train_fraud:
+    cmd: python fraud.py
+    deps: [fraud.py, data/fraud.csv]
+    outs: [models/fraud.pkl]
+    metrics: [metrics/fraud.json]
+artifacts:
+  churn-classifier:
+    path: models/churn.pkl
+    type: model
+  fraud-detector:
+    path: models/fraud.pkl
+    type: model
+    desc: Flags card transactions
+"""
+SINGLE_DVC_YAML = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, data/iris.csv]
+    outs: [model.pkl]
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+NO_METRICS_DVC_YAML = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, data.csv]
+    outs: [clf.joblib]
+"""
+
+
+def _init(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[object, str]:
+    assert main(["init", "--dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    config = load_config((root / ".github/mlops-bot.yml").read_text(), ".github/mlops-bot.yml")
+    return config, out
+
+
+def _check(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["config", "check", str(root / ".github/mlops-bot.yml")])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_downstream_evaluate_stage_with_top_level_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = dvc_project(
+        tmp_path / "churn",
+        {
+            "dvc.yaml": EVALUATE_DVC_YAML,
+            "params.yaml": "train:\n  depth: 3\n",
+            "reports/scores.json": '{"accuracy": 0.91, "roc_auc": 0.88}\n',
+            "reports/roc.csv": "fpr,tpr\n0,0\n1,1\n",
+        },
+        lock_outs={"train": ["model.pkl"], "evaluate": ["reports"]},
+    )
+    config, out = _init(root, capsys)
+    (model,) = config.models  # type: ignore[attr-defined]
+    assert (model.name, model.stage, model.output) == ("churn", "train", "model.pkl")
+    assert [(m.name, m.direction) for m in model.metrics] == [("accuracy", "higher"), ("roc_auc", "higher")]
+    assert model.training_data == ["data/train.csv"]
+    assert "found     churn: gates on accuracy, roc_auc from reports/scores.json" in out
+    assert "params files: params.yaml" in out and "plot file(s)" in out
+    assert "not found drift watch" in out
+    code, said = _check(root, capsys)
+    assert code == 0 and "matches dvc.yaml" in said
+
+
+def test_dvclive_layout_gates_on_the_held_out_split(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = '{"roc_auc": {"train": 0.99, "test": 0.84}, "avg_prec": {"train": 0.98, "test": 0.8}}'
+    root = dvc_project(
+        tmp_path / "get-started",
+        {
+            "dvc.yaml": DVCLIVE_DVC_YAML,
+            "params.yaml": "train:\n  n_estimators: 10\n",
+            "dvclive/metrics.json": metrics,
+            "dvclive/plots/sklearn/roc/test.json": '{"roc": [{"fpr": 0, "tpr": 0}]}',
+        },
+        lock_outs={"train": ["model.joblib"], "evaluate": ["dvclive/metrics.json", "dvclive/plots"]},
+    )
+    config, _ = _init(root, capsys)
+    (model,) = config.models  # type: ignore[attr-defined]
+    assert (model.stage, model.output) == ("train", "model.joblib")
+    assert [m.name for m in model.metrics] == ["roc_auc.test", "avg_prec.test"]
+    assert _check(root, capsys)[0] == 0
+
+
+def test_artifacts_give_one_model_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(
+        tmp_path / "two",
+        {
+            "dvc.yaml": ARTIFACTS_DVC_YAML,
+            "metrics/churn.json": '{"f1": 0.7}',
+            "metrics/fraud.json": '{"recall": 0.6, "log_loss": 0.2}',
+        },
+        lock_outs={
+            "train_churn": ["models/churn.pkl", "metrics/churn.json"],
+            "train_fraud": ["models/fraud.pkl", "metrics/fraud.json"],
+        },
+    )
+    config, out = _init(root, capsys)
+    got = [(m.name, m.stage, m.output, [(g.name, g.direction) for g in m.metrics]) for m in config.models]  # type: ignore[attr-defined]
+    assert got == [
+        ("churn-classifier", "train_churn", "models/churn.pkl", [("f1", "higher")]),
+        ("fraud-detector", "train_fraud", "models/fraud.pkl", [("recall", "higher"), ("log_loss", "lower")]),
+    ]
+    assert "artifact of type model" in out
+    assert _check(root, capsys)[0] == 0
+
+
+def test_single_train_stage_with_a_pickle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(
+        tmp_path / "iris",
+        {"dvc.yaml": SINGLE_DVC_YAML, "metrics.json": '{"accuracy": 0.97}'},
+        lock_outs={"train": ["model.pkl", "metrics.json"]},
+    )
+    config, _ = _init(root, capsys)
+    (model,) = config.models  # type: ignore[attr-defined]
+    assert (model.name, model.stage, model.output, [m.name for m in model.metrics]) == (
+        "iris",
+        "train",
+        "model.pkl",
+        ["accuracy"],
+    )
+
+
+def test_metrics_are_not_guessed_without_a_committed_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = dvc_project(tmp_path / "iris", {"dvc.yaml": SINGLE_DVC_YAML, "metrics.json": '{"accuracy": 0.97}'})
+    config, out = _init(root, capsys)
+    assert config.models[0].metrics == []  # type: ignore[attr-defined]
+    assert "no committed dvc.lock" in out
+    assert "#   - name: accuracy" in (root / ".github/mlops-bot.yml").read_text()
+
+
+def test_a_project_without_metrics_is_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(tmp_path / "bare", {"dvc.yaml": NO_METRICS_DVC_YAML})
+    config, out = _init(root, capsys)
+    (model,) = config.models  # type: ignore[attr-defined]
+    assert (model.name, model.output, model.metrics) == ("clf", "clf.joblib", [])
+    assert "not found clf: no metric to gate on" in out and "add one under models[].metrics" in out
+    assert _check(root, capsys)[0] == 0  # nothing gated: nothing to contradict
+
+
+def test_template_flag_keeps_the_generic_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(tmp_path / "bare", {"dvc.yaml": NO_METRICS_DVC_YAML})
+    assert main(["init", "--dir", str(root), "--template"]) == 0
+    assert (root / ".github/mlops-bot.yml").read_text() == template_path(
+        "config", "mlops-bot.yml"
+    ).read_text()
+    assert "From dvc.yaml" not in capsys.readouterr().out
+
+
+def test_broken_dvc_yaml_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "dvc.yaml").write_text("stages: [not, a, mapping]\n")
+    assert main(["init", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "`stages:` must be a mapping" in err and "--template" in err
+    assert not (tmp_path / ".github").exists()
+
+
+def test_the_shared_evaluate_fixture_inits_to_a_loadable_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dvc_projects = pytest.importorskip("tests.support.dvc_projects")
+    project = dvc_projects.evaluate_stage_project(tmp_path / "p", remote=tmp_path / "remote")
+    assert main(["init", "--dir", str(project.root), "--force"]) == 0
+    out = capsys.readouterr().out
+    config = load_config((project.root / ".github/mlops-bot.yml").read_text())
+    assert [(m.stage, m.output) for m in config.models] == [("train", "model.pkl")]
+    assert "reports/scores.json could not be read" in out.replace("files ", "")
