@@ -128,3 +128,144 @@ def test_runs_as_a_command(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "not valid YAML" in proc.stderr
+
+
+# -- checked against the DVC project it sits in -----------------------------------------------------------
+
+PROJECT_DVC_YAML = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, data/train.csv]
+    outs: [model.pkl]
+  evaluate:
+    cmd: python evaluate.py
+    deps: [evaluate.py, model.pkl]
+    outs:
+      - reports:
+          cache: false
+metrics:
+  - reports/scores.json
+"""
+
+
+def dvc_project(root: Path, files: dict[str, str]) -> Path:
+    """A real git + DVC repository holding `files` (as a past `dvc repro` left them), committed."""
+    import logging
+
+    from bot.adapters.dvc import init_repo
+
+    for rel, text in {"dvc.yaml": PROJECT_DVC_YAML, "data/train.csv": "a,label\n1,0\n", **files}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    dvc_logger = logging.getLogger("dvc")  # it keeps the stream of an earlier test's (closed) capsys
+    level = dvc_logger.level
+    dvc_logger.setLevel(logging.WARNING)
+    try:
+        init_repo(root)
+    finally:
+        dvc_logger.setLevel(level)
+    return root
+
+
+def _model(extra: str = "", *, stage: str = "train", output: str = "model.pkl") -> str:
+    return f"models:\n  - name: churn\n    stage: {stage}\n    output: {output}\n{extra}"
+
+
+def _run(root: Path, text: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, list[str]]:
+    path = write(root, text)
+    code = main(["config", "check", str(path), *extra])
+    captured = capsys.readouterr()
+    return code, (captured.out + captured.err).splitlines()
+
+
+def test_the_template_accuracy_in_a_project_without_it_lists_what_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.resources import template_path
+
+    root = dvc_project(tmp_path, {"reports/scores.json": '{"roc_auc": 0.8, "loss": {"test": 0.3}}'})
+    text = template_path("config", "mlops-bot.yml").read_text().replace("model.pkl # required", "model.pkl")
+    code, lines = _run(root, text, capsys)
+    assert code == 2
+    shown = str(root / ".github/mlops-bot.yml")
+    accuracy_line = next(i for i, line in enumerate(text.splitlines(), 1) if "name: accuracy" in line)
+    assert (
+        f"{shown}: line {accuracy_line}: models.0.metrics.0.name: metric 'accuracy' is in none of the metrics "
+        "files (reports/scores.json); they hold: roc_auc, loss.test"
+    ) in lines
+    assert any("models.0.metrics.1.name: metric 'f1'" in line for line in lines)
+    assert any("models.0.drift.current: data/production.csv does not exist" in line for line in lines)
+    assert lines[-1].endswith(f"mismatches with the DVC project in {root}")
+    assert not any("Traceback" in line for line in lines)
+
+
+def test_stage_and_output_must_match_dvc_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(tmp_path, {})
+    code, lines = _run(root, _model(stage="fit"), capsys)
+    assert code == 2
+    assert (
+        f"{root / '.github/mlops-bot.yml'}: line 3: models.0.stage: no stage 'fit' in dvc.yaml "
+        "(stages: train, evaluate)" in lines
+    )
+    code, lines = _run(root, _model(stage="evaluate"), capsys)
+    assert code == 2 and any(
+        "line 4: models.0.output: model.pkl is not an output of stage 'evaluate' (it is an output of stage "
+        "'train'" in line
+        for line in lines
+    )
+
+
+def test_a_matching_config_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(tmp_path, {"reports/scores.json": '{"roc_auc": 0.8}', "prod/2024-01.csv": "a\n1\n"})
+    extra = (
+        "    metrics: [{name: roc_auc, min: 0.5}]\n"
+        "    drift: {current: 'prod/*.csv', reference: data/train.csv}\n"
+    )
+    code, lines = _run(root, _model(extra), capsys)
+    assert code == 0 and lines[-1].endswith("; matches dvc.yaml"), lines
+
+
+def test_metrics_from_names_where_the_metrics_are(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(tmp_path, {"reports/scores.json": '{"roc_auc": 0.8}', "other.json": '{"f1": 0.5}'})
+    code, lines = _run(root, _model("    metrics_from: [other.json]\n    metrics: [{name: f1}]\n"), capsys)
+    assert code == 0, lines
+    code, lines = _run(
+        root, _model("    metrics_from: [other.json]\n    metrics: [{name: roc_auc}]\n"), capsys
+    )
+    assert code == 2 and any(
+        "metric 'roc_auc' is in none of the metrics files (other.json)" in x for x in lines
+    )
+
+
+def test_unrun_metrics_are_a_warning_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(tmp_path, {})
+    code, lines = _run(root, _model("    metrics: [{name: roc_auc}]\n"), capsys)
+    assert code == 0
+    assert any(
+        ": warning: line 5: models.0.metrics.0.name: metric 'roc_auc' cannot be checked" in x for x in lines
+    )
+
+
+def test_repo_dir_checks_a_config_kept_elsewhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = dvc_project(tmp_path / "project", {})
+    code, lines = _run(tmp_path / "elsewhere", _model(stage="fit"), capsys, "--repo-dir", str(root))
+    assert code == 2 and any("no stage 'fit'" in line for line in lines)
+    code, lines = _run(tmp_path / "elsewhere", _model(), capsys, "--repo-dir", str(tmp_path))
+    assert code == 2 and lines == [f"mlops-bot config: --repo-dir {tmp_path}: no dvc.yaml there"]
+
+
+def test_repository_mismatch_exits_2_as_a_command(tmp_path: Path) -> None:
+    root = dvc_project(tmp_path, {"reports/scores.json": '{"roc_auc": 0.8}'})
+    path = write(root, _model("    metrics: [{name: accuracy}]\n"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "config", "check", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"{path}: line 5: models.0.metrics.0.name: metric 'accuracy' is in none of the metrics files "
+        "(reports/scores.json); they hold: roc_auc",
+        f"{path}: 1 mismatch with the DVC project in {root}",
+    ]
