@@ -204,6 +204,7 @@ class ProposedModel:
     metrics: tuple[ProposedMetric, ...]  # gated (the first MAX_GATED are written live)
     training_data: tuple[str, ...]
     source: str  # how it was found, for the report
+    examples: tuple[str, ...] = ()  # names in the workspace's files that dvc.lock does not pin: a hint only
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ def propose(
     for name, stage, output, source in found:
         files = tuple(pipeline.metric_files(stage))
         chosen: list[ProposedMetric] = []
+        examples: tuple[str, ...] = ()
         if not files:
             missing.append(
                 f"{name}: no metric to gate on: stage '{stage}', the stages after it and dvc.yaml's "
@@ -259,6 +261,10 @@ def propose(
             )
         else:
             readable = {f: present[f] for f in files if f in present}
+            unpinned = {
+                _norm(f): d for f, d in (metrics or {}).items() if d is not None and _norm(f) in files
+            }
+            examples = tuple(_prefer_held_out(list(metric_names(unpinned))))
             if not readable:
                 why = "no committed dvc.lock" if lock is None else "not in the workspace or not in dvc.lock"
                 missing.append(
@@ -288,6 +294,7 @@ def propose(
                 metrics=tuple(chosen),
                 training_data=tuple(d for d in stage_info.deps if _is_data(d, pipeline, output)),
                 source=source,
+                examples=() if chosen else examples,
             )
         )
     params = tuple(dict.fromkeys(f for m in models for f in pipeline.upstream_params_files(m.stage)))
@@ -397,7 +404,7 @@ def render_config(proposal: Proposal) -> str:
     lines = [
         "# mlops-bot configuration, written by `mlops-bot init` from dvc.yaml. mlops-bot reads this file from",
         "# the DEFAULT branch only. Check it against the project with `mlops-bot config check`.",
-        "# Every key: `mlops-bot config schema`, or the commented template in the mlops-bot README.",
+        "# Every key: `mlops-bot config schema`; `mlops-bot init --template` writes them all, commented.",
         "",
         "version: 1",
         f"mlflow_experiment: {_scalar(proposal.experiment)}",
@@ -436,11 +443,13 @@ def render_config(proposal: Proposal) -> str:
             for metric in model.metrics[MAX_GATED:]:
                 lines.append(f"      # - name: {_scalar(metric.name)}")
         else:
+            example = model.examples[0] if model.examples else "accuracy"
+            held = f" (they hold now: {', '.join(model.examples)})" if model.examples else ""
             lines += [
-                "    # No metric to gate on yet: name one the metrics files hold, e.g.",
+                f"    # No metric to gate on yet: name one the metrics files hold{held}, e.g.",
                 "    # metrics:",
-                "    #   - name: accuracy",
-                "    #     direction: higher",
+                f"    #   - name: {_scalar(example)}",
+                f"    #     direction: {'lower' if _LOWER_IS_BETTER.search(example) else 'higher'}",
                 "    #     min: 0.8",
             ]
             if not model.metric_files:

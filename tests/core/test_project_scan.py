@@ -327,3 +327,12 @@ def test_a_metric_that_cannot_be_read_yet_is_a_warning() -> None:
     config = _config("  - {name: m, stage: train, output: model.pkl, metrics: [{name: accuracy}]}\n")
     (problem,) = check_against_project(config, ProjectFacts(EVALUATE, {}))
     assert not problem.error and "not in the workspace" in problem.message
+
+
+def test_unpinned_metrics_are_only_named_in_the_commented_example() -> None:
+    proposal = propose(SINGLE, project_name="p", metrics={"metrics.json": {"f1": {"train": 1, "test": 0.7}}})
+    (model,) = proposal.models
+    assert model.metrics == () and model.examples == ("f1.test",)
+    text = render_config(proposal)
+    assert "#   - name: f1.test" in text and "they hold now: f1.test" in text
+    assert load_config(text).models[0].metrics == []
