@@ -9,6 +9,7 @@ DVC is imported inside the methods; importing this module costs nothing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import re
@@ -229,6 +230,7 @@ class DvcProject:
         sandbox: Sandbox | None = None,
         pass_env: Iterable[str] = (),
         extra_env: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
     ) -> ReproResult:
         """`dvc repro <stage>` (upstream stages included). Raises DvcStageError with the log tail on failure.
 
@@ -238,6 +240,11 @@ class DvcProject:
         """
         self.close()  # the child rewrites dvc.lock; release our handle on the repo first
         sandbox = sandbox or Sandbox.from_environment(os.environ, self.root)
+        if timeout_s is not None:  # the repository's own timeout, within the bot's ceiling
+            ceiling = sandbox.timeout_s
+            sandbox = dataclasses.replace(
+                sandbox, timeout_s=min(timeout_s, ceiling) if ceiling else timeout_s
+            )
         env = stage_environment(
             os.environ, home=str(sandbox.home), tmp=str(sandbox.tmp), pass_env=pass_env, extra=extra_env
         )
@@ -260,7 +267,9 @@ class DvcProject:
                 on_line=on_line,
             )
         except StageTimeout as exc:
-            raise DvcStageError(stage, -9, scrub("\n".join(tail), roots=[str(self.root)]), reason=str(exc)) from exc
+            raise DvcStageError(
+                stage, -9, scrub("\n".join(tail), roots=[str(self.root)]), reason=str(exc)
+            ) from exc
         # The tail is quoted on the PR's card: no credential, no path of the bot host.
         log_tail = scrub("\n".join(tail), roots=[str(self.root), str(self.root.resolve())])
         if returncode != 0:

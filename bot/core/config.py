@@ -329,8 +329,52 @@ class Permissions(_Strict):
         return Permission.parse(value)
 
 
+class Training(_Strict):
+    """How the repository's stage commands run (docs/security.md): what they may see, and for how long."""
+
+    env: dict[str, str] = Field(default_factory=dict, description="Literal variables set for the stages.")
+    pass_env: list[str] = Field(
+        default_factory=list,
+        description="Variables passed on from the runner's or bot's environment (e.g. a DVC remote's "
+        "credentials). The bot's own secrets and GitHub tokens are never passed, even when named.",
+    )
+    timeout: str | None = Field(
+        None, description="How long `dvc repro` may run (30m, 2h); the bot's own ceiling still applies."
+    )
+
+    @field_validator("env", "pass_env")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        names = value if isinstance(value, list) else list(value)
+        bad = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]
+        if bad:
+            raise ValueError(f"not an environment variable name: {', '.join(bad)}")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: str | None) -> str | None:
+        if value is not None:
+            _timeout_seconds(value)
+        return value
+
+    def timeout_seconds(self) -> float | None:
+        return _timeout_seconds(self.timeout) if self.timeout else None
+
+
+_TIMEOUT = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[smh])$")
+
+
+def _timeout_seconds(text: str) -> float:
+    match = _TIMEOUT.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a timeout; write whole seconds, minutes or hours: 90s, 30m, 2h")
+    return float(int(match["count"]) * {"s": 1, "m": 60, "h": 3600}[match["unit"]])
+
+
 class RepoConfig(_Strict):
     version: Literal[1] = 1
+    training: Training = Field(default_factory=Training)
     models: list[ModelSpec] = Field(default_factory=list)
     aliases: Aliases = Field(default_factory=Aliases)
     promotion: Promotion = Field(default_factory=Promotion)

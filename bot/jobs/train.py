@@ -128,7 +128,14 @@ def _train_one(
         warm = _background(registry.warm_up) if dirty else None
         ran: tuple[str, ...] = ()
         if dirty:
-            ran = project.repro(spec.stage, targets=sources.stages, echo=echo).ran
+            ran = project.repro(
+                spec.stage,
+                targets=sources.stages,
+                echo=echo,
+                pass_env=config.training.pass_env,
+                extra_env=config.training.env,
+                timeout_s=config.training.timeout_seconds(),
+            ).ran
         else:
             _say(echo, f"{_stages_text(sources.stages)} and their inputs are unchanged; nothing to reproduce")
         if warm is not None:
