@@ -29,7 +29,7 @@ class RepoGitHub(Protocol):
     def permission(self, login: str) -> Permission: ...
     def react(self, comment_id: int, content: str) -> None: ...
 
-    def comment(self, issue_number: int, body: str) -> CommentRef: ...
+    # No unkeyed `comment()`: every write is found by its marker first, so a retried job leaves one comment.
     def find_bot_comment(self, issue_number: int, marker: str) -> CommentRef | None:
         """The bot's own comment carrying `marker`, if any."""
 
@@ -54,8 +54,11 @@ class RepoGitHub(Protocol):
         """Check Run name -> conclusion (or status while running) on `sha`: what `required_checks` gates on."""
 
     def create_deployment(
-        self, ref: str, environment: str, payload: Mapping[str, Any], description: str
-    ) -> int: ...
+        self, ref: str, environment: str, payload: Mapping[str, Any], description: str, *, key: str
+    ) -> int:
+        """A Deployment to `environment` carrying `key` in its payload; the one that already carries it, if any
+        (found before creating, so a retried job makes no second one)."""
+
     def set_deployment_status(
         self, deployment_id: int, state: str, *, description: str = "", log_url: str = ""
     ) -> None: ...

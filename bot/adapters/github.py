@@ -365,6 +365,12 @@ class GitHubFactory:
     def _login_for_token(self, token: str) -> str:
         """Who the token acts as; an installation token (GITHUB_TOKEN) cannot read /user, so settings say."""
         with self._login_lock:
+            # An installation token (`ghs_`, GITHUB_TOKEN) is refused `GET /user` every time, and a job is told
+            # its login (MLOPS_BOT_BOT_LOGIN): ask only for a personal token nobody named.
+            if self._token_login is None and (
+                token.startswith("ghs_") or "bot_login" in self.settings.model_fields_set
+            ):
+                self._token_login = self.settings.bot_login
             if self._token_login is None:
                 try:
                     user = _retrying(
@@ -498,15 +504,6 @@ class GitHubRepo:
 
         return self._call(f"reading the comments of #{issue_number}", find)
 
-    def comment(self, issue_number: int, body: str) -> CommentRef:
-        check_body("The comment", body)
-
-        def post() -> CommentRef:
-            made = self.repo.get_issue(issue_number).create_comment(body)
-            return CommentRef(made.id, made.html_url)
-
-        return self._call(f"commenting on #{issue_number}", post)
-
     def upsert_comment(self, issue_number: int, marker: str, body: str) -> CommentRef:
         if marker not in body:
             body = f"{marker}\n{body}"
@@ -590,13 +587,17 @@ class GitHubRepo:
 
     # -- deployments -----------------------------------------------------------------------------------
     def create_deployment(
-        self, ref: str, environment: str, payload: Mapping[str, Any], description: str
+        self, ref: str, environment: str, payload: Mapping[str, Any], description: str, *, key: str = ""
     ) -> int:
         def create() -> int:
+            if key:
+                for existing in self.repo.get_deployments(environment=environment):
+                    if isinstance(existing.payload, dict) and existing.payload.get("key") == key:
+                        return int(existing.id)
             deployment = self.repo.create_deployment(
                 ref=ref,
                 environment=environment,
-                payload=dict(payload),
+                payload={**payload, **({"key": key} if key else {})},
                 description=description[:MAX_DEPLOYMENT_DESCRIPTION],
                 required_contexts=[],  # the bot's own gates decided; GitHub's status checks must not veto
                 auto_merge=False,

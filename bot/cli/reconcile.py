@@ -13,6 +13,9 @@ from bot.cli import UserError, add_github_job_options
 def register(sub: Any) -> None:
     p = sub.add_parser("reconcile", help="compare the champion alias with the default branch's dvc.lock")
     p.add_argument("--model", help="one model (default: every model in the config)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what would be reported or corrected; change nothing"
+    )
     add_github_job_options(p)
     p.set_defaults(func=run)
 
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         for name in env.models(args.model):
             spec = env.config.model(name)
             assert spec is not None
-            outcomes.append(reconcile(env, spec))
+            outcomes.append(reconcile(env, spec, dry_run=args.dry_run))
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:

@@ -15,6 +15,10 @@ def register(sub: Any) -> None:
     p.add_argument("--model", help="the model (default: the only configured one)")
     p.add_argument("--to", help="version to roll back to (default: the `previous` alias)")
     p.add_argument("--reply-to", type=int, help="issue or PR number to answer on")
+    p.add_argument("--dry-run", action="store_true", help="answer with the plan and change nothing")
+    p.add_argument(
+        "--key", default="", help="the job's key: a retry with the same key repeats no step (set by the bot)"
+    )
     add_github_job_options(p)
     p.set_defaults(func=run)
 
@@ -34,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
             model=models[0],
             to=args.to,
             reply_to=args.reply_to,
+            key=args.key,
+            dry_run=args.dry_run,
             lock=lambda name: store_lock(env.settings.database_url, name),
         )
     except (JobSetupError, ForeignModelError) as exc:

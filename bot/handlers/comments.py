@@ -152,7 +152,14 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
 def _rollback(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
     comment_id = d.payload["comment"]["id"]
     ctx.queue_job(
-        "rollback", f"{d.repo}/c{comment_id}", d, reply_to=_number(d), model=cmd.model, to=cmd.to_version
+        "rollback",
+        f"{d.repo}/c{comment_id}",
+        d,
+        reply_to=_number(d),
+        model=cmd.model,
+        to=cmd.to_version,
+        job_key=f"c{comment_id}",  # keys the rollback's Deployment and reply, so a retried job repeats nothing
+        dry_run=cmd.dry_run,
     )
 
 

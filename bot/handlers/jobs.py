@@ -192,6 +192,10 @@ def _rollback_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
     args = ["rollback", *_model_args(params), "--reply-to", str(params["reply_to"])]
     if params.get("to"):
         args += ["--to", str(params["to"])]
+    if params.get("job_key"):
+        args += ["--key", str(params["job_key"])]  # the job's: a retried job finds what it already did
+    if params.get("dry_run"):
+        args.append("--dry-run")
     return gh.default_branch(), None, [Step(tuple(args))], {}, {}
 
 

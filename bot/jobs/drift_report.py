@@ -70,7 +70,8 @@ def report(
             summary=replies.drift_failed(spec.name, error),
         )
         if reply_to is not None:
-            gh.comment(reply_to, replies.drift_failed(spec.name, error))
+            marker = reply_marker("drift-failed", f"{spec.name}@{head_sha}")  # a retry edits, never repeats
+            gh.upsert_comment(reply_to, marker, replies.drift_failed(spec.name, error))
         return DriftOutcome(spec.name, "error", check_run=check, conclusion="failure")
 
     marker = monitoring.issue_marker(spec.name)

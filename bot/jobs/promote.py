@@ -25,6 +25,7 @@ from bot.core.lockfile import lock_hash, output_hash
 from bot.core.markdown import escape_md
 from bot.core.markers import reply_marker
 from bot.core.models import ModelVersion, RunRecord
+from bot.core.plans import plan_rollback, render_rollback_plan
 from bot.core.tags import RunTags, VersionTags
 from bot.jobs.common import JobEnv, ci_url
 from bot.ports import RepoGitHub
@@ -37,6 +38,8 @@ TAG_PR = VersionTags.PR
 TAG_LOCK = VersionTags.DVC_LOCK_HASH
 TAG_BENTO = VersionTags.BENTO
 TAG_DEPLOYMENT = VersionTags.DEPLOYMENT
+TAG_ROLLBACK_KEY = "mlops_bot.rollback_key"  # the job that last rolled back to this version
+TAG_ROLLBACK_DEPLOYMENT = "mlops_bot.rollback_deployment"  # and the Deployment it recorded
 
 Locker = Callable[[str], AbstractContextManager[None]]
 BentoBuilder = Callable[[ModelVersion, str], tuple[str, str]]  # (version, git sha) -> (bento tag, note)
@@ -171,7 +174,9 @@ def promote(
                 log_url=log_url,
                 build_bento=build_bento,
             )
-        _reply(env, reply_to, replies.promotion_result(outcome), ("promotion", f"{name}@{run.run_id}"))
+        key = ("promotion", f"{name}@{run.run_id}")
+        if not (outcome.status == "already" and _answered(env, reply_to, key)):  # a retry keeps its answer
+            _reply(env, reply_to, replies.promotion_result(outcome), key)
         outcome.timings = dict(timings)
         outcomes.append(outcome)
     return outcomes
@@ -300,6 +305,7 @@ def _promote_locked(
             env_name,
             {"model": spec.name, "version": version.version, "run_id": run.run_id},
             f"Promote {spec.name} v{version.version}",
+            key=f"promote:{spec.name}@{run.run_id}",
         )
         registry.set_version_tag(spec.name, version.version, TAG_DEPLOYMENT, str(deployment_id))
     env.gh.set_deployment_status(
@@ -348,52 +354,103 @@ def _promote_locked(
 
 
 def rollback(
-    env: JobEnv, *, model: str, to: str | None, reply_to: int | None, lock: Locker = no_lock
+    env: JobEnv,
+    *,
+    model: str,
+    to: str | None,
+    reply_to: int | None,
+    key: str = "",
+    dry_run: bool = False,
+    lock: Locker = no_lock,
 ) -> PromotionOutcome:
+    """Carry out `plan_rollback`'s plan, each step keyed by `key` (the job's, so a retry repeats nothing);
+    with `dry_run`, answer with the plan and change nothing."""
     config = env.config
     registry = env.registry
+    aliases = config.aliases
+    environment = config.promotion.environment
     with lock(f"promote:{model}"):
         try:
-            champion = registry.version_by_alias(model, config.aliases.champion)
+            champion = registry.version_by_alias(model, aliases.champion)
         except ForeignModelError as exc:
-            _reply(env, reply_to, _foreign(exc), None)
+            _reply(env, reply_to, _foreign(exc), ("rollback-foreign", key or model))
             return PromotionOutcome(model, "refused", reasons=[str(exc)])
-        target = (
-            registry.version(model, to) if to else registry.version_by_alias(model, config.aliases.previous)
+        versions = registry.versions(model)
+        done = _finished_rollback(env, champion, key)
+        if done is not None:  # this job already rolled back (a retry after its last step): say it again
+            _reply(env, reply_to, replies.rollback_result(done), ("rollback", key))
+            return done
+        plan = plan_rollback(
+            model,
+            champion,
+            None if to else registry.version_by_alias(model, aliases.previous),
+            versions,
+            to,
+            environment=environment,
+            git_sha_tag=TAG_GIT_SHA,
         )
-        if champion is None or target is None or target.version == champion.version:
+        if not plan.possible:
             why = replies.nothing_to_roll_back(model, champion, to)
-            _reply(env, reply_to, why, None)
+            _reply(env, reply_to, why, ("rollback-refused", key or model))
             return PromotionOutcome(model, "refused", reasons=[why])
-        ref = target.tags.get(TAG_GIT_SHA) or env.gh.default_branch()
+        if dry_run:
+            body = render_rollback_plan(
+                plan, champion_alias=aliases.champion, previous_alias=aliases.previous
+            )
+            _reply(env, reply_to, body, ("rollback-plan", key or f"{model}@{plan.target_version}"))
+            return PromotionOutcome(
+                model,
+                "planned",
+                version=plan.target_version,
+                previous=plan.champion_version,
+                run_id=plan.target_run_id,
+            )
         deployment_id = env.gh.create_deployment(
-            ref,
-            config.promotion.environment,
-            {
-                "model": model,
-                "version": target.version,
-                "run_id": target.run_id,
-                "rollback_from": champion.version,
-            },
-            f"Roll back {model} to v{target.version}",
+            plan.ref or env.gh.default_branch(),
+            environment,
+            plan.deployment_payload(key),
+            plan.deployment_description,
+            key=key or f"rollback:{model}:{plan.champion_version}->{plan.target_version}",
         )
-        registry.set_alias(model, config.aliases.champion, target.version)
-        registry.set_alias(model, config.aliases.previous, champion.version)
-        registry.set_version_tag(model, target.version, VersionTags.PROMOTED_AT, _now_iso())
+        if key:  # what tells a retry of this job that the rollback is done (see _finished_rollback)
+            registry.set_version_tag(model, plan.target_version, TAG_ROLLBACK_KEY, key)
+            registry.set_version_tag(model, plan.target_version, TAG_ROLLBACK_DEPLOYMENT, str(deployment_id))
+        registry.set_alias(model, aliases.previous, plan.champion_version)
+        registry.set_alias(model, aliases.champion, plan.target_version)
+        registry.set_version_tag(model, plan.target_version, VersionTags.PROMOTED_AT, _now_iso())
         env.gh.set_deployment_status(
-            deployment_id, "success", description=f"{model} rolled back to v{target.version}"
+            deployment_id, "success", description=f"{model} rolled back to v{plan.target_version}"
         )
     outcome = PromotionOutcome(
         model,
         "rolled-back",
-        version=target.version,
-        previous=champion.version,
-        run_id=target.run_id,
+        version=plan.target_version,
+        previous=plan.champion_version,
+        run_id=plan.target_run_id,
         deployment_id=deployment_id,
         deployment_state="success",
     )
-    _reply(env, reply_to, replies.rollback_result(outcome), None)
+    _reply(
+        env, reply_to, replies.rollback_result(outcome), ("rollback", key or f"{model}@{plan.target_version}")
+    )
     return outcome
+
+
+def _finished_rollback(env: JobEnv, champion: ModelVersion | None, key: str) -> PromotionOutcome | None:
+    """The outcome of this job's rollback when it already happened (a retry after its last step): the champion
+    carries this job's key. Without a key (a hand-run CLI) nothing can say it was this job."""
+    if not key or champion is None or champion.tags.get(TAG_ROLLBACK_KEY) != key:
+        return None
+    previous = env.registry.version_by_alias(champion.name, env.config.aliases.previous)
+    return PromotionOutcome(
+        champion.name,
+        "rolled-back",
+        version=champion.version,
+        previous=previous.version if previous else "",
+        run_id=champion.run_id,
+        deployment_id=int(champion.tags.get(TAG_ROLLBACK_DEPLOYMENT) or 0),
+        deployment_state="success",
+    )
 
 
 def _foreign(exc: ForeignModelError) -> str:
@@ -406,12 +463,13 @@ def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _reply(env: JobEnv, number: int | None, body: str, key: tuple[str, str] | None) -> None:
-    if number is None:
-        return
-    if key is None:
-        env.gh.comment(number, body)
-    else:
+def _answered(env: JobEnv, number: int | None, key: tuple[str, str]) -> bool:
+    return number is not None and env.gh.find_bot_comment(number, reply_marker(*key)) is not None
+
+
+def _reply(env: JobEnv, number: int | None, body: str, key: tuple[str, str]) -> None:
+    """Every reply is keyed: a retried job edits its answer, never adds a second one."""
+    if number is not None:
         env.gh.upsert_comment(number, reply_marker(*key), body)
 
 

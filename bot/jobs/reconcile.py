@@ -14,6 +14,7 @@ from bot.core import replies
 from bot.core.config import ModelSpec
 from bot.core.lockfile import output_hash
 from bot.core.markers import reply_marker
+from bot.core.plans import ReconcileCorrection, render_reconcile_plan
 from bot.jobs.common import JobEnv
 from bot.jobs.promote import TAG_OUTPUT_HASH
 
@@ -23,9 +24,7 @@ LABELS = ["mlops-bot", "reconcile"]
 @dataclass
 class ReconcileOutcome:
     model: str
-    status: (
-        str  # in-sync | drifted-reported | corrected | no-desired-state | unknown-desired-version | foreign
-    )
+    status: str  # in-sync | drifted-reported | corrected | planned | no-desired-state | unknown-desired-version | foreign
     desired_hash: str = ""
     actual_version: str = ""
     desired_version: str = ""
@@ -37,7 +36,8 @@ def issue_marker(model: str) -> str:
     return reply_marker("reconcile", model)
 
 
-def reconcile(env: JobEnv, spec: ModelSpec) -> ReconcileOutcome:
+def reconcile(env: JobEnv, spec: ModelSpec, *, dry_run: bool = False) -> ReconcileOutcome:
+    """With `dry_run`, the outcome says what would be done (`planned`, its reason the plan) and nothing is."""
     gh, registry, config = env.gh, env.registry, env.config
     lock_text = gh.read_file("dvc.lock")
     desired = output_hash(lock_text, spec.stage, spec.output) if lock_text else None
@@ -51,8 +51,10 @@ def reconcile(env: JobEnv, spec: ModelSpec) -> ReconcileOutcome:
     actual_hash = actual_run.tags.get(TAG_OUTPUT_HASH, "") if actual_run else ""
     existing = gh.find_issue(issue_marker(spec.name))
     if champion is not None and actual_hash == desired:
-        if existing is not None and existing.state == "open":
-            gh.comment(existing.number, replies.reconcile_in_sync(spec.name, champion.version))
+        if existing is not None and existing.state == "open" and not dry_run:
+            # Keyed: a retry after a crash between the comment and the close edits, never repeats.
+            marker = reply_marker("reconcile-in-sync", f"{spec.name}@{champion.version}")
+            gh.upsert_comment(existing.number, marker, replies.reconcile_in_sync(spec.name, champion.version))
             gh.close_issue(existing.number)
         return ReconcileOutcome(spec.name, "in-sync", desired, champion.version, champion.version)
 
@@ -64,6 +66,8 @@ def reconcile(env: JobEnv, spec: ModelSpec) -> ReconcileOutcome:
             break
     actual = champion.version if champion else ""
     wanted = desired_version.version if desired_version else ""
+    if dry_run:
+        return _planned(env, spec, actual, wanted, desired, existing.number if existing else None)
     if config.reconcile == "correct" and desired_version is not None:
         registry.set_alias(spec.name, config.aliases.champion, desired_version.version)
         if champion is not None:
@@ -79,3 +83,17 @@ def reconcile(env: JobEnv, spec: ModelSpec) -> ReconcileOutcome:
     )
     status = "drifted-reported" if desired_version is not None else "unknown-desired-version"
     return ReconcileOutcome(spec.name, status, desired, actual, wanted, issue.number)
+
+
+def _planned(
+    env: JobEnv, spec: ModelSpec, actual: str, wanted: str, desired: str, issue: int | None
+) -> ReconcileOutcome:
+    aliases = env.config.aliases
+    if env.config.reconcile == "correct" and wanted:
+        plan = ReconcileCorrection(spec.name, actual, wanted, desired)
+        what = render_reconcile_plan(plan, champion_alias=aliases.champion, previous_alias=aliases.previous)
+    else:
+        what = (
+            f"{spec.name}: the reconcile issue would report champion v{actual or '-'}, git v{wanted or '?'}"
+        )
+    return ReconcileOutcome(spec.name, "planned", desired, actual, wanted, issue, reason=what)

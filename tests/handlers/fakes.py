@@ -42,7 +42,7 @@ class FakeRepo:
     def react(self, comment_id: int, content: str) -> None:
         self.reactions.append((comment_id, content))
 
-    def comment(self, issue_number: int, body: str) -> CommentRef:
+    def _add(self, issue_number: int, body: str) -> CommentRef:
         ref = CommentRef(self._id())
         self.comments.setdefault(issue_number, []).append((ref.id, body))
         return ref
@@ -57,7 +57,7 @@ class FakeRepo:
             if marker in old:
                 thread[n] = (cid, body)
                 return CommentRef(cid)
-        return self.comment(issue_number, body)
+        return self._add(issue_number, body)
 
     def texts(self, issue_number: int) -> list[str]:
         return [b for _, b in self.comments.get(issue_number, [])]

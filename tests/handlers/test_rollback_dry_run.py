@@ -1,0 +1,34 @@
+"""Issue 11 defect 1: `/rollback --dry-run` reaches the job as `--dry-run`, keyed by the comment."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.config import CONFIG_PATH
+from bot.core.permissions import Permission
+from bot.handlers.jobs import PLANS
+from tests.handlers.fakes import FakeRepo, Queue, pull
+from tests.handlers.test_handlers import CONFIG, comment, dispatch
+
+
+@pytest.fixture
+def repo() -> FakeRepo:
+    return FakeRepo(files={CONFIG_PATH: CONFIG}, pulls={7: pull(7)}, permissions={"alice": Permission.ADMIN})
+
+
+@pytest.fixture
+def queue() -> Queue:
+    return Queue()
+
+
+@pytest.mark.parametrize(("body", "dry"), [("/rollback --to 3 --dry-run", True), ("/rollback --to 3", False)])
+def test_the_rollback_job_step_carries_the_dry_run_and_the_job_key(
+    repo: FakeRepo, queue: Queue, body: str, dry: bool
+) -> None:
+    dispatch(repo, queue, comment(body, comment_id=4242))
+    [(_event, kind, payload)] = queue.jobs.values()
+    assert kind == "rollback"
+    _sha, _branch, [step], _files, _env = PLANS["rollback"](repo, payload["params"])
+    assert ("--dry-run" in step.args) is dry
+    assert step.args[step.args.index("--to") + 1] == "3"
+    assert step.args[step.args.index("--key") + 1] == "c4242"

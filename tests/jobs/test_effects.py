@@ -1,0 +1,263 @@
+"""Issue 11 defects 1, 3 and 5: a dry run changes nothing; every job run twice leaves what the first left;
+no job asks `GET /user` with an installation token.
+
+Real parts: the GitHub stand-in driven by PyGithub and a sqlite MLflow registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.mlflow import MlflowRegistry
+from bot.core.config import CONFIG_PATH
+from bot.core.tags import RunTags
+from bot.jobs.common import JobEnv
+from bot.jobs.drift_report import report
+from bot.jobs.promote import promote, rollback
+from bot.jobs.reconcile import reconcile
+from bot.settings import Settings
+from bot.standin import StandIn
+from tests.support.mlflow_store import sqlite_registry
+
+REPO = "acme/churn"
+MODEL = "churn"
+
+CONFIG = """\
+models:
+  - name: churn
+    stage: train
+    output: model.pkl
+    metrics:
+      - name: accuracy
+        tolerance: 0.5
+    drift:
+      reference: data/ref.csv
+      current: data/cur.csv
+reconcile: {reconcile}
+"""
+
+LOCK = """\
+schema: '2.0'
+stages:
+  train:
+    cmd: python train.py
+    outs:
+    - path: model.pkl
+      hash: md5
+      md5: {output_hash}
+      size: 100
+"""
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import joblib
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    data = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]})
+    path = tmp_path_factory.mktemp("effects-model") / "model.pkl"
+    joblib.dump(LogisticRegression().fit(data[["x"]], data["y"]), path)
+    return path
+
+
+class World:
+    def __init__(self, standin: StandIn, store: MlflowRegistry, tmp: Path, reconcile: str) -> None:
+        self.standin, self.store, self.tmp = standin, store, tmp
+        src = tmp / "src"
+        (src / ".github").mkdir(parents=True)
+        (src / CONFIG_PATH).write_text(CONFIG.format(reconcile=reconcile))
+        (src / "dvc.lock").write_text(LOCK.format(output_hash="h1"))
+        standin.create_repo(REPO, source=src)
+        standin.create_user("alice")
+        self.token = standin.installation_token(standin.install_app(REPO))
+
+    def env(self) -> JobEnv:
+        settings = Settings(
+            github_token=self.token,
+            github_base_url=self.standin.base_url,
+            github_throttle=False,
+            mlflow_tracking_uri=self.store.tracking_uri,
+            database_url=f"sqlite:///{self.tmp / 'bot.db'}",
+        )
+        return JobEnv(settings=settings, repo=REPO)
+
+    def trained(self, model_file: Path, output_hash: str, accuracy: float) -> str:
+        return self.store.log_training_run(
+            experiment="effects",
+            model=MODEL,
+            run_name=output_hash,
+            params={},
+            metrics={"accuracy": accuracy},
+            tags={RunTags.OUTPUT_HASH: output_hash, RunTags.REPO: REPO},
+            artifacts={},
+            model_file=model_file,
+        ).run_id
+
+    def promote(self, output_hash: str, reply_to: int | None = None) -> Any:
+        folder = self.tmp / f"checkout-{output_hash}"
+        folder.mkdir(exist_ok=True)
+        (folder / "dvc.lock").write_text(LOCK.format(output_hash=output_hash))
+        sha = self.standin.repo(REPO).git.branch_sha("main")
+        assert sha is not None
+        [outcome] = promote(
+            self.env(), folder, sha=sha, models=[MODEL], pr=None, reply_to=reply_to, dry_run=False
+        )
+        return outcome
+
+    def two_versions(self, model_file: Path) -> None:
+        self.trained(model_file, "h1", 0.9)
+        assert self.promote("h1").status == "promoted"
+        self.trained(model_file, "h2", 0.91)
+        assert self.promote("h2").status == "promoted"
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every GitHub object and registry fact a job could change."""
+        issues = self.standin.issues(REPO)
+        return {
+            "comments": sorted(
+                (n.number, c.id, c.body or "") for n in issues for c in self.standin.comments(REPO, n.number)
+            ),
+            "issues": sorted((i.number, i.state, i.title, i.body or "") for i in issues),
+            "deployments": sorted(
+                (d.id, d.environment, repr(d.payload), [s.state for s in d.statuses])
+                for d in self.standin.deployments(REPO)
+            ),
+            "versions": sorted(
+                (v.version, v.aliases, tuple(sorted(v.tags.items()))) for v in self.store.versions(MODEL)
+            ),
+        }
+
+
+@pytest.fixture
+def make_world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    store = sqlite_registry(tmp_path / "mlflow", base=tmp_path_factory.getbasetemp())
+    with StandIn(tmp_path / "github") as standin:
+        yield lambda reconcile="report": World(standin, store, tmp_path, reconcile)
+        standin.check()
+
+
+def _user_calls(standin: StandIn) -> list[str]:
+    return [f"{r.method} {r.path}" for r in standin.requests if r.method == "GET" and r.path == "/user"]
+
+
+# -- defect 1: a dry run changes nothing -------------------------------------------------------------------
+
+
+def test_rollback_dry_run_answers_with_the_plan_and_changes_nothing(
+    make_world: Any, model_file: Path
+) -> None:
+    w = make_world()
+    w.two_versions(model_file)
+    issue = w.standin.create_issue(REPO, title="roll back?", body="", author="alice")
+    before = w.snapshot()
+    outcome = rollback(w.env(), model=MODEL, to="1", reply_to=issue.number, dry_run=True)
+    assert (outcome.status, outcome.previous, outcome.version) == ("planned", "2", "1")
+    [answer] = [c.body or "" for c in w.standin.comments(REPO, issue.number)]
+    assert "v2" in answer and "v1" in answer and "production" in answer and "dry run" in answer.lower()
+    after = w.snapshot()
+    after["comments"] = [c for c in after["comments"] if c[0] != issue.number]
+    assert after == before  # no alias, no tag, no Deployment, no issue
+    real = rollback(w.env(), model=MODEL, to="1", reply_to=issue.number)
+    assert real.status == "rolled-back" and w.store.version_by_alias(MODEL, "champion").version == "1"
+
+
+def test_reconcile_correct_dry_run_changes_nothing(make_world: Any, model_file: Path) -> None:
+    w = make_world("correct")
+    w.two_versions(model_file)  # git pins h1 (v1); the champion is v2
+    spec = w.env().config.model(MODEL)
+    before = w.snapshot()
+    outcome = reconcile(w.env(), spec, dry_run=True)
+    assert (outcome.status, outcome.actual_version, outcome.desired_version) == ("planned", "2", "1")
+    assert w.snapshot() == before
+    assert reconcile(w.env(), spec).status == "corrected"
+    assert w.store.version_by_alias(MODEL, "champion").version == "1"
+
+
+# -- defect 3: every effect keyed ------------------------------------------------------------------------
+
+
+def test_rollback_twice_with_one_job_key_leaves_one_deployment_and_one_reply(
+    make_world: Any, model_file: Path
+) -> None:
+    w = make_world()
+    w.two_versions(model_file)
+    issue = w.standin.create_issue(REPO, title="roll back", body="", author="alice")
+    first = rollback(w.env(), model=MODEL, to=None, reply_to=issue.number, key="c41")
+    assert first.status == "rolled-back"
+    once = w.snapshot()
+    again = rollback(w.env(), model=MODEL, to=None, reply_to=issue.number, key="c41")
+    assert again.status == "rolled-back" and again.deployment_id == first.deployment_id
+    assert w.snapshot() == once
+    assert len(w.standin.comments(REPO, issue.number)) == 1
+
+
+def test_a_refused_promotion_reply_is_one_comment_on_retry(make_world: Any, model_file: Path) -> None:
+    w = make_world()
+    w.trained(model_file, "h1", 0.9)
+    issue = w.standin.create_issue(REPO, title="merge", body="", author="alice")
+    w.promote("h1", reply_to=issue.number)
+    once = w.snapshot()
+    w.promote("h1", reply_to=issue.number)
+    assert w.snapshot() == once
+
+
+def test_reconcile_in_sync_retried_after_a_crash_leaves_one_comment(
+    make_world: Any, model_file: Path
+) -> None:
+    w = make_world()
+    w.two_versions(model_file)
+    spec = w.env().config.model(MODEL)
+    assert reconcile(w.env(), spec).status == "drifted-reported"  # git wants v1, the champion is v2
+    [issue] = w.standin.issues(REPO)
+    w.store.set_alias(MODEL, "champion", "1")
+    crashing = w.env()
+
+    def crash(number: int) -> None:
+        raise RuntimeError("the job died between the comment and the close")
+
+    crashing.gh.close_issue = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        reconcile(crashing, spec)
+    assert reconcile(w.env(), spec).status == "in-sync"
+    once = w.snapshot()
+    assert [i.state for i in w.standin.issues(REPO)] == ["closed"]
+    assert len(w.standin.comments(REPO, issue.number)) == 1
+    reconcile(w.env(), spec)
+    assert w.snapshot() == once
+
+
+def test_drift_failed_twice_leaves_one_comment(make_world: Any) -> None:
+    w = make_world()
+    issue = w.standin.create_issue(REPO, title="drift?", body="", author="alice")
+    env = w.env()
+    spec = env.config.model(MODEL)
+    sha = w.standin.repo(REPO).git.branch_sha("main")
+    report(env, spec, None, head_sha=sha, error="no such file data/cur.csv", reply_to=issue.number)
+    once = w.snapshot()
+    report(env, spec, None, head_sha=sha, error="no such file data/cur.csv", reply_to=issue.number)
+    assert w.snapshot() == once
+    assert len(w.standin.comments(REPO, issue.number)) == 1
+
+
+def test_the_github_port_offers_no_unkeyed_comment() -> None:
+    from bot.adapters.github import GitHubRepo
+    from bot.ports import RepoGitHub
+
+    assert not hasattr(RepoGitHub, "comment")
+    assert not hasattr(GitHubRepo, "comment")
+
+
+# -- defect 5: no GET /user -------------------------------------------------------------------------------
+
+
+def test_a_job_never_asks_get_user(make_world: Any, model_file: Path) -> None:
+    w = make_world()
+    w.two_versions(model_file)
+    rollback(w.env(), model=MODEL, to=None, reply_to=None)
+    assert w.standin.requests, "the stand-in logs requests"
+    assert _user_calls(w.standin) == []
