@@ -43,7 +43,9 @@ _MAX_EVENT_CHARS = 100
 # without the web path importing the handlers). `X-GitHub-Event` is outside the signed body, so a replayed
 # signed body can arrive under any event name: deliveries of other events are acknowledged and recorded
 # without their payload (dedupe still works), and counted under one metric label, not one per name.
-HANDLED_EVENTS = frozenset({"issue_comment", "pull_request", "workflow_run"})
+HANDLED_EVENTS = frozenset(
+    {"issue_comment", "pull_request", "workflow_run", "installation", "installation_repositories"}
+)
 UNHANDLED_EVENT = "unhandled"
 
 

@@ -6,7 +6,7 @@ a model version by run id), so running a job twice leaves one result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from bot.core.models import CommentRef, IssueRef, ModelVersion, PullFacts, PullRef, RunRecord
@@ -82,6 +82,9 @@ class RepoGitHub(Protocol):
 
 class GitHubFactory(Protocol):
     def for_repo(self, full_name: str, installation_id: int | None = None) -> RepoGitHub: ...
+    def forget(self, installation_id: int, repositories: Collection[str] | None = None) -> None:
+        """The installation was deleted (`repositories` None) or lost those repositories: drop cached tokens."""
+
     def token(
         self,
         installation_id: int | None = None,

@@ -23,7 +23,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -259,6 +259,21 @@ class InstallationTokens:
                 self._installations[full_name] = int(inst.id)
             return self._installations[full_name]
 
+    def forget(self, installation_id: int, repositories: Collection[str] | None = None) -> None:
+        """Drop what is cached for an installation that was deleted (`repositories` None) or for repositories
+        removed from it: its tokens (those scoped to a removed repository) and the repositories' installation."""
+        names = {r.rsplit("/", 1)[-1] for r in repositories or ()}  # a scope names repositories without owner
+        with self._lock:
+            for key in list(self._tokens):
+                inst, scope = key
+                if inst == installation_id and (
+                    repositories is None or (scope is not None and names & set(scope.repositories))
+                ):
+                    del self._tokens[key]
+            for name, inst in list(self._installations.items()):
+                if inst == installation_id and (repositories is None or name in repositories):
+                    del self._installations[name]
+
     def slug(self) -> str:
         with self._lock:
             if self._slug is None:
@@ -329,6 +344,10 @@ class GitHubFactory:
             token = self.settings.github_token.get_secret_value()
             login = self._login_for_token(token)
         return GitHubRepo(self.client(token), full_name, bot_login=login, retry=self.retry)
+
+    def forget(self, installation_id: int, repositories: Collection[str] | None = None) -> None:
+        if self.app is not None:
+            self.app.forget(installation_id, repositories)
 
     def app_token(self, installation_id: int, scope: TokenScope | None = None) -> str:
         assert self.app is not None

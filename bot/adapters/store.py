@@ -425,25 +425,54 @@ class Store:
                 ).rowcount
             )
 
+    # Which repositories the reconcile timer serves: those with recent deliveries, and the installation
+    # events that take them away again (issue 11 defect 6).
+    _REPOSITORY_EVENTS = (
+        "pull_request",
+        "issue_comment",
+        "push",
+        "issues",
+        "installation",
+        "installation_repositories",
+    )
+
     def recent_repositories(self, limit: int = 500) -> dict[str, int | None]:
-        """Repositories among the latest `limit` GitHub deliveries -> the installation that sent them."""
+        """Repositories among the latest `limit` GitHub deliveries -> the installation that sent them; minus
+        those whose installation was deleted or which were removed from it since (the App cannot see them)."""
         query = (
             select(deliveries.c.payload)
-            .where(deliveries.c.event.in_(("pull_request", "issue_comment", "push", "issues")))
+            .where(deliveries.c.event.in_(self._REPOSITORY_EVENTS))
             .order_by(deliveries.c.received_at.desc())
             .limit(limit)
         )
         with self._reader.connect() as conn:
             payloads = conn.execute(query).scalars().all()
         found: dict[str, int | None] = {}
+        gone_repos: set[str] = set()  # newest first: a removal hides every older delivery of the repository
+        gone_installations: set[int] = set()
         for raw in payloads:
             try:
                 event = json.loads(raw)
-                repo = str(event["repository"]["full_name"])
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, TypeError):
+                continue
+            if not isinstance(event, dict):
                 continue
             installation = (event.get("installation") or {}).get("id")
-            found.setdefault(repo, int(installation) if installation is not None else None)
+            action = event.get("action")
+            if action == "deleted" and "repository" not in event and installation is not None:
+                gone_installations.add(int(installation))
+            if action == "removed" or action == "deleted":
+                for repo in event.get("repositories_removed") or event.get("repositories") or []:
+                    if isinstance(repo, dict) and repo.get("full_name"):
+                        gone_repos.add(str(repo["full_name"]))
+            try:
+                name = str(event["repository"]["full_name"])
+            except (KeyError, TypeError):
+                continue
+            if name in gone_repos or (installation is not None and int(installation) in gone_installations):
+                gone_repos.add(name)
+                continue
+            found.setdefault(name, int(installation) if installation is not None else None)
         return found
 
     def pull_head_events(self, repo: str, number: int, limit: int = 2000) -> list[dict[str, Any]]:

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.events import Delivery
-from bot.handlers import comments, jobs, pull_requests, registry, workflow_runs
+from bot.handlers import comments, installations, jobs, pull_requests, registry, workflow_runs
 from bot.handlers.context import Context
 from bot.settings import Settings
 
-FEATURES = (comments, pull_requests, jobs, registry, workflow_runs)
+FEATURES = (comments, pull_requests, jobs, registry, workflow_runs, installations)
 
 Handler = Callable[[Context, Delivery], None]
 

@@ -74,6 +74,9 @@ class FakeFactory:
         assert full_name == self.repo.full_name
         return self.repo
 
+    def forget(self, installation_id: int, repositories: Any = None) -> None:
+        pass
+
     def token(
         self,
         installation_id: int | None = None,
