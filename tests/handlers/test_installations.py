@@ -2,7 +2,7 @@
 
 Real parts: the GitHub stand-in minting real App installation tokens (PyGithub), the SQLite store, the
 reconcile timer, and the production router (`bot.handlers.build_handler`). The stand-in cannot send
-installation webhooks, so the deliveries are the octokit-shaped payloads in tests/fixtures/webhooks.
+installation webhooks, so the deliveries are the octokit-shaped payloads in tests/handlers/payloads.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from bot.settings import Settings
 from bot.standin import StandIn
 from bot.standin.testing import app_key_pair
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
+# Shaped like @octokit/webhooks-examples; outside tests/fixtures/webhooks because the stand-in's schema subset
+# (bot/standin/data/webhook-schemas.json) has no installation events to validate them against.
+FIXTURES = Path(__file__).resolve().parent / "payloads"
 APP_ID = 4343
 
 
