@@ -173,6 +173,8 @@ class MlflowRegistry:
 
         try:
             estimator = joblib.load(model_file)
+        except FileNotFoundError:
+            raise  # no file at all is the caller's mistake, not the model's
         except Exception as exc:
             raise ModelLogError(f"cannot load the model file {model_file.name} with joblib: {exc}") from exc
         serialization, trusted = _serialization(estimator)
