@@ -16,11 +16,12 @@ import re
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from bot.adapters.project_env import ProjectEnvError, project_python
 from bot.adapters.sandbox import Sandbox, StageTimeout, escaping_links
 from bot.core import lockfile
 from bot.core.isolation import stage_environment
@@ -43,6 +44,15 @@ class DvcError(Exception):
 
 class GitError(DvcError):
     """A git command failed."""
+
+
+def _echo_to(echo: IO[str] | None) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        if echo is not None:
+            echo.write(line)
+            echo.flush()
+
+    return write
 
 
 class DvcStageError(DvcError):
@@ -231,6 +241,7 @@ class DvcProject:
         pass_env: Iterable[str] = (),
         extra_env: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
+        requirements: Path | None = None,
     ) -> ReproResult:
         """`dvc repro <stage>` (upstream stages included). Raises DvcStageError with the log tail on failure.
 
@@ -248,6 +259,15 @@ class DvcProject:
         env = stage_environment(
             os.environ, home=str(sandbox.home), tmp=str(sandbox.tmp), pass_env=pass_env, extra=extra_env
         )
+        if requirements is not None:  # the project's own Python first on the stages' PATH
+            try:
+                venv = project_python(requirements, sandbox, cwd=self.root, env=env, on_line=_echo_to(echo))
+            except ProjectEnvError as exc:
+                raise DvcStageError(
+                    stage, 1, scrub(str(exc), roots=[str(self.root)]), reason=str(exc).split("\n")[0]
+                ) from exc
+            env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", os.defpath)])
+            env["VIRTUAL_ENV"] = str(venv)
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         ran: list[str] = []
 

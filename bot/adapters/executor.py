@@ -168,7 +168,10 @@ class LocalExecutor:
             stage_dir = _private_dir(self.work_dir.resolve() / "stages" / key, fresh=True)
         # The stage stops before the job does, so `mlops-bot train` can still report it on a failed card.
         stage_timeout = max(self.timeout_s * 0.9, self.timeout_s - 120)
-        sandbox = Sandbox(home=stage_dir / "home", tmp=stage_dir / "tmp", uid=uid, timeout_s=stage_timeout)
+        venvs = stage_dir.parent.parent / "venvs" if uid is None else stage_dir.parent / "venvs"
+        sandbox = Sandbox(
+            home=stage_dir / "home", tmp=stage_dir / "tmp", uid=uid, timeout_s=stage_timeout, venvs=venvs
+        )
         return sandbox, stage_dir
 
     def _env(self, token: str, repo: str, clone_url: str) -> dict[str, str]:

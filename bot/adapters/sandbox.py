@@ -46,6 +46,7 @@ STAGE_UID_SPAN = 1_000_000
 ENV_UID = "MLOPS_BOT_STAGE_UID"
 ENV_HOME = "MLOPS_BOT_STAGE_HOME"
 ENV_TMP = "MLOPS_BOT_STAGE_TMP"
+ENV_VENVS = "MLOPS_BOT_STAGE_VENVS"
 ENV_TIMEOUT = "MLOPS_BOT_STAGE_TIMEOUT_SECONDS"
 STAGE_MARK = "MLOPS_STAGE_RUN"  # set in every stage process's environment (no secret: a random id)
 
@@ -113,6 +114,7 @@ class Sandbox:
     tmp: Path
     uid: int | None = None
     timeout_s: float | None = None
+    venvs: Path | None = None  # where project environments built from requirements are kept between jobs
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str], workdir: Path) -> Sandbox:
@@ -126,6 +128,7 @@ class Sandbox:
             tmp=Path(env.get(ENV_TMP) or base / "tmp"),
             uid=int(uid) if uid else None,
             timeout_s=float(timeout) if timeout else None,
+            venvs=Path(env[ENV_VENVS]) if env.get(ENV_VENVS) else None,
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -134,6 +137,8 @@ class Sandbox:
             env[ENV_UID] = str(self.uid)
         if self.timeout_s is not None:
             env[ENV_TIMEOUT] = f"{self.timeout_s:g}"
+        if self.venvs is not None:
+            env[ENV_VENVS] = str(self.venvs)
         return env
 
     # -- running ---------------------------------------------------------------------------------------
@@ -144,6 +149,7 @@ class Sandbox:
         cwd: Path,
         env: Mapping[str, str],
         on_line: Callable[[str], None],
+        also_owned: Sequence[Path] = (),
     ) -> int:
         """Run `args` in `cwd` as the stage user; feed each output line to `on_line`; return the exit code.
 
@@ -154,7 +160,7 @@ class Sandbox:
         # Every process of the stage inherits this mark: without a uid of its own, it is how a process that
         # left the stage's session is found again.
         mark = secrets.token_hex(16)
-        with self._owned(cwd):
+        with self._owned(cwd, *also_owned):
             proc = subprocess.Popen(
                 list(args),
                 cwd=cwd,
@@ -189,18 +195,20 @@ class Sandbox:
             return int(proc.returncode)
 
     @contextlib.contextmanager
-    def _owned(self, checkout: Path) -> Iterator[None]:
+    def _owned(self, *trees: Path) -> Iterator[None]:
         """The stage user owns the checkout (and its HOME/TMPDIR) while it runs; the bot owns it after."""
         if self.uid is None:
             yield
             return
         for path in (self.home.parent, self.home, self.tmp):
             os.chown(path, self.uid, self.uid, follow_symlinks=False)
-        _chown_tree(checkout, self.uid)
+        for tree in trees:
+            _chown_tree(tree, self.uid)
         try:
             yield
         finally:
-            _chown_tree(checkout, os.geteuid(), os.getegid())
+            for tree in trees:
+                _chown_tree(tree, os.geteuid(), os.getegid())
 
     def _kill_everything(self, pid: int, mark: str) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -341,6 +341,12 @@ class Training(_Strict):
     timeout: str | None = Field(
         None, description="How long `dvc repro` may run (30m, 2h); the bot's own ceiling still applies."
     )
+    python: RepoPath | None = Field(
+        None,
+        description="A requirements file: the stages run in a virtual environment built from it (kept between "
+        "jobs while it names only packages). Without it, `python` is whatever the runner's PATH gives (the "
+        "local executor: the bot's own Python).",
+    )
 
     @field_validator("env", "pass_env")
     @classmethod

@@ -135,6 +135,7 @@ def _train_one(
                 pass_env=config.training.pass_env,
                 extra_env=config.training.env,
                 timeout_s=config.training.timeout_seconds(),
+                requirements=project.root / config.training.python if config.training.python else None,
             ).ran
         else:
             _say(echo, f"{_stages_text(sources.stages)} and their inputs are unchanged; nothing to reproduce")

@@ -78,3 +78,67 @@ def test_a_stage_past_the_repositorys_timeout_fails_its_card_with_the_reason(
 def test_a_timeout_that_is_not_a_duration_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="30 minutes"):
         load_config("version: 1\ntraining:\n  timeout: 30 minutes\n")
+
+
+def test_stages_run_in_the_projects_own_environment_built_from_its_requirements(
+    tmp_path: Path, registry: MlflowRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stage importing a package the bot does not have (here a local one, so no index is needed) runs when
+    the config names the requirements; the bot's interpreter never sees that package."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    root, _ = _project(tmp_path, "python: requirements.txt")
+    (root / "vendor").mkdir()
+    _wheel(root / "vendor", "onlyhere", "MAGIC = 42\n")
+    (root / "requirements.txt").write_text("./vendor/onlyhere-1.0-py3-none-any.whl\n")
+    train_py = (root / "train.py").read_text()
+    (root / "train.py").write_text("import onlyhere\nassert onlyhere.MAGIC == 42\n" + train_py)
+    from tests.support.dvc_projects import git
+
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "needs onlyhere")
+    sha = git(root, "rev-parse", "HEAD")
+    result = _train(root, sha, registry)
+    assert getattr(result, "ok", False), getattr(result, "error", "")
+    seen = json.loads((root / "seen-env.json").read_text())
+    assert seen["VIRTUAL_ENV"].endswith("venv")
+    with pytest.raises(ImportError):
+        __import__("onlyhere")
+
+
+def test_requirements_that_do_not_install_fail_the_card_with_pips_words(
+    tmp_path: Path, registry: MlflowRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    root, _ = _project(tmp_path, "python: requirements.txt")
+    (root / "requirements.txt").write_text("no-such-package-mlops-bot==9.9\n")
+    from tests.support.dvc_projects import git
+
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "requirements")
+    result = _train(root, git(root, "rev-parse", "HEAD"), registry)
+    assert not getattr(result, "ok", True)
+    assert "installing requirements.txt for the stages failed" in getattr(result, "error", "")
+
+
+def _wheel(folder: Path, name: str, code: str) -> Path:
+    """A minimal pure-Python wheel, so the test needs no package index and no build tools."""
+    import base64
+    import hashlib
+    import zipfile
+
+    path = folder / f"{name}-1.0-py3-none-any.whl"
+    info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": code,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for file, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{file},sha256={digest},{len(text.encode())}")
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for file, text in files.items():
+            wheel.writestr(file, text)
+    return path
