@@ -167,7 +167,9 @@ def train_result_from_dict(data: dict[str, Any]) -> TrainResult:
     record = (
         RunRecord(**{k: v for k, v in run.items() if k in RunRecord.__dataclass_fields__}) if run else None
     )
-    fields["plots"] = [plot_from_dict(p) for p in data.get("plots") or []]
+    plots = data.get("plots")
+    # results written before plots were typed held {file: rows}; those are not shown rather than misread
+    fields["plots"] = [plot_from_dict(p) for p in plots] if isinstance(plots, list) else []
     return TrainResult(run=record, **fields)
 
 
