@@ -1,7 +1,9 @@
 """The worker: claims deliveries from the store, runs the handler, records the outcome.
 
-- A handler raising `PermanentError` fails the delivery at once; any other exception is retried with
-  exponential backoff and jitter, up to `max_attempts`, then the delivery is `failed` with its last error.
+- A handler raising `PermanentError` fails the delivery at once. `Ignored`, or a permanent GitHub answer
+  (404/410/422: the comment or repository is gone, the App cannot see it), ends it `done` with a note
+  saying what was ignored and why. Any other exception is retried with exponential backoff and jitter,
+  up to `max_attempts`, then the delivery is `failed` with its last error.
 - The lease on a delivery is renewed while its handler runs; a worker that dies (even `kill -9`) leaves a
   lease that expires, and the delivery is claimed again. Handlers are idempotent (keyed effects), so a
   re-run after a crash completes the work once in effect.
@@ -22,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.core.events import Delivery, PermanentError
+from bot.core.events import Delivery, Ignored, PermanentError, permanent_answer
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
@@ -50,6 +52,29 @@ def backoff_seconds(attempt: int, base: float, *, rng: random.Random | None = No
 def describe_error(error: BaseException) -> str:
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return text[:_MAX_ERROR_CHARS]
+
+
+def ignored_note(error: BaseException, what: str) -> str | None:
+    """The note ending delivery `what` when `error`, or what caused it, is `Ignored` or a GitHub answer no
+    retry changes (404/410/422); None when a retry may still succeed."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, Ignored):
+            return f"ignored {what}: {current}"
+        status = getattr(current, "status", None)  # PyGithub's GithubException, duck-typed (no import here)
+        if isinstance(status, int):
+            data = getattr(current, "data", None)
+            message = str(data.get("message", "")) if isinstance(data, dict) else ""
+            note = permanent_answer(status, message)
+            if note is None:
+                return None
+            # A wrapping error of ours says which call met the answer; PyGithub's own text adds nothing.
+            said = f" ({str(error)[:300]})" if current is not error and str(error) else ""
+            return f"{note.replace('ignored:', f'ignored {what}:', 1)}{said}"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def default_worker_id() -> str:
@@ -128,7 +153,11 @@ class Worker:
             log.warning("delivery %s (%s) failed permanently: %s", delivery.id, delivery.name, error)
             self.store.fail(delivery.id, self.worker_id, describe_error(error), retry_in=None)
         except Exception as error:
-            if delivery.attempts >= self.max_attempts:
+            note = ignored_note(error, f"{delivery.name} on {delivery.repo or 'no repository'}")
+            if note is not None:
+                log.info("delivery %s (%s) %s", delivery.id, delivery.name, note)
+                self.store.complete(delivery.id, self.worker_id, note=note)
+            elif delivery.attempts >= self.max_attempts:
                 outcome = "failed"
                 log.exception("delivery %s (%s) failed after %d attempts", delivery.id, delivery.name,
                               delivery.attempts)  # fmt: skip

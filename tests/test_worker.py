@@ -157,3 +157,37 @@ def test_load_handler_by_spec() -> None:
     for bad in ("no-colon", "bot.worker:missing", "bot.nowhere:handle", "bot.worker:MAX_BACKOFF_SECONDS"):
         with pytest.raises(ValueError, match="handler"):
             load_handler(settings, bad)
+
+
+class _GitHubAnswer(Exception):
+    """Shaped like PyGithub's GithubException: `status` and `data`."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"{status} raw PyGithub text")
+        self.status, self.data = status, {"message": "Validation Failed" if status == 422 else "Not Found"}
+
+
+@pytest.mark.parametrize("status", [404, 410, 422])
+def test_a_permanent_github_answer_ends_done_with_a_note_at_once(store: Store, status: int) -> None:
+    def gone(delivery: Delivery) -> None:
+        try:
+            raise _GitHubAnswer(status)
+        except _GitHubAnswer as exc:
+            raise RuntimeError("commenting on #7 of acme/model") from exc
+
+    store.accept("d-gone", "issue_comment", "created", b'{"repository": {"full_name": "acme/model"}}')
+    assert Worker(store, gone, max_attempts=5, retry_base_seconds=0.01).run_once() is True
+    row = store.get("d-gone")
+    assert row is not None and (row.status, row.attempts, row.last_error) == (DONE, 1, None)
+    assert row.note is not None and row.note.startswith("ignored issue_comment.created on acme/model")
+    assert str(status) in row.note and "commenting on #7" in row.note
+
+
+def test_a_server_error_is_still_retried(store: Store) -> None:
+    def down(delivery: Delivery) -> None:
+        raise _GitHubAnswer(502)
+
+    store.accept("d-502", "issue_comment", "created", b"{}")
+    Worker(store, down, max_attempts=5, retry_base_seconds=0.01).run_once()
+    row = store.get("d-502")
+    assert row is not None and row.status == QUEUED and row.note is None

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_COLUMNS = ("id", "event", "action", "status", "attempts", "received", "last_error")
+# `note` tells "handled" from "ignored" (a permanent GitHub answer, an event with no handler).
+_COLUMNS = ("id", "event", "action", "status", "attempts", "received", "note", "last_error")
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:

@@ -53,6 +53,28 @@ class PermanentError(Exception):
     """A job that cannot succeed by retrying (bad payload, missing config): recorded as failed at once."""
 
 
+class Ignored(Exception):
+    """The delivery can have no effect and retrying will not change that (the comment, issue or repository is
+    gone, the App cannot see it): the delivery ends `done`, the message kept as its note."""
+
+
+# GitHub's answers that no retry changes: https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api
+_PERMANENT = {
+    404: "it does not exist or the App cannot see it",
+    410: "it is gone",
+    422: "GitHub refused the request as invalid",
+}
+
+
+def permanent_answer(status: int | None, message: str = "") -> str | None:
+    """The note for a delivery ended by GitHub answering `status`; None when a retry may still succeed."""
+    why = _PERMANENT.get(status) if status is not None else None
+    if why is None:
+        return None
+    said = f": {message.strip()[:200]}" if message.strip() else ""
+    return f"ignored: GitHub answered {status}{said} ({why}); retrying cannot change that"
+
+
 @dataclass(frozen=True)
 class HeadAtComment:
     """Which commit a pull request's head was when a comment was written: `sha`, or None and why not."""

@@ -33,7 +33,10 @@ def on_comment_created(ctx: Context, delivery: Delivery) -> None:
     if parsed is None:
         return
     gh = ctx.repo(delivery)
-    gh.react(int(comment["id"]), "eyes")
+    try:
+        gh.react(int(comment["id"]), "eyes")
+    except Exception:  # cosmetic: a failed acknowledgement must never stop the command (issue 11 defect 4)
+        log.warning("could not react to comment %s on %s", comment["id"], delivery.repo, exc_info=True)
     number = int(issue["number"])
     answer = _answerer(gh, number, int(comment["id"]))
     if isinstance(parsed, Reply):
