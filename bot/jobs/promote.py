@@ -369,7 +369,8 @@ def rollback(
     registry = env.registry
     aliases = config.aliases
     environment = config.promotion.environment
-    with lock(f"promote:{model}"):
+    # A dry run takes no lock either: it writes nothing, not even a lock row in the bot's store.
+    with (no_lock if dry_run else lock)(f"promote:{model}"):
         try:
             champion = registry.version_by_alias(model, aliases.champion)
         except ForeignModelError as exc:

@@ -31,7 +31,8 @@ def test_deliveries_lists_a_table_and_json(db: str, capsys: pytest.CaptureFixtur
 
     assert main(["deliveries", "--database-url", db]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["ID", "EVENT", "ACTION", "STATUS", "ATTEMPTS", "RECEIVED", "LAST_ERROR"]
+    header = ["ID", "EVENT", "ACTION", "STATUS", "ATTEMPTS", "RECEIVED", "NOTE", "LAST_ERROR"]
+    assert table[0].split() == header
     assert table[1].split()[:5] == ["d-2", "push", "-", "queued", "0"]
     assert "PermanentError: no config second line" in table[2]
 

@@ -261,3 +261,24 @@ def test_a_job_never_asks_get_user(make_world: Any, model_file: Path) -> None:
     rollback(w.env(), model=MODEL, to=None, reply_to=None)
     assert w.standin.requests, "the stand-in logs requests"
     assert _user_calls(w.standin) == []
+
+
+def test_a_rollback_retried_after_a_crash_between_steps_makes_no_second_deployment(
+    make_world: Any, model_file: Path
+) -> None:
+    w = make_world()
+    w.two_versions(model_file)
+    issue = w.standin.create_issue(REPO, title="roll back", body="", author="alice")
+    crashing = w.env()
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("the job died after creating the Deployment")
+
+    crashing.registry.set_alias = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        rollback(crashing, model=MODEL, to=None, reply_to=issue.number, key="c77")
+    deployments = len(w.standin.deployments(REPO))
+    done = rollback(w.env(), model=MODEL, to=None, reply_to=issue.number, key="c77")
+    assert done.status == "rolled-back" and w.store.version_by_alias(MODEL, "champion").version == "1"
+    assert len(w.standin.deployments(REPO)) == deployments, "the retry found the Deployment it had made"
+    assert len(w.standin.comments(REPO, issue.number)) == 1
