@@ -282,3 +282,16 @@ def test_a_rollback_retried_after_a_crash_between_steps_makes_no_second_deployme
     assert done.status == "rolled-back" and w.store.version_by_alias(MODEL, "champion").version == "1"
     assert len(w.standin.deployments(REPO)) == deployments, "the retry found the Deployment it had made"
     assert len(w.standin.comments(REPO, issue.number)) == 1
+
+
+def test_a_job_told_its_login_asks_no_get_user_even_with_a_personal_token(make_world: Any) -> None:
+    from bot.adapters.github import GitHubFactory
+
+    w = make_world()
+    token = w.standin.create_user("ci-bot")
+    told = Settings(github_token=token, github_base_url=w.standin.base_url, bot_login="ci-bot")
+    assert GitHubFactory(told, throttle=False).for_repo(REPO).bot_login == "ci-bot"
+    assert _user_calls(w.standin) == []
+    untold = Settings(github_token=token, github_base_url=w.standin.base_url)
+    assert GitHubFactory(untold, throttle=False).for_repo(REPO).bot_login == "ci-bot"  # asks, once
+    assert len(_user_calls(w.standin)) == 1
