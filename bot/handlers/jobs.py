@@ -229,7 +229,13 @@ PLANS: dict[str, Callable[[RepoGitHub, dict[str, Any]], Plan]] = {
     "promote": lambda gh, p: _promote_plan(gh, p, dry_run=False),
     "rollback": _rollback_plan,
     "drift": _drift_plan,
-    "reconcile": lambda gh, p: (gh.default_branch(), None, [Step(("reconcile", *_model_args(p)))], {}, {}),
+    "reconcile": lambda gh, p: (
+        gh.default_branch(),
+        None,
+        [Step(("reconcile", *_model_args(p), *(["--dry-run"] if p.get("dry_run") else [])))],
+        {},
+        {},
+    ),
 }
 
 ROUTES: dict[str, Any] = {JOB_EVENT: on_job}

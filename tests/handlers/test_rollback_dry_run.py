@@ -32,3 +32,9 @@ def test_the_rollback_job_step_carries_the_dry_run_and_the_job_key(
     assert ("--dry-run" in step.args) is dry
     assert step.args[step.args.index("--to") + 1] == "3"
     assert step.args[step.args.index("--key") + 1] == "c4242"
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_the_reconcile_job_step_carries_the_dry_run(repo: FakeRepo, dry: bool) -> None:
+    _sha, _branch, [step], _files, _env = PLANS["reconcile"](repo, {"model": "churn", "dry_run": dry})
+    assert step.args[0] == "reconcile" and ("--dry-run" in step.args) is dry
