@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.core.isolation import job_environment
 from bot.resources import template_path
 
 # Whatever the model itself requires, the service also needs these to load and serve it.
@@ -124,7 +125,9 @@ def render_sources(
 
 
 def bentoml_env(bentoml_home: Path | None, tracking_uri: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    # `bentoml build` imports the service and loads the model trained on a PR: it gets what a job step
+    # gets (tools' credentials, no bot secret, no GitHub token).
+    env = job_environment(os.environ)
     if bentoml_home is not None:
         env["BENTOML_HOME"] = str(bentoml_home)
     env["BENTOML_DO_NOT_TRACK"] = "true"
