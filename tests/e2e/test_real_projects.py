@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,51 @@ import pytest
 
 from bot.core.config import load_config
 from bot.core.markers import card_marker
-from tests.reliability.harness import ADMIN, BOT, World, app_keys, bot_in_process, free_port, make_world
-from tests.support.dvc_projects import FixtureProject, evaluate_stage_project, git
+from tests.reliability.harness import ADMIN, BOT, app_keys, bot_in_process, free_port, make_world
+from tests.support.dvc_projects import FixtureProject, dvclive_project, evaluate_stage_project, git
 
 pytestmark = pytest.mark.slow
 
-REPO = "acme/churn-gb"
 TRAIN_TIMEOUT = 240.0
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One fixture project and what a newcomer and the card should see of it."""
+
+    name: str  # the project's folder: init names the model after it
+    build: Callable[..., FixtureProject]
+    committed_after_repro: tuple[str, ...]  # what `dvc repro` leaves for git (cache: false outs, .gitignore)
+    init_says: str  # how init reports the gated metrics it found
+    metrics: tuple[str, ...]  # gated metric names init proposes, in its order
+    param: tuple[str, str, str]  # (params.yaml line, changed line, the card's params-diff row)
+
+
+SHAPES = [
+    Shape(
+        name="churn-gb",
+        build=evaluate_stage_project,
+        committed_after_repro=("dvc.lock", ".gitignore", "reports"),
+        init_says="gates on accuracy, roc_auc from reports/scores.json",
+        metrics=("accuracy", "roc_auc"),
+        param=("n_estimators: 20", "n_estimators: 40", "| `train.n_estimators` | 20 | 40 |"),
+    ),
+    Shape(
+        name="churn-rf",
+        build=dvclive_project,
+        committed_after_repro=("dvc.lock", ".gitignore"),
+        init_says="gates on avg_prec.test, roc_auc.test from eval/metrics.json",
+        metrics=("avg_prec.test", "roc_auc.test"),
+        param=("n_estimators: 10", "n_estimators: 30", "| `train.n_estimators` | 10 | 30 |"),
+    ),
+]
+
+
+def normalised(card: str) -> str:
+    """The card with what differs between runs (run ids, commit shas, hashes, seconds) replaced."""
+    card = re.sub(r"\b[0-9a-f]{12,40}\b", "<hex>", card)
+    return re.sub(r"trained in \d+ s", "trained in <n> s", card)
 
 
 def mlops_bot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -37,7 +77,7 @@ def mlops_bot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def init_as_a_newcomer(project: FixtureProject) -> str:
+def init_as_a_newcomer(project: FixtureProject, shape: Shape) -> str:
     """What a newcomer does, step by step as `init` tells them. Returns the model name init chose.
 
     The fixture's hand-written config is dropped first. On a project that never ran, `init` cannot read the
@@ -46,7 +86,7 @@ def init_as_a_newcomer(project: FixtureProject) -> str:
     the metrics the evaluate stage writes. Nothing of the pipeline (dvc.yaml, params, code) changes."""
     git(project.root, "rm", "-q", ".github/mlops-bot.yml")
     git(project.root, "commit", "-q", "-m", "Start without a bot config")
-    pipeline = ("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py")
+    pipeline = ("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py")  # both shapes have these
     pipeline_before = {p: (project.root / p).read_text() for p in pipeline}
 
     first = mlops_bot(project.root, "init")
@@ -59,12 +99,12 @@ def init_as_a_newcomer(project: FixtureProject) -> str:
     repro = subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro", "-q"], cwd=project.root, env=env,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert repro.returncode == 0, repro.stdout + repro.stderr
-    git(project.root, "add", "dvc.lock", ".gitignore", "reports")
+    git(project.root, "add", *shape.committed_after_repro)
     git(project.root, "commit", "-q", "-m", "dvc repro")
 
     again = mlops_bot(project.root, "init", "--force")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "gates on accuracy, roc_auc from reports/scores.json" in again.stdout, again.stdout
+    assert shape.init_says in again.stdout, again.stdout
     checked = mlops_bot(project.root, "config", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "2 gated metric(s)" in checked.stdout and "matches dvc.yaml" in checked.stdout, checked.stdout
@@ -75,11 +115,11 @@ def init_as_a_newcomer(project: FixtureProject) -> str:
     git(project.root, "add", ".github")
     git(project.root, "commit", "-q", "-m", "Add mlops-bot (mlops-bot init)")
     (model,) = load_config((project.root / ".github" / "mlops-bot.yml").read_text()).models
-    assert [m.name for m in model.metrics] == ["accuracy", "roc_auc"]
+    assert tuple(m.name for m in model.metrics) == shape.metrics
     return model.name
 
 
-def wait_or_fail(world: World, store: Any, what: str, probe: Callable[[], Any], timeout: float) -> Any:
+def wait_or_fail(store: Any, what: str, probe: Callable[[], Any], timeout: float) -> Any:
     """`probe()` once it is truthy; a job of the bot that failed ends the wait with its error."""
     import time
 
@@ -92,8 +132,8 @@ def wait_or_fail(world: World, store: Any, what: str, probe: Callable[[], Any], 
         if failed:
             raise AssertionError(f"waiting for {what}: job {failed[0].id} failed: {failed[0].last_error}")
         if time.monotonic() > deadline:
-            said = [c.body[:400] for c in world.standin.comments(REPO, 1) if c.user == BOT]
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; the bot said: {said}")
+            jobs = [(r.id, r.status, r.last_error) for r in store.list(limit=1000)]
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; the bot's jobs: {jobs}")
         time.sleep(0.25)
 
 
@@ -103,15 +143,17 @@ def first_test_row(project: FixtureProject) -> tuple[list[float], int]:
     return [float(row["a"]), float(row["b"]), float(row["c"])], int(row["label"])
 
 
-def test_evaluate_stage_project_trains_cards_merges_promotes_and_serves(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.build.__name__ for s in SHAPES])
+def test_an_unchanged_project_trains_cards_merges_promotes_and_serves(
+    shape: Shape, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.adapters.mlflow import MlflowRegistry
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))  # the bento store of this test only
-    project = evaluate_stage_project(tmp_path / "churn-gb", remote=tmp_path / "dvc-remote")
-    model = init_as_a_newcomer(project)
-    assert model == "churn-gb"  # init names the model after the repository's folder
+    project = shape.build(tmp_path / shape.name, remote=tmp_path / "dvc-remote")
+    model = init_as_a_newcomer(project, shape)
+    assert model == shape.name  # init names the model after the repository's folder
+    repo = f"acme/{shape.name}"
 
     private_key, public_key = app_keys()
     world = make_world(tmp_path / "world", database_url=f"sqlite:///{tmp_path / 'bot.db'}",
@@ -120,43 +162,51 @@ def test_evaluate_stage_project_trains_cards_merges_promotes_and_serves(
     world.settings = world.settings.model_copy(update={"mlflow_tracking_uri": tracking_uri})
     standin = world.standin
     try:
-        standin.create_repo(REPO, source=project.root)
-        standin.set_permission(REPO, ADMIN, "admin")
-        standin.install_app(REPO)
+        standin.create_repo(repo, source=project.root)
+        standin.set_permission(repo, ADMIN, "admin")
+        standin.install_app(repo)
         params = (project.root / "params.yaml").read_text()
-        assert "n_estimators: 20" in params
-        standin.commit(REPO, "more-trees", {"params.yaml": params.replace("n_estimators: 20", "n_estimators: 40")},
-                       "More trees", author=ADMIN, base="main")  # fmt: skip
+        old, new, diff_row = shape.param
+        assert old in params
+        standin.commit(repo, "more-trees", {"params.yaml": params.replace(old, new)}, "More trees",
+                       author=ADMIN, base="main")  # fmt: skip
 
         with bot_in_process(world) as store:
-            pr = standin.open_pull(REPO, head="more-trees", title="More trees", author=ADMIN)
+            pr = standin.open_pull(repo, head="more-trees", title="More trees", author=ADMIN)
 
             def card() -> Any:
-                return next((c for c in standin.comments(REPO, pr)
+                return next((c for c in standin.comments(repo, pr)
                              if c.user == BOT and card_marker(model) in c.body), None)  # fmt: skip
 
             def check_on_head() -> Any:
-                head = standin.pull(REPO, pr).head_sha
-                return next((r for r in standin.check_runs(REPO, head)
+                head = standin.pull(repo, pr).head_sha
+                return next((r for r in standin.check_runs(repo, head)
                              if r.name.endswith(model) and r.status == "completed"), None)  # fmt: skip
 
-            check = wait_or_fail(world, store, "the check run on the PR head", check_on_head, TRAIN_TIMEOUT)
-            body = wait_or_fail(world, store, "the model card", card, 30).body
+            check = wait_or_fail(store, "the check run on the PR head", check_on_head, TRAIN_TIMEOUT)
+            body = wait_or_fail(store, "the model card", card, 30).body
             (tmp_path / "card.md").write_text(body)
             print(body)  # read by eye with `pytest -s`
             # init gates on the metrics relative to the champion (tolerance, no absolute `min:`): on the
             # first model there is nothing to compare with, and the check says so rather than passing.
             assert check.conclusion == "neutral", f"{check.conclusion}: {check.output}"
             assert "no champion yet, nothing to compare with" in body, body
-            assert "| `roc_auc` | 0.955 | 0.961 |" in body, body  # against main's dvc.lock metrics
-            # The evaluate stage's metrics (reports/scores.json, a top-level `metrics:` of dvc.yaml) on the card.
-            assert "roc_auc" in body and "accuracy" in body, body
-            assert "| `train.n_estimators` | 20 | 40 |" in body, body  # the changed parameter
+            # The evaluate stage's metrics (a top-level `metrics:` of dvc.yaml), on the card and against main.
+            for metric in shape.metrics:
+                assert f"| `{metric}` |" in body, body
+            assert "Metrics against the base branch `main`" in body, body
+            assert diff_row in body, body  # the changed parameter
+            snapshot = SNAPSHOTS / f"{shape.build.__name__}.card.md"
+            if not snapshot.exists():
+                snapshot.parent.mkdir(exist_ok=True)
+                snapshot.write_text(normalised(body))
+                pytest.fail(f"wrote {snapshot.name}: read it by eye, commit it, run again")
+            assert normalised(body) == snapshot.read_text()
 
-            standin.merge_pull(REPO, pr, by=ADMIN, method="squash")
+            standin.merge_pull(repo, pr, by=ADMIN, method="squash")
 
             def deployed() -> Any:
-                for d in standin.deployments(REPO):
+                for d in standin.deployments(repo):
                     states = [s.state for s in d.statuses]
                     if "failure" in states or "error" in states:
                         raise AssertionError(f"deployment {d.id} failed: {d.statuses[-1].description}")
@@ -164,7 +214,7 @@ def test_evaluate_stage_project_trains_cards_merges_promotes_and_serves(
                         return d
                 return None
 
-            deployment = wait_or_fail(world, store, "the production Deployment", deployed, TRAIN_TIMEOUT)
+            deployment = wait_or_fail(store, "the production Deployment", deployed, TRAIN_TIMEOUT)
             assert deployment.environment == "production"
 
         registry = MlflowRegistry(tracking_uri)
