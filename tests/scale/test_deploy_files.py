@@ -142,9 +142,11 @@ def test_compose_commands_are_ones_the_cli_accepts(compose: dict[str, Any]) -> N
 def test_the_bots_settings_point_at_the_compose_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
     environment = services["bot"]["environment"]
-    assert environment == services["worker"]["environment"]
+    # The workers run the jobs: the same settings, and they insist on a uid of its own for each job's stages.
+    assert services["worker"]["environment"] == {**environment, "MLOPS_BOT_STAGE_ISOLATION": "user"}
+    assert services["worker"]["user"] == "0:0"
     known = {f"MLOPS_BOT_{name.upper()}" for name in Settings.model_fields}
-    assert set(environment) <= known
+    assert set(services["worker"]["environment"]) <= known
     assert environment["MLOPS_BOT_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@postgres:5432/" in environment["MLOPS_BOT_DATABASE_URL"]
     assert environment["MLOPS_BOT_MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
