@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bot.adapters.sandbox import Isolation, Sandbox, resolve_isolation, stage_uid
 from bot.core.isolation import job_environment
+from bot.core.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ class LocalExecutor:
                 )
                 codes.append(code)
                 if code != 0 and step.check:
-                    raise JobError(f"`mlops-bot {step.args[0]}` exited {code}:\n{_tail(log_path)}")
+                    tail = scrub(_tail(log_path), roots=[str(repo_dir), str(root)])  # may reach a reply
+                    raise JobError(f"`mlops-bot {step.args[0]}` exited {code}:\n{tail}")
             return codes
         finally:
             if not self.keep_workdirs:
