@@ -99,6 +99,9 @@ def init_as_a_newcomer(project: FixtureProject, shape: Shape) -> str:
     repro = subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro", "-q"], cwd=project.root, env=env,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert repro.returncode == 0, repro.stdout + repro.stderr
+    pushed = subprocess.run([str(Path(sys.executable).parent / "dvc"), "push", "-q"], cwd=project.root, env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr  # main's outputs in the remote, as users do
     git(project.root, "add", *shape.committed_after_repro)
     git(project.root, "commit", "-q", "-m", "dvc repro")
 
