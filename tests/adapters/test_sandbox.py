@@ -31,7 +31,9 @@ def _alive(pid: int) -> bool:
 
 
 def _sandbox(tmp_path: Path, *, uid: int | None, timeout_s: float | None) -> Sandbox:
-    return Sandbox(home=tmp_path / "stage" / "home", tmp=tmp_path / "stage" / "tmp", uid=uid, timeout_s=timeout_s)
+    return Sandbox(
+        home=tmp_path / "stage" / "home", tmp=tmp_path / "stage" / "tmp", uid=uid, timeout_s=timeout_s
+    )
 
 
 def test_a_hanging_stage_is_stopped_at_its_timeout(tmp_path: Path) -> None:
@@ -39,7 +41,7 @@ def test_a_hanging_stage_is_stopped_at_its_timeout(tmp_path: Path) -> None:
     checkout.mkdir()
     lines: list[str] = []
     started = time.monotonic()
-    with pytest.raises(StageTimeout, match="1.5 s timeout"):
+    with pytest.raises(StageTimeout, match=r"1\.5 s timeout"):
         _sandbox(tmp_path, uid=None, timeout_s=1.5).run(
             [sys.executable, "-c", HANG], cwd=checkout, env={"PATH": os.environ["PATH"]}, on_line=lines.append
         )
@@ -58,7 +60,10 @@ def test_a_stage_runs_as_its_own_uid_and_nothing_it_started_survives(tmp_path: P
     uid = stage_uid("job-x")
     with pytest.raises(StageTimeout):
         _sandbox(tmp_path, uid=uid, timeout_s=3).run(
-            [sys.executable, "-c", HANG], cwd=checkout, env={"PATH": os.environ["PATH"]}, on_line=lambda _: None
+            [sys.executable, "-c", HANG],
+            cwd=checkout,
+            env={"PATH": os.environ["PATH"]},
+            on_line=lambda _: None,
         )
     leftover = int((checkout / "leftover.pid").read_text())
     assert not _alive(leftover), "a detached process of the stage outlived it"

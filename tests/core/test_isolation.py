@@ -37,7 +37,8 @@ def test_a_stage_gets_path_locale_and_its_own_home_only() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["MLOPS_BOT_DATABASE_URL", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "GIT_CONFIG_VALUE_0"]
+    "name",
+    ["MLOPS_BOT_DATABASE_URL", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "GIT_CONFIG_VALUE_0"],
 )
 def test_the_config_cannot_ask_for_the_bots_credentials(name: str) -> None:
     env = stage_environment(BOT_ENV, home="h", tmp="t", pass_env=[name], extra={name: "forged"})

@@ -122,7 +122,9 @@ def test_pull_request_code_sees_no_credential_and_leaves_no_process(tmp_path: Pa
         assert found["proc"] == [], f"the stage read credentials from /proc/{found['proc']}/environ"
         assert found["api"][SECRET_REPO] == 404 or found["api"][SECRET_REPO] == 401
         assert found["api"][FOREIGN_REPO] in (401, 404)
-        assert not Path(f"/proc/{found['left_behind']}").exists(), "a process the stage detached outlived the job"
+        assert not Path(f"/proc/{found['left_behind']}").exists(), (
+            "a process the stage detached outlived the job"
+        )
         card = standin.check_runs(REPO)[0]
         assert card.conclusion == "success", "the stage's own training still ran to a card"
         jobs_dir = Path(settings.work_dir) / "jobs"
@@ -158,7 +160,9 @@ def test_a_job_token_reaches_only_its_own_repository_with_its_own_permissions(tm
             gh.get_repo(SECRET_REPO)
         assert getattr(refused.value, "status", None) == 404
         with pytest.raises(Exception) as refused:
-            repo.create_check_run(name="forged", head_sha=repo.get_branch("main").commit.sha)  # no checks: write
+            repo.create_check_run(
+                name="forged", head_sha=repo.get_branch("main").commit.sha
+            )  # no checks: write
         assert getattr(refused.value, "status", None) == 403
         # Even an unscoped token of one installation never sees another installation's private repository.
         unscoped = Github(base_url=world.settings.github_base_url,
