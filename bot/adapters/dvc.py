@@ -93,6 +93,10 @@ class DvcMetricsError(DvcError):
         super().__init__(f"metrics file {path}: {reason}")
 
 
+class DvcRemoteError(DvcError):
+    """The DVC remote cannot be used (missing plugin, unreachable, refuses writes); one line saying what to do."""
+
+
 class DvcFileError(DvcError):
     """dvc.yaml or dvc.lock cannot be read by this DVC; the message says which and how to fix it."""
 
@@ -161,6 +165,20 @@ class DvcProject:
                 yield self._repo
         except (YAMLValidationError, YAMLSyntaxError) as exc:
             raise DvcFileError(_dvc_file_problem(self.root, exc)) from exc
+
+    @contextlib.contextmanager
+    def _local_api(self) -> Iterator[Any]:
+        """A `dvc.repo.Repo` that knows no remote: DVC opens the default remote's filesystem even for a
+        checkout from the cache, which fails when the remote's plugin is not installed."""
+        from dvc.repo import Repo
+
+        self.close()
+        repo = Repo(str(self.root), config={"core": {"remote": ""}})
+        try:
+            with contextlib.chdir(self.root):
+                yield repo
+        finally:
+            repo.close()
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -308,35 +326,64 @@ class DvcProject:
     # -- remote --------------------------------------------------------------------------------
 
     def pull(self, stage: str | None = None, *, rebuildable: Iterable[str] = ()) -> list[str]:
-        """Fetch and check out the data of `stage` and its upstream stages (everything when None).
+        """Check out the data of `stage` and its upstream stages (everything when None), fetching from the
+        default remote only what the local cache lacks: with everything cached, the remote is not touched.
 
         Files missing from both the cache and the remote are fatal (DvcMissingDataError naming them and
         the remote), except those in `rebuildable`: outputs the caller will reproduce anyway. Those are
-        returned.
+        returned. A rebuildable output that a failed run left in the workspace (DVC's "unsaved files")
+        is replaced by what dvc.lock pins, so a retry in the same checkout starts clean.
         """
-        from dvc.exceptions import CheckoutError
-
-        with self._api() as repo:
-            try:
-                repo.pull(targets=[stage] if stage else None, with_deps=bool(stage))
-                return []
-            except CheckoutError as exc:
-                missing = [str(p) for p in exc.target_infos]
         allowed = set(rebuildable)
+        missing = self._checkout(stage, allowed)
+        if missing:
+            remote = self.default_remote()
+            if remote is not None:
+                with self._api() as repo, _remote_errors(remote, "dvc pull"):
+                    repo.fetch(targets=[stage] if stage else None, with_deps=bool(stage))
+                missing = self._checkout(stage, allowed)
         fatal = [p for p in missing if p not in allowed]
         if fatal:
             raise DvcMissingDataError(fatal, self.default_remote())
         return missing
 
-    def push(self, stage: str | None = None) -> int:
-        """Upload the cached data of `stage` and its upstream stages (all when None); how many files went."""
-        from dvc.exceptions import UploadError
+    def _checkout(self, stage: str | None, rebuildable: set[str]) -> list[str]:
+        """`dvc checkout` from the local cache alone; the files the cache lacks."""
+        from dvc.exceptions import CheckoutError, DvcException
 
-        with self._api() as repo:
+        targets = [stage] if stage else None
+        with self._local_api() as repo:
             try:
-                return int(repo.push(targets=[stage] if stage else None, with_deps=bool(stage)))
-            except UploadError as exc:
-                raise DvcError(f"dvc push failed: {exc}") from exc
+                try:
+                    repo.checkout(targets=targets, with_deps=bool(stage))
+                except DvcException as exc:
+                    unsaved = _unsaved_files(str(exc), self.root)
+                    if unsaved is None:
+                        raise
+                    kept = [
+                        p for p in unsaved if not any(p == o or p.startswith(o + "/") for o in rebuildable)
+                    ]
+                    if kept:
+                        raise DvcError(
+                            f"these files differ from dvc.lock and are not in the DVC cache: {', '.join(kept)}; "
+                            "`dvc commit` them to keep them, or `dvc checkout --force` to drop them"
+                        ) from exc
+                    # outputs of the pipeline a failed run left behind: repro rebuilds them anyway
+                    repo.checkout(targets=targets, with_deps=bool(stage), force=True)
+            except CheckoutError as exc:
+                return [str(p) for p in exc.target_infos]
+        return []
+
+    def push(self, stage: str | None = None) -> int:
+        """Upload the cached data of `stage` and its upstream stages (all when None); how many files went.
+
+        Raises DvcRemoteError (one line: what failed, what to do) when the remote cannot take them.
+        """
+        remote = self.default_remote()
+        if remote is None:
+            return 0
+        with self._api() as repo, _remote_errors(remote, "dvc push"):
+            return int(repo.push(targets=[stage] if stage else None, with_deps=bool(stage)))
 
     # -- reading results -----------------------------------------------------------------------
 
@@ -607,6 +654,54 @@ def _dvc_file_problem(root: Path, exc: Exception) -> str:
     details = "; ".join(str(e) for e in (getattr(inner, "errors", None) or [])[:3])
     what = f" ({details})" if details else ""
     return f"{text.rstrip('.')}{what}: fix it (`dvc repro --dry` shows the same error)"
+
+
+# DVC's own words when a remote's filesystem plugin is absent: "gdrive is supported, but requires
+# 'dvc-gdrive' to be installed".
+_MISSING_PLUGIN = re.compile(r"requires '(?P<package>dvc-[a-z0-9-]+)' to be installed")
+_UNSAVED = "Can't remove the following unsaved files without confirmation"
+
+
+@contextlib.contextmanager
+def _remote_errors(remote: Remote, action: str) -> Iterator[None]:
+    """A remote that fails becomes one line naming it and the fix, never a traceback."""
+    from dvc.exceptions import DvcException
+
+    where = f"the DVC remote '{remote.name}' ({scrub(remote.url)})"
+    try:
+        yield
+    except ImportError as exc:
+        match = _MISSING_PLUGIN.search(str(exc))
+        if match is None:
+            raise
+        package = match["package"]
+        raise DvcRemoteError(
+            f"{action}: {where} needs the DVC plugin {package}, which is not installed: "
+            f"`pip install {package}` where mlops-bot runs"
+        ) from exc
+    except (DvcException, OSError) as exc:
+        if isinstance(exc, DvcError):
+            raise
+        reason = scrub(" ".join(str(exc).split())) or type(exc).__name__
+        raise DvcRemoteError(
+            f"{action} to {where} failed ({reason[:200]}): check the remote's URL and credentials, "
+            f"then run `{action}` by hand"
+        ) from exc
+
+
+def _unsaved_files(message: str, root: Path) -> list[str] | None:
+    """The files of DVC's "unsaved files ... Use `--force`" refusal, relative to `root`; None for another error."""
+    if _UNSAVED not in message:
+        return None
+    paths = []
+    for line in message.split("\n")[1:]:
+        line = line.strip()
+        if line:
+            path = Path(line)
+            paths.append(
+                str(path.relative_to(root)) if path.is_absolute() and path.is_relative_to(root) else line
+            )
+    return paths
 
 
 def _is_image(path: str) -> bool:

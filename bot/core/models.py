@@ -129,6 +129,9 @@ class TrainResult:
     log_tail: str = ""  # the end of the stage log when it failed
     error: str = ""
     duration_s: float = 0.0
+    # what went wrong without failing the training (a DVC push that did not go through), each with what to do
+    warnings: list[str] = field(default_factory=list)
+    trained_duration_s: float = 0.0  # a reused run: how long its original training took; 0 when unknown
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,22 @@ class RunTags:
     # HEAD_SHA moves to the newest PR head a reused run stands for (the lock commit's follow-up push);
     # TRAINED_SHA keeps the commit the training really ran on.
     TRAINED_SHA = "mlops_bot.trained_sha"
-    ALL = (MODEL, REPO, PR, HEAD_SHA, BASE_SHA, DVC_LOCK_HASH, OUTPUT_HASH, CI_URL, MODEL_URI, TRAINED_SHA)
+    # How long the training took, so a card for a reused run (the lock commit's push) tells the original
+    # training's duration, not the few seconds of finding the run.
+    TRAINED_SECONDS = "mlops_bot.trained_seconds"
+    ALL = (
+        MODEL,
+        REPO,
+        PR,
+        HEAD_SHA,
+        BASE_SHA,
+        DVC_LOCK_HASH,
+        OUTPUT_HASH,
+        CI_URL,
+        MODEL_URI,
+        TRAINED_SHA,
+        TRAINED_SECONDS,
+    )
 
 
 class VersionTags:

@@ -31,6 +31,7 @@ from bot.adapters.dvc import (
 from bot.adapters.mlflow import ModelLogError
 from bot.core.config import ModelSpec, RepoConfig
 from bot.core.models import Plot, RunRecord, TrainResult, train_result_from_dict
+from bot.core.tags import RunTags
 
 if TYPE_CHECKING:
     from bot.adapters.mlflow import MlflowRegistry
@@ -117,7 +118,8 @@ def _train_one(
             return failed(_not_an_output(project, spec, stage))
         sources = _sources(project, spec, stage)
         remote = project.default_remote()
-        if remote is not None and (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever pushed
+        # Only what the cache lacks is fetched; the checkout also replaces what a failed run left behind.
+        if (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever produced
             for target in sources.stages:
                 rebuildable = project.stage(target).pipeline_outs
                 rebuilt = project.pull(target, rebuildable=rebuildable)
@@ -149,9 +151,6 @@ def _train_one(
             )
         facts = _read_facts(project, spec, stage, sources, base_rev)
         reused = _reusable_run(registry, spec.name, output_hash) if not ran else None
-        if push and remote is not None:
-            for target in sources.stages:
-                project.push(target)
         if reused is not None:
             run = _mark_reused(registry, reused, context)
         else:
@@ -161,7 +160,10 @@ def _train_one(
                 run_name=_run_name(spec.name, context),
                 params=facts.params,
                 metrics=facts.metrics,
-                tags=_run_tags(spec.name, context, output_hash, project.lock_hash()),
+                tags={
+                    **_run_tags(spec.name, context, output_hash, project.lock_hash()),
+                    RunTags.TRAINED_SECONDS: f"{time.perf_counter() - started:.3f}",
+                },
                 artifacts=_artifacts(project.root, stage, sources, facts.plots),
                 model_file=project.root / spec.output,
                 example_data=_example_data(project.root, spec),
@@ -174,6 +176,8 @@ def _train_one(
         return failed(str(exc))
     except ModelLogError as exc:
         return failed(str(exc))
+    # After the run is logged: a remote that cannot take the data is a warning, never a failed training.
+    warnings = _push(project, sources.stages, echo) if push and remote is not None else []
     return TrainResult(
         model=spec.name,
         run=run,
@@ -188,7 +192,27 @@ def _train_one(
         plots=facts.plots,
         lineage=facts.lineage,
         duration_s=round(time.perf_counter() - started, 3),
+        warnings=warnings,
+        trained_duration_s=_trained_seconds(run) if reused is not None else 0.0,
     )
+
+
+def _push(project: DvcProject, stages: Sequence[str], echo: IO[str] | None) -> list[str]:
+    for target in stages:
+        try:
+            project.push(target)
+        except DvcError as exc:
+            warning = f"the model is logged, but its data is not on the DVC remote: {exc}"
+            _say(echo, warning)
+            return [warning]  # the remote is the same for every stage: one warning says it
+    return []
+
+
+def _trained_seconds(run: RunRecord) -> float:
+    try:
+        return float(run.tags.get(RunTags.TRAINED_SECONDS, "0"))
+    except ValueError:
+        return 0.0
 
 
 @dataclass(frozen=True)

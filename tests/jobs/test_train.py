@@ -99,7 +99,9 @@ def test_first_train_logs_a_run_with_all_tags_and_artifacts(
         RunTags.OUTPUT_HASH: result.output_hash,
         RunTags.CI_URL: "https://ci.example/run/1",
         RunTags.MODEL_URI: run.model_uri,
+        RunTags.TRAINED_SECONDS: run.tags[RunTags.TRAINED_SECONDS],
     }
+    assert 0 < float(run.tags[RunTags.TRAINED_SECONDS]) <= result.duration_s
     assert run.metrics == result.metrics
     assert run.params["train.C"] == "1.0" and run.params["prepare.test_size"] == "0.25"
     artifacts = {a.path for a in registry.client.list_artifacts(run.run_id)}
@@ -118,6 +120,7 @@ def test_a_train_with_nothing_changed_reuses_the_run(
     again = train_one(sample, sample_config, registry, context(new_head, trained.sha))
 
     assert again.ok and again.reused
+    assert again.trained_duration_s == float(first.run.tags[RunTags.TRAINED_SECONDS]) > 0  # type: ignore[union-attr]
     assert again.run is not None and first.run is not None and again.run.run_id == first.run.run_id
     assert again.metrics == first.metrics and again.output_hash == first.output_hash
     runs = registry.find_runs(MODEL, {})
