@@ -22,6 +22,7 @@ from bot.core.markdown import (
     code,
     code_block,
     escape_md,
+    escape_md_keeping_code,
     fit,
     render_template,
     render_text,
@@ -150,6 +151,8 @@ def card_context(facts: CardFacts) -> dict[str, Any]:
         "metrics": _metric_rows(spec, candidate, champion_metrics, facts.decision),
         "base_metrics": _base_rows(candidate, result.base_metrics),
         "params_diff": _params_rows(result.params_diff),
+        # a first card has no champion and often no base: every parameter, so the reader knows what was run
+        "params": _all_params_rows(result.params) if facts.champion is None else [],
         "lineage": _lineage_rows(result.lineage, spec.training_data),
         "plots": _plots(
             result.plots,
@@ -159,9 +162,17 @@ def card_context(facts: CardFacts) -> dict[str, Any]:
         ),
         "gate": _gate_view(facts.decision),
         "reproduce": code_block(facts.reproduce or _default_reproduce(facts), "sh"),
-        "duration": _duration(result.duration_s),
+        # a reused run took seconds to find: the card tells how long its training took
+        "duration": _duration(
+            result.trained_duration_s
+            if status == "reused" and result.trained_duration_s
+            else result.duration_s
+        )
+        if status != "reused" or result.trained_duration_s
+        else "",
         "output_hash": code(result.output_hash[:12]) if result.output_hash else "",
-        "error": escape_md(result.error, max_len=500),
+        "error": escape_md_keeping_code(result.error, max_len=500),
+        "warnings": [escape_md_keeping_code(w, max_len=500) for w in result.warnings[:10]],
         "log": _log_view(result.log_tail),
         "waiting_reason": escape_md(facts.waiting_reason, max_len=300),
         "on_merge": facts.on_merge,
@@ -235,11 +246,12 @@ def _metric_rows(
             if metric is None
             else ("↑ higher is better" if metric.direction == "higher" else "↓ lower is better")
         )
+        shown, shown_reference = _side_by_side(value, reference)
         rows.append(
             {
                 "name": code(name, max_len=MAX_CELL),
-                "candidate": fmt(value) if value is not None else "missing",
-                "champion": fmt(reference) if reference is not None else "–",
+                "candidate": shown if value is not None else "missing",
+                "champion": shown_reference if reference is not None else "–",
                 "delta": delta,
                 "relative": rel,
                 "direction": arrow,
@@ -255,8 +267,26 @@ def _deltas(value: float | None, reference: float | None) -> tuple[str, str]:
     diff = value - reference
     (text,) = fmt_group(diff) if diff else ("0",)
     sign = "+" if diff > 0 else ""
-    rel = "–" if reference == 0 else f"{diff / abs(reference) * 100:+.1f} %"
+    rel = "–" if reference == 0 else _percent(diff / abs(reference) * 100)
     return f"{sign}{text}", rel
+
+
+def _side_by_side(value: float | None, reference: float | None) -> tuple[str, str]:
+    """Two values with the decimals that tell them apart (0.9712 and 0.9708, not 0.971 twice)."""
+    if value is None or reference is None:
+        return (fmt(value) if value is not None else "", fmt(reference) if reference is not None else "")
+    shown, shown_reference = fmt_group(value, reference)
+    return shown, shown_reference
+
+
+def _percent(relative: float) -> str:
+    """A relative change with two significant digits when under 1 % (+0.04 %, not +0.0 %)."""
+    if relative == 0 or not math.isfinite(relative):
+        return "0 %" if relative == 0 else "–"
+    if abs(relative) >= 1:
+        return f"{relative:+.1f} %"
+    decimals = min(8, 1 - math.floor(math.log10(abs(relative))))
+    return f"{relative:+.{decimals}f} %"
 
 
 def _base_rows(candidate: Mapping[str, float], base: Mapping[str, float]) -> list[dict[str, str]]:
@@ -266,11 +296,12 @@ def _base_rows(candidate: Mapping[str, float], base: Mapping[str, float]) -> lis
     for name in sorted(set(candidate) | set(base))[:MAX_TABLE_ROWS]:
         new, old = _number(candidate.get(name)), _number(base.get(name))
         delta, rel = _deltas(new, old)
+        shown_new, shown_old = _side_by_side(new, old)
         rows.append(
             {
                 "name": code(name, max_len=MAX_CELL),
-                "base": fmt(old) if old is not None else "–",
-                "pr": fmt(new) if new is not None else "–",
+                "base": shown_old if old is not None else "–",
+                "pr": shown_new if new is not None else "–",
                 "delta": delta,
                 "relative": rel,
             }
@@ -290,6 +321,13 @@ def _params_rows(diff: Mapping[str, Mapping[str, Any]]) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def _all_params_rows(params: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"key": code(key, max_len=MAX_CELL), "value": _param_value(params[key])}
+        for key in sorted(params)[:MAX_TABLE_ROWS]
+    ]
 
 
 def _param_value(value: Any) -> str:

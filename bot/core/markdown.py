@@ -51,6 +51,23 @@ def escape_md(value: object, *, max_len: int | None = None) -> str:
     text = _LINE_BREAKS.sub(" ", text).strip()
     if max_len is not None and len(text) > max_len:
         text = text[: max(1, max_len - 1)] + "…"
+    return _escape_inline(text)
+
+
+def escape_md_keeping_code(value: object, *, max_len: int | None = None) -> str:
+    """Like `escape_md`, except that `...` spans stay code spans (rebuilt with `code`, so none can close
+    early): the bot's own messages name commands that way ("run `dvc push` by hand")."""
+    text = "" if value is None else str(value)
+    text = _LINE_BREAKS.sub(" ", text).strip()
+    if max_len is not None and len(text) > max_len:
+        text = text[: max(1, max_len - 1)] + "…"
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no spans to keep
+        return escape_md(text)
+    return "".join(code(part) if i % 2 else _escape_inline(part) for i, part in enumerate(parts))
+
+
+def _escape_inline(text: str) -> str:
     for raw, escaped in _INLINE_ESCAPES:
         text = text.replace(raw, escaped)
     return _BARE_MENTION.sub("@" + ZWSP, text)

@@ -359,3 +359,49 @@ def test_an_image_plot_links_the_run_artifact_on_the_mlflow_host_only() -> None:
     without_ui = render_card(facts(model=DVCLIVE_SPEC, result=DVCLIVE_RESULT, champion=None))
     assert f"logged as an artifact of MLflow run `{RUN.run_id}`" in without_ui
     assert "](http" not in without_ui.split("#### Plots")[1].split("#### Model details")[0]
+
+
+# -- the card tells the truth (issue 16) --------------------------------------------------------------
+
+
+def test_a_small_metric_difference_is_shown_with_the_digits_that_make_it() -> None:
+    result = replace(RESULT, metrics={"f1": 0.9712, "log_loss": 0.281}, base_metrics={"f1": 0.9708})
+    body = render_card(facts(result=result, champion=replace(CHAMPION, metrics={"f1": 0.9708})))
+
+    assert "| `f1` | 0.9712 | 0.9708 | +0.0004 | +0.041 % |" in body
+    assert "| `f1` | 0.9708 | 0.9712 | +0.0004 | +0.041 % |" in body  # against the base branch
+    assert "+0.000 " not in body and "+0.0 %" not in body
+
+
+def test_a_failure_message_keeps_its_commands_as_code() -> None:
+    error = "not in the local DVC cache nor in the DVC remote: data/x.csv. Run `dvc push` where it was made"
+    body = render_card(facts(result=replace(FAILED, error=error)))
+
+    assert "Run `dvc push` where it was made" in body
+    assert "\\`" not in body
+
+
+def test_a_reused_run_tells_how_long_its_training_took() -> None:
+    reused = replace(RESULT, reused=True, duration_s=5.2, trained_duration_s=17.4)
+    body = render_card(facts(result=reused))
+
+    assert "trained in 17 s" in body
+    assert "5 s" not in body
+    assert "nothing to reproduce" in body.lower()
+
+
+def test_a_push_warning_is_on_the_card_with_what_to_do() -> None:
+    warning = "dvc push to the DVC remote 'r' (gdrive://x) needs the DVC plugin dvc-gdrive: `pip install dvc-gdrive`"
+    body = render_card(facts(result=replace(RESULT, warnings=[warning])))
+
+    assert "⚠️" in body and "`pip install dvc-gdrive`" in body and "\\`" not in body
+
+
+def test_a_first_card_shows_every_param() -> None:
+    first = replace(RESULT, params={"train.C": 0.5, "train.solver": "saga", "data.snapshot": "2024-01"})
+    body = render_card(facts(result=first, champion=None))
+
+    assert "3 parameter(s)" in body
+    for row in ("| `train.C` | 0.5 |", "| `train.solver` | saga |", "| `data.snapshot` | 2024-01 |"):
+        assert row in body
+    assert "3 parameter(s)" not in render_card(facts(result=first))  # a champion: the diff says it
