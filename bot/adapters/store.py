@@ -818,10 +818,19 @@ class Store:
         log.info("database schema upgraded from %s to %s", before.revision or "empty", after.revision)
 
 
+def driver_url(url: str) -> str:
+    """`postgres://` and `postgresql://` (what most hosting platforms hand out) with the driver installed with
+    mlops-bot: psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
     """The engine a Store uses for `url`: on SQLite, WAL and write transactions that lock at BEGIN."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(driver_url(url), pool_pre_ping=True)
     _create_privately(url)
     engine = create_engine(url)
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.cli.errors import bound_mlflow_http, describe
 
 # One module per subcommand, in the order `--help` lists them.
 COMMAND_MODULES = (
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make a GitHub repository the control plane of your ML models.",
     )
     parser.add_argument("--version", action="version", version=f"mlops-bot {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an outside failure")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -48,12 +50,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    bound_mlflow_http()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `mlops-bot ... | head`
+        sys.stderr.close()
+        return 0
     except UserError as exc:
         print(f"mlops-bot {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # An outside failure (MLflow, GitHub, DVC, the database) is one line that says what to do; anything
+        # else is a bug, and its traceback is worth seeing.
+        message = describe(exc)
+        if message is None or args.debug:
+            raise
+        print(f"mlops-bot {args.command}: {message} (--debug shows the traceback)", file=sys.stderr)
         return 2
 
 
