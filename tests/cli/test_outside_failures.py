@@ -40,10 +40,12 @@ def test_a_database_url_without_its_driver(tmp_path: Path) -> None:
 
 
 def test_github_unreachable(tmp_path: Path) -> None:
-    line = _one_line(
-        _cli("reconcile", cwd=tmp_path, GITHUB_API_URL="http://127.0.0.1:1", GITHUB_TOKEN="x",
-             GITHUB_REPOSITORY="acme/model")  # fmt: skip
-    )
+    github_down = {
+        "GITHUB_API_URL": "http://127.0.0.1:1",
+        "GITHUB_TOKEN": "x",
+        "GITHUB_REPOSITORY": "acme/model",
+    }
+    line = _one_line(_cli("reconcile", cwd=tmp_path, **github_down))
     assert "could not connect" in line and "127.0.0.1" in line
 
 
