@@ -110,7 +110,10 @@ HELP: dict[str, CommandHelp] = {
     )
 }
 
-_COMMAND_LINE = re.compile(r"^ {0,3}/(?P<verb>[A-Za-z][A-Za-z0-9_-]*)(?P<args>(?:[ \t].*)?)$")
+_COMMAND_LINE = re.compile(
+    # `/train`, or addressed to the bot as Atlantis users type it: `@mlops-bot train`, `@mlops-bot /train`
+    r"^ {0,3}(?:/|(?P<mention>@mlops-bot(?:\[bot\])?)[ \t]+/?)(?P<verb>[A-Za-z][A-Za-z0-9_-]*)(?P<args>(?:[ \t].*)?)$"
+)
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _QUOTE = re.compile(r"^ {0,3}>")
 _INDENTED = re.compile(r"^(?: {4,}|\t)")
@@ -127,6 +130,11 @@ def parse(body: str) -> Command | Reply | None:
         if word in HELP:
             return _parse_args(word, match.group("args"), line.strip())
         guess = difflib.get_close_matches(word, VERBS, n=1, cutoff=0.75)
+        if not guess and match.group("mention"):  # addressed to us: an unknown word still gets an answer
+            return Reply(
+                f"{reply_marker('did-you-mean')}\n`{word}` is not a command I know. Type `/help` for all commands.",
+                verb="help",
+            )
         if guess:
             return Reply(
                 f"{reply_marker('did-you-mean')}\n`/{word}` is not a command I know. "

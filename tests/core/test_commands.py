@@ -239,3 +239,25 @@ def test_did_you_mean_quotes_the_word_as_typed() -> None:
     reply = parse("/ok_to_test")
     assert isinstance(reply, Reply)
     assert "`/ok_to_test` is not a command I know" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("body", "verb", "model"),
+    [
+        ("@mlops-bot train churn", "train", "churn"),
+        ("@mlops-bot /promote churn --dry-run", "promote", "churn"),
+        ("@mlops-bot[bot] card", "card", None),
+    ],
+)
+def test_the_bot_can_be_addressed_by_name(body: str, verb: str, model: str | None) -> None:
+    """Atlantis users type `@bot command`; that is a command too (issue 17)."""
+    parsed = parse(body)
+    assert isinstance(parsed, Command)
+    assert (parsed.verb, parsed.model) == (verb, model)
+
+
+def test_an_unknown_word_addressed_to_the_bot_is_answered() -> None:
+    reply = parse("@mlops-bot frobnicate")
+    assert isinstance(reply, Reply) and "`frobnicate` is not a command I know" in reply.text
+    assert parse("> @mlops-bot train") is None  # quoted
+    assert parse("@someone-else train") is None
