@@ -198,6 +198,13 @@ def create_app(
             {"delivery": delivery_id, "status": "queued" if accepted else "duplicate"}, status_code=202
         )
 
+    # Alive but useless: /healthz says "degraded" (still 200: restarting cannot fix a setting) and the
+    # mlops_bot_config_problems gauge lets an alert see it.
+    problems = []
+    if not settings.webhook_secrets():
+        problems.append("no webhook secret: every delivery is refused; set MLOPS_BOT_WEBHOOK_SECRET")
+        metrics.config_problems.labels(problem="no_webhook_secret").set(1)
+
     @app.get("/healthz")
     def healthz() -> Response:
         """200 while this process can reach the database. `live_workers` counts the worker processes (and
@@ -209,7 +216,8 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": type(error).__name__}, status_code=503)
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "degraded" if problems else "ok",
+                "problems": problems,
                 "database": store.dialect,
                 "worker": worker is not None,
                 "live_workers": live_workers,

@@ -54,6 +54,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.config_problems = Gauge(
+            "mlops_bot_config_problems",
+            "Settings that keep the bot from working (1 each), e.g. no webhook secret: every delivery refused.",
+            ["problem"],
+            registry=self.registry,
+        )
+
     def delivery(self, event: str, outcome: str) -> None:
         self.deliveries.labels(event=event, outcome=outcome).inc()
 

@@ -298,3 +298,17 @@ print(",".join(sorted(m for m in {HEAVY!r} if m in sys.modules)))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"the web process imported {result.stdout.strip()}"
+
+
+def test_healthz_is_degraded_while_every_delivery_would_be_refused(tmp_path: Path) -> None:
+    """No webhook secret: alive, but useless; /healthz and /metrics say so (issue 17)."""
+    app = create_app(_settings(tmp_path, webhook_secret=""), start_worker=False)
+    with TestClient(app) as client:
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        assert "MLOPS_BOT_WEBHOOK_SECRET" in health.json()["problems"][0]
+        assert 'mlops_bot_config_problems{problem="no_webhook_secret"} 1.0' in client.get("/metrics").text
+    (tmp_path / "ok").mkdir()
+    with TestClient(create_app(_settings(tmp_path / "ok"), start_worker=False)) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
