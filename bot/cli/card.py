@@ -1,9 +1,11 @@
-"""`mlops-bot card`: post (or refresh) the model card comment and Check Run on a pull request."""
+"""`mlops-bot card`: post (or refresh) the model card comment and Check Run on a pull request; with
+`--local`, print the card of a local training result without GitHub."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from bot.cli import UserError, add_github_job_options
 
 def register(sub: Any) -> None:
     p = sub.add_parser("card", help="post the sticky model card and Check Run on a pull request")
-    p.add_argument("--pr", type=int, required=True, help="pull request number")
+    p.add_argument("--pr", type=int, help="pull request number (required unless --local)")
     p.add_argument("--model", help="one model (default: every model in the config)")
     p.add_argument(
         "--results",
@@ -27,11 +29,32 @@ def register(sub: Any) -> None:
         help="the results file was uploaded by a run of a fork's code (the workflow_run path): read it as "
         "size-bounded, schema-checked data, post only if --sha is still the PR's head, never a success check",
     )
+    local = p.add_argument_group(
+        "preview without GitHub",
+        "render the card of `mlops-bot train --offline-config FILE --json out.json` locally, before "
+        "installing anything: `mlops-bot card --local --results out.json`",
+    )
+    local.add_argument(
+        "--local",
+        action="store_true",
+        help="print the card of --results; nothing is posted, no GitHub needed",
+    )
+    local.add_argument(
+        "--offline-config",
+        type=Path,
+        default=Path(".github/mlops-bot.yml"),
+        help="with --local: the rules the card judges by (default: %(default)s)",
+    )
+    local.add_argument("--out", type=Path, help="with --local: write the card here instead of stdout")
     add_github_job_options(p, json_output=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.local:
+        return run_local(args)
+    if args.pr is None:
+        raise UserError("--pr is required (or --local, to print the card of a local result)")
     import dataclasses
 
     from bot.adapters.mlflow import ForeignModelError
@@ -72,4 +95,43 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     for o in outcomes:
         print(f"{o.model}: card comment {o.comment_id}, check run {o.check_run_id} -> {o.conclusion}")
+    return 0
+
+
+def run_local(args: argparse.Namespace) -> int:
+    """The card of a local result, printed: no GitHub, no MLflow lookup (so no champion to compare with)."""
+    from bot.core.config import ConfigError, load_config
+    from bot.jobs.card import local_cards
+    from bot.jobs.train import results_from_json
+
+    if args.results is None:
+        raise UserError(
+            "--local needs --results FILE, the JSON `mlops-bot train --offline-config FILE --json FILE` wrote"
+        )
+    if args.untrusted:
+        raise UserError("--untrusted posts a fork's results on GitHub; --local only prints a card")
+    if not args.results.is_file():
+        raise UserError(f"{args.results}: no such results file (did `mlops-bot train --json` run?)")
+    if not args.offline_config.is_file():
+        raise UserError(f"{args.offline_config}: no such config file; `mlops-bot init` writes one")
+    try:
+        config = load_config(args.offline_config.read_text(), str(args.offline_config))
+    except ConfigError as exc:
+        raise UserError(str(exc)) from exc
+    try:
+        results = results_from_json(args.results.read_text())
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{args.results}: not a results file of `mlops-bot train --json` ({exc})") from exc
+    if args.model:
+        results = [r for r in results if r.model == args.model]
+    unknown = sorted({r.model for r in results} - {m.name for m in config.models})
+    if unknown:
+        print(f"mlops-bot card: not in {args.offline_config}, no card: {', '.join(unknown)}", file=sys.stderr)
+    text = local_cards(config, results, head_sha=args.sha or "")
+    if not text:
+        raise UserError(f"no card: {args.results} holds no result of a model in {args.offline_config}")
+    if args.out is not None:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0

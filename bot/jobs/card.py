@@ -11,7 +11,8 @@ from typing import Any
 
 from bot.core import gates
 from bot.core.card import CardFacts, check_run_output, render_card
-from bot.core.markers import card_marker
+from bot.core.config import RepoConfig
+from bot.core.markers import card_marker, find_markers
 from bot.core.models import PullFacts, TrainResult
 from bot.core.tags import RunTags
 from bot.jobs.common import JobEnv, ci_url
@@ -109,6 +110,34 @@ def post_cards(
         )
         outcomes.append(CardOutcome(spec.name, comment.id, check_id, conclusion))
     return outcomes
+
+
+def local_cards(config: RepoConfig, results: list[TrainResult], *, head_sha: str = "") -> str:
+    """The cards of a local training result (`mlops-bot train --offline-config ... --json`), as a person
+    reads them: no GitHub, no champion (the gates judge the absolute limits), no hidden markers."""
+    cards = []
+    for result in results:
+        spec = config.model(result.model)
+        if spec is None:
+            continue
+        sha = head_sha or (result.run.tags.get(TAG_HEAD_SHA, "") if result.run else "")
+        facts = CardFacts(
+            repo="",
+            pr_number=None,
+            model=spec,
+            result=result,
+            champion=None,
+            decision=gates.evaluate(spec, result.metrics, None, promotion=config.promotion),
+            head_sha=sha,
+            base_ref="",
+            champion_alias=config.aliases.champion,
+            on_merge=config.promotion.on_merge,
+        )
+        body = render_card(facts)
+        for marker in find_markers(body):
+            body = body.replace(marker + "\n", "", 1).replace(marker, "")
+        cards.append(body.strip("\n") + "\n")
+    return "\n---\n\n".join(cards)
 
 
 # -- results uploaded by a run that executed a fork's code -------------------------------------------------
