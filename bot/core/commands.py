@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.config import Permissions
@@ -256,16 +257,21 @@ def who_may(verb: str, permissions: Permissions) -> str:
     return f"{needed} and above"
 
 
-def render_help(permissions: Permissions) -> str:
-    """The `/help` answer: every command, what it does, who may use it here (from the config), examples."""
+EXAMPLE_MODEL = "churn"  # the model name the help data's examples use
+
+
+def render_help(permissions: Permissions, model_names: Sequence[str] = ()) -> str:
+    """The `/help` answer: every command, what it does, who may use it here (from the config), examples
+    (naming the repository's own first model when it has one)."""
     from bot.core.markdown import render_template
 
+    model = model_names[0] if model_names else EXAMPLE_MODEL
     rows = [
         {
             "usage": h.usage,
             "description": h.description,
             "who": who_may(h.verb, permissions),
-            "examples": h.examples,
+            "examples": tuple(e.replace(f" {EXAMPLE_MODEL}", f" {model}") for e in h.examples),
         }
         for h in HELP.values()
     ]

@@ -85,7 +85,7 @@ def _number(delivery: Delivery) -> int:
 
 
 def _help(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
-    _answer(gh, d, commands.render_help(config.permissions))
+    _answer(gh, d, commands.render_help(config.permissions, [m.name for m in config.models]))
 
 
 def _train(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:

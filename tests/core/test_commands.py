@@ -261,3 +261,9 @@ def test_an_unknown_word_addressed_to_the_bot_is_answered() -> None:
     assert isinstance(reply, Reply) and "`frobnicate` is not a command I know" in reply.text
     assert parse("> @mlops-bot train") is None  # quoted
     assert parse("@someone-else train") is None
+
+
+def test_help_examples_name_the_repositorys_own_model() -> None:
+    text = render_help(Permissions(), ["breast-cancer"])
+    assert "/promote breast-cancer --dry-run" in text
+    assert "churn" not in text
