@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.core.events import Delivery, Ignored, PermanentError, permanent_answer
+from bot.logs import delivery_context
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
@@ -146,7 +147,10 @@ class Worker:
         started = time.monotonic()
         outcome = "done"
         try:
-            with _LeaseKeeper(self.store, delivery.id, self.worker_id, self.lease_seconds):
+            with (
+                delivery_context(delivery=delivery.id, repo=delivery.repo, pr=_pr_of(delivery)),
+                _LeaseKeeper(self.store, delivery.id, self.worker_id, self.lease_seconds),
+            ):
                 self.handle(delivery)
         except PermanentError as error:
             outcome = "failed"
@@ -270,3 +274,15 @@ def _import_callable(spec: str) -> Handler:
     if not callable(target):
         raise ValueError(f"handler {spec!r} is not callable")
     return target  # type: ignore[no-any-return]
+
+
+def _pr_of(delivery: Delivery) -> int | None:
+    """The pull request or issue a delivery is about, for the log lines written while it is handled."""
+    payload = delivery.payload if isinstance(delivery.payload, dict) else {}
+    for key in ("pull_request", "issue"):
+        item = payload.get(key)
+        if isinstance(item, dict) and isinstance(item.get("number"), int):
+            return int(item["number"])
+    params = payload.get("params")
+    value = params.get("pr") if isinstance(params, dict) else None
+    return int(value) if isinstance(value, int) else None

@@ -27,6 +27,7 @@ from pathlib import Path
 from bot.adapters.sandbox import Isolation, Sandbox, resolve_isolation, stage_uid
 from bot.core.isolation import job_environment
 from bot.core.scrub import scrub
+from bot.logs import ENV_CONTEXT
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class LocalExecutor:
             (root / name).write_text(content)
         job_env = self._env(token, repo, clone_url)
         job_env.update(sandbox.as_environment())
+        job_env.update({ENV_CONTEXT["delivery"]: job_id, ENV_CONTEXT["repo"]: repo})  # in every log line
         job_env.update({k: v.replace("{job_dir}", str(root)) for k, v in (env or {}).items()})
         deadline = time.monotonic() + self.timeout_s
         try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from bot import __version__
 from bot.cli.errors import bound_mlflow_http, describe
+from bot.logs import ENV_CONTEXT, configure
 
 # One module per subcommand, in the order `--help` lists them.
 COMMAND_MODULES = (
@@ -51,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     bound_mlflow_http()
+    if os.environ.get(ENV_CONTEXT["delivery"]):  # a job step of the local executor: the bot's log format
+        configure("info")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from typing import Any
 
@@ -85,10 +84,9 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import create_app
+    from bot.logs import configure
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(args.log_level)
     settings = settings_from(args)
     start_worker = settings.inprocess_worker and not args.no_worker
     app = create_app(
@@ -102,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     from bot.adapters.private_files import ensure_private_dir
 
     ensure_private_dir(settings.work_dir)  # job logs and clones go under it: 0700 before anything is written
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **UVICORN_LIMITS)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, log_config=None, **UVICORN_LIMITS
+    )
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import threading
 from typing import Any
@@ -27,12 +26,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.logs import configure
     from bot.metrics import Metrics
     from bot.worker import Worker
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(args.log_level)
     settings = settings_from(args)
     store = open_store(settings.database_url)
     metrics = Metrics()

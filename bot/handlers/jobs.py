@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -112,6 +113,7 @@ def _settings_env(ctx: Context) -> dict[str, str]:
         "MLOPS_BOT_GITHUB_THROTTLE": "true" if s.github_throttle else "false",
         "MLOPS_BOT_BOT_LOGIN": s.bot_login,
         "MLOPS_BOT_WORK_DIR": str(s.work_dir.resolve()),
+        "MLOPS_BOT_LOG_FORMAT": os.environ.get("MLOPS_BOT_LOG_FORMAT", "text"),
     }
 
 
