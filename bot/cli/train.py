@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UserError(str(exc)) from exc
 
-    context = context_from_environment(os.environ, _read_event(os.environ), args)
+    context = resolve_commits(root, context_from_environment(os.environ, _read_event(os.environ), args))
     if not context.head_sha:
         try:
             context = _with_head(context, run_git(root, "rev-parse", "HEAD").strip())
@@ -124,12 +125,18 @@ def summary(results: list[TrainResult]) -> str:
         if not r.ok:
             lines.append(f"{r.model}: FAILED in {r.duration_s:.1f}s: {r.error}")
             continue
-        verb = "reused run" if r.reused else "trained, run"
+        if r.reused:
+            verb = "nothing to reproduce, reused run"
+        elif r.reproduced is False:
+            verb = "nothing to reproduce (outputs from the DVC cache), logged run"
+        else:
+            verb = "trained, run"
         run_id = r.run.run_id if r.run else "?"
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in sorted(r.metrics.items()))
         lines.append(f"{r.model}: {verb} {run_id} ({metrics}) in {r.duration_s:.1f}s; model {r.output_hash}")
         if r.run and r.run.url:
             lines.append(f"  {r.run.url}")
+        lines += [f"  warning: {w}" for w in r.warnings]
     return "\n".join(lines)
 
 
@@ -161,6 +168,34 @@ def context_from_environment(
         base_sha=_real_sha(base),
         base_ref=str(base_ref or ""),
         ci_url=ci_url,
+    )
+
+
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def resolve_commits(root: Path, context: TrainContext) -> TrainContext:
+    """`--base-sha main` or `--head-sha HEAD` as the commit they name: a run is tagged, and later found, by
+    sha, never by a name that moves."""
+    import dataclasses
+
+    from bot.adapters.dvc import DvcError, run_git
+    from bot.cli import UserError
+
+    def commit(flag: str, value: str) -> str:
+        if not value or _FULL_SHA.match(value):
+            return value
+        try:
+            return run_git(root, "rev-parse", "--verify", "--quiet", f"{value}^{{commit}}").strip()
+        except DvcError as exc:
+            raise UserError(
+                f"{flag} {value} is not a commit of {root} (fetch it, or pass the full sha)"
+            ) from exc
+
+    return dataclasses.replace(
+        context,
+        head_sha=commit("--head-sha", context.head_sha),
+        base_sha=commit("--base-sha", context.base_sha),
     )
 
 

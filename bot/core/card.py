@@ -175,6 +175,7 @@ def card_context(facts: CardFacts) -> dict[str, Any]:
         "warnings": [escape_md_keeping_code(w, max_len=500) for w in result.warnings[:10]],
         "log": _log_view(result.log_tail),
         "waiting_reason": escape_md(facts.waiting_reason, max_len=300),
+        "nothing_reproduced": status == "trained" and result.reproduced is False,
         "on_merge": facts.on_merge,
         "updated_at": escape_md(facts.updated_at),
         "fold_rows": FOLD_ROWS,

@@ -132,6 +132,7 @@ class TrainResult:
     # what went wrong without failing the training (a DVC push that did not go through), each with what to do
     warnings: list[str] = field(default_factory=list)
     trained_duration_s: float = 0.0  # a reused run: how long its original training took; 0 when unknown
+    reproduced: bool | None = None  # whether `dvc repro` ran any stage command; None: not recorded
 
 
 @dataclass(frozen=True)

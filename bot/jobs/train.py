@@ -193,6 +193,7 @@ def _train_one(
         lineage=facts.lineage,
         duration_s=round(time.perf_counter() - started, 3),
         warnings=warnings,
+        reproduced=bool(ran),
         trained_duration_s=_trained_seconds(run) if reused is not None else 0.0,
     )
 

@@ -405,3 +405,11 @@ def test_a_first_card_shows_every_param() -> None:
     for row in ("| `train.C` | 0.5 |", "| `train.solver` | saga |", "| `data.snapshot` | 2024-01 |"):
         assert row in body
     assert "3 parameter(s)" not in render_card(facts(result=first))  # a champion: the diff says it
+
+
+def test_a_run_that_reproduced_nothing_says_so() -> None:
+    body = render_card(facts(result=replace(RESULT, reproduced=False, duration_s=4.0)))
+
+    assert "Nothing was reproduced" in body
+    assert "trained in" not in body
+    assert "Nothing was reproduced" not in render_card(facts(result=replace(RESULT, reproduced=True)))

@@ -304,6 +304,7 @@ def test_the_command_exits_1_when_a_stage_fails(
     [
         (["--model", "nope"], "unknown model 'nope'"),
         (["--offline-config", "missing.yml"], "no such config file"),
+        (["--base-sha", "no-such-branch"], "--base-sha no-such-branch is not a commit of"),
     ],
 )
 def test_the_command_explains_usage_errors(
@@ -383,3 +384,26 @@ def test_the_sample_config_is_valid_and_names_the_stage_and_output() -> None:
     assert (spec.name, spec.stage, spec.output) == (MODEL, "train", "model.pkl")
     assert [m.name for m in spec.metrics] == ["accuracy", "f1"]
     assert spec.drift is not None and set(spec.drift.retrain.set) == {"data.snapshot"}  # prepare.py reads it
+
+
+def test_a_base_given_by_name_is_stored_as_its_sha(sample: Path, trained: TrainedSample) -> None:
+    from bot.cli.train import resolve_commits
+
+    named = context_from_environment({}, {}, flags(base_sha="HEAD", head_sha="HEAD"))
+    resolved = resolve_commits(sample, named)
+
+    assert resolved.base_sha == resolved.head_sha == trained.sha
+    full = context_from_environment({}, {}, flags(base_sha=trained.sha))
+    assert resolve_commits(sample, full).base_sha == trained.sha
+
+
+def test_the_summary_names_warnings_and_a_run_that_reproduced_nothing() -> None:
+    from bot.cli.train import summary
+
+    logged = TrainResult(
+        model=MODEL, run=None, reused=False, ok=True, reproduced=False, warnings=["dvc push failed: x"]
+    )
+    text = summary([logged])
+
+    assert "nothing to reproduce" in text
+    assert "warning: dvc push failed: x" in text
