@@ -276,7 +276,12 @@ def test_the_command_reads_the_actions_context_and_writes_json(
     assert result.run.tags[RunTags.PR] == "12"
     assert result.run.tags[RunTags.CI_URL] == "https://github.example/octo/breast/actions/runs/99"
     assert registry.run(result.run.run_id) is not None
-    assert f"breast-cancer: trained, run {result.run.run_id}" in capsys.readouterr().out
+    # the sample's outputs are all in the DVC cache: the summary says nothing ran, and logs them
+    assert result.reproduced is False
+    assert (
+        f"breast-cancer: nothing to reproduce (outputs from the DVC cache), logged run {result.run.run_id}"
+        in capsys.readouterr().out
+    )
 
 
 @pytest.mark.slow
