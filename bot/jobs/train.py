@@ -119,7 +119,8 @@ def _train_one(
         sources = _sources(project, spec, stage)
         remote = project.default_remote()
         # Only what the cache lacks is fetched; the checkout also replaces what a failed run left behind.
-        if (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever produced
+        # Without a remote the workspace is left as it is: the stages rebuild what is stale.
+        if remote is not None and (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever pushed
             for target in sources.stages:
                 rebuildable = project.stage(target).pipeline_outs
                 rebuilt = project.pull(target, rebuildable=rebuildable)

@@ -14,6 +14,7 @@ from bot.adapters.dvc import (
     DvcMetricsError,
     DvcMissingDataError,
     DvcProject,
+    DvcRemoteError,
     DvcStageError,
     Remote,
     init_sample_project,
@@ -190,6 +191,29 @@ def test_pull_tolerates_missing_outputs_the_stage_rebuilds_but_not_missing_input
         and str(empty_remote) in message
         and "dvc push" in message
     )
+
+
+def test_pull_replaces_outputs_a_failed_run_left_but_not_other_unsaved_files(sample: Path) -> None:
+    saved = (sample / "model.pkl").read_bytes()
+    (sample / "model.pkl").write_bytes(b"half-written by a failed run")  # in no cache, not in dvc.lock
+    with DvcProject(sample) as project:
+        with pytest.raises(DvcError) as caught:
+            project.pull("train")  # model.pkl is not something the caller will rebuild
+        assert "model.pkl" in str(caught.value) and "dvc checkout --force" in str(caught.value)
+        assert project.pull("train", rebuildable=project.stage("train").pipeline_outs) == []
+    assert (sample / "model.pkl").read_bytes() == saved
+
+
+def test_a_remote_whose_plugin_is_missing_is_one_line_naming_the_package(sample: Path) -> None:
+    subprocess.run(
+        [DVC, "remote", "add", "-q", "-d", "-f", "drive", "gdrive://folder-id/x"], cwd=sample, check=True
+    )
+    with DvcProject(sample) as project:
+        assert project.pull("train") == []  # all cached: the remote is never opened
+        with pytest.raises(DvcRemoteError) as caught:
+            project.push("train")
+    message = str(caught.value)
+    assert "\n" not in message and "'drive'" in message and "`pip install dvc-gdrive`" in message
 
 
 @pytest.mark.slow
