@@ -413,3 +413,11 @@ def test_a_run_that_reproduced_nothing_says_so() -> None:
     assert "Nothing was reproduced" in body
     assert "trained in" not in body
     assert "Nothing was reproduced" not in render_card(facts(result=replace(RESULT, reproduced=True)))
+
+
+def test_a_waiting_reason_keeps_its_commands_as_code() -> None:
+    body = render_card(
+        facts(status="waiting", waiting_reason="a maintainer must comment `/ok-to-test` first")
+    )
+
+    assert "comment `/ok-to-test` first" in body and "\\`" not in body
