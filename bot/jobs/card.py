@@ -49,6 +49,7 @@ def results_for_commit(env: JobEnv, models: list[str], head_sha: str) -> list[Tr
                     metrics=dict(run.metrics),
                     params=dict(run.params),
                     output_hash=run.tags.get(TAG_OUTPUT_HASH, ""),
+                    trained_duration_s=_seconds(run.tags.get(RunTags.TRAINED_SECONDS, "")),
                 )
             )
         else:
@@ -62,6 +63,14 @@ def results_for_commit(env: JobEnv, models: list[str], head_sha: str) -> list[Tr
                 )
             )
     return results
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) and value > 0 else 0.0
 
 
 def post_cards(

@@ -113,3 +113,21 @@ def test_each_model_gets_its_own_card_and_check(world: tuple[StandIn, JobEnv, in
     assert [sum(card_marker(m) in b for b in bodies) for m in ("churn", "fraud")] == [1, 1]
     names = sorted(r.name for r in gh.check_runs("acme/churn", pull.head_sha))
     assert names == [check_name("churn"), check_name("fraud")]
+
+
+def test_a_card_without_fresh_training_tells_how_long_the_run_trained(
+    world: tuple[StandIn, JobEnv, int],
+) -> None:
+    from bot.core.tags import RunTags
+    from bot.jobs.card import results_for_commit
+
+    _, env, _ = world
+    client = env.registry.client
+    experiment = client.create_experiment("cards")
+    tags = {RunTags.MODEL: "churn", RunTags.HEAD_SHA: "a" * 40, RunTags.TRAINED_SECONDS: "17.4"}
+    run = client.create_run(experiment, tags=tags)
+    client.set_terminated(run.info.run_id)
+
+    [found] = results_for_commit(env, ["churn"], "a" * 40)
+
+    assert found.reused and found.trained_duration_s == 17.4
