@@ -120,7 +120,7 @@ FAILED = replace(
         ("card_first_model.md", lambda: facts(champion=None)),
         (
             "card_gate_failed_reused.md",
-            lambda: facts(result=replace(RESULT, reused=True, metrics={"f1": 0.9})),
+            lambda: facts(result=replace(RESULT, reused=True, metrics={"f1": 0.9}, trained_duration_s=17.4)),
         ),
         ("card_failed.md", lambda: facts(result=FAILED)),
         ("card_waiting.md", lambda: facts(status="waiting", waiting_reason="pull request from a fork")),
