@@ -68,5 +68,8 @@ def configure(level: str = "info", log_format: str | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+        logger.disabled = False  # a dictConfig elsewhere (uvicorn's own) may have switched it off
+        logger.setLevel(logging.NOTSET)  # the root's level; `uvicorn.run(log_level=...)` sets its own

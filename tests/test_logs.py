@@ -14,14 +14,18 @@ from bot.logs import configure, delivery_context
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> object:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    loggers = [logging.getLogger(n) for n in ("", "uvicorn", "uvicorn.error", "uvicorn.access")]
+    saved = [(lg.handlers[:], lg.level, lg.disabled, lg.propagate) for lg in loggers]
     yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    for lg, (handlers, level, disabled, propagate) in zip(loggers, saved, strict=True):
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.disabled, lg.propagate = disabled, propagate
 
 
 def test_json_lines_carry_the_delivery(capsys: pytest.CaptureFixture[str]) -> None:
+    logging.getLogger("uvicorn.error").disabled = True  # as uvicorn's own logging config leaves it
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     configure("info", "json")
     with delivery_context(delivery="d-1", repo="acme/model", pr=7):
         logging.getLogger("bot.worker").info("training %s", "churn")
