@@ -75,8 +75,11 @@ def test_serve_bounds_the_header_block_and_makes_a_private_work_dir(serve: tuple
             answer = sock.recv(200)
         except OSError:
             answer = b""
-    # Refused after about 16 KiB of headers (measured: 18 kB sent; under httptools all 4 MB were taken).
+    # Refused after about 16 KiB of headers (measured: 18 kB sent on a quiet machine; under httptools all
+    # 4 MB were taken). How much the client got to send before the close also counts the kernel's socket
+    # buffers, which grow to megabytes on a loaded loopback: the test asserts the server closed the
+    # connection before the client was done, and said why.
     assert answer.startswith(b"HTTP/1.1 400"), answer
-    assert sent < 1024 * 1024, f"{sent} bytes of headers accepted"
+    assert sent < 4 * 1024 * 1024, f"all {sent} bytes of headers were accepted"
     assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200  # and kept serving
     assert stat.S_IMODE(work.stat().st_mode) == 0o700
