@@ -24,7 +24,7 @@ from typing import IO, Any
 from bot.adapters.project_env import ProjectEnvError, project_python
 from bot.adapters.sandbox import Sandbox, StageTimeout, escaping_links
 from bot.core import lockfile
-from bot.core.isolation import stage_environment
+from bot.core.isolation import job_environment, stage_environment
 from bot.core.models import Plot, PlotSeries, PlotValue
 from bot.core.scrub import scrub
 
@@ -618,7 +618,8 @@ BOT_GIT_IDENTITY = {
 
 def run_git(root: Path, *args: str, as_bot: bool = False) -> str:
     """`git <args>` in `root`; its stdout. `as_bot` commits as mlops-bot whatever identity is configured."""
-    env = {**os.environ, **BOT_GIT_IDENTITY} if as_bot else None
+    # A commit needs no credential: the bot's identity on a job step's allow-listed environment.
+    env = {**job_environment(os.environ), **BOT_GIT_IDENTITY} if as_bot else None
     done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise GitError(
