@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -530,14 +530,20 @@ class DvcProject:
         """
         return lockfile.output_hash(self.lock_text(), stage, path) or ""
 
-    def input_md5s(self, stage: str, extra: Iterable[str] = ()) -> dict[str, str]:
-        """Lineage: `stage`'s file deps -> md5, plus each `extra` path wherever dvc.lock records it
+    def input_md5s(self, stages: str | Sequence[str], extra: Iterable[str] = ()) -> dict[str, str]:
+        """Lineage: the file deps of `stages` -> md5, leaving out what one of them produces for another (the
+        model an evaluate stage reads is not an input), plus each `extra` path wherever dvc.lock records it
         (as an output of an upstream stage or as another stage's dep)."""
+        names = [stages] if isinstance(stages, str) else list(stages)
         text = self.lock_text()
-        found = lockfile.input_hashes(text, stage)
-        stages = _lock_stages(text)
+        found: dict[str, str] = {}
+        for name in names:
+            for path, md5 in lockfile.input_hashes(text, name).items():
+                if not any(lockfile.output_hash(text, other, path) for other in names):
+                    found.setdefault(path, md5)
+        stages_in_lock = _lock_stages(text)
         for path in extra:
-            for name in stages:
+            for name in stages_in_lock:
                 if path in found:
                     break
                 md5 = lockfile.output_hash(text, name, path) or lockfile.input_hashes(text, name).get(path)

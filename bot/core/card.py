@@ -365,7 +365,7 @@ def _default_reproduce(facts: CardFacts) -> str:
     return "\n".join(
         [
             f"git checkout {facts.head_sha or '<commit>'}",
-            f"dvc repro {facts.model.stage}",
+            f"dvc repro {' '.join(facts.result.stages or [facts.model.stage])}",
             "# or, logged to MLflow and judged like this card:",
             f"mlops-bot train --model {name}",
         ]
@@ -515,6 +515,10 @@ def _xychart(plot: Plot) -> str:
     resampled = [[_interpolate(points, [p[0] for p in points], x) for x in grid] for points in lines]
     y_min = min(min(values) for values in resampled)
     y_max = max(max(values) for values in resampled)
+    if _unit_square(lines):  # rates or probabilities (ROC, precision-recall, calibration): the whole square,
+        x_min, x_max, y_min, y_max = 0.0, 1.0, 0.0, 1.0  # so a curve near the top is not drawn as a cliff
+        grid = [i / (count - 1) for i in range(count)]
+        resampled = [[_interpolate(points, [p[0] for p in points], x) for x in grid] for points in lines]
     if y_max <= y_min:
         y_max = y_min + 1
     series_names = _series_names(plot)
@@ -531,12 +535,30 @@ def _xychart(plot: Plot) -> str:
         "```",
     ]
     drawn = [name for name, points in zip(series_names, plot.series, strict=False) if _drawable(points)]
+    notes = []
     if len(plot.series) > 1 or drawn != series_names:
-        legend = " · ".join(
-            f"{colour}: {code(name, max_len=80)}" for (colour, _), name in zip(_PALETTE, drawn, strict=False)
+        notes.append(
+            " · ".join(
+                f"{colour}: {code(name, max_len=80)}"
+                for (colour, _), name in zip(_PALETTE, drawn, strict=False)
+            )
         )
-        chart += ["", legend]
+    if any(len(points) != count for points in lines):
+        axis = code(plot.x_label) if plot.x_label else "x"
+        counts = sorted({len(points) for points in lines})
+        sizes = (
+            f"{counts[0]} points{' each' if len(lines) > 1 else ''}"
+            if len(counts) == 1
+            else ("/".join(str(len(points)) for points in lines) + " points")
+        )
+        notes.append(f"_{sizes}, drawn at {count} even steps of {axis} (Mermaid spaces values evenly)_")
+    if notes:
+        chart += ["", "\n\n".join(notes)]
     return "\n".join(chart)
+
+
+def _unit_square(lines: Sequence[Sequence[tuple[float, float]]]) -> bool:
+    return all(0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 for points in lines for x, y in points)
 
 
 def _drawable(series: PlotSeries) -> bool:

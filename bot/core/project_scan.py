@@ -10,6 +10,7 @@ its file as a prefix, as bot/adapters/dvc.py `metrics` does, so a name proposed 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -170,6 +171,11 @@ def metric_names(per_file: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def _value_of(name: str, data: Any) -> float | None:
+    """The value of metric `name` (as `metric_names` gives it, maybe `file:key`) in its parsed file."""
+    return flatten(data).get(name.rsplit(":", 1)[-1] if ":" in name else name)
+
+
 def in_lock(lock: Mapping[str, Any] | None, path: str) -> bool:
     """Whether a dvc.lock (2.x/3.x format) records `path` as an output, or inside a folder output."""
     if not isinstance(lock, Mapping):
@@ -193,6 +199,27 @@ def in_lock(lock: Mapping[str, Any] | None, path: str) -> bool:
 class ProposedMetric:
     name: str
     direction: str  # higher | lower, guessed from the name
+    now: float | None = None  # its value in the committed metrics files: the absolute limit starts from it
+
+    def limit(self) -> tuple[str, float] | None:
+        """An absolute limit a first model is judged by (`min:` 5 % below today's value, `max:` 5 % above),
+        so the first PR gets a verdict rather than "nothing to compare with"; None without a usable value."""
+        if self.now is None or not math.isfinite(self.now) or self.now <= 0:
+            return None
+        if self.direction == "lower":
+            return "max", _round_away(self.now * (1 + LIMIT_MARGIN), up=True)
+        return "min", _round_away(self.now * (1 - LIMIT_MARGIN), up=False)
+
+
+LIMIT_MARGIN = 0.05
+
+
+def _round_away(value: float, *, up: bool) -> float:
+    """`value` at three significant digits, rounded away from today's value (a limit never tighter)."""
+    digits = 2 - math.floor(math.log10(abs(value)))
+    scale = 10.0**digits
+    rounded = (math.ceil if up else math.floor)(value * scale) / scale
+    return round(rounded, max(digits, 0))
 
 
 @dataclass(frozen=True)
@@ -273,9 +300,15 @@ def propose(
                     "or add the metric under models[].metrics"
                 )
             else:
-                names = _prefer_held_out(list(metric_names(readable)))
+                sources = metric_names(readable)
+                names = _prefer_held_out(list(sources))
                 chosen = [
-                    ProposedMetric(n, "lower" if _LOWER_IS_BETTER.search(n) else "higher") for n in names
+                    ProposedMetric(
+                        n,
+                        "lower" if _LOWER_IS_BETTER.search(n) else "higher",
+                        now=_value_of(n, readable[sources[n]]),
+                    )
+                    for n in names
                 ]
                 if not chosen:
                     missing.append(f"{name}: {', '.join(readable)} hold no numeric values to gate on")
@@ -440,6 +473,13 @@ def render_config(proposal: Proposal) -> str:
                     f"        direction: {metric.direction} # guessed from the name",
                     "        tolerance: 0.0 # how much worse than the champion still passes",
                 ]
+                limit = metric.limit()
+                if limit is not None:
+                    key, value = limit
+                    lines.append(
+                        f"        {key}: {value:g} # the committed dvc.lock has {metric.now:g}: a first model "
+                        "is judged by this (5 % margin; set your own)"
+                    )
             for metric in model.metrics[MAX_GATED:]:
                 lines.append(f"      # - name: {_scalar(metric.name)}")
         else:

@@ -157,6 +157,7 @@ MAX_TEXT = 4_000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # ModelSpec.name
 _KEY = re.compile(r"^[A-Za-z0-9_.:/ -]{1,200}$")
 _HASH = re.compile(r"^[0-9a-f]{0,128}$")
+_STAGE = re.compile(r"^[A-Za-z0-9_.@:/-]{1,200}$")  # a dvc.yaml stage name, `foreach` items included
 
 
 class UntrustedResultsError(ValueError):
@@ -206,7 +207,18 @@ def _untrusted_result(index: int, item: Any) -> TrainResult:
         lineage=_mapping(where, "lineage", item.get("lineage", {}), _hash_text),
         log_tail=_text(where, "log_tail", item.get("log_tail", "")),
         error=_text(where, "error", item.get("error", "")),
+        stages=_stages(where, item.get("stages", [])),
     )
+
+
+def _stages(where: str, value: Any) -> list[str]:
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_ENTRIES
+        or not all(isinstance(v, str) and _STAGE.match(v) for v in value)
+    ):
+        raise UntrustedResultsError(f"{where}: `stages` must be a list of dvc.yaml stage names")
+    return list(value)
 
 
 def _mapping(where: str, name: str, value: Any, convert: Callable[[Any], Any]) -> dict[str, Any]:

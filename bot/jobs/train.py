@@ -195,6 +195,7 @@ def _train_one(
         duration_s=round(time.perf_counter() - started, 3),
         warnings=warnings,
         reproduced=bool(ran),
+        stages=list(sources.stages),
         trained_duration_s=_trained_seconds(run) if reused is not None else 0.0,
     )
 
@@ -355,7 +356,7 @@ def _read_facts(
         params_diff=project.params_diff(base_rev, params_stages) if base_rev else {},
         base_metrics=project.metrics(sources.metrics, rev=base_rev) if base_rev else {},
         plots=plots,
-        lineage=project.input_md5s(spec.stage, extra=spec.training_data),
+        lineage=project.input_md5s(sources.stages, extra=spec.training_data),
     )
 
 

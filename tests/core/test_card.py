@@ -421,3 +421,22 @@ def test_a_waiting_reason_keeps_its_commands_as_code() -> None:
     )
 
     assert "comment `/ok-to-test` first" in body and "\\`" not in body
+
+
+def test_how_to_reproduce_names_every_stage_the_training_ran() -> None:
+    body = render_card(facts(result=replace(RESULT, stages=["train", "evaluate"])))
+    assert "dvc repro train evaluate\n" in body
+    assert "dvc repro train\n" in render_card(facts())  # a result that names no stages: the model's stage
+
+
+def test_a_curve_of_rates_is_drawn_on_the_whole_unit_square() -> None:
+    """A ROC whose tpr starts at 0.78 is not drawn from 0.78 up: that turns a good curve into a cliff."""
+    fpr = [0.0, 0.1, 0.5, 1.0]
+    roc = replace(ROC_PLOT, series=[PlotSeries("roc.json", "fpr", "tpr", x=fpr, y=[0.78, 0.9, 0.97, 1.0])])
+    body = render_card(facts(result=replace(RESULT, plots=[roc])))
+
+    assert 'x-axis "fpr" 0 --> 1' in body and 'y-axis "tpr" 0 --> 1' in body
+    assert "_4 points, drawn at 50 even steps of `fpr` (Mermaid spaces values evenly)_" in body
+    loss = Plot(id="loss", title="loss", x_label="step", y_label="loss",
+                series=[PlotSeries("loss.csv", "step", "loss", x=[1, 2, 3], y=[2.5, 1.2, 0.9])])  # fmt: skip
+    assert 'y-axis "loss" 0.9 --> 2.5' in render_card(facts(result=replace(RESULT, plots=[loss])))

@@ -161,6 +161,23 @@ def test_lower_is_better_is_guessed_from_the_name() -> None:
     }
 
 
+def test_a_first_model_is_judged_by_limits_a_little_below_todays_values() -> None:
+    """Without an absolute limit a newcomer's first PR has nothing to be judged by (a `neutral` check)."""
+    proposal = propose(
+        DVCLIVE,
+        project_name="p",
+        lock=_lock("dvclive"),
+        metrics={"dvclive/metrics.json": {"loss": 0.3127, "acc": 0.9, "auc": {"test": 0.8567}, "bias": -1.0}},
+    )
+    config = load_config(render_config(proposal), "proposed.yml")
+    limits = {m.name: (m.min, m.max) for m in config.models[0].metrics}
+    assert limits["loss"] == (None, 0.329)  # 0.3127 + 5 %, up
+    assert limits["acc"] == (0.855, None)  # 0.9 - 5 %
+    assert limits["auc.test"] == (0.813, None)  # 0.81387 rounded down, never tighter
+    assert limits.get("bias", (None, None)) == (None, None)  # no margin can be taken of a negative value
+    assert "the committed dvc.lock has 0.9: a first model is judged by this" in render_config(proposal)
+
+
 def test_what_could_not_be_inferred_is_said() -> None:
     no_metrics = propose(NO_METRICS, project_name="p")
     assert any("no metric to gate on" in line and "models[].metrics" in line for line in no_metrics.missing)

@@ -86,6 +86,11 @@ def test_metrics_and_plots_of_a_downstream_evaluate_stage(tmp_path: Path, regist
     assert f"| `roc_auc` | {written['roc_auc']:.3g}"[:18] in card
     assert 'title "ROC curve (test split)"' in card
     assert "blue: `prc_train.tsv` · orange: `prc_test.tsv`" in card
+    # The card tells what ran and what went in: both stages, the inputs of both, not the model between them.
+    assert result.stages == ["train", "evaluate"]
+    assert "dvc repro train evaluate\n" in card
+    assert set(result.lineage) == {"src/train.py", "data/train.csv", "src/evaluate.py", "data/test.csv"}
+    assert "Data lineage (4 input(s))" in card and "`model.pkl` |" not in card
 
 
 def test_dvclive_shaped_outputs(tmp_path: Path, registry: MlflowRegistry) -> None:
