@@ -538,9 +538,9 @@ class DvcProject:
         text = self.lock_text()
         found: dict[str, str] = {}
         for name in names:
-            for path, md5 in lockfile.input_hashes(text, name).items():
+            for path, dep_md5 in lockfile.input_hashes(text, name).items():
                 if not any(lockfile.output_hash(text, other, path) for other in names):
-                    found.setdefault(path, md5)
+                    found.setdefault(path, dep_md5)
         stages_in_lock = _lock_stages(text)
         for path in extra:
             for name in stages_in_lock:
