@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bot.cli import UserError, add_github_job_options
+from bot.cli.output import plain, write_json
 
 
 def register(sub: Any) -> None:
@@ -49,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:
-        detail = f"v{o.version}" if o.version else "; ".join(o.reasons)
+        detail = f"v{o.version}" if o.version else "; ".join(plain(o.reasons))
         print(f"{o.model}: {o.status} {detail}".rstrip())
     if args.json:
-        args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
+        write_json(args.json, outcomes)
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import asdict
 from typing import Any
 
 from bot.cli import UserError, add_github_job_options
+from bot.cli.output import plain, write_json
 
 
 def register(sub: Any) -> None:
@@ -36,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     for o in outcomes:
         if o.reason:
-            print(f"{o.model}: {o.status}: {o.reason}")
+            print(f"{o.model}: {o.status}: {plain(o.reason)}")
             continue
         print(
             f"{o.model}: {o.status} (champion v{o.actual_version or '-'}, git wants v{o.desired_version or '?'})"
         )
     if args.json:
-        args.json.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
+        write_json(args.json, outcomes)
     return 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import asdict
 from typing import Any
 
 from bot.cli import UserError, add_github_job_options
+from bot.cli.output import plain, write_json
 
 
 def register(sub: Any) -> None:
@@ -46,8 +45,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     print(
         f"{outcome.model}: {outcome.status} "
-        + (f"v{outcome.previous} -> v{outcome.version}" if outcome.version else "; ".join(outcome.reasons))
+        + (
+            f"v{outcome.previous} -> v{outcome.version}"
+            if outcome.version
+            else "; ".join(plain(outcome.reasons))
+        )
     )
     if args.json:
-        args.json.write_text(json.dumps(asdict(outcome), indent=2))
+        write_json(args.json, outcome)
     return 0

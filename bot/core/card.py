@@ -515,10 +515,8 @@ def _xychart(plot: Plot) -> str:
     resampled = [[_interpolate(points, [p[0] for p in points], x) for x in grid] for points in lines]
     y_min = min(min(values) for values in resampled)
     y_max = max(max(values) for values in resampled)
-    if _unit_square(lines):  # rates or probabilities (ROC, precision-recall, calibration): the whole square,
-        x_min, x_max, y_min, y_max = 0.0, 1.0, 0.0, 1.0  # so a curve near the top is not drawn as a cliff
-        grid = [i / (count - 1) for i in range(count)]
-        resampled = [[_interpolate(points, [p[0] for p in points], x) for x in grid] for points in lines]
+    if _unit_square(lines):  # rates or probabilities (ROC, precision-recall, calibration): y from 0 to 1,
+        y_min, y_max = 0.0, 1.0  # so a curve near the top is not drawn as a cliff; x stays where the data is
     if y_max <= y_min:
         y_max = y_min + 1
     series_names = _series_names(plot)
