@@ -13,11 +13,18 @@ from bot.core.events import Delivery, PermanentError
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.worker import Worker, backoff_seconds, load_handler, log_only_handler, start_worker_thread
+from tests.support.clock import ManualClock
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+def clock() -> ManualClock:
+    """The store's "now": leases and backoff pass when a test advances it, not by sleeping."""
+    return ManualClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: ManualClock) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}", clock=clock)
     yield store
     store.close()
 
@@ -38,7 +45,9 @@ def test_backoff_doubles_with_jitter_and_is_capped(
     assert len(delays) > 1  # jittered: deliveries that failed together do not retry together
 
 
-def test_a_handler_that_keeps_failing_is_retried_with_backoff_then_failed(store: Store) -> None:
+def test_a_handler_that_keeps_failing_is_retried_with_backoff_then_failed(
+    store: Store, clock: ManualClock
+) -> None:
     calls: list[int] = []
 
     def flaky(delivery: Delivery) -> None:
@@ -46,16 +55,19 @@ def test_a_handler_that_keeps_failing_is_retried_with_backoff_then_failed(store:
         raise ConnectionError("api.github.com unreachable")
 
     metrics = Metrics()
-    worker = Worker(store, flaky, max_attempts=3, retry_base_seconds=0.05, metrics=metrics)
+    worker = Worker(store, flaky, max_attempts=3, retry_base_seconds=10, metrics=metrics)
     store.accept("d-1", "issue_comment", "created", b"{}")
 
     assert worker.run_once() is True
     row = store.get("d-1")
-    assert row is not None and row.status == QUEUED and row.available_at > time.time()
+    assert row is not None and row.status == QUEUED and row.available_at >= clock() + 7.5  # 10 s -25 %
     assert worker.run_once() is False  # backing off
-    deadline = time.monotonic() + 5
-    while len(calls) < 3 and time.monotonic() < deadline:
-        worker.run_once() or time.sleep(0.02)
+    clock.advance(12.5)  # the first delay, +25 % at most
+    assert worker.run_once() is True
+    clock.advance(7.4)  # the second delay is at least 15 s
+    assert worker.run_once() is False
+    clock.advance(25 - 7.4)
+    assert worker.run_once() is True
 
     assert calls == [1, 2, 3]
     row = store.get("d-1")
@@ -93,13 +105,15 @@ def test_success_is_recorded_and_timed(store: Store) -> None:
     assert _sample(metrics, "mlops_bot_job_duration_seconds_count", event="pull_request") == 1
 
 
-def test_a_delivery_left_by_a_dead_worker_is_run_again_after_its_lease(store: Store) -> None:
+def test_a_delivery_left_by_a_dead_worker_is_run_again_after_its_lease(
+    store: Store, clock: ManualClock
+) -> None:
     store.accept("d-1", "push", None, b"{}")
-    assert store.claim("dead-worker", lease_seconds=0.3) is not None  # then the process was killed
+    assert store.claim("dead-worker", lease_seconds=300) is not None  # then the process was killed
     done: list[int] = []
     rescuer = Worker(store, lambda d: done.append(d.attempts), lease_seconds=30)
     assert rescuer.run_once() is False
-    time.sleep(0.35)
+    clock.advance(300)
     assert rescuer.run_once() is True
     assert done == [2]
     row = store.get("d-1")

@@ -26,9 +26,10 @@ from bot.adapters.store import (
     LockTimeout,
     ProcessBeacon,
     Store,
-    read_schema_status,
 )
+from bot.adapters.store.schema import read_schema_status
 from tests.scale.postgres import fresh_database, server_url
+from tests.support.clock import ManualClock
 
 
 def _free_port() -> int:
@@ -77,13 +78,19 @@ def _postgres_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture
+def clock() -> ManualClock:
+    """What "now" is for the store under test: leases and backoff pass when the test says, not by sleeping."""
+    return ManualClock()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> Iterator[Store]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'bot.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    store = Store(url)
+    store = Store(url, clock=clock)
     yield store
     if request.param == "postgresql":
         from sqlalchemy import text
@@ -137,18 +144,21 @@ def test_claim_leases_one_delivery_and_decodes_it(store: Store) -> None:
     assert row is not None and (row.status, row.lease_owner) == (RUNNING, "worker-a")
 
 
-def test_deliveries_are_claimed_oldest_first(store: Store) -> None:
+def test_deliveries_are_claimed_oldest_first(store: Store, clock: ManualClock) -> None:
     for n in range(3):
         store.accept(f"d-{n}", "push", None, b"{}")
-        time.sleep(0.002)
+        clock.advance(1)
     assert [store.claim("w").id for _ in range(3)] == ["d-0", "d-1", "d-2"]  # type: ignore[union-attr]
 
 
-def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_finish(store: Store) -> None:
+def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_finish(
+    store: Store, clock: ManualClock
+) -> None:
     store.accept("d-1", "push", None, b"{}")
-    assert store.claim("crashed", lease_seconds=0.2) is not None
+    assert store.claim("crashed", lease_seconds=60) is not None
+    clock.advance(59.9)
     assert store.claim("rescuer") is None
-    time.sleep(0.3)
+    clock.advance(0.2)
     again = store.claim("rescuer", lease_seconds=60)
     assert again is not None and again.attempts == 2
     assert store.heartbeat("d-1", "crashed", 60) is False
@@ -158,23 +168,26 @@ def test_an_expired_lease_is_claimed_again_and_the_old_owner_cannot_finish(store
     assert row is not None and (row.status, row.note, row.lease_owner) == (DONE, "ok", None)
 
 
-def test_heartbeat_keeps_the_lease(store: Store) -> None:
+def test_heartbeat_keeps_the_lease(store: Store, clock: ManualClock) -> None:
     store.accept("d-1", "push", None, b"{}")
-    store.claim("w", lease_seconds=0.3)
+    store.claim("w", lease_seconds=60)
     for _ in range(3):
-        time.sleep(0.15)
-        assert store.heartbeat("d-1", "w", 0.3) is True
-    assert store.claim("other") is None
+        clock.advance(40)
+        assert store.heartbeat("d-1", "w", 60) is True
+    assert store.claim("other") is None  # 120 s after a 60 s lease: still held, thanks to the beats
+    clock.advance(61)
+    assert store.claim("other") is not None  # the beats stopped: the lease ran out
 
 
-def test_a_retry_waits_for_its_backoff_and_keeps_the_error_visible(store: Store) -> None:
+def test_a_retry_waits_for_its_backoff_and_keeps_the_error_visible(store: Store, clock: ManualClock) -> None:
     store.accept("d-1", "push", None, b"{}")
     store.claim("w")
-    assert store.fail("d-1", "w", "TimeoutError: github.com slow", retry_in=0.3) is True
+    assert store.fail("d-1", "w", "TimeoutError: github.com slow", retry_in=30) is True
     row = store.get("d-1")
     assert row is not None and (row.status, row.last_error) == (QUEUED, "TimeoutError: github.com slow")
+    clock.advance(29.9)
     assert store.claim("w") is None  # not due yet
-    time.sleep(0.35)
+    clock.advance(0.2)
     assert store.claim("w") is not None
 
 
@@ -191,10 +204,10 @@ def test_a_permanent_failure_stays_failed_until_requeued(store: Store) -> None:
     assert delivery is not None and delivery.attempts == 1
 
 
-def test_list_is_newest_first_and_filters_by_status(store: Store) -> None:
+def test_list_is_newest_first_and_filters_by_status(store: Store, clock: ManualClock) -> None:
     for n in range(4):
         store.accept(f"d-{n}", "push", None, b"{}")
-        time.sleep(0.002)
+        clock.advance(1)
     store.claim("w")
     store.complete("d-0", "w")
     assert [r.id for r in store.list()] == ["d-3", "d-2", "d-1", "d-0"]
@@ -248,22 +261,28 @@ def test_a_named_lock_excludes_other_holders_until_released(store: Store) -> Non
         pass
 
 
-def test_a_lock_whose_holder_died_frees_itself_when_its_lease_ends(store: Store) -> None:
+def test_a_lock_whose_holder_died_frees_itself_when_its_lease_ends(store: Store, clock: ManualClock) -> None:
     from sqlalchemy import insert
 
     from bot.adapters.store import locks
 
     with store._engine.begin() as conn:  # a row left by a process killed while holding the lock
-        conn.execute(insert(locks).values(name="promote:churn", owner="dead", expires_at=time.time() + 0.3))
-    started = time.monotonic()
-    with store.lock("promote:churn", timeout=5, poll=0.05):
-        assert store.lock_owner("promote:churn") != "dead"
-    assert time.monotonic() - started >= 0.2
+        conn.execute(insert(locks).values(name="promote:churn", owner="dead", expires_at=clock() + 600))
+    with pytest.raises(LockTimeout), store.lock("promote:churn", timeout=0.1, poll=0.02):
+        pass  # its lease still runs
+    assert store.lock_owner("promote:churn") == "dead"
+    clock.advance(600)
+    with store.lock("promote:churn", timeout=0, poll=0.02):
+        assert store.lock_owner("promote:churn") not in (None, "dead")
 
 
-def test_a_long_holder_keeps_its_lock_past_the_lease(store: Store) -> None:
+def test_a_long_holder_keeps_its_lock_past_the_lease(store: Store, clock: ManualClock) -> None:
     with store.lock("promote:churn", lease_seconds=0.3):
-        time.sleep(0.6)  # renewed in the background every 0.1 s
+        clock.advance(0.6)  # past the lease: only the background renewal (every 0.1 s) keeps the lock
+        deadline = time.monotonic() + 5
+        while store.lock_owner("promote:churn") is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert store.lock_owner("promote:churn") is not None
         with pytest.raises(LockTimeout), store.lock("promote:churn", timeout=0.2, poll=0.05):
             pass
 
@@ -312,12 +331,12 @@ def test_a_sqlite_file_from_before_migrations_is_adopted_with_its_rows(tmp_path:
 # ---- live processes ---------------------------------------------------------------------------------
 
 
-def test_processes_are_live_while_they_beat(store: Store) -> None:
+def test_processes_are_live_while_they_beat(store: Store, clock: ManualClock) -> None:
     store.register_process("web-1", "serve")
     store.register_process("worker-1", "worker")
     assert [p.id for p in store.live_processes()] == ["web-1", "worker-1"]
     assert [p.id for p in store.live_processes("worker")] == ["worker-1"]
-    time.sleep(0.6)
+    clock.advance(0.6)
     assert store.process_heartbeat("worker-1") is True
     assert [p.id for p in store.live_processes(within=0.45)] == ["worker-1"]  # web-1 went silent
     store.unregister_process("worker-1")
@@ -377,7 +396,7 @@ def test_an_unhandled_event_is_recorded_done_without_its_payload(store: Store) -
     assert store.queue_depth() == 0
 
 
-def test_retention_clears_payloads_of_finished_deliveries_only(store: Store) -> None:
+def test_retention_clears_payloads_of_finished_deliveries_only(store: Store, clock: ManualClock) -> None:
     from sqlalchemy import select
 
     from bot.adapters.store import deliveries
@@ -386,8 +405,8 @@ def test_retention_clears_payloads_of_finished_deliveries_only(store: Store) -> 
         store.accept(name, "push", None, b'{"big": "payload"}')
     assert store.complete(store.claim("w").id, "w")  # type: ignore[union-attr]
     assert store.fail(store.claim("w").id, "w", "boom", retry_in=None)  # type: ignore[union-attr]
-    assert store.forget_payloads(time.time() - 3600) == 0  # finished just now: kept
-    assert store.forget_payloads(time.time() + 1) == 2
+    assert store.forget_payloads(clock() - 3600) == 0  # finished just now: kept
+    assert store.forget_payloads(clock() + 1) == 2
     with store._engine.connect() as conn:
         payloads = dict(conn.execute(select(deliveries.c.id, deliveries.c.payload)).tuples().all())
     assert payloads == {"old-done": b"", "old-failed": b"", "queued": b'{"big": "payload"}'}

@@ -15,16 +15,8 @@ import pytest
 from sqlalchemy import create_engine, insert, text
 
 from bot.adapters import migrations
-from bot.adapters.store import (
-    SCHEMA_REVISION,
-    SCHEMA_REVISIONS,
-    VERSION_TABLE,
-    SchemaMismatch,
-    Store,
-    deliveries,
-    locks,
-    metadata,
-)
+from bot.adapters.store import SCHEMA_REVISION, SchemaMismatch, Store, deliveries, locks
+from bot.adapters.store.schema import SCHEMA_REVISIONS, VERSION_TABLE, metadata
 from bot.cli import UserError, db
 
 _ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ Revisions live in `versions/` as `NNNN_what.py`. The version is kept in its own 
 MLflow (which also migrates with Alembic) at one PostgreSQL database.
 
 To add a revision: copy the newest file in `versions/`, bump the number, set `down_revision`, write
-`upgrade()` with `alembic.op`, and bump `SCHEMA_REVISION` in `bot/adapters/store.py` (a test keeps them
+`upgrade()` with `alembic.op`, and bump `SCHEMA_REVISIONS` in `bot/adapters/store/schema.py` (a test keeps them
 equal and checks that the migrated schema matches the tables the store queries).
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from bot.adapters.store import (
+from bot.adapters.store.schema import (
     PRE_MIGRATION_REVISION,
     VERSION_TABLE,
     SchemaMismatch,

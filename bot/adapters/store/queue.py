@@ -1,0 +1,344 @@
+"""The work queue: the bot's own jobs, claims with leases, retries with backoff, and what operators list.
+
+The deliveries table is the queue: recording a delivery and enqueueing its job must be one transaction,
+so a redelivery (same `X-GitHub-Delivery`) is deduplicated by the primary key and can never produce a
+second job, and an accepted delivery can never be lost between "recorded" and "queued".
+
+Claiming is a guarded UPDATE (`... WHERE id = ? AND <still claimable>`, then check the row count), so two
+workers can never both own a delivery on any database. On PostgreSQL the candidate row is selected with
+`FOR UPDATE SKIP LOCKED` so concurrent workers do not queue behind each other; on SQLite every write
+transaction starts with `BEGIN IMMEDIATE`, which serialises writers up front instead of failing when a
+read lock would have to be upgraded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from bot.adapters.store.base import StoreBase, dialect_insert
+from bot.adapters.store.schema import DONE, FAILED, QUEUED, RUNNING, deliveries, new_row, queue_turns
+from bot.core.events import Delivery
+
+log = logging.getLogger(__name__)
+
+JOB_PREFIX = "job:"
+_MAX_ERROR_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A delivery as `mlops-bot deliveries` shows it (no payload)."""
+
+    id: str
+    event: str
+    action: str | None
+    status: str
+    attempts: int
+    last_error: str | None
+    note: str | None
+    received_at: float
+    updated_at: float
+    finished_at: float | None
+    available_at: float
+    lease_owner: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class QueueOps(StoreBase):
+    """Jobs in, claims out, results recorded: the deliveries table as a queue."""
+
+    def enqueue(
+        self,
+        key: str,
+        event: str,
+        action: str | None,
+        payload: dict[str, Any],
+        *,
+        delay_seconds: float = 0.0,
+    ) -> bool:
+        """Queue one of the bot's own jobs, deduplicated by `key` (stored as `job:<key>`). False: exists."""
+        delivery_id = key if key.startswith(JOB_PREFIX) else JOB_PREFIX + key
+        now = self._now()
+        row = new_row(
+            delivery_id, event, action, json.dumps(payload).encode(), now, repository=repository_of(payload)
+        )
+        row["available_at"] = now + max(0.0, delay_seconds)
+        with self._write() as conn:
+            return self._insert_one(conn, self._insert_ignoring_duplicates(), row)
+
+    def forget_payloads(self, finished_before: float) -> int:
+        """Delete the payloads of deliveries done or failed before `finished_before` (retention); their
+        rows stay, so `mlops-bot deliveries` and redelivery dedupe still work. How many were cleared."""
+        with self._write() as conn:
+            return int(
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.status.in_((DONE, FAILED)),
+                        deliveries.c.finished_at < finished_before,
+                        func.length(deliveries.c.payload) > 0,
+                    )
+                    .values(payload=b"")
+                ).rowcount
+            )
+
+    # Which repositories the reconcile timer serves: those with recent deliveries, and the installation
+    # events that take them away again (issue 11 defect 6).
+    _REPOSITORY_EVENTS = (
+        "pull_request",
+        "issue_comment",
+        "push",
+        "issues",
+        "installation",
+        "installation_repositories",
+    )
+
+    def recent_repositories(self, limit: int = 500) -> dict[str, int | None]:
+        """Repositories among the latest `limit` GitHub deliveries -> the installation that sent them; minus
+        those whose installation was deleted or which were removed from it since (the App cannot see them)."""
+        query = (
+            select(deliveries.c.payload)
+            .where(deliveries.c.event.in_(self._REPOSITORY_EVENTS))
+            .order_by(deliveries.c.received_at.desc())
+            .limit(limit)
+        )
+        with self._reader.connect() as conn:
+            payloads = conn.execute(query).scalars().all()
+        found: dict[str, int | None] = {}
+        gone_repos: set[str] = set()  # newest first: a removal hides every older delivery of the repository
+        gone_installations: set[int] = set()
+        for raw in payloads:
+            try:
+                event = json.loads(raw)
+            except (ValueError, TypeError):
+                continue
+            if not isinstance(event, dict):
+                continue
+            installation = (event.get("installation") or {}).get("id")
+            action = event.get("action")
+            if action == "deleted" and "repository" not in event and installation is not None:
+                gone_installations.add(int(installation))
+            if action == "removed" or action == "deleted":
+                for repo in event.get("repositories_removed") or event.get("repositories") or []:
+                    if isinstance(repo, dict) and repo.get("full_name"):
+                        gone_repos.add(str(repo["full_name"]))
+            try:
+                name = str(event["repository"]["full_name"])
+            except (KeyError, TypeError):
+                continue
+            if name in gone_repos or (installation is not None and int(installation) in gone_installations):
+                gone_repos.add(name)
+                continue
+            found.setdefault(name, int(installation) if installation is not None else None)
+        return found
+
+    def pull_head_events(self, repo: str, number: int, limit: int = 2000) -> list[dict[str, Any]]:
+        """The stored `pull_request.opened/synchronize/reopened` payloads of one pull request, oldest first
+        (among the latest `limit` of them): the history of its head, as GitHub announced it."""
+        query = (
+            select(deliveries.c.payload)
+            .where(
+                deliveries.c.event == "pull_request",
+                deliveries.c.action.in_(("opened", "synchronize", "reopened")),
+            )
+            .order_by(deliveries.c.received_at.desc())
+            .limit(limit)
+        )
+        with self._reader.connect() as conn:
+            payloads = conn.execute(query).scalars().all()
+        found: list[dict[str, Any]] = []
+        for raw in reversed(payloads):
+            try:
+                event = _decode_payload(raw)
+                if (
+                    event["repository"]["full_name"] == repo
+                    and int(event["pull_request"]["number"]) == number
+                ):
+                    found.append(event)
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
+
+    def claim(self, worker_id: str, lease_seconds: float = 300) -> Delivery | None:
+        """The next due delivery, leased to `worker_id`: queued and due, or running with an expired lease."""
+        now = self._now()
+        claimable = _claimable(now)
+        # Fair across repositories: the repository whose last claim is oldest goes first (never claimed:
+        # first of all), then the oldest due delivery within it.
+        turn = func.coalesce(queue_turns.c.claimed_at, 0.0)
+        candidate = (
+            select(deliveries.c.id, deliveries.c.repository)
+            .select_from(
+                deliveries.outerjoin(queue_turns, queue_turns.c.repository == deliveries.c.repository)
+            )
+            .where(claimable)
+            .order_by(turn, deliveries.c.available_at, deliveries.c.received_at)
+            .limit(1)
+        )
+        if self.dialect == "postgresql":
+            # OF deliveries: the turn row is on the nullable side of the join, which cannot be locked.
+            candidate = candidate.with_for_update(skip_locked=True, of=deliveries)
+        with self._write() as conn:
+            found = conn.execute(candidate).first()
+            if found is None:
+                return None
+            delivery_id, repository = found
+            taken = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, claimable)
+                .values(
+                    status=RUNNING,
+                    lease_owner=worker_id,
+                    lease_expires_at=now + lease_seconds,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+            ).rowcount
+            if taken != 1:  # another worker got it between our SELECT and UPDATE
+                return None
+            self._take_turn(conn, repository, now)
+            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().one()
+        return Delivery(
+            id=row["id"],
+            event=row["event"],
+            action=row["action"],
+            payload=_decode_payload(row["payload"]),
+            attempts=row["attempts"],
+            received_at=row["received_at"],
+            meta={"worker_id": worker_id, "lease_expires_at": row["lease_expires_at"]},
+        )
+
+    def _take_turn(self, conn: Connection, repository: str, now: float) -> None:
+        row = {"repository": repository, "claimed_at": now}
+        if self.dialect in ("sqlite", "postgresql"):
+            statement = (
+                dialect_insert(self.dialect, queue_turns)
+                .values(row)
+                .on_conflict_do_update(index_elements=["repository"], set_={"claimed_at": now})
+            )
+            conn.execute(statement)
+            return
+        if not conn.execute(
+            update(queue_turns).where(queue_turns.c.repository == repository).values(claimed_at=now)
+        ).rowcount:
+            conn.execute(insert(queue_turns).values(row))
+
+    def heartbeat(self, delivery_id: str, worker_id: str, lease_seconds: float) -> bool:
+        """Extend the lease. False: the lease was lost (expired and taken by another worker)."""
+        now = self._now()
+        with self._write() as conn:
+            return bool(
+                conn.execute(
+                    update(deliveries)
+                    .where(*_owned(delivery_id, worker_id))
+                    .values(lease_expires_at=now + lease_seconds, updated_at=now)
+                ).rowcount
+            )
+
+    def complete(self, delivery_id: str, worker_id: str, note: str = "") -> bool:
+        """Mark done. False (and nothing changes) when `worker_id` no longer holds the lease."""
+        now = self._now()
+        values = {"status": DONE, "note": note or None, "finished_at": now, "updated_at": now}
+        return self._finish(delivery_id, worker_id, values)
+
+    def fail(self, delivery_id: str, worker_id: str, error: str, *, retry_in: float | None) -> bool:
+        """Record a failed attempt: queued again after `retry_in` seconds, or failed for good when None."""
+        now = self._now()
+        values: dict[str, Any] = {"last_error": error[:_MAX_ERROR_CHARS], "updated_at": now}
+        if retry_in is None:
+            values.update(status=FAILED, finished_at=now)
+        else:
+            values.update(status=QUEUED, available_at=now + retry_in)
+        return self._finish(delivery_id, worker_id, values)
+
+    def requeue(self, delivery_id: str) -> bool:
+        """Queue a failed or done delivery again (attempts reset). False: no such delivery, or it is live."""
+        now = self._now()
+        with self._write() as conn:
+            return bool(
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id == delivery_id,
+                        deliveries.c.status.in_((FAILED, DONE)),
+                        func.length(deliveries.c.payload) > 0,  # unhandled, or past retention: nothing to run
+                    )
+                    .values(status=QUEUED, attempts=0, available_at=now, finished_at=None, updated_at=now)
+                ).rowcount
+            )
+
+    def get(self, delivery_id: str) -> DeliveryRow | None:
+        with self._reader.connect() as conn:
+            row = conn.execute(_listing().where(deliveries.c.id == delivery_id)).mappings().one_or_none()
+        return DeliveryRow(**row) if row is not None else None
+
+    def list(self, limit: int = 100, status: str | None = None) -> list[DeliveryRow]:
+        """Newest first."""
+        query = _listing().order_by(deliveries.c.received_at.desc(), deliveries.c.id).limit(limit)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        with self._reader.connect() as conn:
+            return [DeliveryRow(**row) for row in conn.execute(query).mappings()]
+
+    def queue_depth(self) -> int:
+        """Deliveries waiting for or in the hands of a worker."""
+        query = select(func.count()).select_from(deliveries).where(deliveries.c.status.in_((QUEUED, RUNNING)))
+        with self._reader.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _finish(self, delivery_id: str, worker_id: str, values: dict[str, Any]) -> bool:
+        values = {"lease_owner": None, "lease_expires_at": None, **values}
+        with self._write() as conn:
+            changed = conn.execute(
+                update(deliveries).where(*_owned(delivery_id, worker_id)).values(**values)
+            ).rowcount
+        if not changed:
+            log.warning(
+                "delivery %s: worker %s no longer holds its lease; result dropped", delivery_id, worker_id
+            )
+        return bool(changed)
+
+
+def repository_of(payload: dict[str, Any]) -> str:
+    """The owner/name a webhook payload (or a job's) is about; "" when it names none."""
+    repository = payload.get("repository")
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    return name[:200] if isinstance(name, str) else ""
+
+
+def _claimable(now: float) -> Any:
+    return or_(
+        and_(deliveries.c.status == QUEUED, deliveries.c.available_at <= now),
+        and_(deliveries.c.status == RUNNING, deliveries.c.lease_expires_at <= now),
+    )
+
+
+def _owned(delivery_id: str, worker_id: str) -> tuple[Any, ...]:
+    return (
+        deliveries.c.id == delivery_id,
+        deliveries.c.status == RUNNING,
+        deliveries.c.lease_owner == worker_id,
+    )
+
+
+def _listing() -> Any:
+    c = deliveries.c
+    return select(
+        c.id, c.event, c.action, c.status, c.attempts, c.last_error, c.note,
+        c.received_at, c.updated_at, c.finished_at, c.available_at, c.lease_owner,
+    )  # fmt: skip
+
+
+def _decode_payload(raw: bytes) -> dict[str, Any]:
+    if not raw:  # cleared by retention; such rows are never requeued, but be safe
+        return {}
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else {"value": value}
