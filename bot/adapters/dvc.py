@@ -325,7 +325,13 @@ class DvcProject:
 
     # -- remote --------------------------------------------------------------------------------
 
-    def pull(self, stage: str | None = None, *, rebuildable: Iterable[str] = ()) -> list[str]:
+    def pull(
+        self,
+        stage: str | None = None,
+        *,
+        rebuildable: Iterable[str] = (),
+        warn: Callable[[str], None] | None = None,
+    ) -> list[str]:
         """Check out the data of `stage` and its upstream stages (everything when None), fetching from the
         default remote only what the local cache lacks: with everything cached, the remote is not touched.
 
@@ -333,14 +339,26 @@ class DvcProject:
         the remote), except those in `rebuildable`: outputs the caller will reproduce anyway. Those are
         returned. A rebuildable output that a failed run left in the workspace (DVC's "unsaved files")
         is replaced by what dvc.lock pins, so a retry in the same checkout starts clean.
+
+        With `warn`, a remote that cannot be used (unreachable, no credentials, its plugin not installed)
+        while every missing file is rebuildable is not fatal: the stages rebuild them, and `warn` gets one
+        line saying so.
         """
         allowed = set(rebuildable)
         missing = self._checkout(stage, allowed)
         if missing:
             remote = self.default_remote()
             if remote is not None:
-                with self._api() as repo, _remote_errors(remote, "dvc pull"):
-                    repo.fetch(targets=[stage] if stage else None, with_deps=bool(stage))
+                try:
+                    with self._api() as repo, _remote_errors(remote, "dvc pull"):
+                        repo.fetch(targets=[stage] if stage else None, with_deps=bool(stage))
+                except DvcRemoteError as exc:
+                    if warn is None or any(p not in allowed for p in missing):
+                        raise
+                    warn(
+                        f"the stages rebuilt {', '.join(missing[:10])}, which the DVC remote would have given: {exc}"
+                    )
+                    return missing
                 missing = self._checkout(stage, allowed)
         fatal = [p for p in missing if p not in allowed]
         if fatal:

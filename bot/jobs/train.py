@@ -112,6 +112,11 @@ def _train_one(
             duration_s=round(time.perf_counter() - started, 3),
         )
 
+    pull_warning: list[str] = []  # the remote could not be used: the last (widest) pull's line only
+
+    def remote_unusable(line: str) -> None:
+        pull_warning[:] = [line]
+
     try:
         stage = project.stage(spec.stage)
         if spec.output not in stage.outs:
@@ -123,7 +128,7 @@ def _train_one(
         if remote is not None and (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever pushed
             for target in sources.stages:
                 rebuildable = project.stage(target).pipeline_outs
-                rebuilt = project.pull(target, rebuildable=rebuildable)
+                rebuilt = project.pull(target, rebuildable=rebuildable, warn=remote_unusable)
                 if rebuilt:
                     _say(echo, f"not on the DVC remote yet, the stage will rebuild: {', '.join(rebuilt)}")
         dirty = any(project.status(target) for target in sources.stages)
@@ -178,7 +183,7 @@ def _train_one(
     except ModelLogError as exc:
         return failed(str(exc))
     # After the run is logged: a remote that cannot take the data is a warning, never a failed training.
-    warnings = _push(project, sources.stages, echo) if push and remote is not None else []
+    warnings = pull_warning + (_push(project, sources.stages, echo) if push and remote is not None else [])
     return TrainResult(
         model=spec.name,
         run=run,

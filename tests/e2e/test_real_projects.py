@@ -24,7 +24,14 @@ import pytest
 from bot.core.config import load_config
 from bot.core.markers import card_marker
 from tests.reliability.harness import ADMIN, BOT, app_keys, bot_in_process, free_port, make_world
-from tests.support.dvc_projects import FixtureProject, dvclive_project, evaluate_stage_project, git
+from tests.support.dvc_projects import (
+    FixtureProject,
+    artifacts_project,
+    dvclive_project,
+    evaluate_stage_project,
+    git,
+    pipeline_project,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +43,25 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 class Shape:
     """One fixture project and what a newcomer and the card should see of it."""
 
-    name: str  # the project's folder: init names the model after it
+    name: str  # the project's folder: init names a model of stage outputs after it
     build: Callable[..., FixtureProject]
     committed_after_repro: tuple[str, ...]  # what `dvc repro` leaves for git (cache: false outs, .gitignore)
-    init_says: str  # how init reports the gated metrics it found
-    metrics: tuple[str, ...]  # gated metric names init proposes, in its order
+    init_says: tuple[str, ...]  # how init reports the gated metrics it found
+    models: dict[str, tuple[str, ...]]  # model init proposes -> its gated metric names, in init's order
     param: tuple[str, str, str]  # (params.yaml line, changed line, the card's params-diff row)
+    pipeline: tuple[str, ...]  # the project's own files, which nothing may change
+    features: tuple[str, ...] = ("a", "b", "c")  # the columns a prediction is sent
+    remote: str = ""  # after init, the team points the default DVC remote here (the bot host cannot use it)
+    card_says: tuple[str, ...] = ()  # what the card must say besides the metrics (e.g. a push warning)
+    id: str = ""  # the test id; default: the builder's name
+
+    @property
+    def test_id(self) -> str:
+        return self.id or self.build.__name__
+
+    @property
+    def gated(self) -> int:
+        return sum(len(m) for m in self.models.values())
 
 
 SHAPES = [
@@ -49,19 +69,85 @@ SHAPES = [
         name="churn-gb",
         build=evaluate_stage_project,
         committed_after_repro=("dvc.lock", ".gitignore", "reports"),
-        init_says="gates on accuracy, roc_auc from reports/scores.json",
-        metrics=("accuracy", "roc_auc"),
+        init_says=("gates on accuracy, roc_auc from reports/scores.json",),
+        models={"churn-gb": ("accuracy", "roc_auc")},
         param=("n_estimators: 20", "n_estimators: 40", "| `train.n_estimators` | 20 | 40 |"),
+        pipeline=("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py"),
     ),
     Shape(
         name="churn-rf",
         build=dvclive_project,
         committed_after_repro=("dvc.lock", ".gitignore"),
-        init_says="gates on avg_prec.test, roc_auc.test from eval/metrics.json",
-        metrics=("avg_prec.test", "roc_auc.test"),
+        init_says=("gates on avg_prec.test, roc_auc.test from eval/metrics.json",),
+        models={"churn-rf": ("avg_prec.test", "roc_auc.test")},
         param=("n_estimators: 10", "n_estimators: 30", "| `train.n_estimators` | 10 | 30 |"),
+        pipeline=("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py"),
+    ),
+    Shape(
+        name="churn-pipeline",
+        build=pipeline_project,
+        committed_after_repro=("dvc.lock", ".gitignore", "metrics.json", "confusion.csv"),
+        init_says=("gates on accuracy, f1 from metrics.json",),
+        models={"churn-pipeline": ("accuracy", "f1")},
+        param=("C: 1.0", "C: 0.3", "| `train.C` | 1.0 | 0.3 |"),
+        pipeline=("dvc.yaml", "params.yaml", "src/train.py"),
+        features=("a", "b", "c", "colour"),
+    ),
+    Shape(
+        name="two-models",
+        build=artifacts_project,
+        committed_after_repro=("dvc.lock", "models/.gitignore", "metrics"),
+        init_says=("churn: gates on accuracy", "upsell: gates on accuracy"),
+        models={"churn": ("accuracy",), "upsell": ("accuracy",)},
+        param=("C: 1.0", "C: 0.2", "| `churn.C` | 1.0 | 0.2 |"),
+        pipeline=("dvc.yaml", "params.yaml", "src/train.py"),
+    ),
+    Shape(  # a remote the bot host cannot write (here: a path below a file): the push is a warning, not a failure
+        name="churn-gb",
+        build=evaluate_stage_project,
+        committed_after_repro=("dvc.lock", ".gitignore", "reports"),
+        init_says=("gates on accuracy, roc_auc from reports/scores.json",),
+        models={"churn-gb": ("accuracy", "roc_auc")},
+        param=("n_estimators: 20", "n_estimators: 40", "| `train.n_estimators` | 20 | 40 |"),
+        pipeline=("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py"),
+        remote="{blocker}/dvc-store",
+        card_says=("⚠️", "dvc push to the DVC remote 'team'"),
+        id="unreachable_remote",
+    ),
+    Shape(  # a remote of a DVC plugin the bot host does not have installed
+        name="churn-gb",
+        build=evaluate_stage_project,
+        committed_after_repro=("dvc.lock", ".gitignore", "reports"),
+        init_says=("gates on accuracy, roc_auc from reports/scores.json",),
+        models={"churn-gb": ("accuracy", "roc_auc")},
+        param=("n_estimators: 20", "n_estimators: 40", "| `train.n_estimators` | 20 | 40 |"),
+        pipeline=("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py"),
+        remote="gdrive://0AIac4JZqHhKmUk9PDA/dvcstore",
+        card_says=("⚠️", "`pip install dvc-gdrive`"),
+        id="remote_plugin_not_installed",
     ),
 ]
+
+
+def point_the_remote_elsewhere(project: FixtureProject, url: str, tmp_path: Path) -> None:
+    """The team's own remote, which the bot host cannot use; committed as a team would."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    dvc = [
+        sys.executable,
+        "-m",
+        "dvc",
+        "remote",
+        "add",
+        "-q",
+        "-d",
+        "-f",
+        "team",
+        url.format(blocker=blocker),
+    ]
+    subprocess.run(dvc, cwd=project.root, check=True)
+    git(project.root, "add", ".dvc/config")
+    git(project.root, "commit", "-q", "-m", "Our team's DVC remote")
 
 
 def normalised(card: str) -> str:
@@ -77,8 +163,8 @@ def mlops_bot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def init_as_a_newcomer(project: FixtureProject, shape: Shape) -> str:
-    """What a newcomer does, step by step as `init` tells them. Returns the model name init chose.
+def init_as_a_newcomer(project: FixtureProject, shape: Shape) -> list[str]:
+    """What a newcomer does, step by step as `init` tells them. Returns the model names init chose.
 
     The fixture's hand-written config is dropped first. On a project that never ran, `init` cannot read the
     metrics file and says "run `dvc repro`, commit dvc.lock and run init again": the test does exactly that
@@ -86,7 +172,7 @@ def init_as_a_newcomer(project: FixtureProject, shape: Shape) -> str:
     the metrics the evaluate stage writes. Nothing of the pipeline (dvc.yaml, params, code) changes."""
     git(project.root, "rm", "-q", ".github/mlops-bot.yml")
     git(project.root, "commit", "-q", "-m", "Start without a bot config")
-    pipeline = ("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py")  # both shapes have these
+    pipeline = shape.pipeline
     pipeline_before = {p: (project.root / p).read_text() for p in pipeline}
 
     first = mlops_bot(project.root, "init")
@@ -107,19 +193,22 @@ def init_as_a_newcomer(project: FixtureProject, shape: Shape) -> str:
 
     again = mlops_bot(project.root, "init", "--force")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert shape.init_says in again.stdout, again.stdout
+    assert all(said in again.stdout for said in shape.init_says), again.stdout
     checked = mlops_bot(project.root, "config", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "2 gated metric(s)" in checked.stdout and "matches dvc.yaml" in checked.stdout, checked.stdout
+    assert f"{shape.gated} gated metric(s)" in checked.stdout and "matches dvc.yaml" in checked.stdout, (
+        checked.stdout
+    )
 
     changed = git(project.root, "status", "--porcelain", "--untracked-files=all").splitlines()
     assert all(line[3:].startswith(".github/") for line in changed), changed  # init wrote only .github/
     assert {p: (project.root / p).read_text() for p in pipeline} == pipeline_before
     git(project.root, "add", ".github")
     git(project.root, "commit", "-q", "-m", "Add mlops-bot (mlops-bot init)")
-    (model,) = load_config((project.root / ".github" / "mlops-bot.yml").read_text()).models
-    assert tuple(m.name for m in model.metrics) == shape.metrics
-    return model.name
+    models = load_config((project.root / ".github" / "mlops-bot.yml").read_text()).models
+    assert {m.name: tuple(g.name for g in m.metrics) for m in models} == shape.models
+    assert all(g.min is not None or g.max is not None for m in models for g in m.metrics)  # a first verdict
+    return [m.name for m in models]
 
 
 def wait_or_fail(store: Any, what: str, probe: Callable[[], Any], timeout: float) -> Any:
@@ -140,13 +229,14 @@ def wait_or_fail(store: Any, what: str, probe: Callable[[], Any], timeout: float
         time.sleep(0.25)
 
 
-def first_test_row(project: FixtureProject) -> tuple[list[float], int]:
+def first_test_record(project: FixtureProject, shape: Shape) -> dict[str, Any]:
+    """The first row of the project's own test data, as the served model is sent it (by column name)."""
     with (project.root / "data" / "test.csv").open() as f:
         row = next(csv.DictReader(f))
-    return [float(row["a"]), float(row["b"]), float(row["c"])], int(row["label"])
+    return {c: row[c] if c == "colour" else float(row[c]) for c in shape.features}
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=[s.build.__name__ for s in SHAPES])
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.test_id for s in SHAPES])
 def test_an_unchanged_project_trains_cards_merges_promotes_and_serves(
     shape: Shape, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,8 +244,10 @@ def test_an_unchanged_project_trains_cards_merges_promotes_and_serves(
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))  # the bento store of this test only
     project = shape.build(tmp_path / shape.name, remote=tmp_path / "dvc-remote")
-    model = init_as_a_newcomer(project, shape)
-    assert model == shape.name  # init names the model after the repository's folder
+    models = init_as_a_newcomer(project, shape)
+    assert models == list(shape.models)  # init names a stage output's model after the repository's folder
+    if shape.remote:
+        point_the_remote_elsewhere(project, shape.remote, tmp_path)
     repo = f"acme/{shape.name}"
 
     private_key, public_key = app_keys()
@@ -169,71 +261,80 @@ def test_an_unchanged_project_trains_cards_merges_promotes_and_serves(
         standin.set_permission(repo, ADMIN, "admin")
         standin.install_app(repo)
         params = (project.root / "params.yaml").read_text()
-        old, new, diff_row = shape.param
+        old, new, _ = shape.param
         assert old in params
-        standin.commit(repo, "more-trees", {"params.yaml": params.replace(old, new)}, "More trees",
+        standin.commit(repo, "change-params", {"params.yaml": params.replace(old, new)}, "Change a parameter",
                        author=ADMIN, base="main")  # fmt: skip
 
         with bot_in_process(world) as store:
-            pr = standin.open_pull(repo, head="more-trees", title="More trees", author=ADMIN)
-
-            def card() -> Any:
-                return next((c for c in standin.comments(repo, pr)
-                             if c.user == BOT and card_marker(model) in c.body), None)  # fmt: skip
-
-            def check_on_head() -> Any:
-                head = standin.pull(repo, pr).head_sha
-                return next((r for r in standin.check_runs(repo, head)
-                             if r.name.endswith(model) and r.status == "completed"), None)  # fmt: skip
-
-            check = wait_or_fail(store, "the check run on the PR head", check_on_head, TRAIN_TIMEOUT)
-            body = wait_or_fail(store, "the model card", card, 30).body
-            (tmp_path / "card.md").write_text(body)
-            print(body)  # read by eye with `pytest -s`
-            # init gates on the metrics relative to the champion (tolerance, no absolute `min:`): on the
-            # first model there is nothing to compare with, and the check says so rather than passing.
-            assert check.conclusion == "neutral", f"{check.conclusion}: {check.output}"
-            assert "no champion yet, nothing to compare with" in body, body
-            # The evaluate stage's metrics (a top-level `metrics:` of dvc.yaml), on the card and against main.
-            for metric in shape.metrics:
-                assert f"| `{metric}` |" in body, body
-            assert "Metrics against the base branch `main`" in body, body
-            assert diff_row in body, body  # the changed parameter
-            snapshot = SNAPSHOTS / f"{shape.build.__name__}.card.md"
-            if not snapshot.exists():
-                snapshot.parent.mkdir(exist_ok=True)
-                snapshot.write_text(normalised(body))
-                pytest.fail(f"wrote {snapshot.name}: read it by eye, commit it, run again")
-            assert normalised(body) == snapshot.read_text()
+            pr = standin.open_pull(repo, head="change-params", title="Change a parameter", author=ADMIN)
+            for model in models:
+                check_card(standin, store, repo, pr, model, shape, tmp_path)
 
             standin.merge_pull(repo, pr, by=ADMIN, method="squash")
 
             def deployed() -> Any:
+                done = {}
                 for d in standin.deployments(repo):
                     states = [s.state for s in d.statuses]
                     if "failure" in states or "error" in states:
                         raise AssertionError(f"deployment {d.id} failed: {d.statuses[-1].description}")
                     if "success" in states:
-                        return d
-                return None
+                        done[d.id] = d
+                return list(done.values()) if len(done) == len(models) else None
 
-            deployment = wait_or_fail(store, "the production Deployment", deployed, TRAIN_TIMEOUT)
-            assert deployment.environment == "production"
-
-        registry = MlflowRegistry(tracking_uri)
-        champion = registry.version_by_alias(model, "champion")
-        assert champion is not None and str(champion.version) == "1", champion
-        bento_tag = champion.tags.get("mlops_bot.bento_tag")
-        assert bento_tag, f"the promotion built no bento: tags {champion.tags}"
+            deployments = wait_or_fail(store, "a production Deployment per model", deployed, TRAIN_TIMEOUT)
+            assert {d.environment for d in deployments} == {"production"}
 
         import httpx
 
         from bot.adapters.bentoml import serve
 
-        row, _label = first_test_row(project)
-        with serve(bento_tag, port=free_port(), bentoml_home=tmp_path / "bentoml") as url:
-            answer = httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=30)
-        assert answer.status_code == 200, answer.text
-        assert answer.json() in ([0], [1]), answer.json()
+        registry = MlflowRegistry(tracking_uri)
+        for model in models:
+            champion = registry.version_by_alias(model, "champion")
+            assert champion is not None and str(champion.version) == "1", champion
+            bento_tag = champion.tags.get("mlops_bot.bento_tag")
+            assert bento_tag, f"the promotion of {model} built no bento: tags {champion.tags}"
+            record = first_test_record(project, shape)
+            with serve(bento_tag, port=free_port(), bentoml_home=tmp_path / "bentoml") as url:
+                answer = httpx.post(f"{url}/predict", json={"records": [record]}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() in ([0], [1]), answer.json()
     finally:
         standin.stop()
+
+
+def check_card(
+    standin: Any, store: Any, repo: str, pr: int, model: str, shape: Shape, tmp_path: Path
+) -> None:
+    """The card and check of one model on the PR: a first model judged by the limits init wrote."""
+
+    def card() -> Any:
+        return next((c for c in standin.comments(repo, pr)
+                     if c.user == BOT and card_marker(model) in c.body), None)  # fmt: skip
+
+    def check_on_head() -> Any:
+        head = standin.pull(repo, pr).head_sha
+        return next((r for r in standin.check_runs(repo, head)
+                     if r.name.endswith(model) and r.status == "completed"), None)  # fmt: skip
+
+    check = wait_or_fail(store, f"the check run of {model} on the PR head", check_on_head, TRAIN_TIMEOUT)
+    body = wait_or_fail(store, f"the model card of {model}", card, 30).body
+    (tmp_path / f"{model}.card.md").write_text(body)
+    print(body)  # read by eye with `pytest -s`
+    # init wrote an absolute limit 5 % below each metric's value on main: the first model gets a verdict.
+    assert check.conclusion == "success", f"{check.conclusion}: {check.output}"
+    for metric in shape.models[model]:
+        assert f"| `{metric}` |" in body, body
+    assert "Metrics against the base branch `main`" in body, body
+    assert all(said in body for said in shape.card_says), body
+    if shape.param[2].startswith(f"| `{model}.") or len(shape.models) == 1:
+        assert shape.param[2] in body, body  # the changed parameter
+    assert "<!-- mlops-bot" not in body.split("\n", 1)[1].replace(card_marker(model), "")  # one marker
+    snapshot = SNAPSHOTS / f"{shape.test_id}.{model}.card.md"
+    if not snapshot.exists():
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_text(normalised(body))
+        pytest.fail(f"wrote {snapshot.name}: read it by eye, commit it, run again")
+    assert normalised(body) == snapshot.read_text()

@@ -168,3 +168,46 @@ def test_a_dvc_1_lock_file_is_a_one_line_error(tmp_path: Path, registry: MlflowR
     assert "\n" not in result.error and "Traceback" not in result.error
     assert result.error.startswith("dvc.lock is in the format of DVC 1.x")
     assert "`dvc repro`" in result.error
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("{blocker}/store", "check the remote's URL and credentials"),
+        ("gdrive://0AIac4JZqHhKmUk9PDA/s", "dvc-gdrive"),
+    ],
+    ids=["unreachable", "plugin-not-installed"],
+)
+def test_a_remote_the_bot_cannot_use_is_a_warning_when_the_stages_rebuild_everything(
+    tmp_path: Path, registry: MlflowRegistry, url: str, says: str
+) -> None:
+    """The bot's fresh checkout lacks main's outputs; its inputs are all in git, so the stages can rebuild
+    what the remote would have given. A remote the bot host cannot reach (or lacks the plugin for) costs the
+    download, not the training: the card warns, for the pull and for the push."""
+    import subprocess
+    import sys
+
+    from tests.support.dvc_projects import git
+
+    project = evaluate_stage_project(tmp_path / "repo", remote=tmp_path / "remote")
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "repro", "-q"], cwd=project.root, check=True, capture_output=True)
+    git(project.root, "add", "dvc.lock", ".gitignore", "reports")
+    git(project.root, "commit", "-q", "-m", "dvc repro")
+    (tmp_path / "a-file").write_text("not a folder\n")
+    remote = url.format(blocker=tmp_path / "a-file")
+    subprocess.run([*dvc, "remote", "add", "-q", "-d", "-f", "team", remote], cwd=project.root, check=True)
+    git(project.root, "commit", "-q", "-am", "the team's remote")
+    clone = tmp_path / "clone"  # what the bot checks out: git only, an empty DVC cache
+    git(tmp_path, "clone", "-q", str(project.root), str(clone))
+    fresh = FixtureProject(root=clone, remote=tmp_path / "remote", model=project.model, stage=project.stage,
+                           sha=git(clone, "rev-parse", "HEAD"))  # fmt: skip
+
+    result = train_project(fresh, registry)
+
+    assert result.ok, result.error
+    assert result.run is not None and result.reproduced
+    pull, push = result.warnings
+    assert pull.startswith("the stages rebuilt model.pkl, which the DVC remote would have given: dvc pull")
+    assert says in pull and "\n" not in pull, pull
+    assert "dvc push" in push and says in push, push

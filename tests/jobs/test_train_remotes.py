@@ -99,15 +99,36 @@ def test_a_complete_cache_never_touches_the_remote(
 def test_a_missing_plugin_with_data_to_fetch_is_one_line_naming_the_package(
     trained: TrainedSample, sample_config: RepoConfig, registry: MlflowRegistry, tmp_path: Path
 ) -> None:
-    clone = tmp_path / "clone"  # a fresh clone: an empty cache, the data is on the remote only
-    git(tmp_path, "clone", "-q", str(trained.root), str(clone))
+    """Data only the remote has (a `dvc add`-ed input, which no stage can rebuild) and a remote the bot
+    cannot open: the training fails with one line naming the plugin to install."""
+    work = trained.copy(tmp_path / "work")
+    (work / "data" / "extra.csv").write_text("a,b\n1,2\n")
+    subprocess.run([sys.executable, "-m", "dvc", "add", "-q", "data/extra.csv"], cwd=work, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "push", "-q"], cwd=work, check=True)
+    edit(work / "dvc.yaml", "      - src/train.py\n", "      - src/train.py\n      - data/extra.csv\n")
+    sha = commit_all(work, "train on extra data, tracked by DVC")
+    clone = tmp_path / "clone"  # a fresh clone: an empty cache, data/extra.csv is on the remote only
+    git(tmp_path, "clone", "-q", str(work), str(clone))
     set_default_remote(clone, "gdrive://0AIac4JZqHhKmUk9PDA/remote")
-    result = train_one(clone, sample_config, registry, trained.sha)
+    result = train_one(clone, sample_config, registry, sha)
 
     assert not result.ok and result.run is None
     assert "\n" not in result.error
     assert "'broken'" in result.error and "pip install dvc-gdrive" in result.error, result.error
     assert "Traceback" not in result.error
+
+
+def test_a_missing_plugin_costs_only_the_download_when_the_stages_rebuild_everything(
+    trained: TrainedSample, sample_config: RepoConfig, registry: MlflowRegistry, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"  # a fresh clone: the sample's data all comes from stages, so it rebuilds
+    git(tmp_path, "clone", "-q", str(trained.root), str(clone))
+    set_default_remote(clone, "gdrive://0AIac4JZqHhKmUk9PDA/remote")
+    result = train_one(clone, sample_config, registry, trained.sha)
+
+    assert result.ok and result.reproduced, result.error
+    assert result.warnings and all("pip install dvc-gdrive" in w for w in result.warnings)
+    assert result.warnings[0].startswith("the stages rebuilt ")
 
 
 @pytest.mark.slow

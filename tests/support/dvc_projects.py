@@ -470,3 +470,102 @@ def dvc1_lock_project(dest: Path, *, remote: Path) -> FixtureProject:
         stage=project.stage,
         sha=git(project.root, "rev-parse", "HEAD"),
     )
+
+
+# -- (d) two models in one dvc.yaml, declared as DVC `artifacts:` of type model ------------------------------
+
+ARTIFACTS_DVC_YAML = _dedent(
+    """
+    stages:
+      train_churn:
+        cmd: python src/train.py churn
+        deps:
+          - src/train.py
+          - data/train.csv
+          - data/test.csv
+        params:
+          - churn
+        outs:
+          - models/churn.pkl
+        metrics:
+          - metrics/churn.json:
+              cache: false
+      train_upsell:
+        cmd: python src/train.py upsell
+        deps:
+          - src/train.py
+          - data/train.csv
+          - data/test.csv
+        params:
+          - upsell
+        outs:
+          - models/upsell.pkl
+        metrics:
+          - metrics/upsell.json:
+              cache: false
+    artifacts:
+      churn:
+        path: models/churn.pkl
+        type: model
+        desc: Who leaves
+      upsell:
+        path: models/upsell.pkl
+        type: model
+    """
+)
+
+ARTIFACTS_TRAIN_PY = _dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    import joblib
+    import pandas as pd
+    import yaml
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score
+
+    name = sys.argv[1]
+    params = yaml.safe_load(open("params.yaml"))[name]
+    train, test = pd.read_csv("data/train.csv"), pd.read_csv("data/test.csv")
+    features = ["a", "b", "c"]
+    if name == "churn":
+        model = LogisticRegression(C=float(params["C"]))
+    else:
+        model = RandomForestClassifier(n_estimators=int(params["n_estimators"]), random_state=0)
+    model.fit(train[features], train["label"])
+    Path("models").mkdir(exist_ok=True)
+    Path("metrics").mkdir(exist_ok=True)
+    joblib.dump(model, f"models/{name}.pkl")
+    score = accuracy_score(test["label"], model.predict(test[features]))
+    json.dump({"accuracy": round(float(score), 6)}, open(f"metrics/{name}.json", "w"), indent=2)
+    """
+)
+
+
+def artifacts_project(dest: Path, *, remote: Path) -> FixtureProject:
+    """Two models trained by two stages, each an `artifacts:` entry of type model (DVC's model registry)."""
+    config = _dedent(
+        """
+        version: 1
+        models:
+          - name: churn
+            stage: train_churn
+            output: models/churn.pkl
+            metrics: [{name: accuracy, min: 0.6}]
+          - name: upsell
+            stage: train_upsell
+            output: models/upsell.pkl
+            metrics: [{name: accuracy, min: 0.6}]
+        """
+    )
+    files: dict[str, str | bytes] = {
+        **_data(with_colour=False),
+        "dvc.yaml": ARTIFACTS_DVC_YAML,
+        "params.yaml": "churn:\n  C: 1.0\nupsell:\n  n_estimators: 10\n",
+        "src/train.py": ARTIFACTS_TRAIN_PY,
+        ".github/mlops-bot.yml": config,
+    }
+    return build(dest, files, model="churn", stage="train_churn", remote=remote)
