@@ -175,6 +175,7 @@ def card_context(facts: CardFacts) -> dict[str, Any]:
         "warnings": [escape_md_keeping_code(w, max_len=500) for w in result.warnings[:10]],
         "log": _log_view(result.log_tail),
         "waiting_reason": escape_md_keeping_code(facts.waiting_reason, max_len=300),
+        "failed_before_stage": result.failed_before_stage,
         "nothing_reproduced": status == "trained" and result.reproduced is False,
         "on_merge": facts.on_merge,
         "updated_at": escape_md(facts.updated_at),
@@ -202,6 +203,8 @@ def _headline(facts: CardFacts, context: Mapping[str, Any]) -> tuple[str, str]:
     if status == "waiting":
         why = f": {facts.waiting_reason}" if facts.waiting_reason else ""
         return f"⏳ Waiting to train{escape_md_keeping_code(why, max_len=300)}", f"{name}: waiting to train"
+    if status == "failed" and facts.result.failed_before_stage:
+        return "❌ Training could not start: the DVC data could not be fetched", f"{name}: training failed"
     if status == "failed":
         return f"❌ Training failed at stage {context['stage']}", f"{name}: training failed"
     decision = facts.decision

@@ -134,6 +134,7 @@ class TrainResult:
     trained_duration_s: float = 0.0  # a reused run: how long its original training took; 0 when unknown
     reproduced: bool | None = None  # whether `dvc repro` ran any stage command; None: not recorded
     stages: list[str] = field(default_factory=list)  # the `dvc repro` targets, the model's stage first
+    failed_before_stage: bool = False  # the data could not be fetched: no stage command ran
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ from bot.adapters.dvc import (
     LOCK_FILE,
     DvcError,
     DvcMetricsError,
+    DvcMissingDataError,
     DvcProject,
+    DvcRemoteError,
     DvcStageError,
     StageFiles,
     run_git,
@@ -101,7 +103,7 @@ def _train_one(
 ) -> TrainResult:
     started = time.perf_counter()
 
-    def failed(error: str, log_tail: str = "") -> TrainResult:
+    def failed(error: str, log_tail: str = "", *, before_stage: bool = False) -> TrainResult:
         return TrainResult(
             model=spec.name,
             run=None,
@@ -110,6 +112,7 @@ def _train_one(
             error=error,
             log_tail=log_tail,
             duration_s=round(time.perf_counter() - started, 3),
+            failed_before_stage=before_stage,
         )
 
     pull_warning: list[str] = []  # the remote could not be used: the last (widest) pull's line only
@@ -178,6 +181,8 @@ def _train_one(
         return failed(str(exc), exc.log_tail)
     except DvcMetricsError as exc:
         return failed(str(exc))
+    except (DvcRemoteError, DvcMissingDataError) as exc:  # the pull, before any stage ran
+        return failed(str(exc), before_stage=True)
     except DvcError as exc:
         return failed(str(exc))
     except ModelLogError as exc:

@@ -440,3 +440,13 @@ def test_a_curve_of_rates_is_drawn_on_the_whole_unit_square() -> None:
     loss = Plot(id="loss", title="loss", x_label="step", y_label="loss",
                 series=[PlotSeries("loss.csv", "step", "loss", x=[1, 2, 3], y=[2.5, 1.2, 0.9])])  # fmt: skip
     assert 'y-axis "loss" 0.9 --> 2.5' in render_card(facts(result=replace(RESULT, plots=[loss])))
+
+
+def test_data_that_could_not_be_fetched_is_not_called_a_failed_stage() -> None:
+    error = "dvc pull: the DVC remote 'team' (gdrive://x) needs the DVC plugin dvc-gdrive: `pip install dvc-gdrive`"
+    body = render_card(facts(result=replace(FAILED, error=error, log_tail="", failed_before_stage=True)))
+
+    assert "❌ Training could not start: the DVC data could not be fetched" in body
+    assert "No stage ran on commit `3f2e1d0c9b8a`: the data it needs could not be fetched." in body
+    assert "Stage `train` failed" not in body and "Fix the stage" not in body
+    assert "Stage `train` failed" in render_card(facts(result=FAILED))
