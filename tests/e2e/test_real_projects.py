@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +64,18 @@ class Shape:
         return sum(len(m) for m in self.models.values())
 
 
+EVALUATE_STAGE = Shape(
+    name="churn-gb",
+    build=evaluate_stage_project,
+    committed_after_repro=("dvc.lock", ".gitignore", "reports"),
+    init_says=("gates on accuracy, roc_auc from reports/scores.json",),
+    models={"churn-gb": ("accuracy", "roc_auc")},
+    param=("n_estimators: 20", "n_estimators: 40", "| `train.n_estimators` | 20 | 40 |"),
+    pipeline=("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py"),
+)
+
 SHAPES = [
-    Shape(
-        name="churn-gb",
-        build=evaluate_stage_project,
-        committed_after_repro=("dvc.lock", ".gitignore", "reports"),
-        init_says=("gates on accuracy, roc_auc from reports/scores.json",),
-        models={"churn-gb": ("accuracy", "roc_auc")},
-        param=("n_estimators: 20", "n_estimators: 40", "| `train.n_estimators` | 20 | 40 |"),
-        pipeline=("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py"),
-    ),
+    EVALUATE_STAGE,
     Shape(
         name="churn-rf",
         build=dvclive_project,
@@ -102,26 +104,16 @@ SHAPES = [
         param=("C: 1.0", "C: 0.2", "| `churn.C` | 1.0 | 0.2 |"),
         pipeline=("dvc.yaml", "params.yaml", "src/train.py"),
     ),
-    Shape(  # a remote the bot host cannot write (here: a path below a file): the push is a warning, not a failure
-        name="churn-gb",
-        build=evaluate_stage_project,
-        committed_after_repro=("dvc.lock", ".gitignore", "reports"),
-        init_says=("gates on accuracy, roc_auc from reports/scores.json",),
-        models={"churn-gb": ("accuracy", "roc_auc")},
-        param=("n_estimators: 20", "n_estimators: 40", "| `train.n_estimators` | 20 | 40 |"),
-        pipeline=("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py"),
+    # a remote the bot host cannot write (here: a path below a file): the push is a warning, not a failure
+    replace(
+        EVALUATE_STAGE,
         remote="{blocker}/dvc-store",
         card_says=("⚠️", "dvc push to the DVC remote 'team'"),
         id="unreachable_remote",
     ),
-    Shape(  # a remote of a DVC plugin the bot host does not have installed
-        name="churn-gb",
-        build=evaluate_stage_project,
-        committed_after_repro=("dvc.lock", ".gitignore", "reports"),
-        init_says=("gates on accuracy, roc_auc from reports/scores.json",),
-        models={"churn-gb": ("accuracy", "roc_auc")},
-        param=("n_estimators: 20", "n_estimators: 40", "| `train.n_estimators` | 20 | 40 |"),
-        pipeline=("dvc.yaml", "params.yaml", "src/train.py", "src/evaluate.py"),
+    # a remote of a DVC plugin the bot host does not have installed
+    replace(
+        EVALUATE_STAGE,
         remote="gdrive://0AIac4JZqHhKmUk9PDA/dvcstore",
         card_says=("⚠️", "`pip install dvc-gdrive`"),
         id="remote_plugin_not_installed",
