@@ -43,6 +43,10 @@ class PlannedFile:
     text: str | None = None  # written instead of `source` (the config proposed from dvc.yaml)
 
 
+# A project's own environment, in the order a newcomer would look (the stages run in a venv built from it).
+REQUIREMENTS_FILES = ("requirements.txt", "requirements/train.txt")
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "init",
@@ -130,6 +134,7 @@ def proposed_config(root: Path) -> tuple[str, str]:
             project_name=root.resolve().name,
             lock=_committed_lock(root),
             metrics=read_metrics_files(root, files),
+            requirements=next((f for f in REQUIREMENTS_FILES if (root / f).is_file()), ""),
         )
     except ScanError as exc:
         raise UserError(f"{exc}; pass --template to write the generic config instead") from exc

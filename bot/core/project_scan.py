@@ -242,6 +242,7 @@ class Proposal:
     inferred: tuple[str, ...] = ()  # what was found, one line each
     missing: tuple[str, ...] = ()  # what could not be, with what to do
     experiment: str = "mlops-bot"
+    requirements: str = ""  # the project's requirements file: the stages run in a venv built from it
 
 
 def propose(
@@ -250,6 +251,7 @@ def propose(
     project_name: str,
     lock: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
+    requirements: str = "",
 ) -> Proposal:
     """A config for the project: models from `artifacts:` of `type: model`, else from model-looking stage
     outs; gated metrics from `metrics` (parsed files present in the workspace) that the committed `lock`
@@ -336,8 +338,11 @@ def propose(
     if pipeline.plots or any(s.plots for s in pipeline.stages.values()):
         count = len(pipeline.plots) + sum(len(s.plots) for s in pipeline.stages.values())
         inferred.append(f"{count} plot file(s) from dvc.yaml, shown on the card")
+    if requirements:
+        inferred.append(f"the stages run in a virtual environment built from {requirements}")
     missing.append("drift watch: not configured; see the commented `drift:` example in the config")
     return Proposal(
+        requirements=requirements,
         models=tuple(models),
         params_files=params,
         plots=tuple(pipeline.plots),
@@ -443,6 +448,12 @@ def render_config(proposal: Proposal) -> str:
         f"mlflow_experiment: {_scalar(proposal.experiment)}",
         "",
     ]
+    if proposal.requirements:
+        lines += [
+            "training:",
+            f"  python: {_scalar(proposal.requirements)} # stages run in a venv built from it, kept while it is unchanged",
+            "",
+        ]
     if not proposal.models:
         lines += [
             "# No model was found in dvc.yaml: name the stage that writes it and its output.",

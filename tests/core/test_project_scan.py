@@ -353,3 +353,11 @@ def test_unpinned_metrics_are_only_named_in_the_commented_example() -> None:
     text = render_config(proposal)
     assert "#   - name: f1.test" in text and "they hold now: f1.test" in text
     assert load_config(text).models[0].metrics == []
+
+
+def test_a_project_with_requirements_runs_its_stages_in_their_environment() -> None:
+    proposal = propose(DVCLIVE, project_name="p", requirements="requirements.txt")
+    config = load_config(render_config(proposal), "proposed.yml")
+    assert config.training.python == "requirements.txt"
+    assert "the stages run in a virtual environment built from requirements.txt" in proposal.inferred
+    assert load_config(render_config(propose(DVCLIVE, project_name="p"))).training.python is None
