@@ -640,11 +640,25 @@ class GitHubRepo:
 
     # -- issues ----------------------------------------------------------------------------------------
     def _issues_with(self, marker: str, state: str) -> Iterable[Any]:
-        for issue in self.repo.get_issues(state=state):
-            # Only the bot's own issues count: anyone who can open an issue could plant the marker
-            # with forged state (a drift streak, a retrain PR) otherwise.
-            if issue.pull_request is None and self._mine(issue.user) and marker in (issue.body or ""):
-                yield issue
+        from github.Issue import Issue
+        from github.PaginatedList import PaginatedList
+
+        # Listed by creator: the bot's own issues only, one page however many humans opened. Only the
+        # bot's own count anyway: anyone who can open an issue could plant the marker with forged state
+        # (a drift streak, a retrain PR) otherwise. A pull request is told by its `html_url` (`/pull/N`):
+        # a listed issue lacks `pull_request`, and reading it makes PyGithub fetch the issue in full.
+        listed = PaginatedList(
+            Issue,
+            self.repo.requester,
+            f"{self.repo.url}/issues",
+            {"state": state, "creator": self.bot_login},
+        )
+        for issue in listed:
+            if marker not in (issue.body or "") or not self._mine(issue.user):
+                continue
+            if "/pull/" in str(issue.html_url):
+                continue
+            yield issue
 
     def find_issue(self, marker: str) -> IssueRef | None:
         def find() -> IssueRef | None:
