@@ -72,9 +72,12 @@ def project_python(
             raise ProjectEnvError(
                 f"installing {requirements.name} for the stages failed:\n" + "\n".join(tail[-10:])
             )
+    # The stage's umask made it private, and its files go back to the bot once pip ends: the stage's own uid
+    # (and, for a kept one, later jobs' uids) must still enter it, or `python` silently falls through to the
+    # next one on PATH, the bot's.
+    _readable_by_all(build)
     if not cacheable:
         return final
-    _readable_by_all(build)  # later jobs run as other uids; the stage's umask made it private
     (build / ".ready").write_text(text)
     try:
         build.rename(final)  # another job may have built the same one meanwhile: keep theirs

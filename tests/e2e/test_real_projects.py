@@ -25,12 +25,14 @@ from bot.core.config import load_config
 from bot.core.markers import card_marker
 from tests.reliability.harness import ADMIN, BOT, app_keys, bot_in_process, free_port, make_world
 from tests.support.dvc_projects import (
+    ONLYHERE_WHEEL,
     FixtureProject,
     artifacts_project,
     dvclive_project,
     evaluate_stage_project,
     git,
     pipeline_project,
+    venv_project,
 )
 
 pytestmark = pytest.mark.slow
@@ -54,6 +56,7 @@ class Shape:
     remote: str = ""  # after init, the team points the default DVC remote here (the bot host cannot use it)
     card_says: tuple[str, ...] = ()  # what the card must say besides the metrics (e.g. a push warning)
     id: str = ""  # the test id; default: the builder's name
+    newcomer_path: str = ""  # on PYTHONPATH for the newcomer's own `dvc repro` (their environment has it)
 
     @property
     def test_id(self) -> str:
@@ -103,6 +106,19 @@ SHAPES = [
         models={"churn": ("accuracy",), "upsell": ("accuracy",)},
         param=("C: 1.0", "C: 0.2", "| `churn.C` | 1.0 | 0.2 |"),
         pipeline=("dvc.yaml", "params.yaml", "src/train.py"),
+    ),
+    Shape(
+        name="churn-venv",
+        build=venv_project,
+        committed_after_repro=("dvc.lock", ".gitignore", "metrics.json"),
+        init_says=(
+            "gates on accuracy from metrics.json",
+            "the stages run in a virtual environment built from requirements.txt",
+        ),
+        models={"churn-venv": ("accuracy",)},
+        param=("n_estimators: 10", "n_estimators: 25", "| `train.n_estimators` | 10 | 25 |"),
+        pipeline=("dvc.yaml", "params.yaml", "src/train.py", "requirements.txt"),
+        newcomer_path=ONLYHERE_WHEEL,
     ),
     # a remote the bot host cannot write (here: a path below a file): the push is a warning, not a failure
     replace(
@@ -174,6 +190,8 @@ def init_as_a_newcomer(project: FixtureProject, shape: Shape) -> list[str]:
     assert checked.returncode == 0 and "0 gated metric(s)" in checked.stdout, checked.stdout + checked.stderr
 
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+    if shape.newcomer_path:
+        env["PYTHONPATH"] = str(project.root / shape.newcomer_path)
     repro = subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro", "-q"], cwd=project.root, env=env,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert repro.returncode == 0, repro.stdout + repro.stderr

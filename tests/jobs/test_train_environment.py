@@ -12,7 +12,7 @@ import pytest
 from bot.adapters.mlflow import MlflowRegistry
 from bot.core.config import ConfigError, load_config
 from bot.jobs.train import TrainContext, train
-from tests.support.dvc_projects import build
+from tests.support.dvc_projects import build, pure_wheel
 
 STAGE = textwrap.dedent(
     """\
@@ -88,7 +88,7 @@ def test_stages_run_in_the_projects_own_environment_built_from_its_requirements(
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     root, _ = _project(tmp_path, "python: requirements.txt")
     (root / "vendor").mkdir()
-    _wheel(root / "vendor", "onlyhere", "MAGIC = 42\n")
+    pure_wheel(root / "vendor", "onlyhere", "MAGIC = 42\n")
     (root / "requirements.txt").write_text("./vendor/onlyhere-1.0-py3-none-any.whl\n")
     train_py = (root / "train.py").read_text()
     (root / "train.py").write_text("import onlyhere\nassert onlyhere.MAGIC == 42\n" + train_py)
@@ -118,27 +118,3 @@ def test_requirements_that_do_not_install_fail_the_card_with_pips_words(
     result = _train(root, git(root, "rev-parse", "HEAD"), registry)
     assert not getattr(result, "ok", True)
     assert "installing requirements.txt for the stages failed" in getattr(result, "error", "")
-
-
-def _wheel(folder: Path, name: str, code: str) -> Path:
-    """A minimal pure-Python wheel, so the test needs no package index and no build tools."""
-    import base64
-    import hashlib
-    import zipfile
-
-    path = folder / f"{name}-1.0-py3-none-any.whl"
-    info = f"{name}-1.0.dist-info"
-    files = {
-        f"{name}.py": code,
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for file, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record.append(f"{file},sha256={digest},{len(text.encode())}")
-    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
-    with zipfile.ZipFile(path, "w") as wheel:
-        for file, text in files.items():
-            wheel.writestr(file, text)
-    return path

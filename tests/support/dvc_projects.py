@@ -569,3 +569,95 @@ def artifacts_project(dest: Path, *, remote: Path) -> FixtureProject:
         ".github/mlops-bot.yml": config,
     }
     return build(dest, files, model="churn", stage="train_churn", remote=remote)
+
+
+def pure_wheel(folder: Path, name: str, code: str) -> Path:
+    """A minimal pure-Python wheel, so the test needs no package index and no build tools."""
+    import base64
+    import hashlib
+    import zipfile
+
+    path = folder / f"{name}-1.0-py3-none-any.whl"
+    info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": code,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for file, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{file},sha256={digest},{len(text.encode())}")
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for file, text in files.items():
+            wheel.writestr(file, text)
+    return path
+
+
+# -- (e) stages that need a package only the project's own environment has ----------------------------------
+
+VENV_TRAIN_PY = _dedent(
+    """
+    import json
+
+    import joblib
+    import onlyhere  # in the project's requirements.txt, not in the bot's environment
+    import pandas as pd
+    import yaml
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import accuracy_score
+
+    params = yaml.safe_load(open("params.yaml"))["train"]
+    train, test = pd.read_csv("data/train.csv"), pd.read_csv("data/test.csv")
+    features = ["a", "b", "c"]
+    model = RandomForestClassifier(n_estimators=int(params["n_estimators"]), random_state=onlyhere.SEED)
+    model.fit(train[features], train["label"])
+    joblib.dump(model, "model.pkl")
+    score = accuracy_score(test["label"], model.predict(test[features]))
+    json.dump({"accuracy": round(float(score), 6)}, open("metrics.json", "w"), indent=2)
+    """
+)
+
+VENV_DVC_YAML = _dedent(
+    """
+    stages:
+      train:
+        cmd: python src/train.py
+        deps:
+          - src/train.py
+          - data/train.csv
+          - data/test.csv
+        params:
+          - train
+        outs:
+          - model.pkl
+        metrics:
+          - metrics.json:
+              cache: false
+    """
+)
+
+ONLYHERE_WHEEL = "vendor/onlyhere-1.0-py3-none-any.whl"
+
+
+def venv_project(dest: Path, *, remote: Path) -> FixtureProject:
+    """Stages importing `onlyhere`, a package only the project's requirements.txt names (a local wheel, so no
+    index serves it); the rest of requirements.txt pins what the stages share with the bot at the bot's own
+    versions, so the model the project's environment pickles loads where the bot serves it."""
+    from importlib.metadata import version
+
+    shared = ("scikit-learn", "pandas", "numpy", "scipy", "joblib", "threadpoolctl", "pyyaml")
+    requirements = "".join(f"{name}=={version(name)}\n" for name in shared) + f"./{ONLYHERE_WHEEL}\n"
+    config = "version: 1\ntraining:\n  python: requirements.txt\nmodels:\n  - name: churn-venv\n"
+    files: dict[str, str | bytes] = {
+        **_data(with_colour=False),
+        "dvc.yaml": VENV_DVC_YAML,
+        "params.yaml": "train:\n  n_estimators: 10\n",
+        "src/train.py": VENV_TRAIN_PY,
+        "requirements.txt": requirements,
+        ".github/mlops-bot.yml": config + "    stage: train\n    output: model.pkl\n",
+    }
+    (dest / "vendor").mkdir(parents=True, exist_ok=True)
+    pure_wheel(dest / "vendor", "onlyhere", "SEED = 7\n")
+    return build(dest, files, model="churn-venv", stage="train", remote=remote)
