@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.core import keys
+
 log = logging.getLogger(__name__)
 
 JOB_EVENT = "mlops-bot"  # the same `event` the handlers give the bot's own jobs (bot.handlers.context)
@@ -38,7 +40,7 @@ class ReconcileTimer:
                 "params": {"model": None},
             }
             queued += bool(
-                self.store.enqueue(f"job:reconcile:{repo}@{bucket}", JOB_EVENT, "reconcile", payload)
+                self.store.enqueue(keys.reconcile_tick(repo, bucket), JOB_EVENT, "reconcile", payload)
             )
         return queued
 

@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from bot.adapters.mlflow import ForeignModelError
     from bot.jobs.common import JobEnv, JobSetupError
-    from bot.jobs.promote import rollback, store_lock
+    from bot.jobs.promote import store_lock
+    from bot.jobs.rollback import rollback
 
     try:
         env = JobEnv.from_environment(repo=args.repo)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.core import keys
 from bot.core.config import CONFIG_PATH, ConfigError, RepoConfig, load_config
 from bot.core.events import Delivery
 from bot.ports import GitHubFactory, RepoGitHub
@@ -40,7 +41,7 @@ class Context:
             "sender": delivery.payload.get("sender") or {},
             "params": params,
         }
-        return self.enqueue(f"job:{kind}:{key}", JOB_EVENT, kind, payload)
+        return self.enqueue(keys.job_row(kind, key), JOB_EVENT, kind, payload)
 
 
 def read_config(gh: RepoGitHub) -> RepoConfig | None:

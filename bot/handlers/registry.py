@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from bot.core import keys
 from bot.core.events import Delivery
 from bot.core.tags import MODEL_REPO_TAG
 from bot.handlers.context import JOB_EVENT, Context
@@ -47,7 +48,9 @@ def on_registry_event(ctx: Context, delivery: Delivery) -> None:
         "sender": {"login": "mlflow", "type": "Bot"},
         "params": {"model": model},
     }
-    ctx.enqueue(f"job:reconcile:{repo}/{model}/{delivery.id}", JOB_EVENT, "reconcile", payload)
+    ctx.enqueue(
+        keys.reconcile_after_registry_event(repo, model, delivery.id), JOB_EVENT, "reconcile", payload
+    )
 
 
 ROUTES: dict[str, Any] = {"mlflow": on_registry_event}

@@ -1,4 +1,4 @@
-"""`mlops-bot promote` and `mlops-bot rollback`: move the champion alias, build the service, record a Deployment.
+"""`mlops-bot promote`: move the champion alias, build the service, record a Deployment.
 
 Desired state is the model output hash in the `dvc.lock` of the promoted commit; the candidate is the run
 tagged with that hash, so merge, squash and rebase merges all find it. Every step is idempotent and keyed by
@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from bot.adapters.mlflow import ForeignModelError
-from bot.core import gates, replies
+from bot.core import gates, keys, replies
 from bot.core.config import ModelSpec
 from bot.core.lockfile import lock_hash, output_hash
 from bot.core.markdown import escape_md
 from bot.core.markers import reply_marker
 from bot.core.models import ModelVersion, RunRecord
-from bot.core.plans import plan_rollback, render_rollback_plan
 from bot.core.tags import RunTags, VersionTags
 from bot.jobs.common import JobEnv, ci_url
 from bot.ports import RepoGitHub
@@ -38,8 +37,6 @@ TAG_PR = VersionTags.PR
 TAG_LOCK = VersionTags.DVC_LOCK_HASH
 TAG_BENTO = VersionTags.BENTO
 TAG_DEPLOYMENT = VersionTags.DEPLOYMENT
-TAG_ROLLBACK_KEY = "mlops_bot.rollback_key"  # the job that last rolled back to this version
-TAG_ROLLBACK_DEPLOYMENT = "mlops_bot.rollback_deployment"  # and the Deployment it recorded
 
 Locker = Callable[[str], AbstractContextManager[None]]
 BentoBuilder = Callable[[ModelVersion, str], tuple[str, str]]  # (version, git sha) -> (bento tag, note)
@@ -143,7 +140,7 @@ def promote(
         try:
             env.registry.versions(name)  # refuses a model another repository owns, before any step
         except ForeignModelError as exc:
-            _reply(env, reply_to, _foreign(exc), ("promotion", f"{name}@foreign"))
+            reply_keyed(env, reply_to, foreign_model_reply(exc), ("promotion", f"{name}@foreign"))
             outcomes.append(PromotionOutcome(name, "refused", reasons=[str(exc)]))
             continue
         run, wanted, lock_id = candidate_for(env, spec, repo_dir)
@@ -153,7 +150,9 @@ def promote(
             outcome = PromotionOutcome(
                 name, "no-candidate", reasons=[replies.no_candidate(name, sha, wanted)]
             )
-            _reply(env, reply_to, replies.no_candidate(name, sha, wanted), ("no-candidate", f"{name}@{sha}"))
+            reply_keyed(
+                env, reply_to, replies.no_candidate(name, sha, wanted), ("no-candidate", f"{name}@{sha}")
+            )
             outcomes.append(outcome)
             continue
         if dry_run:
@@ -161,7 +160,7 @@ def promote(
                 _plan(env, spec, run, sha=sha, approvals=approvals, checks=checks, reply_to=reply_to)
             )
             continue
-        with lock(f"promote:{name}"):
+        with lock(keys.model_lock(name)):
             outcome = _promote_locked(
                 env,
                 spec,
@@ -176,7 +175,7 @@ def promote(
             )
         key = ("promotion", f"{name}@{run.run_id}")
         if not (outcome.status == "already" and _answered(env, reply_to, key)):  # a retry keeps its answer
-            _reply(env, reply_to, replies.promotion_result(outcome), key)
+            reply_keyed(env, reply_to, replies.promotion_result(outcome), key)
         outcome.timings = dict(timings)
         outcomes.append(outcome)
     return outcomes
@@ -241,7 +240,7 @@ def _plan(
         decision=decision,
         environment=config.promotion.environment,
     )
-    _reply(env, reply_to, body, ("plan", f"{spec.name}@{run.run_id}"))
+    reply_keyed(env, reply_to, body, ("plan", f"{spec.name}@{run.run_id}"))
     return PromotionOutcome(
         spec.name,
         "planned",
@@ -305,7 +304,7 @@ def _promote_locked(
             env_name,
             {"model": spec.name, "version": version.version, "run_id": run.run_id},
             f"Promote {spec.name} v{version.version}",
-            key=f"promote:{spec.name}@{run.run_id}",
+            key=keys.promotion_deployment(spec.name, run.run_id),
         )
         registry.set_version_tag(spec.name, version.version, TAG_DEPLOYMENT, str(deployment_id))
     env.gh.set_deployment_status(
@@ -333,7 +332,7 @@ def _promote_locked(
     if previous is not None:
         registry.set_alias(spec.name, config.aliases.previous, previous.version)
     registry.set_alias(spec.name, config.aliases.champion, version.version)
-    registry.set_version_tag(spec.name, version.version, VersionTags.PROMOTED_AT, _now_iso())
+    registry.set_version_tag(spec.name, version.version, VersionTags.PROMOTED_AT, now_iso())
     env.gh.set_deployment_status(
         deployment_id,
         "success",
@@ -353,112 +352,11 @@ def _promote_locked(
     )
 
 
-def rollback(
-    env: JobEnv,
-    *,
-    model: str,
-    to: str | None,
-    reply_to: int | None,
-    key: str = "",
-    dry_run: bool = False,
-    lock: Locker = no_lock,
-) -> PromotionOutcome:
-    """Carry out `plan_rollback`'s plan, each step keyed by `key` (the job's, so a retry repeats nothing);
-    with `dry_run`, answer with the plan and change nothing."""
-    config = env.config
-    registry = env.registry
-    aliases = config.aliases
-    environment = config.promotion.environment
-    # A dry run takes no lock either: it writes nothing, not even a lock row in the bot's store.
-    with (no_lock if dry_run else lock)(f"promote:{model}"):
-        try:
-            champion = registry.version_by_alias(model, aliases.champion)
-        except ForeignModelError as exc:
-            _reply(env, reply_to, _foreign(exc), ("rollback-foreign", key or model))
-            return PromotionOutcome(model, "refused", reasons=[str(exc)])
-        versions = registry.versions(model)
-        done = _finished_rollback(env, champion, key)
-        if done is not None:  # this job already rolled back (a retry after its last step): say it again
-            _reply(env, reply_to, replies.rollback_result(done), ("rollback", key))
-            return done
-        plan = plan_rollback(
-            model,
-            champion,
-            None if to else registry.version_by_alias(model, aliases.previous),
-            versions,
-            to,
-            environment=environment,
-            git_sha_tag=TAG_GIT_SHA,
-        )
-        if not plan.possible:
-            why = replies.nothing_to_roll_back(model, champion, to)
-            _reply(env, reply_to, why, ("rollback-refused", key or model))
-            return PromotionOutcome(model, "refused", reasons=[why])
-        if dry_run:
-            body = render_rollback_plan(
-                plan, champion_alias=aliases.champion, previous_alias=aliases.previous
-            )
-            _reply(env, reply_to, body, ("rollback-plan", key or f"{model}@{plan.target_version}"))
-            return PromotionOutcome(
-                model,
-                "planned",
-                version=plan.target_version,
-                previous=plan.champion_version,
-                run_id=plan.target_run_id,
-            )
-        deployment_id = env.gh.create_deployment(
-            plan.ref or env.gh.default_branch(),
-            environment,
-            plan.deployment_payload(key),
-            plan.deployment_description,
-            key=key or f"rollback:{model}:{plan.champion_version}->{plan.target_version}",
-        )
-        if key:  # what tells a retry of this job that the rollback is done (see _finished_rollback)
-            registry.set_version_tag(model, plan.target_version, TAG_ROLLBACK_KEY, key)
-            registry.set_version_tag(model, plan.target_version, TAG_ROLLBACK_DEPLOYMENT, str(deployment_id))
-        registry.set_alias(model, aliases.previous, plan.champion_version)
-        registry.set_alias(model, aliases.champion, plan.target_version)
-        registry.set_version_tag(model, plan.target_version, VersionTags.PROMOTED_AT, _now_iso())
-        env.gh.set_deployment_status(
-            deployment_id, "success", description=f"{model} rolled back to v{plan.target_version}"
-        )
-    outcome = PromotionOutcome(
-        model,
-        "rolled-back",
-        version=plan.target_version,
-        previous=plan.champion_version,
-        run_id=plan.target_run_id,
-        deployment_id=deployment_id,
-        deployment_state="success",
-    )
-    _reply(
-        env, reply_to, replies.rollback_result(outcome), ("rollback", key or f"{model}@{plan.target_version}")
-    )
-    return outcome
-
-
-def _finished_rollback(env: JobEnv, champion: ModelVersion | None, key: str) -> PromotionOutcome | None:
-    """The outcome of this job's rollback when it already happened (a retry after its last step): the champion
-    carries this job's key. Without a key (a hand-run CLI) nothing can say it was this job."""
-    if not key or champion is None or champion.tags.get(TAG_ROLLBACK_KEY) != key:
-        return None
-    previous = env.registry.version_by_alias(champion.name, env.config.aliases.previous)
-    return PromotionOutcome(
-        champion.name,
-        "rolled-back",
-        version=champion.version,
-        previous=previous.version if previous else "",
-        run_id=champion.run_id,
-        deployment_id=int(champion.tags.get(TAG_ROLLBACK_DEPLOYMENT) or 0),
-        deployment_state="success",
-    )
-
-
-def _foreign(exc: ForeignModelError) -> str:
+def foreign_model_reply(exc: ForeignModelError) -> str:
     return f"**{escape_md(exc.model)}** was left alone: {escape_md(str(exc))}."
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
     import datetime as dt
 
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -468,7 +366,7 @@ def _answered(env: JobEnv, number: int | None, key: tuple[str, str]) -> bool:
     return number is not None and env.gh.find_bot_comment(number, reply_marker(*key)) is not None
 
 
-def _reply(env: JobEnv, number: int | None, body: str, key: tuple[str, str]) -> None:
+def reply_keyed(env: JobEnv, number: int | None, body: str, key: tuple[str, str]) -> None:
     """Every reply is keyed: a retried job edits its answer, never adds a second one."""
     if number is not None:
         env.gh.upsert_comment(number, reply_marker(*key), body)

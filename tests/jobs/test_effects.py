@@ -17,8 +17,9 @@ from bot.core.config import CONFIG_PATH
 from bot.core.tags import RunTags
 from bot.jobs.common import JobEnv
 from bot.jobs.drift_report import report
-from bot.jobs.promote import promote, rollback
+from bot.jobs.promote import promote
 from bot.jobs.reconcile import reconcile
+from bot.jobs.rollback import rollback
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_store import sqlite_registry

@@ -15,8 +15,9 @@ import pytest
 from bot.adapters.mlflow import MlflowRegistry
 from bot.core.config import CONFIG_PATH
 from bot.jobs.common import JobEnv
-from bot.jobs.promote import promote, rollback, store_lock
+from bot.jobs.promote import promote, store_lock
 from bot.jobs.reconcile import reconcile
+from bot.jobs.rollback import rollback
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_server import MlflowServer

@@ -1,0 +1,40 @@
+"""Every key the bot dedupes or serialises by: queue rows of its own jobs, named locks, effect keys.
+
+One module, so two features cannot pick the same key for different things, and a key's text never drifts:
+these strings are already in running databases and GitHub (Deployments carry their key), so changing
+one would make a retried job repeat its effect. Hidden comment markers are built in bot.core.markers.
+"""
+
+from __future__ import annotations
+
+JOB_ROW_PREFIX = "job:"  # the deliveries row id of one of the bot's own jobs (bot.adapters.store.queue)
+
+
+def job_row(kind: str, key: str) -> str:
+    """The queue row id of a job of `kind` deduplicated by `key`: queued twice, it runs once."""
+    return f"{JOB_ROW_PREFIX}{kind}:{key}"
+
+
+def reconcile_tick(repo: str, bucket: int | str) -> str:
+    """The reconcile timer's job for `repo` in one time bucket: one per repository per interval."""
+    return job_row("reconcile", f"{repo}@{bucket}")
+
+
+def reconcile_after_registry_event(repo: str, model: str, delivery_id: str) -> str:
+    """The reconcile job an MLflow registry webhook delivery asks for."""
+    return job_row("reconcile", f"{repo}/{model}/{delivery_id}")
+
+
+def model_lock(model: str) -> str:
+    """The named lock that serialises promotions and rollbacks of one model."""
+    return f"promote:{model}"
+
+
+def promotion_deployment(model: str, run_id: str) -> str:
+    """The key of the Deployment a promotion of `run_id` records: one per (model, run)."""
+    return f"promote:{model}@{run_id}"
+
+
+def rollback_deployment(model: str, champion_version: str, target_version: str) -> str:
+    """The key of a hand-run (unkeyed) rollback's Deployment: one per move champion -> target."""
+    return f"rollback:{model}:{champion_version}->{target_version}"

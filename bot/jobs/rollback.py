@@ -1,0 +1,128 @@
+"""`mlops-bot rollback`: move the champion alias back to an earlier version, with a Deployment that says so.
+
+`plan_rollback` (bot/core/plans.py) decides; this module carries out the plan step by step, each step keyed
+by the job's key, so a retried job repeats nothing; `--dry-run` renders the same plan and stops.
+Rollbacks and promotions of one model share the named lock `promote:<model>`.
+"""
+
+from __future__ import annotations
+
+from bot.adapters.mlflow import ForeignModelError
+from bot.core import keys, replies
+from bot.core.models import ModelVersion
+from bot.core.plans import plan_rollback, render_rollback_plan
+from bot.core.tags import VersionTags
+from bot.jobs.common import JobEnv
+from bot.jobs.promote import (
+    TAG_GIT_SHA,
+    Locker,
+    PromotionOutcome,
+    foreign_model_reply,
+    no_lock,
+    now_iso,
+    reply_keyed,
+)
+
+TAG_ROLLBACK_KEY = "mlops_bot.rollback_key"  # the job that last rolled back to this version
+TAG_ROLLBACK_DEPLOYMENT = "mlops_bot.rollback_deployment"  # and the Deployment it recorded
+
+
+def rollback(
+    env: JobEnv,
+    *,
+    model: str,
+    to: str | None,
+    reply_to: int | None,
+    key: str = "",
+    dry_run: bool = False,
+    lock: Locker = no_lock,
+) -> PromotionOutcome:
+    """Carry out `plan_rollback`'s plan, each step keyed by `key` (the job's, so a retry repeats nothing);
+    with `dry_run`, answer with the plan and change nothing."""
+    config = env.config
+    registry = env.registry
+    aliases = config.aliases
+    environment = config.promotion.environment
+    # A dry run takes no lock either: it writes nothing, not even a lock row in the bot's store.
+    with (no_lock if dry_run else lock)(keys.model_lock(model)):
+        try:
+            champion = registry.version_by_alias(model, aliases.champion)
+        except ForeignModelError as exc:
+            reply_keyed(env, reply_to, foreign_model_reply(exc), ("rollback-foreign", key or model))
+            return PromotionOutcome(model, "refused", reasons=[str(exc)])
+        versions = registry.versions(model)
+        done = _finished_rollback(env, champion, key)
+        if done is not None:  # this job already rolled back (a retry after its last step): say it again
+            reply_keyed(env, reply_to, replies.rollback_result(done), ("rollback", key))
+            return done
+        plan = plan_rollback(
+            model,
+            champion,
+            None if to else registry.version_by_alias(model, aliases.previous),
+            versions,
+            to,
+            environment=environment,
+            git_sha_tag=TAG_GIT_SHA,
+        )
+        if not plan.possible:
+            why = replies.nothing_to_roll_back(model, champion, to)
+            reply_keyed(env, reply_to, why, ("rollback-refused", key or model))
+            return PromotionOutcome(model, "refused", reasons=[why])
+        if dry_run:
+            body = render_rollback_plan(
+                plan, champion_alias=aliases.champion, previous_alias=aliases.previous
+            )
+            reply_keyed(env, reply_to, body, ("rollback-plan", key or f"{model}@{plan.target_version}"))
+            return PromotionOutcome(
+                model,
+                "planned",
+                version=plan.target_version,
+                previous=plan.champion_version,
+                run_id=plan.target_run_id,
+            )
+        deployment_id = env.gh.create_deployment(
+            plan.ref or env.gh.default_branch(),
+            environment,
+            plan.deployment_payload(key),
+            plan.deployment_description,
+            key=key or keys.rollback_deployment(model, plan.champion_version, plan.target_version),
+        )
+        if key:  # what tells a retry of this job that the rollback is done (see _finished_rollback)
+            registry.set_version_tag(model, plan.target_version, TAG_ROLLBACK_KEY, key)
+            registry.set_version_tag(model, plan.target_version, TAG_ROLLBACK_DEPLOYMENT, str(deployment_id))
+        registry.set_alias(model, aliases.previous, plan.champion_version)
+        registry.set_alias(model, aliases.champion, plan.target_version)
+        registry.set_version_tag(model, plan.target_version, VersionTags.PROMOTED_AT, now_iso())
+        env.gh.set_deployment_status(
+            deployment_id, "success", description=f"{model} rolled back to v{plan.target_version}"
+        )
+    outcome = PromotionOutcome(
+        model,
+        "rolled-back",
+        version=plan.target_version,
+        previous=plan.champion_version,
+        run_id=plan.target_run_id,
+        deployment_id=deployment_id,
+        deployment_state="success",
+    )
+    reply_keyed(
+        env, reply_to, replies.rollback_result(outcome), ("rollback", key or f"{model}@{plan.target_version}")
+    )
+    return outcome
+
+
+def _finished_rollback(env: JobEnv, champion: ModelVersion | None, key: str) -> PromotionOutcome | None:
+    """The outcome of this job's rollback when it already happened (a retry after its last step): the champion
+    carries this job's key. Without a key (a hand-run CLI) nothing can say it was this job."""
+    if not key or champion is None or champion.tags.get(TAG_ROLLBACK_KEY) != key:
+        return None
+    previous = env.registry.version_by_alias(champion.name, env.config.aliases.previous)
+    return PromotionOutcome(
+        champion.name,
+        "rolled-back",
+        version=champion.version,
+        previous=previous.version if previous else "",
+        run_id=champion.run_id,
+        deployment_id=int(champion.tags.get(TAG_ROLLBACK_DEPLOYMENT) or 0),
+        deployment_state="success",
+    )
