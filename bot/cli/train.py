@@ -74,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
         config = job_config(os.environ, repo=args.repo, offline_config=args.offline_config)
     except JobSetupError as exc:
         hint = "" if args.offline_config else "; to train outside GitHub, pass --offline-config FILE"
+        _write_failure(args, f"{exc}{hint}")
         raise UserError(f"{exc}{hint}") from exc
     except ConfigError as exc:
+        _write_failure(args, str(exc))
         raise UserError(str(exc)) from exc
 
     context = resolve_commits(root, context_from_environment(os.environ, _read_event(os.environ), args))
@@ -99,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             echo=sys.stderr,
         )
     except TrainSetupError as exc:
+        _write_failure(args, str(exc))
         raise UserError(str(exc)) from exc
 
     if args.json is not None:
@@ -116,6 +119,20 @@ def run(args: argparse.Namespace) -> int:
         )
     sys.stdout.flush()
     return 0 if ok else 1
+
+
+def _write_failure(args: argparse.Namespace, error: str) -> None:
+    """With --json, a training that could not start still leaves a result file, so a card can say why."""
+    if args.json is None:
+        return
+    from bot.core.models import TrainResult
+    from bot.jobs.train import results_to_json
+
+    failed = TrainResult(
+        model=args.model or "", run=None, reused=False, ok=False, error=error, failed_before_stage=True
+    )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(results_to_json([failed]))
 
 
 def summary(results: list[TrainResult]) -> str:

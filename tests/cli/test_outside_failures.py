@@ -68,3 +68,19 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_a_bug_is_not_disguised() -> None:
     assert describe(ZeroDivisionError("division by zero")) is None
+
+
+def test_train_json_is_written_when_training_cannot_start(tmp_path: Path) -> None:
+    """The card step reads --json; a training that fails before any stage still leaves the error there."""
+    from bot.jobs.train import results_from_json
+
+    bad = tmp_path / "mlops-bot.yml"
+    bad.write_text("models: [\n")
+    out = tmp_path / "out" / "results.json"
+    done = _cli(
+        "train", "--offline-config", str(bad), "--json", str(out), cwd=tmp_path, PATH=os.environ["PATH"]
+    )
+    assert done.returncode == 2, done.stderr
+    (result,) = results_from_json(out.read_text())
+    assert not result.ok and result.failed_before_stage
+    assert "mlops-bot.yml" in result.error
