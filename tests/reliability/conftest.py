@@ -6,8 +6,8 @@ import functools
 
 import pytest
 
-from bot.adapters import github as github_adapter
 from bot.adapters.github import RetryPolicy
+from bot.adapters.github import auth as github_auth
 
 from .harness import app_keys
 
@@ -24,4 +24,4 @@ def keys() -> tuple[str, str]:
 @pytest.fixture
 def fast_github_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bot's GitHub adapter, built by the real `build_handler`, retries with millisecond delays."""
-    monkeypatch.setattr(github_adapter, "RetryPolicy", FAST_RETRIES)
+    monkeypatch.setattr(github_auth, "RetryPolicy", FAST_RETRIES)  # the factory builds the policy
