@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "bot.cli.config",
     "bot.cli.init",
     "bot.cli.app_manifest",
+    "bot.cli.actions_summary",
 )
 
 
