@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlencode
 import anyio
 
 from bot.standin import shapes
+from bot.standin.domain.state import API_PREFIX, GIT_HOOK_PATH, RequestLog, StandInError, Violation
 from bot.standin.faults import Fault
 from bot.standin.gitstore import GitError, Signature
 from bot.standin.model import (
@@ -36,7 +37,7 @@ from bot.standin.model import (
     Status,
     Token,
 )
-from bot.standin.server import API_PREFIX, RequestLog, StandIn, StandInError, Violation
+from bot.standin.server import StandIn
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -95,7 +96,7 @@ class Call:
         return self.token.login
 
     def repo(self) -> Repo:
-        repo = self.standin._repo(f"{self.params['owner']}/{self.params['repo']}")
+        repo = self.standin.repo(f"{self.params['owner']}/{self.params['repo']}")
         if repo.private and (self.token is None or not self._may_see(repo)):
             raise StandInError(404, "Not Found")
         return repo
@@ -164,7 +165,6 @@ def _error(status: int, message: str, errors: list[dict[str, Any]] | None = None
 # ---------------------------------------------------------------------------------------------------------
 # ASGI plumbing
 # ---------------------------------------------------------------------------------------------------------
-GIT_HOOK_PATH = "/_standin/git-pushed"
 
 
 def _git_pushed(standin: StandIn, body: bytes) -> None:
@@ -465,17 +465,17 @@ def _iso_now() -> str:
 def get_app(call: Call) -> Reply:
     s = call.standin
     app = s.apps[call.jwt_app_id or 0]
-    return Reply(200, shapes.integration(s.urls, app, s._ensure_owner(app.owner)))
+    return Reply(200, shapes.integration(s.urls, app, s.ensure_owner(app.owner)))
 
 
 @op("apps/get-repo-installation")
 def get_repo_installation(call: Call) -> Reply:
     s = call.standin
-    repo = s._repo(f"{call.params['owner']}/{call.params['repo']}")
+    repo = s.repo(f"{call.params['owner']}/{call.params['repo']}")
     inst = s.installation_of(repo.full_name)
     if inst is None:
         raise StandInError(404, "Not Found")
-    return Reply(200, shapes.installation(s.urls, inst, s.apps[inst.app_id], s._ensure_owner(inst.account)))
+    return Reply(200, shapes.installation(s.urls, inst, s.apps[inst.app_id], s.ensure_owner(inst.account)))
 
 
 @op("apps/create-installation-access-token")
@@ -769,7 +769,7 @@ def create_commit(call: Call) -> Reply:
     for parent in parents:
         if repo.git.object_type(parent) != "commit":
             raise StandInError(422, "Parent SHA does not exist or is not a commit object")
-    default = call.standin._signature(call.login)
+    default = call.standin.signature(call.login)
     author = _signature(call.body.get("author"), default)
     committer = _signature(call.body.get("committer"), author if call.body.get("author") else default)
     sha = repo.git.commit_tree(tree, parents, call.body["message"], author, committer)
@@ -853,7 +853,7 @@ def put_content(call: Call) -> Reply:
         raise StandInError(409, f"{path} does not match {call.body.get('sha')}")
     blob = repo.git.write_blob(_b64(call.body["content"]))
     tree = repo.git.build_tree(f"{parent}^{{tree}}" if parent else None, {path: ("100644", blob)})
-    default = s._signature(call.login)
+    default = s.signature(call.login)
     author = _signature(call.body.get("author"), default)
     committer = _signature(call.body.get("committer"), default)
     sha = repo.git.commit_tree(tree, [parent] if parent else [], call.body["message"], author, committer)
@@ -1141,7 +1141,8 @@ def update_issue(call: Call) -> Reply:
         issue.body = body["body"]
     if "labels" in body and body["labels"] is not None:
         issue.labels = [
-            s._label(repo, lb if isinstance(lb, str) else lb.get("name", "")).name for lb in body["labels"]
+            s.ensure_label(repo, lb if isinstance(lb, str) else lb.get("name", "")).name
+            for lb in body["labels"]
         ]
     issue.updated_at = _iso_now()
     if body.get("state") in ("open", "closed"):
@@ -1172,7 +1173,7 @@ def add_labels(call: Call) -> Reply:
     names: list[Any] = body if isinstance(body, list) else (body or {}).get("labels", [])
     for name in names:
         name = name if isinstance(name, str) else name.get("name", "")
-        label = s._label(repo, name)
+        label = s.ensure_label(repo, name)
         if label.name not in issue.labels:
             issue.labels.append(label.name)
     issue.updated_at = _iso_now()
@@ -1331,7 +1332,7 @@ def _require_app(call: Call, repo: Repo) -> None:
 def _check_run_json(call: Call, repo: Repo, run: Any) -> dict[str, Any]:
     s = call.standin
     app = s.apps.get(run.app_id or 0)
-    app_json = shapes.integration(s.urls, app, s._ensure_owner(app.owner)) if app else None
+    app_json = shapes.integration(s.urls, app, s.ensure_owner(app.owner)) if app else None
     pulls = []
     for pull in repo.pulls.values():
         if pull.head_sha == run.head_sha and repo.issues[pull.number].state == "open":
@@ -1345,7 +1346,7 @@ def _check_run_json(call: Call, repo: Repo, run: Any) -> dict[str, Any]:
                         "ref": pull.head_ref,
                         "sha": pull.head_sha,
                         "repo": {
-                            "id": s._repo(pull.head_repo).id,
+                            "id": s.repo(pull.head_repo).id,
                             "url": s.urls.repo(pull.head_repo),
                             "name": pull.head_repo.split("/")[1],
                         },
