@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.mlflow import VERSION_RUN_ID_TAG, MlflowRegistry, RunTags, _quote
+from bot.adapters.mlflow import VERSION_RUN_ID_TAG, MlflowRegistry, RunTags
+from bot.adapters.mlflow.search import quote
 from bot.core.config import load_config
 from bot.core.models import RunRecord
 from tests.support.mlflow_server import MlflowServer
@@ -110,9 +111,9 @@ def test_the_logged_model_loads_and_knows_its_input_columns(logged: Logged) -> N
     import mlflow.pyfunc
     import pandas as pd
 
-    from bot.adapters.mlflow import _global_tracking_uri
+    from bot.adapters.mlflow.models import global_tracking_uri
 
-    with _global_tracking_uri(logged.registry.tracking_uri):
+    with global_tracking_uri(logged.registry.tracking_uri):
         model = mlflow.pyfunc.load_model(logged.first.model_uri)
     assert model.metadata.get_input_schema().input_names() == FEATURES
     assert list(model.predict(pd.DataFrame({"radius": [1.0, 4.0], "texture": [0.5, 0.3]}))) == [0, 1]
@@ -207,12 +208,12 @@ def test_version_tags_are_set(logged: Logged) -> None:
     [("abc", "'abc'"), ("it's", '"it\'s"'), ('say "hi"', "'say \"hi\"'")],
 )
 def test_filter_values_are_quoted_with_a_quote_they_do_not_contain(value: str, quoted: str) -> None:
-    assert _quote(value) == quoted
+    assert quote(value) == quoted
 
 
 def test_a_value_with_both_quotes_cannot_be_quoted() -> None:
     with pytest.raises(ValueError, match="both quote characters"):
-        _quote('it\'s "x"')
+        quote('it\'s "x"')
 
 
 def test_sqlite_artifacts_go_beside_the_database(tmp_path: Path) -> None:

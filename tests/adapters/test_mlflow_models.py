@@ -14,7 +14,8 @@ import joblib
 import pandas as pd
 import pytest
 
-from bot.adapters.mlflow import MlflowRegistry, ModelLogError, _global_tracking_uri
+from bot.adapters.mlflow import MlflowRegistry, ModelLogError
+from bot.adapters.mlflow.models import global_tracking_uri
 
 FRAME = pd.DataFrame(
     {
@@ -131,7 +132,7 @@ def test_each_model_family_logs_loads_and_predicts(
     )
 
     assert run.status == "FINISHED" and run.model_uri.startswith("models:/m-")
-    with _global_tracking_uri(sqlite_store.tracking_uri):
+    with global_tracking_uri(sqlite_store.tracking_uri):
         loaded = mlflow.pyfunc.load_model(run.model_uri)
         native = mlflow.sklearn.load_model(run.model_uri)
         local = Path(mlflow.artifacts.download_artifacts(run.model_uri, dst_path=str(tmp_path / "dl")))
@@ -177,7 +178,7 @@ def test_a_failure_inside_log_model_deletes_the_half_logged_model(
 ) -> None:
     """What the pinned MLflow did to every forest before: skops refuses the Tree type after MLflow has
     created the logged model. The run ends FAILED and that logged model is deleted."""
-    import bot.adapters.mlflow as adapter
+    import bot.adapters.mlflow.models as adapter
 
     monkeypatch.setattr(adapter, "_serialization", lambda estimator: ("skops", []))  # trust nothing
     model_file = tmp_path / "model.pkl"

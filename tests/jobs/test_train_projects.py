@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.mlflow import MlflowRegistry, _global_tracking_uri
+from bot.adapters.mlflow import MlflowRegistry
+from bot.adapters.mlflow.models import global_tracking_uri
 from bot.core.card import CardFacts, render_card
 from bot.core.config import RepoConfig, load_config
 from bot.core.gates import evaluate
@@ -57,7 +58,7 @@ def loads_and_predicts(registry: MlflowRegistry, result: TrainResult, rows: obje
     import mlflow.pyfunc
 
     assert result.run is not None
-    with _global_tracking_uri(registry.tracking_uri):
+    with global_tracking_uri(registry.tracking_uri):
         model = mlflow.pyfunc.load_model(result.run.model_uri)
     return list(model.predict(rows))
 
