@@ -18,8 +18,8 @@ from bot.core.config import (
     CONFIG_PATH,
     ConfigError,
     RepoConfig,
-    _line_of,  # the loader's own key -> line lookup, so messages read the same
     config_schema,
+    line_of,  # the loader's own key -> line lookup, so messages read the same
     load_config,
 )
 
@@ -135,7 +135,7 @@ def _project_problems(config: RepoConfig, text: str, root: Path) -> tuple[list[s
     errors: list[str] = []
     warnings: list[str] = []
     for problem in problems:
-        line = _line_of(tree, problem.loc) if tree is not None else None
+        line = line_of(tree, problem.loc) if tree is not None else None
         where = f"line {line}: " if line else ""
         (errors if problem.error else warnings).append(f"{where}{problem.key}: {problem.message}")
     return errors, warnings

@@ -1,17 +1,10 @@
-"""Repository configuration: `.github/mlops-bot.yml`, always read from the default branch.
-
-The model is pydantic; the file is read with ruamel.yaml so an error can name the line of the
-offending key. `load_config(text, path)` is the one entry point.
-"""
+"""The configuration's pydantic models: what `.github/mlops-bot.yml` may say, each field validated with a
+message that names the fix. `RepoConfig` is the whole file."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
 import re
-import threading
-from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,21 +12,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from bot.core.permissions import Permission
-
-CONFIG_PATH = ".github/mlops-bot.yml"
-
-# Bounds on the YAML itself, checked on the event stream before anything is built: a few anchors that
-# refer to each other ("billion laughs") expand to billions of nodes. A real config is a few hundred nodes.
-MAX_CONFIG_BYTES = 256 * 1024
-MAX_ALIASES = 100
-MAX_NODES = 10_000  # counted with every alias expanded
-MAX_DEPTH = 32
 
 
 def _repo_relative(value: str) -> str:
@@ -403,163 +386,3 @@ class RepoConfig(_Strict):
         if name is None:
             return self.models[0] if len(self.models) == 1 else None
         return next((m for m in self.models if m.name == name), None)
-
-
-class ConfigError(Exception):
-    """A config file that cannot be used; the message names the file, line and key."""
-
-    def __init__(self, path: str, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: " + "; ".join(problems))
-
-
-def blob_sha(text: str) -> str:
-    """The git blob id of `text` (what GitHub's contents API reports as the file's `sha`)."""
-    data = text.encode()
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
-# Parsed configs by (blob sha, path): the web process reads the default branch's file on every event, and
-# the same file parses to the same (frozen) value; a refused file is refused again without re-reading it.
-_CACHE_SIZE = 256
-_parsed: OrderedDict[tuple[str, str], RepoConfig | ConfigError] = OrderedDict()
-_parsed_lock = threading.Lock()
-
-
-def load_config(text: str, path: str = CONFIG_PATH) -> RepoConfig:
-    """Parse and validate a config file (cached by blob sha). An empty file gives the defaults."""
-    key = (blob_sha(text), path)
-    with _parsed_lock:
-        found = _parsed.get(key)
-        if found is not None:
-            _parsed.move_to_end(key)
-    if found is None:
-        try:
-            found = _load(text, path)
-        except ConfigError as exc:
-            found = exc
-        with _parsed_lock:
-            _parsed[key] = found
-            while len(_parsed) > _CACHE_SIZE:
-                _parsed.popitem(last=False)
-    if isinstance(found, ConfigError):
-        raise ConfigError(found.path, list(found.problems))
-    return found
-
-
-def _load(text: str, path: str) -> RepoConfig:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    yaml = YAML(typ="rt")
-    try:
-        _check_size(yaml, text, path)
-        data = yaml.load(io.StringIO(text))
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(path, [f"{where}: not valid YAML: {problem}"]) from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(path, ["line 1: the top level must be a mapping (key: value)"])
-    try:
-        return RepoConfig.model_validate(_plain(data))
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = [str(p) for p in err["loc"]]
-            line = _line_of(data, err["loc"])
-            where = f"line {line}: " if line else ""
-            problems.append(f"{where}{'.'.join(loc) or '(top level)'}: {err['msg']}")
-        raise ConfigError(path, problems) from exc
-
-
-def _check_size(yaml: Any, text: str, path: str) -> None:
-    """Refuse a document too big, too deep or with too many aliases, from its events (which never expand an
-    alias), so the cost is linear in the text. ConfigError names the line where a bound was crossed."""
-    from ruamel.yaml.events import (
-        AliasEvent,
-        CollectionEndEvent,
-        CollectionStartEvent,
-        ScalarEvent,
-    )
-
-    if len(text.encode()) > MAX_CONFIG_BYTES:
-        raise ConfigError(path, [f"the file is over {MAX_CONFIG_BYTES // 1024} KiB; a config is a few KiB"])
-    anchored: dict[str, int] = {}  # anchor -> nodes it stands for, aliases inside it expanded
-    open_nodes: list[tuple[str | None, int]] = []  # (anchor, nodes so far) of each open collection
-    total = aliases = 0
-    for event in yaml.parse(io.StringIO(text)):
-        line = event.start_mark.line + 1
-        if isinstance(event, AliasEvent):
-            aliases += 1
-            if aliases > MAX_ALIASES:
-                raise ConfigError(path, [f"line {line}: more than {MAX_ALIASES} aliases (*name)"])
-            size = anchored.get(str(event.anchor), 1)
-        elif isinstance(event, ScalarEvent):
-            size = 1
-            if event.anchor:
-                anchored[str(event.anchor)] = 1
-        elif isinstance(event, CollectionStartEvent):
-            open_nodes.append((event.anchor, 1))
-            if len(open_nodes) > MAX_DEPTH:
-                raise ConfigError(path, [f"line {line}: nested more than {MAX_DEPTH} levels deep"])
-            continue
-        elif isinstance(event, CollectionEndEvent):
-            anchor, size = open_nodes.pop()
-            if anchor:
-                anchored[str(anchor)] = size
-            if open_nodes:
-                parent_anchor, parent_size = open_nodes[-1]
-                open_nodes[-1] = (parent_anchor, parent_size + size)
-            continue
-        else:
-            continue
-        total += size
-        if open_nodes:
-            parent_anchor, parent_size = open_nodes[-1]
-            open_nodes[-1] = (parent_anchor, parent_size + size)
-        if total > MAX_NODES:
-            raise ConfigError(
-                path,
-                [f"line {line}: the aliases expand to more than {MAX_NODES} values; write it out plainly"],
-            )
-
-
-def config_schema() -> dict[str, Any]:
-    """JSON Schema of the config file, for editors."""
-    schema = RepoConfig.model_json_schema(by_alias=True)
-    schema["title"] = "mlops-bot repository configuration (.github/mlops-bot.yml)"
-    return schema
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-def _line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest key of `loc` that exists in the ruamel tree."""
-    node, line = data, None
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        try:
-            if isinstance(node, dict) and part in node:
-                if lc is not None:
-                    line = lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                if lc is not None:
-                    line = lc.item(part)[0] + 1
-                node = node[part]
-            else:
-                break
-        except (KeyError, IndexError, TypeError):
-            break
-    return line
