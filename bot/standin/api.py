@@ -17,9 +17,11 @@ from urllib.parse import parse_qs
 
 import anyio
 
+from bot.standin.conditional import CACHE_CONTROL, VARY, etag_for, http_date, is_conditional, is_current
 from bot.standin.domain.state import API_PREFIX, GIT_HOOK_PATH, RequestLog, StandInError, Violation
 from bot.standin.faults import Fault
 from bot.standin.gitstore import GitError
+from bot.standin.model import Token
 from bot.standin.rest import HANDLERS
 from bot.standin.rest.auth import authenticate, check_token_scope
 from bot.standin.rest.call import DOCS, Call, Reply, error
@@ -145,7 +147,7 @@ def _fault_reply(fault: Fault) -> Reply:
 
 
 async def _send(send: Send, reply: Reply) -> None:
-    data = b"" if reply.body is None else json.dumps(reply.body).encode()
+    data = reply.payload()
     headers = {
         "content-type": "application/json; charset=utf-8",
         "content-length": str(len(data)),
@@ -153,6 +155,9 @@ async def _send(send: Send, reply: Reply) -> None:
         "x-ratelimit-limit": "5000",
         "x-ratelimit-remaining": "4999",
     }
+    if reply.status == 304:  # Not Modified has no body, so no body headers (RFC 9110 15.4.5)
+        del headers["content-type"], headers["content-length"]
+        data = b""
     headers.update({k.lower(): v for k, v in reply.headers.items()})
     raw = [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": reply.status, "headers": raw})
@@ -195,6 +200,8 @@ def handle(
         )
         standin.requests.append(RequestLog(method, path, status, None, operation))
         return error(status, message, [p.as_error(operation.split("/")[0]) for p in checked.problems])
+    token: Token | None = None
+    app_id: int | None = None
     try:
         token, app_id = authenticate(standin, operation, headers.get("authorization", ""))
         call = Call(
@@ -212,13 +219,13 @@ def handle(
         with standin.lock:
             check_token_scope(call)
             reply = HANDLERS[operation](call)
+        actor = token.login if token else None
     except StandInError as exc:
         reply = error(exc.status, exc.message, exc.errors)
-        token = None
+        actor = None
     except GitError as exc:
         reply = error(422, f"git: {exc.stderr.strip()[:200]}")
-        token = None
-    standin.requests.append(RequestLog(method, path, reply.status, token.login if token else None, operation))
+        actor = None
     if standin.validate_responses and reply.status < 300:
         try:
             problems = standin.spec.response_errors(method, path, reply.status, reply.body)
@@ -226,7 +233,34 @@ def handle(
             problems = [f"response check failed: {type(exc).__name__}: {str(exc)[:200]}"]
         for problem in problems[:5]:
             standin.response_problems.append(Violation(method, path, f"response {reply.status}: {problem}"))
+    etag = None
+    if method == "GET" and reply.status == 200:
+        reply, etag = _validated(reply, headers)
+    authorized = token is not None or app_id is not None
+    counted = not (reply.status == 304 and authorized)
+    key = _rate_limit_key(token, app_id)
+    reply.headers.update(standin.rate_limits.spend(key, counted=counted))
+    standin.requests.append(
+        RequestLog(method, path, reply.status, actor, operation, is_conditional(headers), authorized, etag)
+    )
     return reply
 
 
-# The GitHub App permission each served operation needs ("Permissions required for GitHub Apps" in GitHub's
+def _validated(reply: Reply, headers: dict[str, str]) -> tuple[Reply, str]:
+    """The 200 answer with its validators, or the 304 that replaces it when the client's copy is current."""
+    etag = etag_for(reply.payload(), reply.headers.get("Link", ""))
+    validators = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
+    if reply.last_modified is not None:
+        validators["Last-Modified"] = http_date(reply.last_modified)
+    if is_current(headers, etag, reply.last_modified):
+        return Reply(304, None, validators), etag
+    reply.headers.update(validators)
+    return reply, etag
+
+
+def _rate_limit_key(token: Token | None, app_id: int | None) -> str:
+    if token is not None:
+        if token.installation_id is not None:
+            return f"installation:{token.installation_id}"
+        return f"user:{token.login}"
+    return f"app:{app_id}" if app_id is not None else "anonymous"

@@ -26,6 +26,7 @@ from bot.standin.model import (
     User,
     now_iso,
 )
+from bot.standin.ratelimit import RateLimits
 from bot.standin.spec import rest_spec, webhook_schemas
 from bot.standin.webhooks import WebhookSender
 
@@ -47,11 +48,28 @@ class StandInError(Exception):
 
 @dataclass
 class RequestLog:
+    """One REST request the stand-in received: answered, refused, or met by an injected fault (status 0).
+
+    A 304 is a conditional GET whose copy was current; GitHub does not charge an authorized 304 against the
+    primary rate limit, and `counts_toward_rate_limit` says so per request.
+    """
+
     method: str
-    path: str
+    path: str  # below /api/v3, without the query
     status: int
-    actor: str | None
-    operation: str | None
+    actor: str | None  # the token's login; None for app JWTs and anonymous callers
+    operation: str | None  # the operationId of GitHub's description, or "fault:<kind>"
+    conditional: bool = False  # the request carried If-None-Match or If-Modified-Since
+    authorized: bool = False  # it carried a valid token or app JWT
+    etag: str | None = None  # the ETag answered (a GET answered 200 or 304)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def counts_toward_rate_limit(self) -> bool:
+        return not (self.not_modified and self.authorized)
 
 
 @dataclass
@@ -89,6 +107,7 @@ class State:
         self.apps: dict[int, App] = {}
         self.installations: dict[int, Installation] = {}
         self.requests: list[RequestLog] = []
+        self.rate_limits = RateLimits()
         self.violations: list[Violation] = []
         # Tests switch this on to check every 2xx answer against the description's response schema.
         self.validate_responses = False
@@ -103,6 +122,11 @@ class State:
         self.default_app = App(id=self.ids(), slug=app_slug, owner=self.ensure_owner("standin-apps").login)
         self.apps[self.default_app.id] = self.default_app
         self.ensure_user(self.default_app.bot_login, "Bot")
+
+    def charged_requests(self, since: int = 0) -> list[RequestLog]:
+        """Requests logged from index `since` of `requests` on that GitHub would charge against the primary
+        rate limit: every one but an authorized 304 (take `since = len(standin.requests)` before a step)."""
+        return [r for r in self.requests[since:] if r.counts_toward_rate_limit]
 
     def check(self) -> None:
         """Raise AssertionError listing the requests that did not follow GitHub's description."""

@@ -75,4 +75,5 @@ def get_user(call: Call) -> Reply:
         raise StandInError(401, "Requires authentication")
     if call.token.installation_id is not None:
         raise StandInError(403, "Resource not accessible by integration")
-    return Reply(200, shapes.private_user(call.standin.urls, call.standin.users[call.login]))
+    user = call.standin.users[call.login]
+    return Reply(200, shapes.private_user(call.standin.urls, user), last_modified=user.created_at)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, MutableMapping
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,6 @@ from bot.standin.model import ROLES, Repo, Token
 if TYPE_CHECKING:
     from bot.standin.server import StandIn
 
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 DOCS = "https://docs.github.com/rest"
 # Minimum collaborator role per write operation; writes not listed need "write".
@@ -45,6 +41,12 @@ class Reply:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # When the answered object last changed (ISO 8601), for `Last-Modified`: set only where that timestamp
+    # moves with every field of the body (see bot/standin/conditional.py).
+    last_modified: str | None = None
+
+    def payload(self) -> bytes:
+        return b"" if self.body is None else json.dumps(self.body).encode()
 
 
 @dataclass

@@ -206,7 +206,9 @@ def get_git_commit(call: Call) -> Reply:
     sha = call.params["commit_sha"]
     if repo.git.object_type(sha) != "commit":
         raise StandInError(404, "Not Found")
-    return Reply(200, shapes.git_commit(call.standin.urls, repo.full_name, repo.git.commit_info(sha)))
+    info = repo.git.commit_info(sha)
+    body = shapes.git_commit(call.standin.urls, repo.full_name, info)
+    return Reply(200, body, last_modified=info.committer.date)
 
 
 @op("repos/get-commit")
@@ -231,7 +233,8 @@ def get_commit(call: Call) -> Reply:
                     shapes.file_sha(repo.git, sha, path),
                 )
             )
-    return Reply(200, shapes.commit(call.standin.urls, repo.full_name, info, files))
+    body = shapes.commit(call.standin.urls, repo.full_name, info, files)
+    return Reply(200, body, last_modified=info.committer.date)
 
 
 @op("repos/get-content")
@@ -244,11 +247,13 @@ def get_content(call: Call) -> Reply:
     if entry is None:
         raise StandInError(404, "Not Found")
     urls = call.standin.urls
+    # Last-Modified: the date of the commit the ref names (GitHub: of the last commit touching the path,
+    # which is that commit or one of its ancestors).
+    changed = repo.git.commit_info(sha).committer.date if sha else None
     if entry.type == "blob":
-        return Reply(
-            200,
-            shapes.content_file(urls, repo.full_name, path, entry.sha, repo.git.read_blob(entry.sha), ref),
-        )
+        data = repo.git.read_blob(entry.sha)
+        body = shapes.content_file(urls, repo.full_name, path, entry.sha, data, ref)
+        return Reply(200, body, last_modified=changed)
     items = []
     for child in repo.git.ls_tree(entry.sha):
         child_path = f"{path}/{child.path}" if path else child.path
@@ -256,7 +261,7 @@ def get_content(call: Call) -> Reply:
         items.append(
             shapes.content_entry(urls, repo.full_name, child_path, kind, child.sha, child.size or 0, ref)
         )
-    return Reply(200, items)
+    return Reply(200, items, last_modified=changed)
 
 
 @op("repos/create-or-update-file-contents")

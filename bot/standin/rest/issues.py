@@ -60,7 +60,8 @@ def _issue(repo: Repo, number: int) -> Issue:
 @op("issues/get")
 def get_issue(call: Call) -> Reply:
     repo = call.repo()
-    return Reply(200, call.standin.issue_json(repo, _issue(repo, call.params["issue_number"])))
+    issue = _issue(repo, call.params["issue_number"])
+    return Reply(200, call.standin.issue_json(repo, issue), last_modified=issue.updated_at)
 
 
 @op("issues/update")
@@ -208,7 +209,8 @@ def get_comment(call: Call) -> Reply:
     repo = call.repo()
     comment = _comment(repo, call.params["comment_id"])
     is_pull = repo.issues[comment.issue_number].is_pull
-    return Reply(200, shapes.comment(s.urls, repo.full_name, comment, s.users, is_pull=is_pull))
+    body = shapes.comment(s.urls, repo.full_name, comment, s.users, is_pull=is_pull)
+    return Reply(200, body, last_modified=comment.updated_at)
 
 
 @op("issues/update-comment")

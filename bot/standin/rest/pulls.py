@@ -73,7 +73,9 @@ def _pull(repo: Repo, number: int) -> Any:
 @op("pulls/get")
 def get_pull(call: Call) -> Reply:
     repo = call.repo()
-    return Reply(200, call.standin.pull_json(repo, _pull(repo, call.params["pull_number"])))
+    pull = _pull(repo, call.params["pull_number"])
+    updated_at = repo.issues[pull.number].updated_at
+    return Reply(200, call.standin.pull_json(repo, pull), last_modified=updated_at)
 
 
 @op("pulls/update")

@@ -12,7 +12,8 @@ from bot.standin.rest.call import Call, Reply, op
 def get_repo(call: Call) -> Reply:
     repo = call.repo()
     viewer = call.token.login if call.token else None
-    return Reply(200, call.standin.repo_json(repo, full=True, viewer=viewer))
+    body = call.standin.repo_json(repo, full=True, viewer=viewer)
+    return Reply(200, body, last_modified=max(repo.updated_at, repo.pushed_at))
 
 
 @op("repos/list-branches")
