@@ -2,7 +2,7 @@
 
 `check` validates a repository config the way the bot will read it (exit 0 with a one-line summary, or exit 1
 with each problem and its line), then, in a DVC project (the config's repository, or `--repo-dir`), against the
-project itself (bot/core/project_scan.py): stages, outputs, gated metrics, drift paths; a mismatch exits 2,
+project itself (bot/core/project_scan): stages, outputs, gated metrics, drift paths; a mismatch exits 2,
 one line each. `schema` prints the JSON Schema, for editors and CI.
 """
 

@@ -1,4 +1,4 @@
-"""bot/core/project_scan.py: a config proposed from dvc.yaml dicts, and a config checked against them."""
+"""bot/core/project_scan: a config proposed from dvc.yaml dicts, and a config checked against them."""
 
 from __future__ import annotations
 
