@@ -31,7 +31,7 @@ EXAMPLES_PACKAGE = "@octokit/webhooks-examples"
 EXAMPLES_VERSION = "7.6.1"
 
 R = "/repos/{owner}/{repo}"
-# (method, path) of every operation the stand-in serves. Keep in step with bot/standin/api.py.
+# (method, path) of every operation the stand-in serves. Keep in step with the handlers in bot/standin/rest/.
 SERVED: list[tuple[str, str]] = [
     ("get", "/app"),
     ("post", "/app/installations/{installation_id}/access_tokens"),
