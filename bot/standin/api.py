@@ -182,8 +182,7 @@ def handle(
             else "route not served by the stand-in"
         )
         standin.violations.append(Violation(method, path, reason))
-        standin.requests.append(RequestLog(method, path, 404, None, None))
-        return error(404, "Not Found")
+        return _answered(standin, error(404, "Not Found"), RequestLog(method, path, 404, None, None), headers)
     operation = match.operation.operation_id
     checked = standin.spec.validate(match, query, body)
     if checked.problems:
@@ -198,8 +197,8 @@ def handle(
             if bad_json
             else "Invalid request.\n\n" + "\n".join(p.message for p in checked.problems)
         )
-        standin.requests.append(RequestLog(method, path, status, None, operation))
-        return error(status, message, [p.as_error(operation.split("/")[0]) for p in checked.problems])
+        refused = error(status, message, [p.as_error(operation.split("/")[0]) for p in checked.problems])
+        return _answered(standin, refused, RequestLog(method, path, status, None, operation), headers)
     token: Token | None = None
     app_id: int | None = None
     try:
@@ -237,12 +236,22 @@ def handle(
     if method == "GET" and reply.status == 200:
         reply, etag = _validated(reply, headers)
     authorized = token is not None or app_id is not None
-    counted = not (reply.status == 304 and authorized)
-    key = _rate_limit_key(token, app_id)
-    reply.headers.update(standin.rate_limits.spend(key, counted=counted))
-    standin.requests.append(
-        RequestLog(method, path, reply.status, actor, operation, is_conditional(headers), authorized, etag)
+    entry = RequestLog(
+        method, path, reply.status, actor, operation, is_conditional(headers), authorized, etag
     )
+    return _answered(standin, reply, entry, headers, _rate_limit_key(token, app_id))
+
+
+def _answered(
+    standin: StandIn, reply: Reply, entry: RequestLog, headers: dict[str, str], key: str | None = None
+) -> Reply:
+    """Log the request and spend its caller's rate limit (a request refused before authentication is charged
+    to the token it names, as GitHub charges it)."""
+    if key is None:
+        token = standin.token_for(headers.get("authorization", "").partition(" ")[2].strip())
+        key = _rate_limit_key(token, None)
+    reply.headers.update(standin.rate_limits.spend(key, counted=entry.counts_toward_rate_limit))
+    standin.requests.append(entry)
     return reply
 
 

@@ -44,9 +44,13 @@ class Reply:
     # When the answered object last changed (ISO 8601), for `Last-Modified`: set only where that timestamp
     # moves with every field of the body (see bot/standin/conditional.py).
     last_modified: str | None = None
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def payload(self) -> bytes:
-        return b"" if self.body is None else json.dumps(self.body).encode()
+        """The body as sent (encoded once: the ETag and the answer use the same bytes)."""
+        if self._encoded is None:
+            self._encoded = b"" if self.body is None else json.dumps(self.body).encode()
+        return self._encoded
 
 
 @dataclass
