@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from bot.standin.faults import WRITE_METHODS, Faults
-from bot.standin.server import StandIn, StandInError
+from bot.standin.server import RequestLog, StandIn, StandInError
 
-__all__ = ["WRITE_METHODS", "Faults", "StandIn", "StandInError"]
+__all__ = ["WRITE_METHODS", "Faults", "RequestLog", "StandIn", "StandInError"]
