@@ -10,12 +10,24 @@ left alone, so running it twice is safe.
 from __future__ import annotations
 
 import argparse
-import re
+import dataclasses
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from bot import __version__
+from bot.core.workflows import (
+    WorkflowOptionError,
+    WorkflowOptions,
+    check_actions_ref,
+    check_actions_repo,
+    check_timeout,
+    parse_runner,
+    release_tag,
+    render_workflow,
+)
 from bot.resources import template_path
 
 CONFIG_TARGET = PurePosixPath(".github/mlops-bot.yml")
@@ -23,12 +35,6 @@ WORKFLOWS_TARGET = PurePosixPath(".github/workflows")
 # Build and cache leftovers are never part of a template, whatever a checkout holds.
 _JUNK_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 _JUNK_SUFFIXES = frozenset({".pyc", ".pyo"})
-# `uses: <repo>/actions/<name>@<ref> # <comment>` in the shipped workflow templates.
-_ACTION_USES = re.compile(
-    r"(?m)^(?P<lead>\s*(?:-\s*)?uses:\s*)(?P<repo>[\w.-]+/[\w.-]+)(?P<path>/actions/[\w-]+)@\S+.*$"
-)
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 Outcome = Literal["write", "overwrite", "skip"]
 
@@ -75,8 +81,20 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--actions-ref",
-        metavar="SHA",
-        help="Full commit sha of the mlops-bot actions the workflows pin (default: the templates' one).",
+        metavar="REF",
+        help="Commit sha (or tag) of the mlops-bot actions the workflows pin (default: the release tag of "
+        f"this mlops-bot, {release_tag(__version__)}).",
+    )
+    p.add_argument(
+        "--runner",
+        metavar="LABELS",
+        help="Comma-separated runner labels every job runs on, e.g. self-hosted,gpu (default: ubuntu-latest).",
+    )
+    p.add_argument(
+        "--timeout",
+        type=int,
+        metavar="MINUTES",
+        help="timeout-minutes of the training, promotion and drift jobs (default: the templates' 60/30/60).",
     )
     p.set_defaults(func=run)
 
@@ -87,13 +105,15 @@ def run(args: argparse.Namespace) -> int:
     dest: Path = args.dir
     if dest.exists() and not dest.is_dir():
         raise UserError(f"--dir {dest} is a file; pass the root folder of your repository")
-    if args.actions_repo and not _REPO.match(args.actions_repo):
-        raise UserError(f"--actions-repo must look like OWNER/REPO, got {args.actions_repo!r}")
-    if args.actions_ref and not _SHA.match(args.actions_ref):
-        raise UserError(
-            f"--actions-ref must be a full 40-character commit sha (a tag or branch can be moved), "
-            f"got {args.actions_ref!r}"
+    try:
+        options = WorkflowOptions(
+            actions_ref=check_actions_ref(args.actions_ref or release_tag(__version__)),
+            actions_repo=check_actions_repo(args.actions_repo) if args.actions_repo else "",
+            runner=parse_runner(args.runner) if args.runner is not None else ("ubuntu-latest",),
+            timeout_minutes=check_timeout(args.timeout) if args.timeout is not None else None,
         )
+    except WorkflowOptionError as exc:
+        raise UserError(str(exc)) from exc
     try:
         sources = template_sources(sample=args.sample)
     except FileNotFoundError as exc:
@@ -109,12 +129,20 @@ def run(args: argparse.Namespace) -> int:
             else item
             for item in plan
         ]
+    options = dataclasses.replace(
+        options, default_branch=default_branch(dest), environment=_promotion_environment(plan, dest)
+    )
     for item in plan:
         if item.outcome != "skip":
-            _write(item, dest, actions_repo=args.actions_repo, actions_ref=args.actions_ref)
+            _write(item, dest, options)
     if report:
         print(report)
     print(describe(plan))
+    if any(i.target.parent == WORKFLOWS_TARGET and i.outcome != "skip" for i in plan):
+        print(
+            f"Workflows: jobs run on {','.join(options.runner)}; merges to {options.default_branch} promote "
+            f"(environment {options.environment}); mlops-bot actions at {options.actions_ref}."
+        )
     return 0
 
 
@@ -204,19 +232,40 @@ def plan_files(sources: dict[PurePosixPath, Path], dest: Path, *, force: bool) -
     return plan
 
 
-def pin_actions(text: str, *, repo: str | None, ref: str | None) -> str:
-    """The workflow text with its mlops-bot `uses:` lines pointed at another repository and/or commit."""
-    if not repo and not ref:
-        return text
+def default_branch(root: Path) -> str:
+    """The branch the promote workflow watches: origin's default branch (`origin/HEAD`), else the branch
+    checked out, else `main`."""
 
-    def repin(match: re.Match[str]) -> str:
-        line = match.group(0)
-        current_ref = line.split("@", 1)[1].split()[0]
-        new_ref = ref or current_ref
-        comment = "" if ref else line[line.index(current_ref) + len(current_ref) :]
-        return f"{match['lead']}{repo or match['repo']}{match['path']}@{new_ref}{comment}"
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        except OSError:
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
 
-    return _ACTION_USES.sub(repin, text)
+    if not root.is_dir():
+        return "main"
+    remote = git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+    if remote.startswith("refs/remotes/origin/"):
+        return remote.removeprefix("refs/remotes/origin/")
+    return git("symbolic-ref", "--quiet", "--short", "HEAD") or "main"
+
+
+def _promotion_environment(plan: list[PlannedFile], dest: Path) -> str:
+    """`promotion.environment` of the config the repository will have (written now, or kept)."""
+    from bot.core.config import ConfigError, load_config
+
+    item = next((i for i in plan if i.target == CONFIG_TARGET), None)
+    if item is None:
+        return "production"
+    if item.outcome == "skip":
+        text = (dest / CONFIG_TARGET).read_text(encoding="utf-8")
+    else:
+        text = item.text if item.text is not None else item.source.read_text(encoding="utf-8")
+    try:
+        return load_config(text, str(CONFIG_TARGET)).promotion.environment
+    except ConfigError:  # a kept config that does not load: `mlops-bot config check` says why
+        return "production"
 
 
 def describe(plan: list[PlannedFile]) -> str:
@@ -243,14 +292,14 @@ def _tree(root: Path) -> dict[PurePosixPath, Path]:
     return files
 
 
-def _write(item: PlannedFile, dest: Path, *, actions_repo: str | None, actions_ref: str | None) -> None:
+def _write(item: PlannedFile, dest: Path, options: WorkflowOptions) -> None:
     target = dest / item.target
     target.parent.mkdir(parents=True, exist_ok=True)
     if item.text is not None:
         target.write_text(item.text, encoding="utf-8")
     elif item.target.parent == WORKFLOWS_TARGET:
         text = item.source.read_text(encoding="utf-8")
-        target.write_text(pin_actions(text, repo=actions_repo, ref=actions_ref), encoding="utf-8")
+        target.write_text(render_workflow(text, options), encoding="utf-8")
     else:
         shutil.copyfile(item.source, target)
         shutil.copymode(item.source, target)

@@ -129,3 +129,23 @@ def key_line(yaml_text: str, path: tuple[str | int, ...]) -> int | None:
         except (KeyError, IndexError, TypeError):
             return line
     return line
+
+
+def gate_annotation(
+    config_text: str,
+    config_path: str,
+    models: list[tuple[str, list[str]]],
+    model: str,
+    metric: str,
+    reason: str,
+) -> Annotation:
+    """A failed gate as a warning on the config line of its metric (`models` is the config's (model, metric
+    names) in file order); the model's line when the gate is not a metric's (approvals, checks)."""
+    path: tuple[str | int, ...] = ()
+    for i, (name, metrics) in enumerate(models):
+        if name == model:
+            path = ("models", i, "metrics", metrics.index(metric)) if metric in metrics else ("models", i)
+    line = key_line(config_text, path) if path else None
+    return Annotation(
+        "warning", f"{model}: {reason}", file=config_path, line=line, title=f"mlops-bot gate: {model}"
+    )

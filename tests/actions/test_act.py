@@ -1,16 +1,21 @@
 """The train action run by `act` in host mode (no Docker), as a workflow would call it, with a stand-in
-`mlops-bot` on PATH: composite steps, env mapping, `!cancelled()` and the outputs reach the workflow."""
+`mlops-bot` on PATH: composite steps, env mapping, `!cancelled()`, the outputs reach the workflow, and the
+run page gets its summaries, annotations and log groups."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.actions.action_files import REPO_ROOT, tool
+
+OFFLINE = Path(__file__).parent / "offline"
+CACHE_PIN = "actions/cache@0057852bfaa89a56745cba8c7296529d2fc39830"
 
 # The stand-in writes the results `mlops-bot train --json` would, and logs every call.
 FAKE_CLI = """\
@@ -22,7 +27,16 @@ with open(os.environ["FAKE_CALLS"], "a") as calls:
 if argv[0] == "train":
     out = argv[argv.index("--json") + 1]
     with open(out, "w") as f:
-        json.dump([{{"model": "m", "ok": True, "reused": False, "run": {{"run_id": "run-42"}}}}], f)
+        json.dump([{{"model": "m", "ok": True, "reused": False, "run": {{"run_id": "run-42", "url": "http://mlflow/r/42"}}}}], f)
+    print("::warning file=dvc.yaml,line=3,title=mlops-bot train%3A m::stage 'train' took long")
+if argv[0] == "card":
+    with open(os.environ["GITHUB_OUTPUT"], "a") as out:
+        out.write("card-url=http://gh/acme/demo/pull/5#issuecomment-7\\n")
+    with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as summary:
+        summary.write("## Model card of m\\n")
+if argv[0] == "actions-summary":
+    from bot.cli import main
+    sys.exit(main(argv))
 """
 
 WORKFLOW = """\
@@ -44,8 +58,11 @@ jobs:
       - name: Show outputs
         env:
           RUN_ID: ${{ steps.train.outputs.run-id }}
+          RUN_URL: ${{ steps.train.outputs.run-url }}
+          CARD_URL: ${{ steps.train.outputs.card-url }}
           CONCLUSION: ${{ steps.train.outputs.conclusion }}
-        run: echo "outputs run-id=$RUN_ID conclusion=$CONCLUSION"
+          STORE: ${{ steps.train.outputs.mlflow-store }}
+        run: echo "outputs run-id=$RUN_ID run-url=$RUN_URL card-url=$CARD_URL conclusion=$CONCLUSION store=$STORE"
 """
 
 EVENT = {
@@ -88,6 +105,9 @@ def test_train_action_under_act(tmp_path: Path) -> None:
             "-P",
             "ubuntu-latest=-self-hosted",
             "--pull=false",
+            # the action's own cache steps: an offline stand-in (act cannot fetch actions/cache here)
+            "--local-repository",
+            f"{CACHE_PIN}={OFFLINE / 'cache'}",
         ],
         cwd=repo,
         env=env,
@@ -97,9 +117,24 @@ def test_train_action_under_act(tmp_path: Path) -> None:
     )
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
-    assert "outputs run-id=run-42 conclusion=success" in log
+    shown = re.search(r"outputs run-id=(\S*) run-url=(\S*) card-url=(\S*) conclusion=(\S*) store=(\S*)", log)
+    assert shown, log
+    assert shown.groups()[:4] == (
+        "run-42",
+        "http://mlflow/r/42",
+        "http://gh/acme/demo/pull/5#issuecomment-7",  # the card step's output, through the action's
+        "success",
+    )
+    assert shown[5].endswith("/mlops-bot-mlflow")  # no tracking URI: the throwaway store, named
+    # The run page: the card step's summary and the action's own, the annotations, the log groups.
+    assert "Summary - ## Model card of m" in log
+    assert "Summary - ## mlops-bot train" in log
+    assert "| m | trained | [run-42](http://mlflow/r/42) |  |" in log
+    assert "::warning file=dvc.yaml,line=3,title=mlops-bot train%3A m::stage 'train' took long" in log
+    assert "::warning title=mlops-bot train::no MLFLOW_TRACKING_URI: the runs go to a throwaway SQLite" in log
+    assert "::group::Post the model card" in log
     calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
-    assert [c[0] for c in calls] == ["train", "card"]
+    assert [c[0] for c in calls] == ["train", "card", "actions-summary"]
     assert calls[0][calls[0].index("--model") + 1] == 'm"; echo INJECTED; "'
     assert calls[1][calls[1].index("--pr") + 1] == "5"  # from the event, the input's default
     assert "| INJECTED" not in log  # the hostile model name never ran as shell code

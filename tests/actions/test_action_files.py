@@ -24,7 +24,8 @@ from tests.actions.action_files import (
 
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 PINNED_USES = re.compile(r"^(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40})$")
-OUR_ACTION = re.compile(r"^[\w.-]+/[\w.-]+/actions/(?P<name>[\w-]+)@(?P<sha>[0-9a-f]{40})$")
+# mlops-bot's own actions: the release tag `init` writes (or a sha from `init --actions-ref`).
+OUR_ACTION = re.compile(r"^[\w.-]+/[\w.-]+/actions/(?P<name>[\w-]+)@(?P<ref>v\d+\.\d+\.\d+|[0-9a-f]{40})$")
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
@@ -49,7 +50,7 @@ def _uses(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def test_every_expected_file_exists() -> None:
-    assert [p.parent.name for p in ACTION_FILES] == ["drift", "promote", "train"]
+    assert [p.parent.name for p in ACTION_FILES] == ["card", "drift", "promote", "train"]
     assert [p.name for p in TEMPLATE_WORKFLOWS] == [
         "mlops-drift.yml",
         "mlops-pr-card.yml",
@@ -82,16 +83,49 @@ def test_composite_action_documents_its_interface(path: Path) -> None:
     for name, spec in doc["outputs"].items():
         assert spec.get("description") and spec.get("value"), f"output {name} needs a description and a value"
     for step in doc["runs"]["steps"]:
-        assert "uses" not in step, f"{step.get('name')}: composite actions call no other action"
+        if "uses" in step:  # the one action they call: GitHub's cache, pinned like every other
+            assert step["uses"].startswith("actions/cache@"), f"{step.get('name')}: only actions/cache"
+            continue
         assert step.get("shell") in {"bash", "python"}, f"{step.get('name')}: a run step needs a shell"
 
 
+def _install_steps(path: Path) -> list[dict[str, Any]]:
+    steps = load_yaml(path)["runs"]["steps"]
+    last = next(i for i, s in enumerate(steps) if s.get("name") == "Check mlops-bot is available")
+    return list(steps[: last + 1])
+
+
 @pytest.mark.parametrize("path", ACTION_FILES, ids=rel)
-def test_action_installs_itself_through_its_own_path(path: Path) -> None:
-    install = next(s for s in load_yaml(path)["runs"]["steps"] if s.get("name") == "Install mlops-bot")
-    assert install["if"] == "inputs.install == 'true'"
-    assert '"${GITHUB_ACTION_PATH}/../..[all]"' in install["run"]
-    assert '-c "${GITHUB_ACTION_PATH}/../../constraints.txt"' in install["run"]
+def test_action_installs_itself_through_its_own_path_into_its_own_venv(path: Path) -> None:
+    steps = {s["name"]: s for s in _install_steps(path)}
+    locate, install = steps["Locate mlops-bot's environment"], steps["Install mlops-bot"]
+    assert 'root="$(cd "${GITHUB_ACTION_PATH}/../.." && pwd)"' in locate["run"]
+    assert install["if"] == locate["if"] == "inputs.install == 'true'"
+    assert '"${ROOT}[all]" -c "${ROOT}/constraints.txt"' in install["run"]
+    # its own venv, and nothing on PATH or in the job's environment: the stages' python stays the user's
+    assert (
+        'python -m venv "$VENV"' in install["run"] and '"$VENV/bin/python" -m pip install' in install["run"]
+    )
+    assert "GITHUB_PATH" not in path.read_text() and "GITHUB_ENV" not in path.read_text()
+    # the venv's cache key names the pins, so a new constraints file is a new environment
+    assert "constraints.txt" in locate["run"] and "key=mlops-bot-venv-" in locate["run"]
+    assert steps["Restore mlops-bot's environment"]["with"]["key"] == "${{ steps.bot-env.outputs.key }}"
+
+
+def test_every_action_installs_the_same_way() -> None:
+    first, *others = ACTION_FILES
+    for path in others:
+        assert _install_steps(path) == _install_steps(first), f"{rel(path)} installs differently"
+
+
+@pytest.mark.parametrize("path", ACTION_FILES, ids=rel)
+def test_action_calls_the_bot_it_installed(path: Path) -> None:
+    """A step calls `"$MLOPS_BOT"`: the venv's when the action installed it, the one on PATH otherwise."""
+    for step in load_yaml(path)["runs"]["steps"]:
+        if re.search(r"(?m)(^|[;&|(]\s*)mlops-bot [a-z]", step.get("run", "")):
+            raise AssertionError(f'{step["name"]}: call "$MLOPS_BOT", not mlops-bot from PATH')
+        if "$MLOPS_BOT" in step.get("run", ""):
+            assert step["env"]["MLOPS_BOT"] == "${{ steps.bot-install.outputs.bot || 'mlops-bot' }}"
 
 
 @pytest.mark.parametrize("path", ALL_WORKFLOWS, ids=rel)
@@ -189,13 +223,13 @@ def test_other_checkouts_drop_credentials(path: Path) -> None:
             assert step["with"]["persist-credentials"] is False, step.get("name")
 
 
-@pytest.mark.parametrize("path", ALL_WORKFLOWS, ids=rel)
+@pytest.mark.parametrize("path", ALL_FILES, ids=rel)
 def test_actions_are_pinned_by_commit_with_a_version_comment(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     for step in _uses(load_yaml(path)):
         ref = step["uses"]
-        if ref.startswith("./"):
-            continue
+        if ref.startswith("./") or OUR_ACTION.match(ref):
+            continue  # mlops-bot's own: test_templates_pin_the_release_of_this_version
         assert PINNED_USES.match(ref), f"{ref}: pin by full commit sha"
         assert re.search(rf"uses: {re.escape(ref)} # \S", text), f"{ref}: say which version the sha is"
 
@@ -203,7 +237,7 @@ def test_actions_are_pinned_by_commit_with_a_version_comment(path: Path) -> None
 def test_every_file_pins_an_action_to_the_same_commit() -> None:
     """Dependabot bumps .github/; templates/ must follow, or users get a different checkout than CI."""
     pins: dict[str, set[str]] = {}
-    for path in ALL_WORKFLOWS:
+    for path in ALL_FILES:
         for step in _uses(load_yaml(path)):
             if match := PINNED_USES.match(step["uses"]):
                 pins.setdefault(match["action"], set()).add(match["sha"])
@@ -224,26 +258,35 @@ def test_templates_pass_only_inputs_the_actions_declare() -> None:
         declared = set(load_yaml(REPO_ROOT / "actions" / match["name"] / "action.yml")["inputs"])
         assert set(step.get("with", {})) <= declared, f"{rel(path)}: unknown inputs"
         seen.append(match["name"])
-    assert sorted(seen) == ["drift", "promote", "train", "train"]  # mlops-pr.yml: a trusted and a fork job
+    # mlops-pr.yml: a trusted and a fork job; mlops-pr-card.yml: the fork's card
+    assert sorted(seen) == ["card", "drift", "promote", "train", "train"]
 
 
-def test_templates_pin_a_commit_of_this_repository_that_has_the_actions() -> None:
-    """The pinned commit's actions must accept what the templates pass (actionlint cannot see remote ones)."""
+def test_templates_pin_the_release_of_this_version() -> None:
+    """The templates as shipped are what `init` writes by default: the tag of the version that runs it, so
+    the actions a workflow calls install the same mlops-bot that wrote the workflow."""
+    from bot import __version__
+
+    refs = {match["ref"] for _, _, match in _our_action_steps()}
+    assert refs == {f"v{__version__}"}
+
+
+def test_the_release_tag_has_the_actions_the_templates_call() -> None:
+    """Once tagged, the release's actions must accept what the templates pass (actionlint cannot see remote
+    ones); before the tag exists (an unreleased version) there is nothing to check yet."""
     from ruamel.yaml import YAML
 
     for path, step, match in _our_action_steps():
         shown = subprocess.run(
-            ["git", "show", f"{match['sha']}:actions/{match['name']}/action.yml"],
+            ["git", "show", f"{match['ref']}:actions/{match['name']}/action.yml"],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
         )
         if shown.returncode != 0:
-            pytest.skip(
-                f"commit {match['sha'][:12]} is not in this clone (shallow or no git): {shown.stderr.strip()}"
-            )
+            pytest.skip(f"{match['ref']} is not tagged in this clone yet: {shown.stderr.strip()}")
         declared = set(YAML(typ="safe").load(shown.stdout)["inputs"])
-        assert set(step.get("with", {})) <= declared, f"{rel(path)}: the pinned actions lack these inputs"
+        assert set(step.get("with", {})) <= declared, f"{rel(path)}: the tagged actions lack these inputs"
 
 
 def test_config_template_is_valid_with_every_commented_option_enabled() -> None:
@@ -262,7 +305,7 @@ def _cli_calls(path: Path) -> Iterator[tuple[str, set[str]]]:
     """(subcommand, flags) of every `mlops-bot` call in an action's bash steps."""
     for step in load_yaml(path)["runs"]["steps"]:
         script = step.get("run", "")
-        call = re.search(r"^\s*mlops-bot ([a-z-]+) ", script, re.M)
+        call = re.search(r'^\s*"\$MLOPS_BOT" ([a-z-]+) ', script, re.M)
         if step.get("shell") == "bash" and call:
             yield call[1], set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", script))
 
@@ -294,5 +337,10 @@ def test_a_forks_code_runs_without_secrets_or_a_write_token() -> None:
     card = load_yaml(REPO_ROOT / "templates" / "workflows" / "mlops-pr-card.yml")
     assert list(card["on"]) == ["workflow_run"]
     assert card["on"]["workflow_run"]["workflows"] == [doc["name"]]
-    post = card["jobs"]["card"]["steps"][-1]["run"]
-    assert "--untrusted" in post and "--sha" in post
+    post = card["jobs"]["card"]["steps"][-1]
+    assert OUR_ACTION.match(post["uses"]) and post["uses"].split("/")[3].startswith("card@")
+    assert post["with"]["untrusted"] == "true" and post["with"]["sha"] == "${{ steps.fetch.outputs.sha }}"
+    card_action = next(
+        s for s in load_yaml(REPO_ROOT / "actions/card/action.yml")["runs"]["steps"] if s.get("id") == "card"
+    )
+    assert "args+=(--untrusted)" in card_action["run"] and 'args+=(--sha "$SHA")' in card_action["run"]

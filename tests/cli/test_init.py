@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,8 @@ def test_pins_the_actions_to_another_repository_and_commit(tmp_path: Path) -> No
     uses = re.findall(
         r"uses: (\S+/actions/\S+)(.*)", (tmp_path / ".github/workflows/mlops-pr.yml").read_text()
     )
-    assert uses == [(f"acme/mlops-bot/actions/train@{sha}", "")] * 2  # the trusted and the fork job
+    # the trusted and the fork job; a bare sha says where it came from
+    assert uses == [(f"acme/mlops-bot/actions/train@{sha}", " # mlops-bot init --actions-ref")] * 2
 
     assert main(["init", "--dir", str(tmp_path / "b"), "--actions-repo", "acme/mlops-bot"]) == 0
     line = re.search(
@@ -100,8 +102,12 @@ def test_pins_the_actions_to_another_repository_and_commit(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--actions-ref", "v1"], "full 40-character commit sha"),
+        (["--actions-ref", "v1; rm -rf ."], "full 40-character commit sha or a tag"),
+        (["--actions-ref", "a..b"], "full 40-character commit sha or a tag"),
         (["--actions-repo", "not a repo"], "OWNER/REPO"),
+        (["--runner", "self-hosted, big gpu"], "not a label: 'big gpu'"),
+        (["--runner", ""], "comma-separated runner labels"),
+        (["--timeout", "0"], "1 to 7200"),
     ],
 )
 def test_refuses_bad_pins(
@@ -110,6 +116,109 @@ def test_refuses_bad_pins(
     assert main(["init", "--dir", str(tmp_path), *args]) == 2
     assert message in capsys.readouterr().err
     assert _files(tmp_path) == []
+
+
+def _jobs(root: Path, workflow: str) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe").load((root / ".github/workflows" / workflow).read_text())
+    return dict(doc["jobs"])
+
+
+def test_pins_the_release_tag_of_the_running_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot import __version__
+
+    assert main(["init", "--dir", str(tmp_path)]) == 0
+    pins = {
+        line.split("@", 1)[1].strip()
+        for w in WORKFLOWS
+        for line in (tmp_path / ".github/workflows" / w).read_text().splitlines()
+        if "/actions/" in line and "uses: mlops-bot/" in line
+    }
+    assert pins == {f"v{__version__}"}
+    assert f"mlops-bot actions at v{__version__}." in capsys.readouterr().out
+
+
+def test_runner_labels_and_timeout_reach_every_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--dir", str(tmp_path), "--runner", "self-hosted,gpu", "--timeout", "180"]) == 0
+    timeouts = {}
+    for workflow in WORKFLOWS:
+        for name, job in _jobs(tmp_path, workflow).items():
+            assert job["runs-on"] == ["self-hosted", "gpu"], f"{workflow}: {name}"
+            timeouts[f"{workflow}:{name}"] = job["timeout-minutes"]
+    # the heavy jobs take --timeout; the small API jobs keep their own short limit
+    assert timeouts == {
+        "mlops-drift.yml:drift": 180,
+        "mlops-pr-card.yml:card": 15,
+        "mlops-pr.yml:pr-facts": 5,
+        "mlops-pr.yml:train": 180,
+        "mlops-pr.yml:train-fork": 180,
+        "mlops-promote.yml:promote": 180,
+    }
+    assert "jobs run on self-hosted,gpu" in capsys.readouterr().out
+    assert main(["init", "--dir", str(tmp_path / "one"), "--runner", "ubuntu-24.04"]) == 0
+    assert _jobs(tmp_path / "one", "mlops-pr.yml")["train"]["runs-on"] == "ubuntu-24.04"
+
+
+def _git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def _promote_branches(root: Path) -> list[str]:
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe").load((root / ".github/workflows/mlops-promote.yml").read_text())
+    return list(doc["on"]["push"]["branches"])
+
+
+def test_promotes_on_the_repositorys_default_branch(tmp_path: Path) -> None:
+    no_git = tmp_path / "plain"
+    assert main(["init", "--dir", str(no_git)]) == 0
+    assert _promote_branches(no_git) == ["main"]
+
+    master = tmp_path / "master"
+    master.mkdir()
+    _git(master, "init", "-q", "-b", "master")  # no commit yet: the branch checked out still counts
+    assert main(["init", "--dir", str(master)]) == 0
+    assert _promote_branches(master) == ["master"]
+
+    # a clone on a feature branch: origin's default branch wins over the branch checked out
+    clone = tmp_path / "clone"
+    _git(
+        master,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t.invalid",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "c",
+    )
+    _git(tmp_path, "clone", "-q", str(master), str(clone))
+    _git(clone, "checkout", "-q", "-b", "feature/x")
+    assert main(["init", "--dir", str(clone)]) == 0
+    assert _promote_branches(clone) == ["master"]
+
+
+def test_the_promote_job_declares_the_configs_environment(tmp_path: Path) -> None:
+    assert main(["init", "--dir", str(tmp_path)]) == 0
+    assert _jobs(tmp_path, "mlops-promote.yml")["promote"]["environment"] == "production"
+    kept = tmp_path / "kept"
+    (kept / ".github").mkdir(parents=True)
+    template = template_path("config", "mlops-bot.yml").read_text()
+    config = re.sub(r"(?m)^(\s*)environment: production\b", r"\1environment: ml-prod", template, count=1)
+    (kept / ".github/mlops-bot.yml").write_text(config)
+    assert load_config(config).promotion.environment == "ml-prod"
+    assert main(["init", "--dir", str(kept)]) == 0  # the config is kept, its environment is used
+    assert _jobs(kept, "mlops-promote.yml")["promote"]["environment"] == "ml-prod"
 
 
 def test_refuses_a_file_as_the_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

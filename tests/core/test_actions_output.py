@@ -94,3 +94,15 @@ def test_key_line_finds_a_gated_metric() -> None:
     assert key_line(config, ("models", 0, "metrics", 1)) == 5
     assert key_line(config, ("models", 0, "metrics", 9)) == 3  # the deepest key that exists
     assert key_line("{", ("models",)) is None
+
+
+def test_a_failed_gate_points_at_its_metric_in_the_config() -> None:
+    from bot.core.actions_output import gate_annotation
+
+    config = "models:\n  - name: a\n  - name: bc\n    metrics:\n      - name: f1\n      - name: auc\n"
+    models = [("a", []), ("bc", ["f1", "auc"])]
+    note = gate_annotation(config, ".github/mlops-bot.yml", models, "bc", "auc", "auc 0.7 below min 0.8")
+    assert (note.level, note.file, note.line) == ("warning", ".github/mlops-bot.yml", 6)
+    assert note.message == "bc: auc 0.7 below min 0.8"
+    approvals = gate_annotation(config, ".github/mlops-bot.yml", models, "bc", "", "needs 1 approval")
+    assert approvals.line == 3  # not a metric's gate: the model's own line
