@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:
-        print(f"{o.model}: card comment {o.comment_id}, check run {o.check_run_id} -> {o.conclusion}")
+        print(f"{o.model}: card comment {o.comment_id}, check run {o.check_run_id} -> {o.conclusion} {o.url}")
+    _tell_the_runner(env, outcomes)
     return 0
 
 
@@ -103,6 +104,30 @@ def run_local(args: argparse.Namespace) -> int:
     from bot.core.config import ConfigError, load_config
     from bot.jobs.card import local_cards
     from bot.jobs.train import results_from_json
+def _tell_the_runner(env: Any, outcomes: list[Any]) -> None:
+    """On an Actions runner: each card in the step summary, a warning on the config line of each failed gate,
+    and the first card's URL as the step's `card-url` output."""
+    import os
+
+    from bot.adapters.actions_runner import ActionsRunner
+    from bot.core.actions_output import gate_annotation
+    from bot.core.config import CONFIG_PATH
+    from bot.core.markers import without_markers
+
+    runner = ActionsRunner(os.environ)
+    if not runner.active or not outcomes:
+        return
+    runner.set_output("card-url", outcomes[0].url)
+    for o in outcomes:
+        runner.append_summary(without_markers(o.body))
+    if any(o.failed_gates for o in outcomes):
+        text = env.gh.read_file(CONFIG_PATH) or ""
+        models = [(m.name, [metric.name for metric in m.metrics]) for m in env.config.models]
+        for o in outcomes:
+            for metric, reason in o.failed_gates:
+                runner.annotate(gate_annotation(text, CONFIG_PATH, models, o.model, metric, reason))
+
+
 
     if args.results is None:
         raise UserError(

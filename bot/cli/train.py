@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.core.actions_output import Annotation
+    from bot.core.config import RepoConfig
     from bot.core.models import TrainResult
     from bot.jobs.train import TrainContext
 
@@ -61,9 +63,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.adapters.actions_runner import ActionsRunner
     from bot.adapters.dvc import DvcError, run_git
     from bot.adapters.mlflow import MlflowRegistry
     from bot.cli import UserError
+    from bot.core.actions_output import config_error_annotations
     from bot.core.config import ConfigError
     from bot.jobs.common import JobSetupError, job_config
     from bot.jobs.train import TrainSetupError, commit_lock_if_changed, results_to_json, train
@@ -71,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     root: Path = args.repo_dir
     try:
+    runner = ActionsRunner(os.environ)
         config = job_config(os.environ, repo=args.repo, offline_config=args.offline_config)
     except JobSetupError as exc:
         hint = "" if args.offline_config else "; to train outside GitHub, pass --offline-config FILE"
@@ -79,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _write_failure(args, str(exc))
         raise UserError(str(exc)) from exc
+        for note in config_error_annotations(exc.path, exc.problems):
+            runner.annotate(note)
 
     context = resolve_commits(root, context_from_environment(os.environ, _read_event(os.environ), args))
     if not context.head_sha:
@@ -100,10 +107,15 @@ def run(args: argparse.Namespace) -> int:
             push=not args.no_push,
             echo=sys.stderr,
         )
+            phase=lambda model, name: runner.start_group(f"{model}: {PHASE_TITLES.get(name, name)}"),
     except TrainSetupError as exc:
         _write_failure(args, str(exc))
         raise UserError(str(exc)) from exc
 
+    finally:
+        runner.end_group()
+    for note in result_annotations(results, config, root, os.environ):
+        runner.annotate(note)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(results_to_json(results))
@@ -125,6 +137,55 @@ def _write_failure(args: argparse.Namespace, error: str) -> None:
     """With --json, a training that could not start still leaves a result file, so a card can say why."""
     if args.json is None:
         return
+# The log group each phase of a training opens in an Actions run (bot/jobs/train.py names the phases).
+PHASE_TITLES = {
+    "pull": "dvc pull",
+    "repro": "dvc repro",
+    "log": "log the run to MLflow",
+    "push": "dvc push",
+}
+
+
+def result_annotations(
+    results: list[TrainResult], config: RepoConfig, root: Path, environ: Mapping[str, str]
+) -> list[Annotation]:
+    """An error on the dvc.yaml line of each failed stage (a failed data pull has no line: no stage ran), a
+    warning per thing that went wrong without failing the training."""
+    from bot.core.actions_output import Annotation, failed_stage, stage_line
+
+    dvc_yaml = root / "dvc.yaml"
+    try:
+        text = dvc_yaml.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    file = _workspace_path(dvc_yaml, environ)
+    notes = []
+    for r in results:
+        title = f"mlops-bot train: {r.model}"
+        if not r.ok and r.failed_before_stage:
+            notes.append(Annotation("error", r.error, title=title))
+        elif not r.ok:
+            spec = config.model(r.model)
+            stage = failed_stage(r.error, spec.stage if spec else "")
+            tail = "\n".join(r.log_tail.splitlines()[-10:])
+            message = f"{r.error}\n{tail}" if tail else r.error
+            notes.append(Annotation("error", message, file=file, line=stage_line(text, stage), title=title))
+        notes += [Annotation("warning", w, title=title) for w in r.warnings]
+    return notes
+
+
+def _workspace_path(path: Path, environ: Mapping[str, str]) -> str:
+    """`path` as the annotation wants it: relative to the repository root (GITHUB_WORKSPACE), which is not the
+    working directory in a monorepo."""
+    workspace = environ.get("GITHUB_WORKSPACE")
+    if workspace:
+        try:
+            return path.resolve().relative_to(Path(workspace).resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
     from bot.core.models import TrainResult
     from bot.jobs.train import results_to_json
 

@@ -27,6 +27,9 @@ class CardOutcome:
     comment_id: int
     check_run_id: int
     conclusion: str
+    url: str = ""  # the card comment's
+    body: str = ""
+    failed_gates: tuple[tuple[str, str], ...] = ()  # (metric, reason) of each gate that said no
 
 
 def check_name(model: str) -> str:
@@ -117,7 +120,12 @@ def post_cards(
             text=text,
             details_url=(result.run.url if result.run and result.run.url else None),
         )
-        outcomes.append(CardOutcome(spec.name, comment.id, check_id, conclusion))
+        failed_gates = tuple(
+            (v.metric or "", v.reason) for v in decision.verdicts if v.judged and not v.passed
+        )
+        outcomes.append(
+            CardOutcome(spec.name, comment.id, check_id, conclusion, comment.url, body, failed_gates)
+        )
     return outcomes
 
 

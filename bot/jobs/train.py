@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -64,11 +65,13 @@ def train(
     registry: MlflowRegistry,
     push: bool = True,
     echo: IO[str] | None = None,
+    phase: Callable[[str, str], None] | None = None,
 ) -> list[TrainResult]:
     """Train `model` (every configured model when None) in `workdir`, a full clone at the PR head.
 
     One result per model; a failing stage gives `ok=False` with the error and the end of its log, never
-    an exception. `echo` receives DVC's output as it runs (the CLI passes stderr).
+    an exception. `echo` receives DVC's output as it runs (the CLI passes stderr); `phase(model, name)` is
+    called as each phase starts (pull, repro, log, push), for the log groups of an Actions run.
     """
     specs = _models(config, model)
     workdir = Path(workdir)
@@ -85,7 +88,17 @@ def train(
         )
     with project:
         return [
-            _train_one(project, spec, config, context, registry, base_rev=base_rev, push=push, echo=echo)
+            _train_one(
+                project,
+                spec,
+                config,
+                context,
+                registry,
+                base_rev=base_rev,
+                push=push,
+                echo=echo,
+                phase=functools.partial(phase, spec.name) if phase else _no_phase,
+            )
             for spec in specs
         ]
 
@@ -100,6 +113,7 @@ def _train_one(
     base_rev: str,
     push: bool,
     echo: IO[str] | None,
+    phase: Callable[[str], None],
 ) -> TrainResult:
     started = time.perf_counter()
 
@@ -129,6 +143,7 @@ def _train_one(
         # Only what the cache lacks is fetched; the checkout also replaces what a failed run left behind.
         # Without a remote the workspace is left as it is: the stages rebuild what is stale.
         if remote is not None and (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever pushed
+            phase("pull")
             for target in sources.stages:
                 rebuildable = project.stage(target).pipeline_outs
                 rebuilt = project.pull(target, rebuildable=rebuildable, warn=remote_unusable)
@@ -139,6 +154,7 @@ def _train_one(
         warm = _background(registry.warm_up) if dirty else None
         ran: tuple[str, ...] = ()
         if dirty:
+            phase("repro")
             ran = project.repro(
                 spec.stage,
                 targets=sources.stages,
@@ -159,6 +175,7 @@ def _train_one(
                 f"{spec.name} in the config against the stage's `outs` in dvc.yaml"
             )
         facts = _read_facts(project, spec, stage, sources, base_rev)
+        phase("log")
         reused = _reusable_run(registry, spec.name, output_hash) if not ran else None
         if reused is not None:
             run = _mark_reused(registry, reused, context)
@@ -188,6 +205,8 @@ def _train_one(
     except ModelLogError as exc:
         return failed(str(exc))
     # After the run is logged: a remote that cannot take the data is a warning, never a failed training.
+    if push and remote is not None:
+        phase("push")
     warnings = pull_warning + (_push(project, sources.stages, echo) if push and remote is not None else [])
     return TrainResult(
         model=spec.name,
@@ -463,6 +482,10 @@ def _has_commit(workdir: Path, sha: str) -> bool:
     except DvcError:
         return False
     return True
+
+
+def _no_phase(name: str) -> None:
+    pass
 
 
 def _say(echo: IO[str] | None, message: str) -> None:

@@ -84,3 +84,48 @@ def test_train_json_is_written_when_training_cannot_start(tmp_path: Path) -> Non
     (result,) = results_from_json(out.read_text())
     assert not result.ok and result.failed_before_stage
     assert "mlops-bot.yml" in result.error
+
+
+@pytest.mark.slow
+def test_a_failing_stage_on_a_runner_annotates_its_dvc_yaml_line(sample: Path, tmp_path: Path) -> None:
+    """On an Actions runner a failed stage is an error annotation on its dvc.yaml line, each phase is a log
+    group, and --json still holds the result with the error and the log tail, for the failure card."""
+    from bot.core.actions_output import stage_line
+    from bot.jobs.train import results_from_json
+
+    root = sample
+    (root / "src" / "train.py").write_text("import sys\nprint('the data has no label column')\nsys.exit(3)\n")
+    out = tmp_path / "results.json"
+    done = _cli(
+        "train", "--offline-config", ".github/mlops-bot.yml", "--json", str(out), cwd=root,
+        PATH=os.environ["PATH"], MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(root.parent),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (result,) = results_from_json(out.read_text())
+    assert not result.ok and "stage 'train' failed" in result.error
+    assert "the data has no label column" in result.log_tail
+    line = stage_line((root / "dvc.yaml").read_text(), "train")
+    errors = [x for x in done.stderr.splitlines() if x.startswith("::error ")]
+    assert len(errors) == 1, done.stderr
+    # the file is named from the repository root (GITHUB_WORKSPACE), here one folder up, as in a monorepo
+    assert errors[0].startswith(
+        f"::error file={root.name}/dvc.yaml,line={line},title=mlops-bot train%3A breast-cancer::stage 'train' failed"
+    )
+    assert "%0Athe data has no label column" in errors[0]  # the log tail, on the same (escaped) line
+    groups = [x for x in done.stderr.splitlines() if x.startswith("::")]
+    assert "::group::breast-cancer: dvc repro" in groups
+    assert groups.index("::group::breast-cancer: dvc repro") < groups.index(errors[0])
+    assert groups.count("::endgroup::") == sum(g.startswith("::group::") for g in groups)
+
+
+def test_a_broken_config_on_a_runner_annotates_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "mlops-bot.yml"
+    bad.write_text("models:\n  - name: m\n    stage: [\n")
+    done = _cli(
+        "train", "--offline-config", str(bad), cwd=tmp_path, PATH=os.environ["PATH"], GITHUB_ACTIONS="true"
+    )
+    assert done.returncode == 2, done.stderr
+    (error,) = [x for x in done.stderr.splitlines() if x.startswith("::error ")]
+    assert error.startswith(f"::error file={bad},line=") and "title=mlops-bot config::" in error
+    assert "Traceback" not in done.stderr
