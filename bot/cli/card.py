@@ -99,11 +99,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_local(args: argparse.Namespace) -> int:
-    """The card of a local result, printed: no GitHub, no MLflow lookup (so no champion to compare with)."""
-    from bot.core.config import ConfigError, load_config
-    from bot.jobs.card import local_cards
-    from bot.jobs.train import results_from_json
 def _tell_the_runner(env: Any, outcomes: list[Any]) -> None:
     """On an Actions runner: each card in the step summary, a warning on the config line of each failed gate,
     and the first card's URL as the step's `card-url` output."""
@@ -128,6 +123,11 @@ def _tell_the_runner(env: Any, outcomes: list[Any]) -> None:
                 runner.annotate(gate_annotation(text, CONFIG_PATH, models, o.model, metric, reason))
 
 
+def run_local(args: argparse.Namespace) -> int:
+    """The card of a local result, printed: no GitHub, no MLflow lookup (so no champion to compare with)."""
+    from bot.core.config import ConfigError, load_config
+    from bot.jobs.card import local_cards
+    from bot.jobs.train import results_from_json
 
     if args.results is None:
         raise UserError(

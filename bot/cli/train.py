@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.settings import Settings
 
     root: Path = args.repo_dir
-    try:
     runner = ActionsRunner(os.environ)
+    try:
         config = job_config(os.environ, repo=args.repo, offline_config=args.offline_config)
     except JobSetupError as exc:
         hint = "" if args.offline_config else "; to train outside GitHub, pass --offline-config FILE"
@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{exc}{hint}") from exc
     except ConfigError as exc:
         _write_failure(args, str(exc))
-        raise UserError(str(exc)) from exc
         for note in config_error_annotations(exc.path, exc.problems):
             runner.annotate(note)
+        raise UserError(str(exc)) from exc
 
     context = resolve_commits(root, context_from_environment(os.environ, _read_event(os.environ), args))
     if not context.head_sha:
@@ -106,16 +106,16 @@ def run(args: argparse.Namespace) -> int:
             registry=registry,
             push=not args.no_push,
             echo=sys.stderr,
-        )
             phase=lambda model, name: runner.start_group(f"{model}: {PHASE_TITLES.get(name, name)}"),
+        )
     except TrainSetupError as exc:
         _write_failure(args, str(exc))
         raise UserError(str(exc)) from exc
-
     finally:
         runner.end_group()
     for note in result_annotations(results, config, root, os.environ):
         runner.annotate(note)
+
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(results_to_json(results))
@@ -133,10 +133,6 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _write_failure(args: argparse.Namespace, error: str) -> None:
-    """With --json, a training that could not start still leaves a result file, so a card can say why."""
-    if args.json is None:
-        return
 # The log group each phase of a training opens in an Actions run (bot/jobs/train.py names the phases).
 PHASE_TITLES = {
     "pull": "dvc pull",
@@ -186,6 +182,10 @@ def _workspace_path(path: Path, environ: Mapping[str, str]) -> str:
     return path.as_posix()
 
 
+def _write_failure(args: argparse.Namespace, error: str) -> None:
+    """With --json, a training that could not start still leaves a result file, so a card can say why."""
+    if args.json is None:
+        return
     from bot.core.models import TrainResult
     from bot.jobs.train import results_to_json
 
