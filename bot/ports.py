@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
-from bot.core.models import CommentRef, IssueRef, ModelVersion, PullFacts, PullRef, RunRecord
+from bot.core.models import CommentRef, CommitFacts, IssueRef, ModelVersion, PullFacts, PullRef, RunRecord
 from bot.core.permissions import Permission
 
 
@@ -26,6 +26,9 @@ class RepoGitHub(Protocol):
         """Text of a file at `ref` (default branch when None); None when it does not exist."""
 
     def pull(self, number: int) -> PullFacts: ...
+    def commit(self, sha: str) -> CommitFacts:
+        """One commit: parents, author and committer emails, message and the files it changed."""
+
     def permission(self, login: str) -> Permission: ...
     def react(self, comment_id: int, content: str) -> None: ...
 

@@ -88,8 +88,13 @@ def run(args: argparse.Namespace) -> int:
             results = [r for r in results if r.model in models]
         else:
             results = results_for_commit(env, models, args.sha or pull.head_sha)
+        lock_commit = next((r.lock_commit for r in results if r.lock_commit), "")
         if args.sha:
             pull = dataclasses.replace(pull, head_sha=args.sha)  # the card and check name the judged commit
+        elif lock_commit:
+            pull = dataclasses.replace(
+                pull, head_sha=lock_commit
+            )  # the PR's head: the trained commit + dvc.lock
         outcomes = post_cards(env, results, pull, untrusted=args.untrusted)
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc

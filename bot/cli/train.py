@@ -69,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     from bot.cli import UserError
     from bot.core.actions_output import config_error_annotations
     from bot.core.config import ConfigError
+    from bot.core.pushes import lock_commit_message
     from bot.jobs.common import JobSetupError, job_config
-    from bot.jobs.train import TrainSetupError, commit_lock_if_changed, results_to_json, train
+    from bot.jobs.train import TrainSetupError, commit_lock_if_changed, on_lock_commit, results_to_json, train
     from bot.settings import Settings
 
     root: Path = args.repo_dir
@@ -122,13 +123,16 @@ def run(args: argparse.Namespace) -> int:
     print(summary(results))
     ok = all(r.ok for r in results)
     if ok and args.commit_lock:
-        names = ", ".join(r.model for r in results)
-        sha = commit_lock_if_changed(root, args.commit_lock, f"mlops-bot: dvc.lock of the trained {names}")
+        sha = commit_lock_if_changed(root, args.commit_lock, lock_commit_message([r.model for r in results]))
         print(
             f"committed dvc.lock to {args.commit_lock}: {sha}"
             if sha
             else "dvc.lock unchanged; nothing to commit"
         )
+        if sha:
+            results = on_lock_commit(registry, results, sha)
+            if args.json is not None:
+                args.json.write_text(results_to_json(results))
     sys.stdout.flush()
     return 0 if ok else 1
 

@@ -31,6 +31,18 @@ class PullFacts:
 
 
 @dataclass(frozen=True)
+class CommitFacts:
+    """One commit as GitHub describes it: who made it, on what, and which files it changed."""
+
+    sha: str
+    parents: tuple[str, ...]
+    author_email: str
+    committer_email: str
+    message: str
+    files: tuple[str, ...]  # paths changed against the first parent
+
+
+@dataclass(frozen=True)
 class CommentRef:
     id: int
     url: str = ""
@@ -135,6 +147,9 @@ class TrainResult:
     reproduced: bool | None = None  # whether `dvc repro` ran any stage command; None: not recorded
     stages: list[str] = field(default_factory=list)  # the `dvc repro` targets, the model's stage first
     failed_before_stage: bool = False  # the data could not be fetched: no stage command ran
+    # the commit of dvc.lock that `train --commit-lock` pushed on top of the trained one: the PR's new head,
+    # where the card and check go (its push is not trained again: bot/core/pushes.py)
+    lock_commit: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bot.core import replies
 from bot.core.config import ConfigError
 from bot.core.events import Delivery
 from bot.core.markers import reply_marker
+from bot.core.pushes import is_own_lock_commit
 from bot.handlers.comments import fork_approved
 from bot.handlers.context import Context, read_config
+from bot.ports import RepoGitHub
 
 # The keys of the PR's own notices. A command's answer (keyed by its comment id) may carry the same reply
 # text, hence its bare marker: keyed by the bare marker, refreshing a notice would take that answer for a
@@ -17,20 +20,27 @@ from bot.handlers.context import Context, read_config
 FORK_WAITING_KEY = reply_marker("fork-waiting", "pull")
 CONFIG_BROKEN_KEY = reply_marker("config-broken", "pull")
 
+log = logging.getLogger(__name__)
+
 
 def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
     """opened / synchronize / reopened: train the head commit."""
     pr = delivery.payload["pull_request"]
     gh = ctx.repo(delivery)
+    number = int(pr["number"])
+    head_sha = str(pr["head"]["sha"])
+    if _is_own_lock_push(gh, delivery, head_sha):
+        log.info(
+            "#%s: %s is the bot's own dvc.lock commit; its card and check are already on it", number, head_sha
+        )
+        return
     try:
         config = read_config(gh)
     except ConfigError as exc:
-        gh.upsert_comment(int(pr["number"]), CONFIG_BROKEN_KEY, replies.config_broken(str(exc)))
+        gh.upsert_comment(number, CONFIG_BROKEN_KEY, replies.config_broken(str(exc)))
         return
     if config is None or not config.models:
         return
-    number = int(pr["number"])
-    head_sha = str(pr["head"]["sha"])
     head_repo = ((pr["head"].get("repo") or {}).get("full_name")) or ""
     if head_repo.lower() != delivery.repo.lower() and not fork_approved(gh, number, head_sha):
         # Fork code never runs until someone with write permission has read it (Prow's ok-to-test).
@@ -39,6 +49,14 @@ def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
     ctx.queue_job(
         "train", f"{delivery.repo}#{number}@{head_sha}", delivery, pr=number, sha=head_sha, model=None
     )
+
+
+def _is_own_lock_push(gh: RepoGitHub, delivery: Delivery, head_sha: str) -> bool:
+    """A push by a bot (the App's installation token, or the workflow's GITHUB_TOKEN) of the `dvc.lock` commit
+    `train --commit-lock` makes. One request, and only for pushes a bot made: a person's push is trained."""
+    if delivery.action != "synchronize" or not delivery.sender_is_bot:
+        return False
+    return is_own_lock_commit(gh.commit(head_sha), str(delivery.payload.get("before") or ""))
 
 
 def on_pull_closed(ctx: Context, delivery: Delivery) -> None:

@@ -515,6 +515,15 @@ def commit_lock_if_changed(workdir: Path, branch: str, message: str) -> str | No
     return sha
 
 
+def on_lock_commit(registry: MlflowRegistry, results: Sequence[TrainResult], sha: str) -> list[TrainResult]:
+    """The trained runs now stand for the lock commit `sha` too: it is the PR's head, where the card goes and
+    where `/card` looks for them. The push of it is not trained again (bot/core/pushes.py)."""
+    for result in results:
+        if result.run is not None:
+            registry.tag_run(result.run.run_id, {RunTags.HEAD_SHA: sha})
+    return [dataclasses.replace(r, lock_commit=sha) for r in results]
+
+
 # -- the JSON `mlops-bot train --json` writes and `mlops-bot card --results` reads -----------------
 
 

@@ -278,8 +278,10 @@ def test_an_unchanged_project_trains_cards_merges_promotes_and_serves(
 
         with bot_in_process(world) as store:
             pr = standin.open_pull(repo, head="change-params", title="Change a parameter", author=ADMIN)
+            opened_head = standin.pull(repo, pr).head_sha
             for model in models:
                 check_card(standin, store, repo, pr, model, shape, tmp_path)
+            trained_once(standin, store, repo, pr, opened_head)
 
             standin.merge_pull(repo, pr, by=ADMIN, method="squash")
 
@@ -313,6 +315,26 @@ def test_an_unchanged_project_trains_cards_merges_promotes_and_serves(
             assert answer.json() in ([0], [1]), answer.json()
     finally:
         standin.stop()
+
+
+def trained_once(standin: Any, store: Any, repo: str, pr: int, opened_head: str) -> None:
+    """One human push, one training: the bot's own dvc.lock commit on top is the PR's head, with the checks,
+    and its `synchronize` trains nothing (issue 12)."""
+    from bot.handlers.context import JOB_EVENT
+
+    head = standin.pull(repo, pr).head_sha
+    assert head != opened_head, "the training committed no dvc.lock onto the PR branch"
+
+    def lock_push_handled() -> bool:
+        rows = store.list(limit=1000)
+        pushed = [r for r in rows if r.event == "pull_request" and r.action == "synchronize"]
+        return bool(pushed) and all(r.status == "done" for r in pushed) and store.queue_depth() == 0
+
+    wait_or_fail(store, "the synchronize of the lock commit, handled", lock_push_handled, 60)
+    trains = [r.id for r in store.list(limit=1000) if r.event == JOB_EVENT and r.action == "train"]
+    assert len(trains) == 1, f"{len(trains)} trainings for one push: {trains}"
+    checks = {r.name: r.conclusion for r in standin.check_runs(repo, head)}
+    assert checks and set(checks.values()) == {"success"}, checks
 
 
 def check_card(

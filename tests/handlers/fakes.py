@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.models import CommentRef, PullFacts
+from bot.core.models import CommentRef, CommitFacts, PullFacts
 from bot.core.permissions import Permission
 
 
@@ -18,6 +18,8 @@ class FakeRepo:
     permissions: dict[str, Permission] = field(default_factory=dict)
     comments: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     reactions: list[tuple[int, str]] = field(default_factory=list)
+    commits: dict[str, CommitFacts] = field(default_factory=dict)
+    commits_read: list[str] = field(default_factory=list)
     _next_id: int = 100
 
     def _id(self) -> int:
@@ -35,6 +37,10 @@ class FakeRepo:
 
     def pull(self, number: int) -> PullFacts:
         return self.pulls[number]
+
+    def commit(self, sha: str) -> CommitFacts:
+        self.commits_read.append(sha)
+        return self.commits[sha]
 
     def permission(self, login: str) -> Permission:
         return self.permissions.get(login, Permission.NONE)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from bot.core.config import CONFIG_PATH
 from bot.core.events import Delivery
+from bot.core.models import CommitFacts
 from bot.core.permissions import Permission
+from bot.core.pushes import BOT_GIT_EMAIL, lock_commit_message
 from bot.handlers import routes
 from bot.handlers.context import Context
 from bot.settings import Settings
@@ -103,6 +106,8 @@ def pr_event(
     sha: str = "a" * 40,
     delivery_id: str = "p1",
     updated_at: str = "2026-01-01T00:00:00Z",
+    sender: str = "alice",
+    before: str = "",
 ) -> Delivery:
     return Delivery(
         id=delivery_id,
@@ -111,7 +116,8 @@ def pr_event(
         payload={
             "repository": {"full_name": "acme/model"},
             "installation": {"id": 1},
-            "sender": {"login": "alice", "type": "User"},
+            "sender": {"login": sender, "type": "Bot" if sender.endswith("[bot]") else "User"},
+            **({"before": before, "after": sha} if before else {}),
             "pull_request": {
                 "number": number,
                 "merged": merged,
@@ -208,6 +214,55 @@ def test_same_repo_pr_trains_once_per_head(repo: FakeRepo, queue: Queue) -> None
     dispatch(repo, queue, pr_event("opened", delivery_id="p1-redelivered"))  # same head: same job key
     dispatch(repo, queue, pr_event("synchronize", sha="d" * 40, delivery_id="p2"))
     assert queue.kinds() == ["train", "train"]
+
+
+def lock_commit(sha: str, parent: str, **changes: Any) -> CommitFacts:
+    facts = CommitFacts(sha=sha, parents=(parent,), author_email=BOT_GIT_EMAIL, committer_email=BOT_GIT_EMAIL,
+                        message=lock_commit_message(["churn"]), files=("dvc.lock",))  # fmt: skip
+    return dataclasses.replace(facts, **changes)
+
+
+def test_the_bots_own_lock_commit_is_not_trained_again(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, pr_event("opened", delivery_id="p1"))
+    assert queue.kinds() == ["train"]
+    # The training pushed dvc.lock on top of the trained head, with the App's token (or the workflow's).
+    for bot in ("mlops-bot[bot]", "github-actions[bot]"):
+        lock = ("d" if bot.startswith("mlops") else "e") * 40
+        repo.commits[lock] = lock_commit(lock, "a" * 40)
+        dispatch(
+            repo, queue, pr_event("synchronize", sha=lock, before="a" * 40, sender=bot, delivery_id=lock)
+        )
+        assert queue.kinds() == ["train"], f"the lock commit pushed by {bot} was queued for training"
+    assert repo.commits_read == ["d" * 40, "e" * 40]  # one read of the pushed commit, nothing else
+
+
+@pytest.mark.parametrize(
+    "what, sender, changes",
+    [
+        ("a person's push is trained without asking what it holds", "alice", {}),
+        ("code beside dvc.lock", "mlops-bot[bot]", {"files": ("dvc.lock", "src/train.py")}),
+        ("another author", "mlops-bot[bot]", {"author_email": "mallory@example.com"}),
+        ("another message", "mlops-bot[bot]", {"message": "Update dvc.lock"}),
+        ("not on the commit the push started from", "mlops-bot[bot]", {"parents": ("f" * 40,)}),
+        ("a merge commit", "mlops-bot[bot]", {"parents": ("a" * 40, "f" * 40)}),
+        ("nothing changed", "mlops-bot[bot]", {"files": ()}),
+    ],
+)
+def test_any_other_push_is_trained(
+    repo: FakeRepo, queue: Queue, what: str, sender: str, changes: dict[str, Any]
+) -> None:
+    repo.commits["d" * 40] = lock_commit("d" * 40, "a" * 40, **changes)
+    dispatch(
+        repo, queue, pr_event("synchronize", sha="d" * 40, before="a" * 40, sender=sender, delivery_id="p2")
+    )
+    assert queue.kinds() == ["train"], what
+    assert repo.commits_read == ([] if sender == "alice" else ["d" * 40])
+
+
+def test_a_lock_commit_of_a_subfolder_project_is_recognised(repo: FakeRepo, queue: Queue) -> None:
+    repo.commits["d" * 40] = lock_commit("d" * 40, "a" * 40, files=("models/churn/dvc.lock",))
+    dispatch(repo, queue, pr_event("synchronize", sha="d" * 40, before="a" * 40, sender="mlops-bot[bot]"))
+    assert queue.jobs == {}
 
 
 def test_fork_pr_waits_for_ok_to_test_bound_to_the_head_sha(repo: FakeRepo, queue: Queue) -> None:
