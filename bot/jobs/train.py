@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import functools
 import json
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,8 +32,9 @@ from bot.adapters.dvc import (
 )
 from bot.adapters.mlflow import ModelLogError
 from bot.core.config import ModelSpec, RepoConfig
-from bot.core.models import Plot, RunRecord, TrainResult, train_result_from_dict
+from bot.core.models import RunRecord, TrainResult, train_result_from_dict
 from bot.core.tags import RunTags
+from bot.jobs.train_sources import read_facts, resolve_sources, run_artifacts
 
 if TYPE_CHECKING:
     from bot.adapters.mlflow import MlflowRegistry
@@ -138,7 +138,7 @@ def _train_one(
         stage = project.stage(spec.stage)
         if spec.output not in stage.outs:
             return failed(_not_an_output(project, spec, stage))
-        sources = _sources(project, spec, stage)
+        sources = resolve_sources(project, spec, stage)
         remote = project.default_remote()
         # Only what the cache lacks is fetched; the checkout also replaces what a failed run left behind.
         # Without a remote the workspace is left as it is: the stages rebuild what is stale.
@@ -174,7 +174,7 @@ def _train_one(
                 f"dvc.lock has no output {spec.output} for stage '{spec.stage}': check `output` of model "
                 f"{spec.name} in the config against the stage's `outs` in dvc.yaml"
             )
-        facts = _read_facts(project, spec, stage, sources, base_rev)
+        facts = read_facts(project, spec, stage, sources, base_rev)
         phase("log")
         reused = _reusable_run(registry, spec.name, output_hash) if not ran else None
         if reused is not None:
@@ -190,7 +190,7 @@ def _train_one(
                     **_run_tags(spec.name, context, output_hash, project.lock_hash()),
                     RunTags.TRAINED_SECONDS: f"{time.perf_counter() - started:.3f}",
                 },
-                artifacts=_artifacts(project.root, stage, sources, facts.plots),
+                artifacts=run_artifacts(project.root, stage, sources, facts.plots),
                 model_file=project.root / spec.output,
                 example_data=_example_data(project.root, spec),
             )
@@ -247,102 +247,6 @@ def _trained_seconds(run: RunRecord) -> float:
         return 0.0
 
 
-@dataclass(frozen=True)
-class _Sources:
-    """Where a model's metrics and plots come from, and the stages `dvc repro` must run to produce them."""
-
-    metrics: tuple[str, ...]  # metrics files
-    plot_stages: tuple[str, ...]  # stages whose `plots:` the card shows
-    plot_top_level: bool  # and dvc.yaml's top-level `plots:`
-    plot_names: tuple[str, ...]  # plot ids or files named in `plots_from`
-    stages: tuple[str, ...]  # repro targets, the model's stage first
-
-
-def _sources(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> _Sources:
-    """`metrics_from` / `plots_from` resolved against dvc.yaml; unset, the model's stage, the top-level
-    sections and every stage downstream of the model's stage, as `dvc metrics show` would list them."""
-    known = {stage.name, *stage.pipeline, *stage.downstream}
-    stages = [stage.name]
-    producers_missing = False
-
-    def stage_files(name: str) -> StageFiles:
-        return stage if name == stage.name else project.stage(name)
-
-    def produced_by(path: str) -> None:
-        nonlocal producers_missing
-        producer = project.producer(path)
-        if producer is None:
-            producers_missing = True
-        elif producer not in stages:
-            stages.append(producer)
-
-    metrics: list[str] = []
-    if spec.metrics_from is None:
-        metrics += stage.metrics
-        for name in stage.downstream:
-            found = project.stage(name).metrics
-            if found:
-                metrics += found
-                stages.append(name)
-        for path in project.top_level_metrics():
-            metrics.append(path)
-            produced_by(path)
-    else:
-        for entry in spec.metrics_from:
-            if entry in known or _is_stage(project, entry):
-                metrics += stage_files(entry).metrics
-                if entry not in stages:
-                    stages.append(entry)
-            else:
-                metrics.append(entry)
-                produced_by(entry)
-    if not metrics:
-        raise DvcMetricsError(
-            "(none)",
-            f"no metrics to judge: stage '{stage.name}' declares no `metrics:`, "
-            + (
-                "nor do the `metrics_from` entries"
-                if spec.metrics_from is not None
-                else "dvc.yaml has no top-level `metrics:` and no stage after it declares any"
-            )
-            + f"; set `metrics_from:` of model {spec.name} in the config to the stage or file that writes them",
-        )
-
-    plot_names: list[str] = []
-    plot_stages = [stage.name, *stage.downstream]
-    top_level = True
-    if spec.plots_from is not None:
-        plot_stages, top_level = [], False
-        for entry in spec.plots_from:
-            if entry in known or _is_stage(project, entry):
-                plot_stages.append(entry)
-            else:
-                plot_names.append(entry)
-    for name in plot_stages:
-        if name != stage.name and stage_files(name).plots and name not in stages:
-            stages.append(name)
-    for name in plot_names:
-        produced_by(name)
-    if producers_missing or (top_level and spec.plots_from is None):
-        # A top-level file written inside no declared output: whatever runs after the model may write it.
-        stages += [name for name in stage.downstream if name not in stages]
-    return _Sources(
-        metrics=tuple(dict.fromkeys(metrics)),
-        plot_stages=tuple(plot_stages),
-        plot_top_level=top_level,
-        plot_names=tuple(plot_names),
-        stages=tuple(stages),
-    )
-
-
-def _is_stage(project: DvcProject, name: str) -> bool:
-    try:
-        project.stage(name)
-    except DvcError:
-        return False
-    return True
-
-
 def _not_an_output(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> str:
     producer = project.producer(spec.output)
     where = f"it is an output of stage '{producer}'" if producer else "no stage in dvc.yaml outputs it"
@@ -357,36 +261,6 @@ def _not_an_output(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> s
 def _stages_text(stages: Sequence[str]) -> str:
     names = ", ".join(f"'{s}'" for s in stages)
     return f"stage {names}" if len(stages) == 1 else f"stages {names}"
-
-
-@dataclass(frozen=True)
-class _Facts:
-    metrics: dict[str, float]
-    params: dict[str, Any]
-    params_diff: dict[str, dict[str, Any]]
-    base_metrics: dict[str, float]
-    plots: list[Plot]
-    lineage: dict[str, str]
-
-
-def _read_facts(
-    project: DvcProject, spec: ModelSpec, stage: StageFiles, sources: _Sources, base_rev: str
-) -> _Facts:
-    """What the card shows, read through DVC: it works for any project, MLflow-aware or not."""
-    try:
-        plots = project.plots(sources.plot_stages, top_level=sources.plot_top_level, named=sources.plot_names)
-    except DvcError as exc:  # a plot is decoration: the card goes without, training stands
-        plots = []
-        print(f"mlops-bot train: {exc}", file=sys.stderr)
-    params_stages = list(dict.fromkeys([*stage.pipeline, *sources.stages]))
-    return _Facts(
-        metrics=project.metrics(sources.metrics),
-        params=project.params(params_stages),
-        params_diff=project.params_diff(base_rev, params_stages) if base_rev else {},
-        base_metrics=project.metrics(sources.metrics, rev=base_rev) if base_rev else {},
-        plots=plots,
-        lineage=project.input_md5s(sources.stages, extra=spec.training_data),
-    )
 
 
 def _reusable_run(registry: MlflowRegistry, model: str, output_hash: str) -> RunRecord | None:
@@ -427,22 +301,6 @@ def _run_tags(model: str, context: TrainContext, output_hash: str, lock_hash: st
 def _run_name(model: str, context: TrainContext) -> str:
     where = f"pr-{context.pr}" if context.pr is not None else (context.base_ref or "train")
     return f"{model} {where} {context.head_sha[:7]}".strip()
-
-
-def _artifacts(
-    root: Path, stage: StageFiles, sources: _Sources, plots: Sequence[Plot]
-) -> dict[str, list[Path]]:
-    """Files logged with the run, under their repository folders: params files, metrics, plots (images
-    included, which the card links), dvc.lock."""
-    plot_files = [path for plot in plots for path in plot.sources]
-    paths = [*stage.params_files, *sources.metrics, *plot_files, LOCK_FILE]
-    grouped: dict[str, list[Path]] = {}
-    for rel in dict.fromkeys(paths):
-        file = root / rel
-        if file.is_file():
-            parent = str(Path(rel).parent)
-            grouped.setdefault("" if parent == "." else parent, []).append(file)
-    return grouped
 
 
 def _example_data(root: Path, spec: ModelSpec) -> Path | None:

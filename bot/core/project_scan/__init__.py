@@ -2,10 +2,10 @@
 
 Two uses: `mlops-bot init` proposes a config from it (`propose`, `render_config`), and `mlops-bot config
 check` compares a config with it (`check_against_project`). Metrics are found as the train job finds them
-(bot/jobs/train.py `_sources`): the model's stage, the stages downstream of it and dvc.yaml's top-level
-`metrics:`, or the config's `metrics_from`; names are flattened with `.` and a name found in two files keeps
-its file as a prefix, as bot/adapters/dvc `DvcProject.metrics` does, so a name proposed here is one training
-reports.
+(bot/jobs/train_sources.py `resolve_sources`): the model's stage, the stages downstream of it and
+dvc.yaml's top-level `metrics:`, or the config's `metrics_from`; names are flattened with `.` and a name
+found in two files keeps its file as a prefix, as bot/adapters/dvc `DvcProject.metrics` does, so a name
+proposed here is one training reports.
 
 `pipeline` reads dvc.yaml and the metrics files, `propose` and `render` make a config, `check` checks one.
 """
