@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core import keys
+from bot.core.jobs import ReconcileRequest, to_params
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class ReconcileTimer:
                 "repository": {"full_name": repo},
                 "installation": {"id": installation_id},
                 "sender": {"login": "schedule", "type": "Bot"},
-                "params": {"model": None},
+                "params": to_params(ReconcileRequest()),
             }
             queued += bool(
                 self.store.enqueue(keys.reconcile_tick(repo, bucket), JOB_EVENT, "reconcile", payload)

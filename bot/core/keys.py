@@ -15,6 +15,28 @@ def job_row(kind: str, key: str) -> str:
     return f"{JOB_ROW_PREFIX}{kind}:{key}"
 
 
+def job_key(
+    repo: str, *, pr: int | None = None, sha: str | None = None, comment_id: int | None = None
+) -> str:
+    """What makes two requests for a job the same one: `repo[#pr][@sha][/c<comment>]`.
+
+    A push trains its head once however often it is delivered (`acme/m#7@<sha>`); a merge promotes once
+    (`acme/m@<merge sha>`); a command runs once per comment (`.../c<comment id>`)."""
+    key = repo
+    if pr is not None:
+        key += f"#{pr}"
+    if sha:
+        key += f"@{sha}"
+    if comment_id is not None:
+        key += f"/{comment_effect(comment_id)}"
+    return key
+
+
+def comment_effect(comment_id: int) -> str:
+    """The key of what a command comment did (a rollback's Deployment and reply): the same on a retry."""
+    return f"c{comment_id}"
+
+
 def reconcile_tick(repo: str, bucket: int | str) -> str:
     """The reconcile timer's job for `repo` in one time bucket: one per repository per interval."""
     return job_row("reconcile", f"{repo}@{bucket}")

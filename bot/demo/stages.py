@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.core import keys
+from bot.core.jobs import DriftRequest, to_params
 from bot.demo.probes import Probes
 from bot.demo.world import MAINTAINER, MODEL, READER, REPO, Progress, production_csv
 
@@ -227,7 +229,7 @@ class Stages(Probes):
     def _scheduled_check(self, label: str) -> None:
         """What the daily schedule does: one drift/monitoring job, waited for."""
         self.progress(label)
-        key = f"job:drift:schedule-{time.time_ns()}"
+        key = keys.job_row("drift", f"schedule-{time.time_ns()}")
         self.store.enqueue(
             key,
             "mlops-bot",
@@ -236,7 +238,7 @@ class Stages(Probes):
                 "repository": {"full_name": REPO},
                 "installation": {"id": self.installation_id},
                 "sender": {"login": "schedule", "type": "Bot"},
-                "params": {"model": MODEL},
+                "params": to_params(DriftRequest(model=MODEL)),
             },
         )
         self._wait(label, _bind(self._delivery_done, key), timeout=240)

@@ -10,10 +10,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.core import commands, replies
+from bot.core import commands, keys, replies
 from bot.core.commands import Command, Reply
 from bot.core.config import ConfigError, RepoConfig
 from bot.core.events import Delivery, head_at
+from bot.core.jobs import (
+    CardRequest,
+    DriftRequest,
+    PlanRequest,
+    PromoteRequest,
+    RollbackRequest,
+    TrainRequest,
+)
 from bot.core.markdown import code, escape_md
 from bot.core.markers import reply_marker
 from bot.handlers.context import Context, read_config
@@ -101,15 +109,12 @@ def _train(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: C
         _answer(gh, d, replies.fork_waiting(pull.head_sha))
         return
     comment_id = d.payload["comment"]["id"]
-    kind = "train" if cmd.verb == "train" else "card"
+    request = TrainRequest if cmd.verb == "train" else CardRequest
     # The job runs exactly the commit approved and judged here, whatever the head is when it starts.
     ctx.queue_job(
-        kind,
-        f"{d.repo}#{number}@{pull.head_sha}/c{comment_id}",
+        request(pr=number, sha=pull.head_sha, model=cmd.model),
+        keys.job_key(d.repo, pr=number, sha=pull.head_sha, comment_id=comment_id),
         d,
-        pr=number,
-        sha=pull.head_sha,
-        model=cmd.model,
     )
 
 
@@ -118,35 +123,29 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
     comment_id = d.payload["comment"]["id"]
     if not _on_pull(d):
         if cmd.dry_run:  # a plan for the default branch's head, e.g. from a drift issue
-            ctx.queue_job("plan", f"{d.repo}/c{comment_id}", d, pr=None, reply_to=number, model=cmd.model)
+            plan = PlanRequest(pr=None, reply_to=number, model=cmd.model)
+            ctx.queue_job(plan, keys.job_key(d.repo, comment_id=comment_id), d)
         else:
             _answer(gh, d, replies.pull_only(cmd.verb))
         return
     pull = gh.pull(number)
     if cmd.dry_run:
-        ctx.queue_job(
-            "plan", f"{d.repo}#{number}/c{comment_id}", d, pr=number, reply_to=number, model=cmd.model
-        )
+        plan = PlanRequest(pr=number, reply_to=number, model=cmd.model)
+        ctx.queue_job(plan, keys.job_key(d.repo, pr=number, comment_id=comment_id), d)
     elif pull.merged and pull.merge_commit_sha:
         # Retrying a merged PR's promotion is safe: promotion is keyed by (model, run).
         ctx.queue_job(
-            "promote",
-            f"{d.repo}@{pull.merge_commit_sha}/c{comment_id}",
+            PromoteRequest(sha=pull.merge_commit_sha, pr=number, model=cmd.model),
+            keys.job_key(d.repo, sha=pull.merge_commit_sha, comment_id=comment_id),
             d,
-            pr=number,
-            sha=pull.merge_commit_sha,
-            model=cmd.model,
         )
     elif pull.state == "open" and not config.promotion.allow_on_open_pr:
         _answer(gh, d, replies.promote_needs_merge(cmd.model))
     elif pull.state == "open":
         ctx.queue_job(
-            "promote",
-            f"{d.repo}#{number}@{pull.head_sha}/c{comment_id}",
+            PromoteRequest(sha=pull.head_sha, pr=number, model=cmd.model),
+            keys.job_key(d.repo, pr=number, sha=pull.head_sha, comment_id=comment_id),
             d,
-            pr=number,
-            sha=pull.head_sha,
-            model=cmd.model,
         )
     else:
         _answer(gh, d, replies.pull_closed(cmd.verb))
@@ -154,21 +153,21 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
 
 def _rollback(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
     comment_id = d.payload["comment"]["id"]
-    ctx.queue_job(
-        "rollback",
-        f"{d.repo}/c{comment_id}",
-        d,
+    request = RollbackRequest(
         reply_to=_number(d),
         model=cmd.model,
         to=cmd.to_version,
-        job_key=f"c{comment_id}",  # keys the rollback's Deployment and reply, so a retried job repeats nothing
+        job_key=keys.comment_effect(comment_id),  # keys its Deployment and reply: a retry repeats nothing
         dry_run=cmd.dry_run,
     )
+    ctx.queue_job(request, keys.job_key(d.repo, comment_id=comment_id), d)
 
 
 def _drift(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
     comment_id = d.payload["comment"]["id"]
-    ctx.queue_job("drift", f"{d.repo}/c{comment_id}", d, reply_to=_number(d), model=cmd.model)
+    ctx.queue_job(
+        DriftRequest(model=cmd.model, reply_to=_number(d)), keys.job_key(d.repo, comment_id=comment_id), d
+    )
 
 
 def _ok_to_test(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
@@ -200,7 +199,7 @@ def _ok_to_test(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, c
         _answer(gh, d, head_moved(seen.sha, pull.head_sha))
         return
     # Queue first, record second: a crash in between re-runs this delivery, and the job key dedupes.
-    ctx.queue_job("train", f"{d.repo}#{number}@{seen.sha}", d, pr=number, sha=seen.sha, model=None)
+    ctx.queue_job(TrainRequest(pr=number, sha=seen.sha), keys.job_key(d.repo, pr=number, sha=seen.sha), d)
     # The approval is recorded on the PR itself, bound to that sha: a later push needs a new one.
     gh.upsert_comment(
         number,

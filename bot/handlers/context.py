@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.core import keys
 from bot.core.config import CONFIG_PATH, ConfigError, RepoConfig, load_config
-from bot.core.events import Delivery
+from bot.core.events import Delivery, PermanentError
+from bot.core.jobs import JobRequest, JobRequestError, from_params, to_params
 from bot.ports import GitHubFactory, RepoGitHub
 from bot.settings import Settings
 
@@ -33,15 +34,16 @@ class Context:
     def repo(self, delivery: Delivery) -> RepoGitHub:
         return self.github.for_repo(delivery.repo, delivery.installation_id)
 
-    def queue_job(self, kind: str, key: str, delivery: Delivery, **params: Any) -> bool:
-        """Queue a job for the worker; `key` makes it idempotent (a redelivered event queues nothing new)."""
+    def queue_job(self, request: JobRequest, key: str, delivery: Delivery) -> bool:
+        """Queue a job for the worker; `key` (bot.core.keys.job_key) makes it idempotent: a redelivered event
+        queues nothing new."""
         payload: dict[str, Any] = {
             "repository": {"full_name": delivery.repo},
             "installation": {"id": delivery.installation_id},
             "sender": delivery.payload.get("sender") or {},
-            "params": params,
+            "params": to_params(request),
         }
-        return self.enqueue(keys.job_row(kind, key), JOB_EVENT, kind, payload)
+        return self.enqueue(keys.job_row(request.KIND, key), JOB_EVENT, request.KIND, payload)
 
 
 def read_config(gh: RepoGitHub) -> RepoConfig | None:
@@ -56,9 +58,12 @@ def read_config(gh: RepoGitHub) -> RepoConfig | None:
     return load_config(text, CONFIG_PATH)
 
 
-def job_params(delivery: Delivery) -> Mapping[str, Any]:
-    params = delivery.payload.get("params")
-    return params if isinstance(params, dict) else {}
+def job_request(delivery: Delivery) -> JobRequest:
+    """The request a job delivery carries; a row this version cannot read is a permanent failure, said plainly."""
+    try:
+        return from_params(delivery.action or "", delivery.payload.get("params"))
+    except JobRequestError as exc:
+        raise PermanentError(str(exc)) from exc
 
 
-__all__ = ["JOB_EVENT", "ConfigError", "Context", "job_params", "read_config"]
+__all__ = ["JOB_EVENT", "ConfigError", "Context", "job_request", "read_config"]

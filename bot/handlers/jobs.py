@@ -16,8 +16,18 @@ from typing import Any
 from bot.adapters.executor import JobError, LocalExecutor, Step
 from bot.core.events import Delivery, PermanentError
 from bot.core.isolation import JOB_PERMISSIONS
+from bot.core.jobs import (
+    CardRequest,
+    DriftRequest,
+    JobRequest,
+    PlanRequest,
+    PromoteRequest,
+    ReconcileRequest,
+    RollbackRequest,
+    TrainRequest,
+)
 from bot.core.models import PullFacts
-from bot.handlers.context import JOB_EVENT, Context, job_params
+from bot.handlers.context import JOB_EVENT, Context, job_request
 from bot.ports import RepoGitHub
 
 log = logging.getLogger(__name__)
@@ -26,56 +36,53 @@ log = logging.getLogger(__name__)
 # `executor: actions`: the workflow (templates/workflows/) each heavy job kind dispatches, and the inputs it
 # declares (GitHub refuses a dispatch with undeclared inputs). Rollback and reconcile are registry moves, not
 # heavy work: they run in the local executor in both modes.
-def _train_inputs(gh: RepoGitHub, p: dict[str, Any]) -> dict[str, str]:
-    return {"pr": str(p["pr"]), "model": p.get("model") or "", "sha": _job_sha(gh.pull(int(p["pr"])), p)}
+def _train_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
+    assert isinstance(r, TrainRequest | CardRequest)
+    return {"pr": str(r.pr), "model": r.model or "", "sha": _job_sha(gh.pull(r.pr), r)}
 
 
-def _job_sha(pull: PullFacts, params: dict[str, Any]) -> str:
+def _job_sha(pull: PullFacts, request: TrainRequest | CardRequest) -> str:
     """The commit a train/card job runs: the one its handler judged (approved, for a fork), never the head the
     PR has by the time the job starts, which may be a push nobody has read."""
-    sha = str(params.get("sha") or "")
-    if sha:
-        return sha
+    if request.sha:
+        return request.sha
     if pull.is_fork:
         raise PermanentError(f"a job for fork pull request #{pull.number} names no approved commit")
     return pull.head_sha  # a same-repository job queued before jobs carried their commit
 
 
-def _promote_inputs(dry_run: bool) -> Callable[[RepoGitHub, dict[str, Any]], dict[str, str]]:
-    def inputs(gh: RepoGitHub, p: dict[str, Any]) -> dict[str, str]:
-        return {
-            "model": p.get("model") or "",
-            "sha": str(p.get("sha") or ""),
-            "dry-run": "true" if dry_run else "false",
-            "pr": str(p.get("pr") or p.get("reply_to") or ""),  # names the run, so its outcome finds the PR
-        }
-
-    return inputs
-
-
-def _drift_inputs(gh: RepoGitHub, p: dict[str, Any]) -> dict[str, str]:
-    return {"model": p.get("model") or "", "report": "true", "issue": str(p.get("reply_to") or "")}
+def _promote_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
+    assert isinstance(r, PlanRequest | PromoteRequest)
+    dry_run = isinstance(r, PlanRequest)
+    return {
+        "model": r.model or "",
+        "sha": "" if isinstance(r, PlanRequest) else r.sha,
+        "dry-run": "true" if dry_run else "false",
+        "pr": str(r.pr or r.reply_to or ""),  # names the run, so its outcome finds the PR
+    }
 
 
-WORKFLOWS: dict[str, tuple[str, Callable[[RepoGitHub, dict[str, Any]], dict[str, str]]]] = {
+def _drift_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
+    assert isinstance(r, DriftRequest)
+    return {"model": r.model or "", "report": "true", "issue": str(r.reply_to or "")}
+
+
+WORKFLOWS: dict[str, tuple[str, Callable[[RepoGitHub, JobRequest], dict[str, str]]]] = {
     "train": ("mlops-pr.yml", _train_inputs),
     "card": ("mlops-pr.yml", _train_inputs),
-    "plan": ("mlops-promote.yml", _promote_inputs(dry_run=True)),
-    "promote": ("mlops-promote.yml", _promote_inputs(dry_run=False)),
+    "plan": ("mlops-promote.yml", _promote_inputs),
+    "promote": ("mlops-promote.yml", _promote_inputs),
     "drift": ("mlops-drift.yml", _drift_inputs),
 }
 
 
 def on_job(ctx: Context, delivery: Delivery) -> None:
-    kind = delivery.action or ""
-    plan = PLANS.get(kind)
-    if plan is None:
-        raise PermanentError(f"unknown job kind {kind!r}")
+    request = job_request(delivery)
+    kind = request.KIND
     gh = ctx.repo(delivery)
-    params = dict(job_params(delivery))
     if ctx.settings.executor == "actions" and kind in WORKFLOWS:
         workflow, inputs = WORKFLOWS[kind]
-        gh.dispatch_workflow(workflow, gh.default_branch(), inputs(gh, params))
+        gh.dispatch_workflow(workflow, gh.default_branch(), inputs(gh, request))
         return
     executor = LocalExecutor(
         work_dir=ctx.settings.work_dir,
@@ -85,7 +92,7 @@ def on_job(ctx: Context, delivery: Delivery) -> None:
         isolation=ctx.settings.stage_isolation,
         timeout_s=ctx.settings.job_timeout_seconds,
     )
-    checkout, branch, steps, files, env = plan(gh, params)
+    checkout, branch, steps, files, env = plan_job(gh, request)
     # The job's token reaches this one repository with only what this kind of job needs.
     token = ctx.github.token(delivery.installation_id, delivery.repo, permissions=JOB_PERMISSIONS[kind])
     try:
@@ -120,8 +127,8 @@ def _settings_env(ctx: Context) -> dict[str, str]:
 Plan = tuple[str, str | None, list[Step], dict[str, str], dict[str, str]]
 
 
-def _model_args(params: dict[str, Any]) -> list[str]:
-    return ["--model", str(params["model"])] if params.get("model") else []
+def _model_args(model: str | None) -> list[str]:
+    return ["--model", model] if model else []
 
 
 def _pull_event(pull: PullFacts) -> str:
@@ -139,18 +146,18 @@ def _pull_event(pull: PullFacts) -> str:
     )
 
 
-def _train_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
-    pull = gh.pull(int(params["pr"]))
-    sha = _job_sha(pull, params)
+def _train_plan(gh: RepoGitHub, r: TrainRequest) -> Plan:
+    pull = gh.pull(r.pr)
+    sha = _job_sha(pull, r)
     # dvc.lock goes back only onto a branch of ours that still points at the trained commit.
     same_repo = not pull.is_fork and sha == pull.head_sha
     pull = dataclasses.replace(pull, head_sha=sha)
-    train_args = ["train", *_model_args(params), "--json", "{job_dir}/train.json"]
+    train_args = ["train", *_model_args(r.model), "--json", "{job_dir}/train.json"]
     if same_repo:
         train_args += ["--commit-lock", pull.head_ref]  # what merges is what was trained
     steps = [
         Step(tuple(train_args), check=False),  # a failing stage still gets a card
-        Step(("card", *_model_args(params), "--results", "{job_dir}/train.json", "--pr", str(pull.number))),
+        Step(("card", *_model_args(r.model), "--results", "{job_dir}/train.json", "--pr", str(pull.number))),
     ]
     env = {
         "GITHUB_EVENT_PATH": "{job_dir}/event.json",
@@ -160,10 +167,10 @@ def _train_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
     return pull.head_sha, pull.head_ref if same_repo else None, steps, {"event.json": _pull_event(pull)}, env
 
 
-def _card_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
-    pull = gh.pull(int(params["pr"]))
-    pull = dataclasses.replace(pull, head_sha=_job_sha(pull, params))
-    steps = [Step(("card", *_model_args(params), "--pr", str(pull.number), "--sha", pull.head_sha))]
+def _card_plan(gh: RepoGitHub, r: CardRequest) -> Plan:
+    pull = gh.pull(r.pr)
+    pull = dataclasses.replace(pull, head_sha=_job_sha(pull, r))
+    steps = [Step(("card", *_model_args(r.model), "--pr", str(pull.number), "--sha", pull.head_sha))]
     return (
         pull.head_sha,
         None,
@@ -173,71 +180,79 @@ def _card_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
     )
 
 
-def _promote_plan(gh: RepoGitHub, params: dict[str, Any], *, dry_run: bool) -> Plan:
-    if params.get("pr") is not None:
-        pull = gh.pull(int(params["pr"]))
-        sha = str(params.get("sha") or (pull.merge_commit_sha if pull.merged else pull.head_sha))
+def _promote_plan(gh: RepoGitHub, r: PlanRequest | PromoteRequest) -> Plan:
+    dry_run = isinstance(r, PlanRequest)
+    if isinstance(r, PromoteRequest) and r.sha:
+        sha = r.sha
+    elif r.pr is not None:
+        pull = gh.pull(r.pr)
+        sha = pull.merge_commit_sha if pull.merged and pull.merge_commit_sha else pull.head_sha
     else:
         sha = gh.default_branch()
-    args = ["promote", *_model_args(params), "--sha", sha]
-    if params.get("pr") is not None:
-        args += ["--pr", str(params["pr"])]
-    if params.get("reply_to") is not None:
-        args += ["--reply-to", str(params["reply_to"])]
+    args = ["promote", *_model_args(r.model), "--sha", sha]
+    if r.pr is not None:
+        args += ["--pr", str(r.pr)]
+    if r.reply_to is not None:
+        args += ["--reply-to", str(r.reply_to)]
     if dry_run:
         args.append("--dry-run")
     args += ["--json", "{job_dir}/promote.json"]
     return sha, None, [Step(tuple(args))], {}, {}
 
 
-def _rollback_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
-    args = ["rollback", *_model_args(params), "--reply-to", str(params["reply_to"])]
-    if params.get("to"):
-        args += ["--to", str(params["to"])]
-    if params.get("job_key"):
-        args += ["--key", str(params["job_key"])]  # the job's: a retried job finds what it already did
-    if params.get("dry_run"):
+def _rollback_plan(gh: RepoGitHub, r: RollbackRequest) -> Plan:
+    args = ["rollback", *_model_args(r.model), "--reply-to", str(r.reply_to)]
+    if r.to:
+        args += ["--to", r.to]
+    if r.job_key:
+        args += ["--key", r.job_key]  # the job's: a retried job finds what it already did
+    if r.dry_run:
         args.append("--dry-run")
     return gh.default_branch(), None, [Step(tuple(args))], {}, {}
 
 
-def _drift_plan(gh: RepoGitHub, params: dict[str, Any]) -> Plan:
+def _drift_plan(gh: RepoGitHub, r: DriftRequest) -> Plan:
+    model = _model_args(r.model)
     steps = [
-        Step(
-            ("drift", *_model_args(params), "--out", "{job_dir}/drift", "--json", "{job_dir}/drift.json"),
-            check=False,
-        ),
+        Step(("drift", *model, "--out", "{job_dir}/drift", "--json", "{job_dir}/drift.json"), check=False),
         Step(
             (
                 "drift-report",
-                *_model_args(params),
+                *model,
                 "--summary",
                 "{job_dir}/drift.json",
                 "--error-log",
                 "{job_dir}/step0-drift.log",
                 "--json",
                 "{job_dir}/drift-report.json",
-                *(["--reply-to", str(params["reply_to"])] if params.get("reply_to") else []),
+                *(["--reply-to", str(r.reply_to)] if r.reply_to else []),
             )
         ),
     ]
     return gh.default_branch(), None, steps, {}, {}
 
 
-PLANS: dict[str, Callable[[RepoGitHub, dict[str, Any]], Plan]] = {
-    "train": _train_plan,
-    "card": _card_plan,
-    "plan": lambda gh, p: _promote_plan(gh, p, dry_run=True),
-    "promote": lambda gh, p: _promote_plan(gh, p, dry_run=False),
-    "rollback": _rollback_plan,
-    "drift": _drift_plan,
-    "reconcile": lambda gh, p: (
-        gh.default_branch(),
-        None,
-        [Step(("reconcile", *_model_args(p), *(["--dry-run"] if p.get("dry_run") else [])))],
-        {},
-        {},
-    ),
-}
+def _reconcile_plan(gh: RepoGitHub, r: ReconcileRequest) -> Plan:
+    step = Step(("reconcile", *_model_args(r.model), *(["--dry-run"] if r.dry_run else [])))
+    return gh.default_branch(), None, [step], {}, {}
+
+
+def plan_job(gh: RepoGitHub, request: JobRequest) -> Plan:
+    """Where (commit, branch) and how (CLI steps, files, environment) the local executor runs `request`."""
+    match request:
+        case TrainRequest():
+            return _train_plan(gh, request)
+        case CardRequest():
+            return _card_plan(gh, request)
+        case PlanRequest() | PromoteRequest():
+            return _promote_plan(gh, request)
+        case RollbackRequest():
+            return _rollback_plan(gh, request)
+        case DriftRequest():
+            return _drift_plan(gh, request)
+        case ReconcileRequest():
+            return _reconcile_plan(gh, request)
+    raise AssertionError(f"no plan for {request!r}")  # unreachable: JobRequest is closed
+
 
 ROUTES: dict[str, Any] = {JOB_EVENT: on_job}

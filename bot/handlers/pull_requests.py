@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.core import replies
+from bot.core import keys, replies
 from bot.core.config import ConfigError
 from bot.core.events import Delivery
+from bot.core.jobs import PromoteRequest, TrainRequest
 from bot.core.markers import reply_marker
 from bot.core.pushes import is_own_lock_commit
 from bot.handlers.comments import fork_approved
@@ -47,7 +48,7 @@ def on_pull_changed(ctx: Context, delivery: Delivery) -> None:
         gh.upsert_comment(number, FORK_WAITING_KEY, replies.fork_waiting(head_sha))
         return
     ctx.queue_job(
-        "train", f"{delivery.repo}#{number}@{head_sha}", delivery, pr=number, sha=head_sha, model=None
+        TrainRequest(pr=number, sha=head_sha), keys.job_key(delivery.repo, pr=number, sha=head_sha), delivery
     )
 
 
@@ -74,7 +75,9 @@ def on_pull_closed(ctx: Context, delivery: Delivery) -> None:
     merge_sha = str(pr.get("merge_commit_sha") or "")
     # Keyed by the merge commit: the same merge delivered twice promotes once.
     ctx.queue_job(
-        "promote", f"{delivery.repo}@{merge_sha}", delivery, pr=int(pr["number"]), sha=merge_sha, model=None
+        PromoteRequest(sha=merge_sha, pr=int(pr["number"])),
+        keys.job_key(delivery.repo, sha=merge_sha),
+        delivery,
     )
 
 

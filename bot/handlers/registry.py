@@ -13,6 +13,7 @@ import httpx
 
 from bot.core import keys
 from bot.core.events import Delivery
+from bot.core.jobs import ReconcileRequest, to_params
 from bot.core.tags import MODEL_REPO_TAG
 from bot.handlers.context import JOB_EVENT, Context
 
@@ -46,7 +47,7 @@ def on_registry_event(ctx: Context, delivery: Delivery) -> None:
         "repository": {"full_name": repo},
         "installation": {"id": None},
         "sender": {"login": "mlflow", "type": "Bot"},
-        "params": {"model": model},
+        "params": to_params(ReconcileRequest(model=model)),
     }
     ctx.enqueue(
         keys.reconcile_after_registry_event(repo, model, delivery.id), JOB_EVENT, "reconcile", payload

@@ -31,3 +31,23 @@ def test_keys_for_different_inputs_never_collide() -> None:
         *(keys.rollback_deployment(m, a, b) for m, a, b in itertools.product(models, ids, ids) if a != b),
     ]
     assert len(built) == len(set(built))
+
+
+def test_job_keys_keep_the_text_handlers_built_by_hand_before() -> None:
+    sha, merge = "a" * 40, "c" * 40
+    assert keys.job_key("acme/m", pr=7, sha=sha) == f"acme/m#7@{sha}"  # a push trains its head once
+    assert keys.job_key("acme/m", pr=7, sha=sha, comment_id=55) == f"acme/m#7@{sha}/c55"  # /train, /card
+    assert keys.job_key("acme/m", sha=merge) == f"acme/m@{merge}"  # a merge promotes once
+    assert keys.job_key("acme/m", sha=merge, comment_id=55) == f"acme/m@{merge}/c55"  # /promote after merge
+    assert keys.job_key("acme/m", pr=7, comment_id=55) == "acme/m#7/c55"  # /promote --dry-run on a PR
+    assert keys.job_key("acme/m", comment_id=55) == "acme/m/c55"  # /rollback, /drift
+    assert keys.comment_effect(55) == "c55"
+
+
+def test_job_keys_of_different_requests_never_collide() -> None:
+    shas = ("a" * 40, "b" * 40, None)
+    built = [
+        keys.job_key(r, pr=p, sha=s, comment_id=c)
+        for r, p, s, c in itertools.product(("acme/m", "acme/n"), (7, 8, None), shas, (55, 56, None))
+    ]
+    assert len(built) == len(set(built))

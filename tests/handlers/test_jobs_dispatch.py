@@ -10,8 +10,9 @@ from ruamel.yaml import YAML
 
 from bot.core.config import CONFIG_PATH
 from bot.core.events import Delivery
+from bot.core.jobs import CardRequest, TrainRequest, from_params
 from bot.handlers.context import JOB_EVENT, Context
-from bot.handlers.jobs import WORKFLOWS, on_job
+from bot.handlers.jobs import WORKFLOWS, on_job, plan_job
 from bot.resources import template_path
 from bot.settings import Settings
 from tests.handlers.fakes import FakeFactory, FakeRepo, Queue, pull
@@ -62,35 +63,30 @@ def test_heavy_jobs_dispatch_their_workflow_with_declared_inputs(kind: str, para
 
 # -- issue 18, finding 2: a job runs the commit its handler judged, not the head at the time it starts -----
 def test_a_job_runs_the_approved_sha_after_the_head_moved() -> None:
-    from bot.handlers.jobs import PLANS
-
     repo = DispatchingRepo()
     repo.pulls[8] = pull(8, fork=True, head_sha="e" * 40)  # pushed after the approval of "d" * 40
-    params = {"pr": 8, "sha": "d" * 40, "model": None}
-    inputs = WORKFLOWS["train"][1](repo, params)
+    inputs = WORKFLOWS["train"][1](repo, TrainRequest(pr=8, sha="d" * 40))
     assert inputs["sha"] == "d" * 40
-    checkout, branch, _steps, files, env = PLANS["train"](repo, params)
+    checkout, branch, _steps, files, env = plan_job(repo, TrainRequest(pr=8, sha="d" * 40))
     assert (checkout, branch, env["GITHUB_SHA"]) == ("d" * 40, None, "d" * 40)
     assert '"sha": "' + "d" * 40 in files["event.json"]
-    assert PLANS["card"](repo, params)[0] == "d" * 40
+    assert plan_job(repo, CardRequest(pr=8, sha="d" * 40))[0] == "d" * 40
 
 
 def test_a_same_repo_job_whose_branch_moved_does_not_commit_the_lock_onto_it() -> None:
-    from bot.handlers.jobs import PLANS
-
     repo = DispatchingRepo()  # PR 7's head is "9" * 40
-    checkout, branch, steps, _, _ = PLANS["train"](repo, {"pr": 7, "sha": "d" * 40, "model": None})
+    checkout, branch, steps, _, _ = plan_job(repo, TrainRequest(pr=7, sha="d" * 40))
     assert checkout == "d" * 40 and branch is None
     assert "--commit-lock" not in steps[0].args
 
 
 def test_a_fork_job_naming_no_commit_is_refused() -> None:
     from bot.core.events import PermanentError
-    from bot.handlers.jobs import PLANS
 
     repo = DispatchingRepo()
     repo.pulls[8] = pull(8, fork=True)
+    old_row = from_params("train", {"pr": 8, "model": None})  # queued before jobs carried their commit
     with pytest.raises(PermanentError, match="names no approved commit"):
-        PLANS["train"](repo, {"pr": 8, "model": None})
+        plan_job(repo, old_row)
     with pytest.raises(PermanentError, match="names no approved commit"):
-        WORKFLOWS["train"][1](repo, {"pr": 8, "model": None})
+        WORKFLOWS["train"][1](repo, old_row)

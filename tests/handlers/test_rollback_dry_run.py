@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.core.config import CONFIG_PATH
+from bot.core.jobs import ReconcileRequest, from_params
 from bot.core.permissions import Permission
-from bot.handlers.jobs import PLANS
+from bot.handlers.jobs import plan_job
 from tests.handlers.fakes import FakeRepo, Queue, pull
 from tests.handlers.test_handlers import CONFIG, comment, dispatch
 
@@ -28,7 +29,7 @@ def test_the_rollback_job_step_carries_the_dry_run_and_the_job_key(
     dispatch(repo, queue, comment(body, comment_id=4242))
     [(_event, kind, payload)] = queue.jobs.values()
     assert kind == "rollback"
-    _sha, _branch, [step], _files, _env = PLANS["rollback"](repo, payload["params"])
+    _sha, _branch, [step], _files, _env = plan_job(repo, from_params(kind, payload["params"]))
     assert ("--dry-run" in step.args) is dry
     assert step.args[step.args.index("--to") + 1] == "3"
     assert step.args[step.args.index("--key") + 1] == "c4242"
@@ -36,5 +37,5 @@ def test_the_rollback_job_step_carries_the_dry_run_and_the_job_key(
 
 @pytest.mark.parametrize("dry", [True, False])
 def test_the_reconcile_job_step_carries_the_dry_run(repo: FakeRepo, dry: bool) -> None:
-    _sha, _branch, [step], _files, _env = PLANS["reconcile"](repo, {"model": "churn", "dry_run": dry})
+    _sha, _branch, [step], _files, _env = plan_job(repo, ReconcileRequest(model="churn", dry_run=dry))
     assert step.args[0] == "reconcile" and ("--dry-run" in step.args) is dry
