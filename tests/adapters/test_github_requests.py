@@ -75,3 +75,94 @@ def test_find_issue_ignores_a_pull_request_carrying_the_marker(standin: StandIn)
     made = gh.upsert_issue(marker, "Drift", f"{marker}\nreal", ["drift"])
     found = gh.find_issue(marker)
     assert found is not None and found.number == made.number
+
+
+# -- ids the bot made or found are remembered, and verified on use ------------------------------------------
+CARD = "<!-- mlops-bot:card:iris -->"
+
+
+def _factory(standin: StandIn) -> GitHubFactory:
+    token = standin.installation_token(standin.install_app(FULL))
+    return GitHubFactory(
+        Settings(github_token=token, github_base_url=standin.base_url, github_throttle=False)
+    )
+
+
+def _thread(standin: StandIn, comments: int) -> int:
+    """An issue with `comments` human comments (three pages of comments at 250)."""
+    number = standin.create_issue(FULL, title="busy", body="", author="acme").number
+    for n in range(comments):
+        standin.add_comment(FULL, number, f"comment {n}" if n % 50 else f"quoting {CARD}", author="acme")
+    return number
+
+
+def _spent(standin: StandIn, before: int) -> list[str]:
+    return [f"{r.method} {r.path}" for r in standin.requests[before:]]
+
+
+def test_a_card_edit_goes_straight_to_the_known_comment(standin: StandIn) -> None:
+    factory = _factory(standin)
+    number = _thread(standin, 250)
+    first = factory.for_repo(FULL).upsert_comment(number, CARD, f"{CARD}\ncard v1")
+    before = len(standin.requests)
+    again = factory.for_repo(FULL).upsert_comment(number, CARD, f"{CARD}\ncard v2")  # another job, same bot
+    spent = _spent(standin, before)
+    assert again.id == first.id
+    assert spent == [
+        f"GET /repos/{FULL}/issues/comments/{first.id}",
+        f"PATCH /repos/{FULL}/issues/comments/{first.id}",
+    ]
+    before = len(standin.requests)
+    found = factory.for_repo(FULL).find_bot_comment(number, CARD)
+    assert found is not None and found.id == first.id
+    assert len(standin.requests) - before == 1
+    bot = [c for c in standin.comments(FULL, number) if c.user != "acme"]
+    assert [c.body for c in bot] == [f"{CARD}\ncard v2"]
+
+
+def test_a_known_comment_that_was_deleted_or_lost_its_marker_is_looked_up_again(standin: StandIn) -> None:
+    factory = _factory(standin)
+    number = _thread(standin, 3)
+    first = factory.for_repo(FULL).upsert_comment(number, CARD, f"{CARD}\ncard v1")
+    standin.delete_comment(FULL, first.id)
+    second = factory.for_repo(FULL).upsert_comment(number, CARD, f"{CARD}\ncard v2")
+    assert second.id != first.id
+    standin.edit_comment(FULL, second.id, "an admin took the marker out", by="acme")
+    third = factory.for_repo(FULL).upsert_comment(number, CARD, f"{CARD}\ncard v3")
+    assert third.id not in (first.id, second.id)
+    bodies = [c.body for c in standin.comments(FULL, number) if c.user != "acme"]
+    assert bodies == ["an admin took the marker out", f"{CARD}\ncard v3"]
+    assert factory.for_repo(FULL).find_bot_comment(number, CARD) == third
+
+
+def test_a_check_write_goes_straight_to_the_known_check_run(standin: StandIn) -> None:
+    factory = _factory(standin)
+    sha = standin.commit(FULL, "checks", {"params.yaml": "lr: 0.3\n"}, "tune", author="acme", base="main")
+    made = factory.for_repo(FULL).upsert_check_run(sha, "mlops-bot / iris", status="in_progress")
+    before = len(standin.requests)
+    done = factory.for_repo(FULL).upsert_check_run(
+        sha, "mlops-bot / iris", status="completed", conclusion="success", title="ok", summary="ok"
+    )
+    assert done == made
+    assert _spent(standin, before) == [f"PATCH /repos/{FULL}/check-runs/{made}"]
+    runs = [r for r in standin.check_runs(FULL, sha) if r.name == "mlops-bot / iris"]
+    assert [(r.id, r.conclusion) for r in runs] == [(made, "success")]
+
+
+def test_a_known_check_run_id_that_is_gone_falls_back_to_the_listing(standin: StandIn) -> None:
+    factory = _factory(standin)
+    sha = standin.commit(FULL, "checks2", {"params.yaml": "lr: 0.4\n"}, "tune", author="acme", base="main")
+    gh = factory.for_repo(FULL)
+    gh.known.put(FULL, "check", f"{sha}:mlops-bot / iris", 999_999_999)  # an id GitHub no longer knows
+    made = gh.upsert_check_run(sha, "mlops-bot / iris", status="in_progress")
+    assert made != 999_999_999
+    assert [r.id for r in standin.check_runs(FULL, sha) if r.name == "mlops-bot / iris"] == [made]
+
+
+def test_remembered_ids_are_bounded() -> None:
+    from bot.adapters.github.memory import KnownIds
+
+    known = KnownIds(limit=2)
+    for n in range(3):
+        known.put(FULL, "comment", str(n), n)
+    assert (known.get(FULL, "comment", "0"), known.get(FULL, "comment", "2"), len(known)) == (None, 2, 2)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters.github.errors import GitHubError, RetryPolicy, _retrying, _status
+from bot.adapters.github.memory import KnownIds
 from bot.adapters.github.repo import GitHubRepo
 from bot.settings import Settings
 
@@ -176,6 +177,7 @@ class GitHubFactory:
                 "No GitHub credentials: set MLOPS_BOT_GITHUB_TOKEN (or GITHUB_TOKEN), or MLOPS_BOT_APP_ID "
                 "with MLOPS_BOT_PRIVATE_KEY / MLOPS_BOT_PRIVATE_KEY_PATH for a GitHub App."
             )
+        self.known = KnownIds()  # comment and check run ids, shared by every adapter this factory makes
         self._login_lock = threading.Lock()
         self._token_login: str | None = None
 
@@ -189,7 +191,13 @@ class GitHubFactory:
             base_url=self.base_url, auth=Auth.Token(token), retry=None, timeout=30, per_page=100, **options
         )
 
-    def for_repo(self, full_name: str, installation_id: int | None = None) -> GitHubRepo:
+    def for_repo(
+        self,
+        full_name: str,
+        installation_id: int | None = None,
+        *,
+        repository: Mapping[str, Any] | None = None,
+    ) -> GitHubRepo:
         if self.app is not None:
             inst = installation_id if installation_id is not None else self._installation(full_name)
             token = _retrying(self.retry, "minting an installation token", lambda: self.app_token(inst))
@@ -198,7 +206,14 @@ class GitHubFactory:
             assert self.settings.github_token is not None
             token = self.settings.github_token.get_secret_value()
             login = self._login_for_token(token)
-        return GitHubRepo(self.client(token), full_name, bot_login=login, retry=self.retry)
+        return GitHubRepo(
+            self.client(token),
+            full_name,
+            bot_login=login,
+            retry=self.retry,
+            known=self.known,
+            repository=repository,
+        )
 
     def forget(self, installation_id: int, repositories: Collection[str] | None = None) -> None:
         if self.app is not None:

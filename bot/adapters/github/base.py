@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters.github.errors import RetryPolicy, T, _retrying
+from bot.adapters.github.memory import KnownIds
 
 if TYPE_CHECKING:
     from github import Github
     from github.Repository import Repository
+
+
+REPOSITORY_FACTS = ("default_branch", "clone_url")
 
 
 class RepoBase:
@@ -22,11 +26,18 @@ class RepoBase:
         *,
         bot_login: str,
         retry: RetryPolicy | None = None,
+        known: KnownIds | None = None,
+        repository: Mapping[str, Any] | None = None,
     ) -> None:
         self.gh = gh
         self.full_name = full_name
         self.bot_login = bot_login
         self.retry = retry or RetryPolicy()
+        # Ids of the comments and check runs the bot made or found, shared by the factory's adapters and
+        # verified on use (memory.py).
+        self.known = known if known is not None else KnownIds()
+        # What the webhook payload's `repository` already says (default branch, clone URL): not asked again.
+        self.facts = {k: str(v) for k, v in (repository or {}).items() if k in REPOSITORY_FACTS and v}
         self._repo: Repository | None = None
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
@@ -38,6 +49,15 @@ class RepoBase:
         if self._repo is None:
             self._repo = self.gh.get_repo(self.full_name, lazy=True)
         return self._repo
+
+    def _fact(self, name: str) -> str:
+        """A repository value: from the payload when it carried it, else from one `GET /repos/{o}/{r}`
+        (the lazy repository completes once and keeps every value of the answer)."""
+        if name not in self.facts:
+            self.facts[name] = self._call(
+                f"reading the {name.replace('_', ' ')}", lambda: str(getattr(self.repo, name))
+            )
+        return self.facts[name]
 
     def _mine(self, user: Any) -> bool:
         """Whether a GitHub object was authored by the bot: every marker look-up counts only those."""

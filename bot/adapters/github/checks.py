@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.adapters.github.base import RepoBase
-from bot.adapters.github.errors import MAX_CHECK_TEXT_CHARS, check_body
+from bot.adapters.github.errors import MAX_CHECK_TEXT_CHARS, _status, check_body
 
 
 class Checks(RepoBase):
@@ -37,10 +37,16 @@ class Checks(RepoBase):
         if details_url:
             fields["details_url"] = details_url
 
+        key = f"{head_sha}:{name}"
+
         def upsert() -> int:
             from github.CheckRun import CheckRun
             from github.PaginatedList import PaginatedList
 
+            known = self.known.get(self.full_name, "check", key)
+            if known is not None and self._edit_known_check(known, head_sha, name, fields):
+                return known
+            self.known.drop(self.full_name, "check", key)
             runs = PaginatedList(
                 CheckRun,
                 self.repo.requester,
@@ -51,11 +57,30 @@ class Checks(RepoBase):
             # A check run of the same name made by another App is not ours to edit or to trust.
             existing = next((r for r in runs if self._my_app(r.app)), None)
             if existing is None:
-                return int(self.repo.create_check_run(name=name, head_sha=head_sha, **fields).id)
-            existing.edit(**fields)
-            return int(existing.id)
+                made = int(self.repo.create_check_run(name=name, head_sha=head_sha, **fields).id)
+            else:
+                existing.edit(**fields)
+                made = int(existing.id)
+            self.known.put(self.full_name, "check", key, made)
+            return made
 
         return self._call(f"updating check run {name!r}", upsert)
+
+    def _edit_known_check(self, check_id: int, head_sha: str, name: str, fields: dict[str, Any]) -> bool:
+        """PATCH the remembered check run straight away (a check run is never deleted on its own, and only
+        its App may edit it); the answer verifies it is still the run of `name` on `head_sha`. False on 404."""
+        data = {
+            k: (v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v) for k, v in fields.items()
+        }
+        try:
+            _, answer = self.repo.requester.requestJsonAndCheck(
+                "PATCH", f"{self.repo.url}/check-runs/{check_id}", input=data
+            )
+        except Exception as exc:
+            if _status(exc) in (403, 404):  # gone, or (a recycled id) not ours
+                return False
+            raise
+        return bool(answer.get("head_sha") == head_sha and answer.get("name") == name)
 
     def check_conclusions(self, sha: str) -> dict[str, str]:
         def read() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The repository, its files, commits, pull requests, collaborators and workflows."""
+"""The repository, its files and commits, and its workflows."""
 
 from __future__ import annotations
 
@@ -7,18 +7,14 @@ import re
 from collections.abc import Mapping
 
 from bot.adapters.github.base import RepoBase
-from bot.adapters.github.errors import GitHubError, _status, check_body, git_blob_sha
-from bot.core.models import PullFacts, PullRef
-from bot.core.permissions import Permission
+from bot.adapters.github.errors import GitHubError, _status, git_blob_sha
 
 log = logging.getLogger("bot.adapters.github")
 
 
 class Contents(RepoBase):
     def default_branch(self) -> str:
-        return self._call(
-            "reading the default branch", lambda: str(self.gh.get_repo(self.full_name).default_branch)
-        )
+        return self._fact("default_branch")
 
     def read_file(self, path: str, ref: str | None = None) -> str | None:
         from github import UnknownObjectException
@@ -36,46 +32,8 @@ class Contents(RepoBase):
 
         return self._call(f"reading {path}", read)
 
-    def pull(self, number: int) -> PullFacts:
-        def read() -> PullFacts:
-            pr = self.repo.get_pull(number)
-            latest: dict[str, str] = {}
-            for review in pr.get_reviews():
-                if review.user is not None and review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-                    latest[review.user.login] = review.state
-            head_repo = pr.head.repo.full_name if pr.head.repo is not None else ""
-            return PullFacts(
-                number=pr.number,
-                title=pr.title,
-                author=pr.user.login,
-                state=pr.state,
-                merged=bool(pr.merged),
-                head_sha=pr.head.sha,
-                head_ref=pr.head.ref,
-                head_repo=head_repo,
-                base_ref=pr.base.ref,
-                base_sha=pr.base.sha,
-                base_repo=pr.base.repo.full_name,
-                merge_commit_sha=pr.merge_commit_sha,
-                html_url=pr.html_url,
-                approvals=sum(1 for state in latest.values() if state == "APPROVED"),
-            )
-
-        return self._call(f"reading pull request #{number}", read)
-
-    def permission(self, login: str) -> Permission:
-        def read() -> Permission:
-            try:
-                return Permission.parse(self.repo.get_collaborator_role_name(login))
-            except Exception as exc:
-                if _status(exc) == 404:  # not a user (or not visible): no permission
-                    return Permission.NONE
-                raise
-
-        return self._call(f"reading {login}'s permission", read)
-
     def clone_url(self) -> str:
-        return self._call("reading the clone URL", lambda: str(self.gh.get_repo(self.full_name).clone_url))
+        return self._fact("clone_url")
 
     def commit_files(self, branch: str, base_ref: str, files: Mapping[str, str], message: str) -> str:
         from github import InputGitTreeElement, UnknownObjectException
@@ -125,37 +83,6 @@ class Contents(RepoBase):
         if re.fullmatch(r"[0-9a-f]{40}", ref):
             return ref
         return str(self.repo.get_git_ref(f"heads/{ref.removeprefix('refs/heads/')}").object.sha)
-
-    def upsert_pull(self, head: str, base: str, title: str, body: str) -> PullRef:
-        check_body("The pull request body", body)
-        owner = self.full_name.split("/", 1)[0]
-        qualified = head if ":" in head else f"{owner}:{head}"
-
-        def upsert() -> PullRef:
-            found = next(
-                (p for p in self.repo.get_pulls(state="open", head=qualified) if self._mine(p.user)), None
-            )
-            if found is None:
-                try:
-                    found = self.repo.create_pull(base=base, head=head, title=title, body=body)
-                    return PullRef(found.number, found.html_url, found.head.sha)
-                except Exception as exc:
-                    if _status(exc) != 422:
-                        raise
-                    found = next(
-                        (p for p in self.repo.get_pulls(state="open", head=qualified) if self._mine(p.user)),
-                        None,
-                    )
-                    if found is None:
-                        raise GitHubError(
-                            f"GitHub refused to open a pull request from {head} into {base}: "
-                            f"{getattr(exc, 'data', exc)}"
-                        ) from exc
-            if (found.title, found.body or "", found.base.ref) != (title, body, base):
-                found.edit(title=title, body=body, base=base)
-            return PullRef(found.number, found.html_url, found.head.sha)
-
-        return self._call(f"opening the pull request from {head}", upsert)
 
     def dispatch_workflow(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
         def dispatch() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.adapters.github.base import RepoBase
-from bot.adapters.github.errors import check_body
+from bot.adapters.github.errors import _status, check_body
 from bot.core.models import CommentRef, IssueRef
 
 
@@ -19,10 +19,43 @@ class CommentsAndIssues(RepoBase):
             lambda: self.repo.requester.requestJsonAndCheck("POST", url, input={"content": content}),
         )
 
+    def _known_comment(self, issue_number: int, marker: str) -> Any | None:
+        """The remembered comment for `marker` on the issue, verified: still there, still the bot's, on this
+        issue, still carrying the marker (one `GET` of that comment). None, and forgotten, otherwise."""
+        key = f"{issue_number}:{marker}"
+        comment_id = self.known.get(self.full_name, "comment", key)
+        if comment_id is None:
+            return None
+        from github.IssueComment import IssueComment
+
+        try:
+            comment = IssueComment(self.repo.requester, url=f"{self.repo.url}/issues/comments/{comment_id}")
+            comment.body  # noqa: B018 - completes the lazy object: the one GET, raising 404 here
+        except Exception as exc:
+            if _status(exc) != 404:
+                raise
+            comment = None
+        if (
+            comment is None
+            or not self._mine(comment.user)
+            or marker not in (comment.body or "")
+            or not str(comment.issue_url).endswith(f"/issues/{issue_number}")
+        ):
+            self.known.drop(self.full_name, "comment", key)
+            return None
+        return comment
+
+    def _remember_comment(self, issue_number: int, marker: str, comment_id: int) -> None:
+        self.known.put(self.full_name, "comment", f"{issue_number}:{marker}", comment_id)
+
     def find_bot_comment(self, issue_number: int, marker: str) -> CommentRef | None:
         def find() -> CommentRef | None:
+            known = self._known_comment(issue_number, marker)
+            if known is not None:
+                return CommentRef(known.id, known.html_url)
             for c in self.repo.get_issue(issue_number).get_comments():
-                if c.user is not None and c.user.login == self.bot_login and marker in (c.body or ""):
+                if self._mine(c.user) and marker in (c.body or ""):
+                    self._remember_comment(issue_number, marker, int(c.id))
                     return CommentRef(c.id, c.html_url)
             return None
 
@@ -34,20 +67,23 @@ class CommentsAndIssues(RepoBase):
         check_body("The comment", body)
 
         def upsert() -> CommentRef:
+            known = self._known_comment(issue_number, marker)
+            if known is not None:
+                if known.body != body:
+                    known.edit(body)
+                return CommentRef(known.id, known.html_url)
             issue = self.repo.get_issue(issue_number)
-            mine = [
-                c
-                for c in issue.get_comments()
-                if c.user is not None and c.user.login == self.bot_login and marker in (c.body or "")
-            ]
+            mine = [c for c in issue.get_comments() if self._mine(c.user) and marker in (c.body or "")]
             if not mine:
                 made = issue.create_comment(body)
+                self._remember_comment(issue_number, marker, int(made.id))
                 return CommentRef(made.id, made.html_url)
             keep, extra = mine[0], mine[1:]
             if keep.body != body:
                 keep.edit(body)
             for duplicate in extra:  # left by an earlier lost response: one comment per marker
                 duplicate.delete()
+            self._remember_comment(issue_number, marker, int(keep.id))
             return CommentRef(keep.id, keep.html_url)
 
         return self._call(f"updating the comment on #{issue_number}", upsert)
