@@ -15,7 +15,9 @@ class Commits(RepoBase):
             git = commit.commit
             return CommitFacts(
                 sha=commit.sha,
-                parents=tuple(p.sha for p in git.parents),
+                parents=tuple(
+                    p.sha for p in commit.parents
+                ),  # the answer's own list: `git.parents` would fetch again
                 author_email=str(git.author.email or "") if git.author else "",
                 committer_email=str(git.committer.email or "") if git.committer else "",
                 message=git.message or "",
