@@ -138,3 +138,71 @@ def test_train_action_under_act(tmp_path: Path) -> None:
     assert calls[0][calls[0].index("--model") + 1] == 'm"; echo INJECTED; "'
     assert calls[1][calls[1].index("--pr") + 1] == "5"  # from the event, the input's default
     assert "| INJECTED" not in log  # the hostile model name never ran as shell code
+
+
+def test_the_gpu_workflow_init_writes_runs_under_act_with_its_labels_mapped(tmp_path: Path) -> None:
+    """The GPU recipe: `init --runner self-hosted,gpu`, the written mlops-pr.yml as a runner with both labels
+    runs it (act maps each label to the host), with the stand-in CLI and the offline actions."""
+    from bot.cli import main
+    from tests.actions.test_act_real import OFFLINE_ACTIONS, derived_workflow
+
+    act = tool("act")
+    repo, fake_bin, written = tmp_path / "repo", tmp_path / "bin", tmp_path / "written"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "params.yaml").write_text("train:\n  C: 0.5\n")
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "C=0.5"], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+
+    assert main(["init", "--dir", str(written), "--template", "--runner", "self-hosted,gpu"]) == 0
+    template = (written / ".github" / "workflows" / "mlops-pr.yml").read_text()
+    assert "runs-on: [self-hosted, gpu] # from mlops-bot init --runner" in template
+    workflow, pinned = derived_workflow(template)
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "mlops-pr.yml").write_text(workflow)
+    shutil.copytree(REPO_ROOT / "actions", tmp_path / "mlops-bot-src" / "actions")
+    folders = {
+        **{name: str(path) for name, path in OFFLINE_ACTIONS.items()},
+        "mlops-bot": str(tmp_path / "mlops-bot-src"),
+    }
+    same_repo = {"full_name": "acme/demo"}
+    event = {
+        "action": "synchronize",
+        "number": 5,
+        "pull_request": {
+            "number": 5,
+            "head": {"ref": "feature", "sha": head, "repo": same_repo},
+            "base": {"ref": "main", "sha": head, "repo": same_repo},
+        },
+        "repository": {"full_name": "acme/demo", "clone_url": str(repo)},
+    }
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    fake_bin.mkdir()
+    (fake_bin / "mlops-bot").write_text(FAKE_CLI.format(python=sys.executable))
+    (fake_bin / "mlops-bot").chmod(0o755)
+    command = [
+        act, "pull_request", "-W", str(tmp_path / "workflows"), "-e", str(tmp_path / "event.json"),
+        "-P", "self-hosted=-self-hosted", "-P", "gpu=-self-hosted", "--pull=false",
+        "--env", "GITHUB_REPOSITORY=acme/demo", "--env", f"OFFLINE_ARTIFACTS={tmp_path / 'artifacts'}",
+        "--local-repository", f"{CACHE_PIN}={OFFLINE / 'cache'}",
+    ]  # fmt: skip
+    for pin, name in pinned.items():
+        command += ["--local-repository", f"{pin}={folders[name]}"]
+    env = {
+        "PATH": f"{fake_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "FAKE_CALLS": str(tmp_path / "calls.jsonl"),
+    }
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert "Train and post the model card" in log and f"checked out {head}" in log
+    calls = [json.loads(line)[0] for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    assert calls == ["train", "card", "actions-summary"]
+    assert "Summary - ## mlops-bot train" in log
+    results = json.loads((tmp_path / "artifacts" / "mlops-bot-train-5" / "train.json").read_text())
+    assert results[0]["run"]["run_id"] == "run-42"

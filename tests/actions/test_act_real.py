@@ -41,6 +41,7 @@ OFFLINE_ACTIONS = {
     "actions/setup-python": OFFLINE / "setup-python",
     "actions/upload-artifact": OFFLINE / "upload-artifact",
 }
+CACHE_PIN = "actions/cache@0057852bfaa89a56745cba8c7296529d2fc39830"
 TRAIN_ACTION = re.compile(r"^[^/@]+/[^/@]+/actions/train@")
 
 
@@ -193,6 +194,8 @@ def act_command(
     ]
     for pin, name in pinned.items():
         command += ["--local-repository", f"{pin}={folders[name]}"]
+    # the train action's own cache steps (no OFFLINE_CACHE: every lookup misses, as on a first run)
+    command += ["--local-repository", f"{CACHE_PIN}={OFFLINE / 'cache'}"]
     return command
 
 
@@ -254,4 +257,15 @@ def test_pr_template_trains_and_posts_the_card_under_act(
     checks = [r for r in gh.check_runs(REPO, head) if r.name.endswith(MODEL)]
     assert [(r.status, r.conclusion) for r in checks] == [("completed", "success")], checks
     assert any(r.actor == gh.default_app.bot_login for r in gh.requests), "the job never called the stand-in"
+
+    # The run page: a log group per phase in order, the card and the train table in the step summary, the
+    # card's URL as the action's output, and no warning about a tracking server (the variable is set).
+    groups = [g for g in re.findall(r"::group::([^\n]*)", log)]
+    phases = [g for g in groups if g.startswith(f"{MODEL}: ")]
+    assert phases == [f"{MODEL}: dvc repro", f"{MODEL}: log the run to MLflow", f"{MODEL}: dvc push"], groups
+    assert "Post the model card" in groups
+    assert f"Summary - ### Model card: {MODEL}" in log and "Summary - ## mlops-bot train" in log
+    assert f"card-url={gh.html_url}/{REPO}/pull/{pull.number}#issuecomment-{cards[0].id}" in log
+    assert "no MLFLOW_TRACKING_URI" not in log
+
     assert_clean(gh)
