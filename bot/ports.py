@@ -25,7 +25,10 @@ class RepoGitHub(Protocol):
     def read_file(self, path: str, ref: str | None = None) -> str | None:
         """Text of a file at `ref` (default branch when None); None when it does not exist."""
 
-    def pull(self, number: int) -> PullFacts: ...
+    def pull(self, number: int, *, approvals: bool = False) -> PullFacts:
+        """The pull request; its approving reviews are counted only with `approvals` (a review listing more),
+        else `approvals` is 0: ask for them wherever a gate judges approvals."""
+
     def commit(self, sha: str) -> CommitFacts:
         """One commit: parents, author and committer emails, message and the files it changed."""
 
@@ -84,7 +87,16 @@ class RepoGitHub(Protocol):
 
 
 class GitHubFactory(Protocol):
-    def for_repo(self, full_name: str, installation_id: int | None = None) -> RepoGitHub: ...
+    def for_repo(
+        self,
+        full_name: str,
+        installation_id: int | None = None,
+        *,
+        repository: Mapping[str, Any] | None = None,
+    ) -> RepoGitHub:
+        """The adapter for one repository. `repository`: the webhook payload's `repository` object, whose
+        `default_branch` and `clone_url` are then not read from GitHub again."""
+
     def forget(self, installation_id: int, repositories: Collection[str] | None = None) -> None:
         """The installation was deleted (`repositories` None) or lost those repositories: drop cached tokens."""
 

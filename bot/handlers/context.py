@@ -13,6 +13,9 @@ from bot.core.jobs import JobRequest, JobRequestError, from_params, to_params
 from bot.ports import GitHubFactory, RepoGitHub
 from bot.settings import Settings
 
+# What a webhook's `repository` says that the bot would otherwise read with `GET /repos/{owner}/{repo}`.
+REPOSITORY_FACTS = ("default_branch", "clone_url")
+
 JOB_EVENT = "mlops-bot"  # the `event` of jobs the bot queues for itself; `action` is the job kind
 
 Enqueue = Callable[[str, str, str | None, dict[str, Any]], bool]
@@ -32,18 +35,32 @@ class Context:
     history: PullHistory | None = None  # None: no record, so `/ok-to-test` cannot bind and refuses
 
     def repo(self, delivery: Delivery) -> RepoGitHub:
-        return self.github.for_repo(delivery.repo, delivery.installation_id)
+        # The payload's `repository` (a webhook's, or the facts a queued job carries) spares a repository read.
+        repository = delivery.payload.get("repository")
+        return self.github.for_repo(
+            delivery.repo,
+            delivery.installation_id,
+            repository=repository if isinstance(repository, dict) else None,
+        )
 
     def queue_job(self, request: JobRequest, key: str, delivery: Delivery) -> bool:
         """Queue a job for the worker; `key` (bot.core.keys.job_key) makes it idempotent: a redelivered event
         queues nothing new."""
         payload: dict[str, Any] = {
-            "repository": {"full_name": delivery.repo},
+            "repository": {"full_name": delivery.repo, **repository_facts(delivery)},
             "installation": {"id": delivery.installation_id},
             "sender": delivery.payload.get("sender") or {},
             "params": to_params(request),
         }
         return self.enqueue(keys.job_row(request.KIND, key), JOB_EVENT, request.KIND, payload)
+
+
+def repository_facts(delivery: Delivery) -> dict[str, str]:
+    """The default branch and clone URL the delivery's `repository` carries, for the job it queues."""
+    repository = delivery.payload.get("repository")
+    if not isinstance(repository, dict):
+        return {}
+    return {k: str(repository[k]) for k in REPOSITORY_FACTS if repository.get(k)}
 
 
 def read_config(gh: RepoGitHub) -> RepoConfig | None:

@@ -121,7 +121,7 @@ def promote(
     original_env, original_builder = env, build_bento
     config = env.config
     outcomes = []
-    pull = env.gh.pull(pr) if pr is not None else None
+    pull = env.gh.pull(pr, approvals=config.promotion.required_approvals > 0) if pr is not None else None
     approvals = pull.approvals if pull is not None else None
     # Required checks are judged on the PR's head (where CI ran), else on the promoted commit.
     checks = (

@@ -166,3 +166,56 @@ def test_remembered_ids_are_bounded() -> None:
     for n in range(3):
         known.put(FULL, "comment", str(n), n)
     assert (known.get(FULL, "comment", "0"), known.get(FULL, "comment", "2"), len(known)) == (None, 2, 2)
+
+
+# -- what the webhook already said is not asked again; reviews only when the gate needs them -----------------
+def test_the_payloads_repository_spares_the_repository_read(standin: StandIn) -> None:
+    factory = _factory(standin)
+    told = factory.for_repo(FULL, repository={"default_branch": "main", "clone_url": "file:///told.git"})
+    before = len(standin.requests)
+    assert (told.default_branch(), told.clone_url()) == ("main", "file:///told.git")
+    assert len(standin.requests) == before
+    asked = factory.for_repo(FULL)
+    assert asked.default_branch() == "main" and asked.clone_url().endswith(".git")
+    assert _spent(standin, before) == [f"GET /repos/{FULL}"]  # one answer holds both
+
+
+def test_a_job_queued_from_a_webhook_carries_the_repository_facts(standin: StandIn) -> None:
+    from bot.core.events import Delivery
+    from bot.core.jobs import TrainRequest
+    from bot.handlers.context import Context
+
+    queued: list[dict[str, object]] = []
+    ctx = Context(
+        settings=Settings(github_base_url=standin.base_url),
+        github=_factory(standin),
+        enqueue=lambda key, event, action, payload: queued.append(payload) or True,
+    )
+    repository = {
+        "full_name": FULL,
+        "default_branch": "main",
+        "clone_url": "file:///told.git",
+        "private": False,
+    }
+    delivery = Delivery("d1", "pull_request", "opened", {"repository": repository, "installation": {"id": 1}})
+    ctx.queue_job(TrainRequest(pr=1), "k", delivery)
+    job = Delivery("job:k", "mlops-bot", "train", queued[0])
+    before = len(standin.requests)
+    gh = ctx.repo(job)
+    assert (gh.default_branch(), gh.clone_url()) == ("main", "file:///told.git")
+    assert _spent(standin, before) == []
+    assert queued[0]["repository"] == {k: repository[k] for k in ("full_name", "default_branch", "clone_url")}
+
+
+def test_pull_facts_are_one_request_unless_the_gate_needs_approvals(standin: StandIn) -> None:
+    factory = _factory(standin)
+    standin.commit(FULL, "reviewed", {"params.yaml": "lr: 0.5\n"}, "tune", author="acme", base="main")
+    number = standin.open_pull(FULL, head="reviewed", title="Tune", author="acme")
+    standin.approve(FULL, number, by="reviewer-a")
+    gh = factory.for_repo(FULL)
+    before = len(standin.requests)
+    assert gh.pull(number).head_ref == "reviewed"
+    assert _spent(standin, before) == [f"GET /repos/{FULL}/pulls/{number}"]
+    before = len(standin.requests)
+    assert gh.pull(number, approvals=True).approvals == 1
+    assert len(standin.requests) - before == 2

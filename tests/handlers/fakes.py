@@ -35,7 +35,7 @@ class FakeRepo:
     def read_file(self, path: str, ref: str | None = None) -> str | None:
         return self.files.get(path)
 
-    def pull(self, number: int) -> PullFacts:
+    def pull(self, number: int, *, approvals: bool = False) -> PullFacts:
         return self.pulls[number]
 
     def commit(self, sha: str) -> CommitFacts:
@@ -76,7 +76,9 @@ class FakeRepo:
 class FakeFactory:
     repo: FakeRepo
 
-    def for_repo(self, full_name: str, installation_id: int | None = None) -> FakeRepo:
+    def for_repo(
+        self, full_name: str, installation_id: int | None = None, *, repository: Any = None
+    ) -> FakeRepo:
         assert full_name == self.repo.full_name
         return self.repo
 

@@ -9,11 +9,12 @@ from bot.core.permissions import Permission
 
 
 class Pulls(RepoBase):
-    def pull(self, number: int) -> PullFacts:
+    def pull(self, number: int, *, approvals: bool = False) -> PullFacts:
         def read() -> PullFacts:
             pr = self.repo.get_pull(number)
             latest: dict[str, str] = {}
-            for review in pr.get_reviews():
+            # The reviews are a listing of their own: read only when a gate counts approvals.
+            for review in pr.get_reviews() if approvals else ():
                 if review.user is not None and review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
                     latest[review.user.login] = review.state
             head_repo = pr.head.repo.full_name if pr.head.repo is not None else ""
