@@ -163,7 +163,7 @@ def test_reads_default_branch_files_and_pull_facts(repo: Repo) -> None:
     number = s.open_pull(repo.full_name, head="exp", title="Tune", author=repo.owner)
     s.approve(repo.full_name, number, by="reviewer-a")
     s.approve(repo.full_name, number, by="reviewer-a")
-    facts = gh.pull(number)
+    facts = gh.pull(number, approvals=True)
     assert (facts.head_sha, facts.head_ref, facts.base_ref, facts.approvals) == (sha, "exp", "main", 1)
     assert not facts.is_fork and facts.state == "open" and not facts.merged
 

@@ -219,3 +219,18 @@ def test_pull_facts_are_one_request_unless_the_gate_needs_approvals(standin: Sta
     before = len(standin.requests)
     assert gh.pull(number, approvals=True).approvals == 1
     assert len(standin.requests) - before == 2
+
+
+# -- what is re-read is asked conditionally: a current copy costs a 304, which GitHub does not charge ---------
+def test_a_repeated_config_read_is_a_304_and_a_change_is_seen(standin: StandIn) -> None:
+    factory = _factory(standin)
+    standin.commit(FULL, "main", {".github/mlops-bot.yml": "models: []\n"}, "config", author="acme")
+    assert factory.for_repo(FULL).read_file(".github/mlops-bot.yml") == "models: []\n"
+    before = len(standin.requests)
+    assert factory.for_repo(FULL).read_file(".github/mlops-bot.yml") == "models: []\n"  # the next event
+    again = standin.requests[before:]
+    assert [(r.method, r.status, r.counts_toward_rate_limit) for r in again] == [("GET", 304, False)]
+    standin.commit(FULL, "main", {".github/mlops-bot.yml": "models: [{name: iris}]\n"}, "more", author="acme")
+    assert factory.for_repo(FULL).read_file(".github/mlops-bot.yml") == "models: [{name: iris}]\n"
+    assert factory.for_repo(FULL).read_file("missing.yml") is None
+    assert factory.for_repo(FULL).read_file(".github") is None  # a directory

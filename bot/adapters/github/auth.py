@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters.github.errors import GitHubError, RetryPolicy, _retrying, _status
-from bot.adapters.github.memory import KnownIds
+from bot.adapters.github.memory import ConditionalCache, KnownIds
 from bot.adapters.github.repo import GitHubRepo
 from bot.settings import Settings
 
@@ -178,6 +178,7 @@ class GitHubFactory:
                 "with MLOPS_BOT_PRIVATE_KEY / MLOPS_BOT_PRIVATE_KEY_PATH for a GitHub App."
             )
         self.known = KnownIds()  # comment and check run ids, shared by every adapter this factory makes
+        self.etags = ConditionalCache()  # ETags and answers of what is re-read (config, comment pages)
         self._login_lock = threading.Lock()
         self._token_login: str | None = None
 
@@ -212,6 +213,7 @@ class GitHubFactory:
             bot_login=login,
             retry=self.retry,
             known=self.known,
+            etags=self.etags,
             repository=repository,
         )
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters.github.errors import RetryPolicy, T, _retrying
-from bot.adapters.github.memory import KnownIds
+from bot.adapters.github.memory import ConditionalCache, KnownIds
 
 if TYPE_CHECKING:
     from github import Github
@@ -27,6 +27,7 @@ class RepoBase:
         bot_login: str,
         retry: RetryPolicy | None = None,
         known: KnownIds | None = None,
+        etags: ConditionalCache | None = None,
         repository: Mapping[str, Any] | None = None,
     ) -> None:
         self.gh = gh
@@ -36,6 +37,7 @@ class RepoBase:
         # Ids of the comments and check runs the bot made or found, shared by the factory's adapters and
         # verified on use (memory.py).
         self.known = known if known is not None else KnownIds()
+        self.etags = etags if etags is not None else ConditionalCache()
         # What the webhook payload's `repository` already says (default branch, clone URL): not asked again.
         self.facts = {k: str(v) for k, v in (repository or {}).items() if k in REPOSITORY_FACTS and v}
         self._repo: Repository | None = None
@@ -58,6 +60,27 @@ class RepoBase:
                 f"reading the {name.replace('_', ' ')}", lambda: str(getattr(self.repo, name))
             )
         return self.facts[name]
+
+    def _get_conditional(self, url: str, parameters: dict[str, Any] | None = None) -> Any:
+        """The JSON answer of `GET url`, asked with the ETag of the last answer when there is one: a 304 (free
+        of rate limit on GitHub) returns the copy kept here. HTTP errors raise as PyGithub's exceptions do."""
+        import json
+        from urllib.parse import urlencode
+
+        requester = self.repo.requester
+        key = url + ("?" + urlencode(sorted(parameters.items())) if parameters else "")
+        cached = self.etags.get(self.full_name, key)
+        headers = {"If-None-Match": cached[0]} if cached is not None else {}
+        status, answer_headers, output = requester.requestJson("GET", url, parameters, headers)
+        if status == 304 and cached is not None:
+            return cached[1]
+        data = json.loads(output) if output else None
+        if status >= 400:
+            raise requester.createException(status, answer_headers, data if isinstance(data, dict) else {})
+        etag = next((str(v) for k, v in answer_headers.items() if k.lower() == "etag"), "")
+        if etag:
+            self.etags.put(self.full_name, key, etag, data)
+        return data
 
     def _mine(self, user: Any) -> bool:
         """Whether a GitHub object was authored by the bot: every marker look-up counts only those."""

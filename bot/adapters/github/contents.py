@@ -17,18 +17,26 @@ class Contents(RepoBase):
         return self._fact("default_branch")
 
     def read_file(self, path: str, ref: str | None = None) -> str | None:
-        from github import UnknownObjectException
+        import base64
+        from urllib.parse import quote
 
         def read() -> str | None:
             try:
-                content = self.repo.get_contents(path, ref=ref) if ref else self.repo.get_contents(path)
-            except UnknownObjectException:
-                return None
-            if isinstance(content, list):
-                return None  # a directory
-            if content.encoding != "base64":  # files over 1 MB come without content: read the blob
-                return _decode_blob(self.repo.get_git_blob(content.sha).content)
-            return content.decoded_content.decode("utf-8", errors="replace")
+                if ref is None:  # the default branch's head: re-read on every event, so asked conditionally
+                    data = self._get_conditional(f"{self.repo.url}/contents/{quote(path)}")
+                else:
+                    _, data = self.repo.requester.requestJsonAndCheck(
+                        "GET", f"{self.repo.url}/contents/{quote(path)}", {"ref": ref}
+                    )
+            except Exception as exc:
+                if _status(exc) == 404:
+                    return None
+                raise
+            if not isinstance(data, dict) or data.get("type", "file") != "file":
+                return None  # a directory (a list), a submodule or a symlink
+            if data.get("encoding") != "base64":  # files over 1 MB come without content: read the blob
+                return _decode_blob(self.repo.get_git_blob(str(data["sha"])).content)
+            return base64.b64decode(str(data.get("content") or "")).decode("utf-8", errors="replace")
 
         return self._call(f"reading {path}", read)
 

@@ -1,4 +1,6 @@
-"""Ids the bot made or found on GitHub, remembered so the next write goes straight to them.
+"""What the adapter remembers between calls: ids it made or found, and ETags of what it re-reads.
+
+Ids the bot made or found on GitHub are remembered so the next write goes straight to them.
 
 A card edit knows its comment id, a check write its check run id: without this each would first list the
 comments of the pull request (one page per 100 comments) or the check runs of the commit. A remembered id
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Any
 
 MAX_KNOWN_IDS = 4096
+MAX_CONDITIONAL_ENTRIES = 256  # config files and comment pages: small answers
 
 
 class KnownIds:
@@ -43,3 +47,32 @@ class KnownIds:
     def __len__(self) -> int:
         with self._lock:
             return len(self._ids)
+
+
+class ConditionalCache:
+    """(repository, URL with its query) -> (ETag, JSON answer) of what the bot re-reads, least recently used
+    out first: the next read sends If-None-Match, and a 304 (which GitHub does not count against the rate
+    limit) means the copy here is current. Thread-safe; one per factory."""
+
+    def __init__(self, limit: int = MAX_CONDITIONAL_ENTRIES) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[tuple[str, str], tuple[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, repo: str, url: str) -> tuple[str, Any] | None:
+        with self._lock:
+            found = self._entries.get((repo, url))
+            if found is not None:
+                self._entries.move_to_end((repo, url))
+            return found
+
+    def put(self, repo: str, url: str, etag: str, data: Any) -> None:
+        with self._lock:
+            self._entries[(repo, url)] = (etag, data)
+            self._entries.move_to_end((repo, url))
+            while len(self._entries) > self.limit:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
