@@ -36,11 +36,17 @@ class RepoGitHub(Protocol):
     def react(self, comment_id: int, content: str) -> None: ...
 
     # No unkeyed `comment()`: every write is found by its marker first, so a retried job leaves one comment.
-    def find_bot_comment(self, issue_number: int, marker: str) -> CommentRef | None:
-        """The bot's own comment carrying `marker`, if any."""
+    def find_bot_comment(
+        self, issue_number: int, marker: str, *, since: str | None = None
+    ) -> CommentRef | None:
+        """The bot's own comment carrying `marker`, if any. `since` (ISO 8601): no such comment can be older
+        (it answers a comment made then), so only the comments since are looked through."""
 
-    def upsert_comment(self, issue_number: int, marker: str, body: str) -> CommentRef:
-        """Edit the bot's comment carrying `marker`, or create it. Never two comments per marker."""
+    def upsert_comment(
+        self, issue_number: int, marker: str, body: str, *, since: str | None = None
+    ) -> CommentRef:
+        """Edit the bot's comment carrying `marker`, or create it. Never two comments per marker. `since`: as
+        for `find_bot_comment`."""
 
     def upsert_check_run(
         self,

@@ -46,7 +46,7 @@ def on_comment_created(ctx: Context, delivery: Delivery) -> None:
     except Exception:  # cosmetic: a failed acknowledgement must never stop the command (issue 11 defect 4)
         log.warning("could not react to comment %s on %s", comment["id"], delivery.repo, exc_info=True)
     number = int(issue["number"])
-    answer = _answerer(gh, number, int(comment["id"]))
+    answer = _answerer(gh, number, int(comment["id"]), _made_at(delivery))
     if isinstance(parsed, Reply):
         answer(parsed.text)
         return
@@ -71,17 +71,23 @@ def on_comment_created(ctx: Context, delivery: Delivery) -> None:
     VERBS[parsed.verb](ctx, delivery, gh, config, parsed)
 
 
-def _answerer(gh: RepoGitHub, number: int, comment_id: int) -> Callable[[str], None]:
-    """Answers to one comment are keyed by its id: a redelivered or retried command answers once."""
+def _answerer(gh: RepoGitHub, number: int, comment_id: int, since: str | None) -> Callable[[str], None]:
+    """Answers to one comment are keyed by its id: a redelivered or retried command answers once. An answer is
+    never older than its command, so only the comments since the command are looked through for it."""
 
     def answer(text: str) -> None:
-        gh.upsert_comment(number, reply_marker("answer", str(comment_id)), text)
+        gh.upsert_comment(number, reply_marker("answer", str(comment_id)), text, since=since)
 
     return answer
 
 
+def _made_at(delivery: Delivery) -> str | None:
+    """When the command's comment was made (its `created_at`), if the payload says."""
+    return str(delivery.payload["comment"].get("created_at") or "") or None
+
+
 def _answer(gh: RepoGitHub, d: Delivery, text: str) -> None:
-    _answerer(gh, _number(d), int(d.payload["comment"]["id"]))(text)
+    _answerer(gh, _number(d), int(d.payload["comment"]["id"]), _made_at(d))(text)
 
 
 def _on_pull(delivery: Delivery) -> bool:
@@ -178,10 +184,10 @@ def _ok_to_test(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, c
     comment_id = int(d.payload["comment"]["id"])
     # A second delivery of this comment (GitHub's redelivery, or a captured signed body replayed under a
     # new delivery id) is the same approval: keyed by the comment, not by the delivery, it does nothing new.
-    if gh.find_bot_comment(number, approval_by(comment_id)) is not None:
+    if gh.find_bot_comment(number, approval_by(comment_id), since=_made_at(d)) is not None:
         log.info("approval comment %s on %s#%s already handled", comment_id, d.repo, number)
         return
-    if gh.find_bot_comment(number, reply_marker("answer", str(comment_id))) is not None:
+    if gh.find_bot_comment(number, reply_marker("answer", str(comment_id)), since=_made_at(d)) is not None:
         log.info("approval comment %s on %s#%s already answered", comment_id, d.repo, number)
         return
     pull = gh.pull(number)

@@ -234,3 +234,22 @@ def test_a_repeated_config_read_is_a_304_and_a_change_is_seen(standin: StandIn) 
     assert factory.for_repo(FULL).read_file(".github/mlops-bot.yml") == "models: [{name: iris}]\n"
     assert factory.for_repo(FULL).read_file("missing.yml") is None
     assert factory.for_repo(FULL).read_file(".github") is None  # a directory
+
+
+def test_an_answer_to_a_command_lists_only_the_comments_since_the_command(standin: StandIn) -> None:
+    factory = _factory(standin)
+    number = _thread(standin, 250)
+    for old in standin.comments(FULL, number):
+        old.updated_at = old.created_at = "2026-01-01T00:00:00Z"  # a thread that grew over the past months
+    command = standin.add_comment(FULL, number, "/help", author="acme")
+    marker = f"<!-- mlops-bot:answer:{command.id} -->"
+    before = len(standin.requests)
+    made = factory.for_repo(FULL).upsert_comment(number, marker, "help", since=command.created_at)
+    assert _spent(standin, before) == [
+        f"GET /repos/{FULL}/issues/{number}/comments",  # one page: the 250 earlier comments are not listed
+        f"POST /repos/{FULL}/issues/{number}/comments",
+    ]
+    fresh = _factory(standin).for_repo(FULL)  # another process: nothing remembered
+    assert fresh.find_bot_comment(number, marker, since=command.created_at) == made
+    assert fresh.upsert_comment(number, marker, "help", since=command.created_at) == made
+    assert [c.body for c in standin.comments(FULL, number) if marker in c.body] == [f"{marker}\nhelp"]

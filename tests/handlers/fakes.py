@@ -53,10 +53,14 @@ class FakeRepo:
         self.comments.setdefault(issue_number, []).append((ref.id, body))
         return ref
 
-    def find_bot_comment(self, issue_number: int, marker: str) -> CommentRef | None:
+    def find_bot_comment(
+        self, issue_number: int, marker: str, *, since: str | None = None
+    ) -> CommentRef | None:
         return next((CommentRef(i) for i, b in self.comments.get(issue_number, []) if marker in b), None)
 
-    def upsert_comment(self, issue_number: int, marker: str, body: str) -> CommentRef:
+    def upsert_comment(
+        self, issue_number: int, marker: str, body: str, *, since: str | None = None
+    ) -> CommentRef:
         body = body if marker in body else f"{marker}\n{body}"
         thread = self.comments.setdefault(issue_number, [])
         for n, (cid, old) in enumerate(thread):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.adapters.github.base import RepoBase
@@ -48,12 +49,29 @@ class CommentsAndIssues(RepoBase):
     def _remember_comment(self, issue_number: int, marker: str, comment_id: int) -> None:
         self.known.put(self.full_name, "comment", f"{issue_number}:{marker}", comment_id)
 
-    def find_bot_comment(self, issue_number: int, marker: str) -> CommentRef | None:
+    def _comments(self, issue_number: int, since: str | None) -> Any:
+        """The issue's comments; with `since`, only those updated since then (GitHub's `since`; a second early,
+        as both times are GitHub's own, to the second): what answers a comment made at `since` is among them,
+        however long the thread."""
+        issue = self.repo.get_issue(issue_number)
+        if since is None:
+            return issue.get_comments()
+        try:
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            return issue.get_comments()  # an unreadable time: list everything rather than miss the answer
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return issue.get_comments(since=moment - timedelta(seconds=1))
+
+    def find_bot_comment(
+        self, issue_number: int, marker: str, *, since: str | None = None
+    ) -> CommentRef | None:
         def find() -> CommentRef | None:
             known = self._known_comment(issue_number, marker)
             if known is not None:
                 return CommentRef(known.id, known.html_url)
-            for c in self.repo.get_issue(issue_number).get_comments():
+            for c in self._comments(issue_number, since):
                 if self._mine(c.user) and marker in (c.body or ""):
                     self._remember_comment(issue_number, marker, int(c.id))
                     return CommentRef(c.id, c.html_url)
@@ -61,7 +79,9 @@ class CommentsAndIssues(RepoBase):
 
         return self._call(f"reading the comments of #{issue_number}", find)
 
-    def upsert_comment(self, issue_number: int, marker: str, body: str) -> CommentRef:
+    def upsert_comment(
+        self, issue_number: int, marker: str, body: str, *, since: str | None = None
+    ) -> CommentRef:
         if marker not in body:
             body = f"{marker}\n{body}"
         check_body("The comment", body)
@@ -72,10 +92,13 @@ class CommentsAndIssues(RepoBase):
                 if known.body != body:
                     known.edit(body)
                 return CommentRef(known.id, known.html_url)
-            issue = self.repo.get_issue(issue_number)
-            mine = [c for c in issue.get_comments() if self._mine(c.user) and marker in (c.body or "")]
+            mine = [
+                c
+                for c in self._comments(issue_number, since)
+                if self._mine(c.user) and marker in (c.body or "")
+            ]
             if not mine:
-                made = issue.create_comment(body)
+                made = self.repo.get_issue(issue_number).create_comment(body)
                 self._remember_comment(issue_number, marker, int(made.id))
                 return CommentRef(made.id, made.html_url)
             keep, extra = mine[0], mine[1:]
