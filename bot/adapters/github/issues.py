@@ -111,6 +111,16 @@ class CommentsAndIssues(RepoBase):
 
         return self._call(f"updating the comment on #{issue_number}", upsert)
 
+    def _bot_issue(self, marker: str, *, closed: bool = True) -> Any | None:
+        """The bot's issue carrying `marker`: an open one first, else (with `closed`) a closed one. One listing
+        of the bot's own issues in both states."""
+        shut = None
+        for issue in self._issues_with(marker, "all"):
+            if issue.state == "open":
+                return issue
+            shut = shut or issue
+        return shut if closed else None
+
     def _issues_with(self, marker: str, state: str) -> Iterable[Any]:
         from github.Issue import Issue
         from github.PaginatedList import PaginatedList
@@ -134,10 +144,12 @@ class CommentsAndIssues(RepoBase):
 
     def find_issue(self, marker: str) -> IssueRef | None:
         def find() -> IssueRef | None:
-            for state in ("open", "closed"):
-                for issue in self._issues_with(marker, state):
-                    return IssueRef(issue.number, issue.html_url, issue.state, issue.body or "")
-            return None
+            issue = self._bot_issue(marker)
+            return (
+                None
+                if issue is None
+                else IssueRef(issue.number, issue.html_url, issue.state, issue.body or "")
+            )
 
         return self._call("finding an issue by marker", find)
 
@@ -149,9 +161,7 @@ class CommentsAndIssues(RepoBase):
         check_body("The issue body", body)
 
         def upsert() -> IssueRef:
-            found = next(iter(self._issues_with(marker, "open")), None)
-            if found is None and reopen:
-                found = next(iter(self._issues_with(marker, "closed")), None)
+            found = self._bot_issue(marker, closed=reopen)
             if found is None:
                 made = self.repo.create_issue(title=title, body=body, labels=list(labels))
                 return IssueRef(made.number, made.html_url, made.state, body)
