@@ -4,6 +4,7 @@ counted in the stand-in's request log (issue 12, item 1)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +254,23 @@ def test_an_answer_to_a_command_lists_only_the_comments_since_the_command(standi
     assert fresh.find_bot_comment(number, marker, since=command.created_at) == made
     assert fresh.upsert_comment(number, marker, "help", since=command.created_at) == made
     assert [c.body for c in standin.comments(FULL, number) if marker in c.body] == [f"{marker}\nhelp"]
+
+
+def test_ids_are_remembered_across_processes_in_the_bots_work_dir(standin: StandIn, tmp_path: Path) -> None:
+    """A card job is a process of its own: what the previous job posted is found through the work dir."""
+    token = standin.installation_token(standin.install_app(FULL))
+
+    def job() -> GitHubFactory:  # a fresh process: nothing in memory, the bot's work dir on disk
+        return GitHubFactory(
+            Settings(
+                github_token=token, github_base_url=standin.base_url, github_throttle=False, work_dir=tmp_path
+            )
+        )
+
+    number = _thread(standin, 250)
+    first = job().for_repo(FULL).upsert_comment(number, CARD, f"{CARD}\ncard v1")
+    before = len(standin.requests)
+    again = job().for_repo(FULL).upsert_comment(number, CARD, f"{CARD}\ncard v2")
+    assert again.id == first.id
+    assert len(standin.requests) - before == 2  # GET the comment, PATCH it: no listing of 250 comments
+    assert oct((tmp_path / "github-ids.sqlite").stat().st_mode & 0o777) == "0o600"

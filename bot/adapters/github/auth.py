@@ -19,6 +19,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from github import Github
 
+IDS_FILE = "github-ids.sqlite"
 TOKEN_REFRESH_MARGIN_S = 300  # mint a new installation token when the cached one has < 5 min left
 
 
@@ -177,7 +178,10 @@ class GitHubFactory:
                 "No GitHub credentials: set MLOPS_BOT_GITHUB_TOKEN (or GITHUB_TOKEN), or MLOPS_BOT_APP_ID "
                 "with MLOPS_BOT_PRIVATE_KEY / MLOPS_BOT_PRIVATE_KEY_PATH for a GitHub App."
             )
-        self.known = KnownIds()  # comment and check run ids, shared by every adapter this factory makes
+        # Comment and check run ids, shared by every adapter this factory makes and, where the bot was given its
+        # work dir (the bot and the jobs it runs), by the next process too.
+        ids_file = settings.work_dir / IDS_FILE if "work_dir" in settings.model_fields_set else None
+        self.known = KnownIds(path=ids_file)
         self.etags = ConditionalCache()  # ETags and answers of what is re-read (config, comment pages)
         self._login_lock = threading.Lock()
         self._token_login: str | None = None

@@ -5,24 +5,43 @@ Ids the bot made or found on GitHub are remembered so the next write goes straig
 A card edit knows its comment id, a check write its check run id: without this each would first list the
 comments of the pull request (one page per 100 comments) or the check runs of the commit. A remembered id
 is only a hint, verified on use: a 404, or a comment whose body lost its marker, falls back to the look-up.
-One memory per factory (so per process: the bot's, or one job's), bounded: the least recently used go first.
+One memory per factory, kept in the bot's work dir too so that the next job finds it; bounded: the least
+recently used go first.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("bot.adapters.github")
 
 MAX_KNOWN_IDS = 4096
 MAX_CONDITIONAL_ENTRIES = 256  # config files and comment pages: small answers
 
 
 class KnownIds:
-    """(repository, kind, key) -> id, least recently used out first. Thread-safe."""
+    """(repository, kind, key) -> id, least recently used out first. Thread-safe.
 
-    def __init__(self, limit: int = MAX_KNOWN_IDS) -> None:
+    With `path` (a SQLite file in the bot's work dir), what one process learns the next one finds: a card job
+    is a process of its own, and the previous job posted the card. The file is the bot's (mode 0600) and
+    only a hint: an unreadable or unwritable file is ignored, and every id read from it is verified on use.
+    """
+
+    def __init__(
+        self, limit: int = MAX_KNOWN_IDS, *, path: Path | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.limit = limit
+        self.path = path
+        self._clock = clock
         self._ids: OrderedDict[tuple[str, str, str], int] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -31,7 +50,9 @@ class KnownIds:
             found = self._ids.get((repo, kind, key))
             if found is not None:
                 self._ids.move_to_end((repo, kind, key))
-            return found
+                return found
+        stored = self._disk("SELECT id FROM ids WHERE repo = ? AND kind = ? AND key = ?", (repo, kind, key))
+        return int(stored[0][0]) if stored else None
 
     def put(self, repo: str, kind: str, key: str, value: int) -> None:
         with self._lock:
@@ -39,14 +60,46 @@ class KnownIds:
             self._ids.move_to_end((repo, kind, key))
             while len(self._ids) > self.limit:
                 self._ids.popitem(last=False)
+        self._disk(
+            "INSERT INTO ids (repo, kind, key, id, used) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (repo, kind, key) DO UPDATE SET id = excluded.id, used = excluded.used",
+            (repo, kind, key, value, self._clock()),
+            prune=True,
+        )
 
     def drop(self, repo: str, kind: str, key: str) -> None:
         with self._lock:
             self._ids.pop((repo, kind, key), None)
+        self._disk("DELETE FROM ids WHERE repo = ? AND kind = ? AND key = ?", (repo, kind, key))
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._ids)
+
+    def _disk(self, sql: str, args: tuple[Any, ...], *, prune: bool = False) -> list[Any]:
+        if self.path is None:
+            return []
+        try:
+            if not self.path.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            with closing(sqlite3.connect(self.path, timeout=5)) as db, db:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS ids (repo TEXT, kind TEXT, key TEXT, id INTEGER, used REAL, "
+                    "PRIMARY KEY (repo, kind, key))"
+                )
+                rows = db.execute(sql, args).fetchall()
+                if prune:
+                    db.execute(
+                        "DELETE FROM ids WHERE rowid NOT IN (SELECT rowid FROM ids ORDER BY used DESC LIMIT ?)",
+                        (self.limit,),
+                    )
+                return rows
+        except (OSError, sqlite3.Error) as exc:
+            log.warning(
+                "the remembered GitHub ids in %s are not usable (%s); looking ids up instead", self.path, exc
+            )
+            return []
 
 
 class ConditionalCache:
