@@ -274,3 +274,23 @@ def test_ids_are_remembered_across_processes_in_the_bots_work_dir(standin: Stand
     assert again.id == first.id
     assert len(standin.requests) - before == 2  # GET the comment, PATCH it: no listing of 250 comments
     assert oct((tmp_path / "github-ids.sqlite").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_listing_of_comments_asks_each_page_conditionally(standin: StandIn, tmp_path: Path) -> None:
+    """A reply posted by the next job lists the thread again: the pages that did not change are free 304s."""
+    token = standin.installation_token(standin.install_app(FULL))
+
+    def job() -> GitHubFactory:
+        settings = Settings(
+            github_token=token, github_base_url=standin.base_url, github_throttle=False, work_dir=tmp_path
+        )
+        return GitHubFactory(settings)
+
+    number = _thread(standin, 250)
+    job().for_repo(FULL).upsert_comment(number, "<!-- mlops-bot:reply:1 -->", "planned")
+    before = len(standin.requests)
+    job().for_repo(FULL).upsert_comment(number, "<!-- mlops-bot:reply:2 -->", "promoted")
+    spent = [(r.method, r.status, r.counts_toward_rate_limit) for r in standin.requests[before:]]
+    assert spent == [("GET", 304, False), ("GET", 304, False), ("GET", 200, True), ("POST", 201, True)]
+    bodies = [c.body for c in standin.comments(FULL, number) if c.user != "acme"]
+    assert bodies == ["<!-- mlops-bot:reply:1 -->\nplanned", "<!-- mlops-bot:reply:2 -->\npromoted"]

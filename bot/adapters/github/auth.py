@@ -182,7 +182,9 @@ class GitHubFactory:
         # work dir (the bot and the jobs it runs), by the next process too.
         ids_file = settings.work_dir / IDS_FILE if "work_dir" in settings.model_fields_set else None
         self.known = KnownIds(path=ids_file)
-        self.etags = ConditionalCache()  # ETags and answers of what is re-read (config, comment pages)
+        self.etags = ConditionalCache(
+            path=ids_file
+        )  # ETags and answers of what is re-read (config, comment pages)
         self._login_lock = threading.Lock()
         self._token_login: str | None = None
 

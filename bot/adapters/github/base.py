@@ -61,9 +61,9 @@ class RepoBase:
             )
         return self.facts[name]
 
-    def _get_conditional(self, url: str, parameters: dict[str, Any] | None = None) -> Any:
-        """The JSON answer of `GET url`, asked with the ETag of the last answer when there is one: a 304 (free
-        of rate limit on GitHub) returns the copy kept here. HTTP errors raise as PyGithub's exceptions do."""
+    def _get_conditional(self, url: str, parameters: dict[str, Any] | None = None) -> tuple[Any, str]:
+        """The JSON answer of `GET url` and its Link header, asked with the ETag of the last answer when there
+        is one: a 304 (free of rate limit on GitHub) returns the copy kept. HTTP errors raise as PyGithub's."""
         import json
         from urllib.parse import urlencode
 
@@ -73,14 +73,14 @@ class RepoBase:
         headers = {"If-None-Match": cached[0]} if cached is not None else {}
         status, answer_headers, output = requester.requestJson("GET", url, parameters, headers)
         if status == 304 and cached is not None:
-            return cached[1]
+            return cached[1]["data"], str(cached[1]["link"])
         data = json.loads(output) if output else None
         if status >= 400:
             raise requester.createException(status, answer_headers, data if isinstance(data, dict) else {})
-        etag = next((str(v) for k, v in answer_headers.items() if k.lower() == "etag"), "")
-        if etag:
-            self.etags.put(self.full_name, key, etag, data)
-        return data
+        found = {k.lower(): str(v) for k, v in answer_headers.items()}
+        if found.get("etag"):
+            self.etags.put(self.full_name, key, found["etag"], {"data": data, "link": found.get("link", "")})
+        return data, found.get("link", "")
 
     def _mine(self, user: Any) -> bool:
         """Whether a GitHub object was authored by the bot: every marker look-up counts only those."""

@@ -23,7 +23,7 @@ class Contents(RepoBase):
         def read() -> str | None:
             try:
                 if ref is None:  # the default branch's head: re-read on every event, so asked conditionally
-                    data = self._get_conditional(f"{self.repo.url}/contents/{quote(path)}")
+                    data, _ = self._get_conditional(f"{self.repo.url}/contents/{quote(path)}")
                 else:
                     _, data = self.repo.requester.requestJsonAndCheck(
                         "GET", f"{self.repo.url}/contents/{quote(path)}", {"ref": ref}

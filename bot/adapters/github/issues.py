@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,20 +50,29 @@ class CommentsAndIssues(RepoBase):
     def _remember_comment(self, issue_number: int, marker: str, comment_id: int) -> None:
         self.known.put(self.full_name, "comment", f"{issue_number}:{marker}", comment_id)
 
-    def _comments(self, issue_number: int, since: str | None) -> Any:
-        """The issue's comments; with `since`, only those updated since then (GitHub's `since`; a second early,
-        as both times are GitHub's own, to the second): what answers a comment made at `since` is among them,
-        however long the thread."""
-        issue = self.repo.get_issue(issue_number)
-        if since is None:
-            return issue.get_comments()
-        try:
-            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            return issue.get_comments()  # an unreadable time: list everything rather than miss the answer
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return issue.get_comments(since=moment - timedelta(seconds=1))
+    def _comments(self, issue_number: int, since: str | None) -> Iterator[Any]:
+        """The issue's comments, page by page, each page asked conditionally (a page that did not change is a
+        304). With `since`, only those updated since then (GitHub's `since`; a second early, as both times are
+        GitHub's own, to the second): what answers a comment made at `since` is among them, however long the
+        thread."""
+        from github.IssueComment import IssueComment
+
+        parameters: dict[str, Any] = {"per_page": 100}
+        if since is not None:
+            try:
+                moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            except ValueError:
+                moment = None  # an unreadable time: list everything rather than miss the answer
+            if moment is not None:
+                moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                parameters["since"] = (moment - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        url = f"{self.repo.url}/issues/{issue_number}/comments"
+        for page in itertools.count(1):
+            items, link = self._get_conditional(url, {**parameters, "page": page})
+            for item in items or []:
+                yield IssueComment(self.repo.requester, {}, item, completed=True)
+            if 'rel="next"' not in link:
+                return
 
     def find_bot_comment(
         self, issue_number: int, marker: str, *, since: str | None = None

@@ -11,6 +11,7 @@ recently used go first.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -25,7 +26,8 @@ from typing import Any
 log = logging.getLogger("bot.adapters.github")
 
 MAX_KNOWN_IDS = 4096
-MAX_CONDITIONAL_ENTRIES = 256  # config files and comment pages: small answers
+MAX_CONDITIONAL_ENTRIES = 256  # config files and comment pages
+MAX_CONDITIONAL_ON_DISK = 64  # a page of 100 comments can weigh a few hundred KB
 
 
 class KnownIds:
@@ -77,38 +79,27 @@ class KnownIds:
             return len(self._ids)
 
     def _disk(self, sql: str, args: tuple[Any, ...], *, prune: bool = False) -> list[Any]:
-        if self.path is None:
-            return []
-        try:
-            if not self.path.exists():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            with closing(sqlite3.connect(self.path, timeout=5)) as db, db:
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS ids (repo TEXT, kind TEXT, key TEXT, id INTEGER, used REAL, "
-                    "PRIMARY KEY (repo, kind, key))"
-                )
-                rows = db.execute(sql, args).fetchall()
-                if prune:
-                    db.execute(
-                        "DELETE FROM ids WHERE rowid NOT IN (SELECT rowid FROM ids ORDER BY used DESC LIMIT ?)",
-                        (self.limit,),
-                    )
-                return rows
-        except (OSError, sqlite3.Error) as exc:
-            log.warning(
-                "the remembered GitHub ids in %s are not usable (%s); looking ids up instead", self.path, exc
-            )
-            return []
+        return _on_disk(self.path, IDS_TABLE, sql, args, self.limit if prune else None)
 
 
 class ConditionalCache:
     """(repository, URL with its query) -> (ETag, JSON answer) of what the bot re-reads, least recently used
     out first: the next read sends If-None-Match, and a 304 (which GitHub does not count against the rate
-    limit) means the copy here is current. Thread-safe; one per factory."""
+    limit) means the copy here is current. Thread-safe; one per factory; with `path`, kept in the bot's work
+    dir as the ids are, so the next job's re-read of the same page is a 304 too."""
 
-    def __init__(self, limit: int = MAX_CONDITIONAL_ENTRIES) -> None:
+    def __init__(
+        self,
+        limit: int = MAX_CONDITIONAL_ENTRIES,
+        *,
+        path: Path | None = None,
+        disk_limit: int = MAX_CONDITIONAL_ON_DISK,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.limit = limit
+        self.path = path
+        self.disk_limit = disk_limit
+        self._clock = clock
         self._entries: OrderedDict[tuple[str, str], tuple[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -117,7 +108,16 @@ class ConditionalCache:
             found = self._entries.get((repo, url))
             if found is not None:
                 self._entries.move_to_end((repo, url))
-            return found
+                return found
+        rows = _on_disk(
+            self.path, ETAGS_TABLE, "SELECT etag, data FROM etags WHERE repo = ? AND url = ?", (repo, url)
+        )
+        if not rows:
+            return None
+        try:
+            return str(rows[0][0]), json.loads(rows[0][1])
+        except ValueError:
+            return None
 
     def put(self, repo: str, url: str, etag: str, data: Any) -> None:
         with self._lock:
@@ -125,7 +125,54 @@ class ConditionalCache:
             self._entries.move_to_end((repo, url))
             while len(self._entries) > self.limit:
                 self._entries.popitem(last=False)
+        _on_disk(
+            self.path,
+            ETAGS_TABLE,
+            "INSERT INTO etags (repo, url, etag, data, used) VALUES (?, ?, ?, ?, ?) ON CONFLICT (repo, url) "
+            "DO UPDATE SET etag = excluded.etag, data = excluded.data, used = excluded.used",
+            (repo, url, etag, json.dumps(data), self._clock()),
+            self.disk_limit,
+        )
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+
+IDS_TABLE = (
+    "ids",
+    "CREATE TABLE IF NOT EXISTS ids (repo TEXT, kind TEXT, key TEXT, id INTEGER, used REAL, "
+    "PRIMARY KEY (repo, kind, key))",
+)
+ETAGS_TABLE = (
+    "etags",
+    "CREATE TABLE IF NOT EXISTS etags (repo TEXT, url TEXT, etag TEXT, data TEXT, used REAL, "
+    "PRIMARY KEY (repo, url))",
+)
+
+
+def _on_disk(
+    path: Path | None, table: tuple[str, str], sql: str, args: tuple[Any, ...], keep: int | None = None
+) -> list[Any]:
+    """Run `sql` on the work dir's file (made 0600 on first use); with `keep`, only the `keep` most recently
+    used rows of the table stay. A file that cannot be used is a warning: the caller looks things up."""
+    if path is None:
+        return []
+    name, create = table
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        with closing(sqlite3.connect(path, timeout=5)) as db, db:
+            db.execute(create)
+            rows = db.execute(sql, args).fetchall()
+            if keep is not None:
+                db.execute(
+                    f"DELETE FROM {name} WHERE rowid NOT IN "  # noqa: S608 - a table name of this module
+                    f"(SELECT rowid FROM {name} ORDER BY used DESC LIMIT ?)",
+                    (keep,),
+                )
+            return rows
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("the GitHub memory in %s is not usable (%s); looking things up instead", path, exc)
+        return []
