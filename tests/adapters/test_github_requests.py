@@ -23,6 +23,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
         if s.repo(FULL).git.branch_sha("main") is None:
             s.commit(FULL, "main", {"params.yaml": "lr: 0.1\n"}, "first", author="acme")
         yield s
+        s.check()  # every request the adapter made follows GitHub's REST description
 
 
 def _adapter(standin: StandIn) -> GitHubRepo:
