@@ -6,74 +6,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
-from collections.abc import Callable
 from typing import Any
 
-from bot.adapters.executor import JobError, LocalExecutor, Step
-from bot.core.events import Delivery, PermanentError
+from bot.adapters.executor import JobError, LocalExecutor
+from bot.core.events import Delivery
 from bot.core.isolation import JOB_PERMISSIONS
-from bot.core.jobs import (
-    CardRequest,
-    DriftRequest,
-    JobRequest,
-    PlanRequest,
-    PromoteRequest,
-    ReconcileRequest,
-    RollbackRequest,
-    TrainRequest,
-)
-from bot.core.models import PullFacts
 from bot.handlers.context import JOB_EVENT, Context, job_request
-from bot.ports import RepoGitHub
+from bot.jobs.plans import WORKFLOWS, plan_job
 
 log = logging.getLogger(__name__)
-
-
-# `executor: actions`: the workflow (templates/workflows/) each heavy job kind dispatches, and the inputs it
-# declares (GitHub refuses a dispatch with undeclared inputs). Rollback and reconcile are registry moves, not
-# heavy work: they run in the local executor in both modes.
-def _train_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
-    assert isinstance(r, TrainRequest | CardRequest)
-    return {"pr": str(r.pr), "model": r.model or "", "sha": _job_sha(gh.pull(r.pr), r)}
-
-
-def _job_sha(pull: PullFacts, request: TrainRequest | CardRequest) -> str:
-    """The commit a train/card job runs: the one its handler judged (approved, for a fork), never the head the
-    PR has by the time the job starts, which may be a push nobody has read."""
-    if request.sha:
-        return request.sha
-    if pull.is_fork:
-        raise PermanentError(f"a job for fork pull request #{pull.number} names no approved commit")
-    return pull.head_sha  # a same-repository job queued before jobs carried their commit
-
-
-def _promote_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
-    assert isinstance(r, PlanRequest | PromoteRequest)
-    dry_run = isinstance(r, PlanRequest)
-    return {
-        "model": r.model or "",
-        "sha": "" if isinstance(r, PlanRequest) else r.sha,
-        "dry-run": "true" if dry_run else "false",
-        "pr": str(r.pr or r.reply_to or ""),  # names the run, so its outcome finds the PR
-    }
-
-
-def _drift_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
-    assert isinstance(r, DriftRequest)
-    return {"model": r.model or "", "report": "true", "issue": str(r.reply_to or "")}
-
-
-WORKFLOWS: dict[str, tuple[str, Callable[[RepoGitHub, JobRequest], dict[str, str]]]] = {
-    "train": ("mlops-pr.yml", _train_inputs),
-    "card": ("mlops-pr.yml", _train_inputs),
-    "plan": ("mlops-promote.yml", _promote_inputs),
-    "promote": ("mlops-promote.yml", _promote_inputs),
-    "drift": ("mlops-drift.yml", _drift_inputs),
-}
 
 
 def on_job(ctx: Context, delivery: Delivery) -> None:
@@ -122,137 +65,6 @@ def _settings_env(ctx: Context) -> dict[str, str]:
         "MLOPS_BOT_WORK_DIR": str(s.work_dir.resolve()),
         "MLOPS_BOT_LOG_FORMAT": os.environ.get("MLOPS_BOT_LOG_FORMAT", "text"),
     }
-
-
-Plan = tuple[str, str | None, list[Step], dict[str, str], dict[str, str]]
-
-
-def _model_args(model: str | None) -> list[str]:
-    return ["--model", model] if model else []
-
-
-def _pull_event(pull: PullFacts) -> str:
-    """An Actions-style event file, so `mlops-bot train` reads its context exactly as it does on a runner."""
-    return json.dumps(
-        {
-            "number": pull.number,
-            "pull_request": {
-                "number": pull.number,
-                "html_url": pull.html_url,
-                "head": {"sha": pull.head_sha, "ref": pull.head_ref, "repo": {"full_name": pull.head_repo}},
-                "base": {"sha": pull.base_sha, "ref": pull.base_ref, "repo": {"full_name": pull.base_repo}},
-            },
-        }
-    )
-
-
-def _train_plan(gh: RepoGitHub, r: TrainRequest) -> Plan:
-    pull = gh.pull(r.pr)
-    sha = _job_sha(pull, r)
-    # dvc.lock goes back only onto a branch of ours that still points at the trained commit.
-    same_repo = not pull.is_fork and sha == pull.head_sha
-    pull = dataclasses.replace(pull, head_sha=sha)
-    train_args = ["train", *_model_args(r.model), "--json", "{job_dir}/train.json"]
-    if same_repo:
-        train_args += ["--commit-lock", pull.head_ref]  # what merges is what was trained
-    steps = [
-        Step(tuple(train_args), check=False),  # a failing stage still gets a card
-        Step(("card", *_model_args(r.model), "--results", "{job_dir}/train.json", "--pr", str(pull.number))),
-    ]
-    env = {
-        "GITHUB_EVENT_PATH": "{job_dir}/event.json",
-        "GITHUB_EVENT_NAME": "pull_request",
-        "GITHUB_SHA": pull.head_sha,
-    }
-    return pull.head_sha, pull.head_ref if same_repo else None, steps, {"event.json": _pull_event(pull)}, env
-
-
-def _card_plan(gh: RepoGitHub, r: CardRequest) -> Plan:
-    pull = gh.pull(r.pr)
-    pull = dataclasses.replace(pull, head_sha=_job_sha(pull, r))
-    steps = [Step(("card", *_model_args(r.model), "--pr", str(pull.number), "--sha", pull.head_sha))]
-    return (
-        pull.head_sha,
-        None,
-        steps,
-        {"event.json": _pull_event(pull)},
-        {"GITHUB_EVENT_PATH": "{job_dir}/event.json"},
-    )
-
-
-def _promote_plan(gh: RepoGitHub, r: PlanRequest | PromoteRequest) -> Plan:
-    dry_run = isinstance(r, PlanRequest)
-    if isinstance(r, PromoteRequest) and r.sha:
-        sha = r.sha
-    elif r.pr is not None:
-        pull = gh.pull(r.pr)
-        sha = pull.merge_commit_sha if pull.merged and pull.merge_commit_sha else pull.head_sha
-    else:
-        sha = gh.default_branch()
-    args = ["promote", *_model_args(r.model), "--sha", sha]
-    if r.pr is not None:
-        args += ["--pr", str(r.pr)]
-    if r.reply_to is not None:
-        args += ["--reply-to", str(r.reply_to)]
-    if dry_run:
-        args.append("--dry-run")
-    args += ["--json", "{job_dir}/promote.json"]
-    return sha, None, [Step(tuple(args))], {}, {}
-
-
-def _rollback_plan(gh: RepoGitHub, r: RollbackRequest) -> Plan:
-    args = ["rollback", *_model_args(r.model), "--reply-to", str(r.reply_to)]
-    if r.to:
-        args += ["--to", r.to]
-    if r.job_key:
-        args += ["--key", r.job_key]  # the job's: a retried job finds what it already did
-    if r.dry_run:
-        args.append("--dry-run")
-    return gh.default_branch(), None, [Step(tuple(args))], {}, {}
-
-
-def _drift_plan(gh: RepoGitHub, r: DriftRequest) -> Plan:
-    model = _model_args(r.model)
-    steps = [
-        Step(("drift", *model, "--out", "{job_dir}/drift", "--json", "{job_dir}/drift.json"), check=False),
-        Step(
-            (
-                "drift-report",
-                *model,
-                "--summary",
-                "{job_dir}/drift.json",
-                "--error-log",
-                "{job_dir}/step0-drift.log",
-                "--json",
-                "{job_dir}/drift-report.json",
-                *(["--reply-to", str(r.reply_to)] if r.reply_to else []),
-            )
-        ),
-    ]
-    return gh.default_branch(), None, steps, {}, {}
-
-
-def _reconcile_plan(gh: RepoGitHub, r: ReconcileRequest) -> Plan:
-    step = Step(("reconcile", *_model_args(r.model), *(["--dry-run"] if r.dry_run else [])))
-    return gh.default_branch(), None, [step], {}, {}
-
-
-def plan_job(gh: RepoGitHub, request: JobRequest) -> Plan:
-    """Where (commit, branch) and how (CLI steps, files, environment) the local executor runs `request`."""
-    match request:
-        case TrainRequest():
-            return _train_plan(gh, request)
-        case CardRequest():
-            return _card_plan(gh, request)
-        case PlanRequest() | PromoteRequest():
-            return _promote_plan(gh, request)
-        case RollbackRequest():
-            return _rollback_plan(gh, request)
-        case DriftRequest():
-            return _drift_plan(gh, request)
-        case ReconcileRequest():
-            return _reconcile_plan(gh, request)
-    raise AssertionError(f"no plan for {request!r}")  # unreachable: JobRequest is closed
 
 
 ROUTES: dict[str, Any] = {JOB_EVENT: on_job}

@@ -18,7 +18,7 @@ from bot.core.events import Delivery
 from bot.core.markdown import code, escape_md
 from bot.core.markers import reply_marker
 from bot.handlers.context import Context
-from bot.handlers.jobs import WORKFLOWS
+from bot.jobs.plans import WORKFLOWS
 
 log = logging.getLogger(__name__)
 

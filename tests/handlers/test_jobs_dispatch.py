@@ -12,7 +12,8 @@ from bot.core.config import CONFIG_PATH
 from bot.core.events import Delivery
 from bot.core.jobs import CardRequest, TrainRequest, from_params
 from bot.handlers.context import JOB_EVENT, Context
-from bot.handlers.jobs import WORKFLOWS, on_job, plan_job
+from bot.handlers.jobs import on_job
+from bot.jobs.plans import WORKFLOWS, plan_job
 from bot.resources import template_path
 from bot.settings import Settings
 from tests.handlers.fakes import FakeFactory, FakeRepo, Queue, pull

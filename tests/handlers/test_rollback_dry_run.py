@@ -7,7 +7,7 @@ import pytest
 from bot.core.config import CONFIG_PATH
 from bot.core.jobs import ReconcileRequest, from_params
 from bot.core.permissions import Permission
-from bot.handlers.jobs import plan_job
+from bot.jobs.plans import plan_job
 from tests.handlers.fakes import FakeRepo, Queue, pull
 from tests.handlers.test_handlers import CONFIG, comment, dispatch
 

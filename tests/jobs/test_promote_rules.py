@@ -224,7 +224,8 @@ def test_the_promote_action_judges_a_pr_by_the_default_branchs_gate(world: World
         "GITHUB_API_URL": world.standin.base_url,
         "MLOPS_BOT_GITHUB_THROTTLE": "false",
         "MLOPS_BOT_DATABASE_URL": f"sqlite:///{world.tmp / 'bot.db'}",
-        # The step's own env: block, with the inputs the workflow template passes
+        # The step's own env: block, with the inputs the workflow template passes (the bot on PATH: install off)
+        "MLOPS_BOT": "mlops-bot",
         "MODEL": "",
         "SHA": head,
         "DRY_RUN": "false",
@@ -254,12 +255,13 @@ def test_the_workflow_template_passes_no_config_to_the_promote_action() -> None:
 
 def test_the_local_executor_judges_a_pr_by_the_default_branchs_gate(world: World, model_file: Path) -> None:
     from bot.adapters.executor import LocalExecutor
-    from bot.handlers.jobs import _promote_plan
+    from bot.core.jobs import PromoteRequest
+    from bot.jobs.plans import plan_job
 
     head, _ = pr_lowering_its_gate(world, model_file)
     env = world.env("acme/gated")
     [pull] = world.standin.repo("acme/gated").pulls.values()
-    checkout, branch, steps, files, step_env = _promote_plan(env.gh, {"pr": pull.number}, dry_run=False)
+    checkout, branch, steps, files, step_env = plan_job(env.gh, PromoteRequest(sha=head, pr=pull.number))
     assert checkout == head  # the executor clones the PR head, config and all
     executor = LocalExecutor(
         work_dir=world.tmp / "work",
