@@ -425,3 +425,29 @@ def test_drift_outputs(runner: Runner) -> None:
     assert "issue #31" in fired.summary and "retrain PR #32" in fired.summary
     runner.write("drift.json", {"model": "m", "dataset_drift": False, "columns": []})
     assert runner.run("drift", "Summarise", {}).outputs["drift"] == "false"
+
+
+def test_card_action_posts_a_forks_results_as_untrusted(runner: Runner) -> None:
+    inputs = {
+        "pr-number": "9",
+        "results": "/r/train.json",
+        "sha": "a" * 40,
+        "untrusted": "true",
+        "github-token": "t",
+    }
+    result = runner.run("card", "Post the card", inputs)
+    assert result.returncode == 0, result.stdout
+    assert result.calls[0]["argv"] == [
+        "card",
+        "--pr",
+        "9",
+        "--results",
+        "/r/train.json",
+        "--sha",
+        "a" * 40,
+        "--untrusted",
+    ]
+    assert result.calls[0]["env"]["GITHUB_TOKEN"] == "t"
+    trusted = runner.run("card", "Post the card", {"pr-number": "9"})
+    assert trusted.calls[0]["argv"] == ["card", "--pr", "9"]
+    assert runner.run("card", "Post the card", {"pr-number": ""}).returncode == 1
