@@ -9,14 +9,11 @@ Promotions of one model are serialized by a named lock and the gate is re-checke
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
 
 from bot.adapters.mlflow import ForeignModelError
 from bot.core import gates, keys, replies
@@ -27,7 +24,7 @@ from bot.core.markers import reply_marker
 from bot.core.models import ModelVersion, RunRecord
 from bot.core.tags import RunTags, VersionTags
 from bot.jobs.common import JobEnv, ci_url
-from bot.ports import RepoGitHub
+from bot.jobs.spans import timed_builder, timed_env
 
 log = logging.getLogger(__name__)
 
@@ -57,36 +54,6 @@ class PromotionOutcome:
     timings: dict[str, float] = field(
         default_factory=dict
     )  # seconds spent in registry, bento and github calls
-
-
-class _Timed:
-    """Adds the time spent in each call of `target` to `timings[bucket]` (for bench/promote.py's split)."""
-
-    def __init__(self, target: Any, bucket: str, timings: dict[str, float]) -> None:
-        self._target, self._bucket, self._timings = target, bucket, timings
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if not callable(attr):
-            return attr
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return attr(*args, **kwargs)
-            finally:
-                self._timings[self._bucket] = (
-                    self._timings.get(self._bucket, 0.0) + time.perf_counter() - started
-                )
-
-        return timed
-
-
-def _timed_env(env: JobEnv, timings: dict[str, float]) -> JobEnv:
-    timed = dataclasses.replace(env, _gh=cast(RepoGitHub, _Timed(env.gh, "github", timings)))
-    timed.__dict__["registry"] = _Timed(env.registry, "registry", timings)
-    timed.__dict__["config"] = env.config
-    return timed
 
 
 def no_lock(_name: str) -> AbstractContextManager[None]:
@@ -132,9 +99,9 @@ def promote(
     log_url = ci_url() or (pull.html_url if pull is not None else "")
     for name in models:
         timings: dict[str, float] = {}
-        env = _timed_env(original_env, timings)
+        env = timed_env(original_env, timings)
         if build_bento is not None:
-            build_bento = _timed_builder(original_builder, timings)
+            build_bento = timed_builder(original_builder, timings)
         spec = config.model(name)
         assert spec is not None  # JobEnv.models() validated the names
         try:
@@ -193,21 +160,6 @@ def _train_here(
         log.warning("training the merged commit failed: %s", result.error)
         return None, result.output_hash, result.dvc_lock_hash
     return result.run, result.output_hash, result.dvc_lock_hash
-
-
-def _timed_builder(builder: BentoBuilder | None, timings: dict[str, float]) -> BentoBuilder | None:
-    if builder is None:
-        return None
-    inner = builder
-
-    def build(version: ModelVersion, sha: str) -> tuple[str, str]:
-        started = time.perf_counter()
-        try:
-            return inner(version, sha)
-        finally:
-            timings["bento"] = timings.get("bento", 0.0) + time.perf_counter() - started
-
-    return build
 
 
 def _plan(
