@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.actions.action_files import REPO_ROOT, tool
 
 OFFLINE = Path(__file__).parent / "offline"
@@ -34,6 +36,15 @@ if argv[0] == "card":
         out.write("card-url=http://gh/acme/demo/pull/5#issuecomment-7\\n")
     with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as summary:
         summary.write("## Model card of m\\n")
+if argv[0] == "promote":
+    with open(argv[argv.index("--json") + 1], "w") as f:
+        json.dump([{{"model": "m", "status": "promoted", "version": "4", "previous": "3", "deployment_id": 9}}], f)
+if argv[0] == "drift":
+    with open(argv[argv.index("--json") + 1], "w") as f:
+        json.dump({{"model": "m", "dataset_drift": True, "columns": [{{"column": "age", "drifted": True}}]}}, f)
+if argv[0] == "drift-report":
+    with open(argv[argv.index("--json") + 1], "w") as f:
+        json.dump({{"model": "m", "action": "retrain", "issue": 12, "retrain_pr": 13, "fired": ["data-drift"]}}, f)
 if argv[0] == "actions-summary":
     from bot.cli import main
     sys.exit(main(argv))
@@ -206,3 +217,84 @@ def test_the_gpu_workflow_init_writes_runs_under_act_with_its_labels_mapped(tmp_
     assert "Summary - ## mlops-bot train" in log
     results = json.loads((tmp_path / "artifacts" / "mlops-bot-train-5" / "train.json").read_text())
     assert results[0]["run"]["run_id"] == "run-42"
+
+
+ONE_ACTION = """\
+name: one
+on: workflow_dispatch
+permissions: {{}}
+jobs:
+  run:
+    runs-on: ubuntu-latest
+    permissions:
+      contents: read
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./actions/{action}
+        id: it
+        with:
+          install: "false"
+      - name: Show outputs
+        env:
+          OUTPUTS: ${{{{ toJSON(steps.it.outputs) }}}}
+        run: echo "outputs=$OUTPUTS" | tr -d '\\n '; echo
+"""
+
+
+@pytest.mark.parametrize(
+    ("action", "summary", "outputs"),
+    [
+        (
+            "promote",
+            "Summary - ## mlops-bot promote",
+            {
+                "conclusion": "promoted",
+                "model-version": "4",
+                "deployment-url": "http://api.test/repos/acme/demo/deployments/9",
+            },
+        ),
+        (
+            "drift",
+            "Summary - ## mlops-bot drift",
+            {
+                "drift": "true",
+                "drifted-columns": "age",
+                "fired": "true",
+                "issue-number": "12",
+                "pr-number": "13",
+            },
+        ),
+    ],
+)
+def test_promote_and_drift_actions_under_act(
+    tmp_path: Path, action: str, summary: str, outputs: dict[str, str]
+) -> None:
+    act = tool("act")
+    repo, fake_bin = tmp_path / "repo", tmp_path / "bin"
+    shutil.copytree(REPO_ROOT / "actions", repo / "actions")
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "one.yml").write_text(ONE_ACTION.format(action=action))
+    fake_bin.mkdir()
+    (fake_bin / "mlops-bot").write_text(FAKE_CLI.format(python=sys.executable))
+    (fake_bin / "mlops-bot").chmod(0o755)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    env = {
+        "PATH": f"{fake_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "FAKE_CALLS": str(tmp_path / "calls.jsonl"),
+    }
+    done = subprocess.run(
+        [act, "workflow_dispatch", "-P", "ubuntu-latest=-self-hosted", "--pull=false",
+         "--env", "GITHUB_API_URL=http://api.test", "--env", "GITHUB_REPOSITORY=acme/demo",
+         "--local-repository", f"{CACHE_PIN}={OFFLINE / 'cache'}"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert summary in log
+    shown = re.search(r"outputs=(\{.*\})", log)
+    assert shown, log
+    assert json.loads(shown[1]).items() >= outputs.items()
