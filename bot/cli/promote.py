@@ -19,6 +19,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="show the plan and every gate's verdict; change nothing"
     )
+    p.add_argument(
+        "--key",
+        help="the command's own key (e.g. c<comment id>): its plan is answered once per command, a retry edits it",
+    )
+    p.add_argument("--asked-at", help="when the command was made (ISO 8601): no answer to it is older")
     p.add_argument("--no-bento", action="store_true", help="skip the BentoML service build")
     p.add_argument("--repo-dir", type=Path, default=Path("."), help="checkout of --sha (default: .)")
     add_github_job_options(p)
@@ -42,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
             pr=args.pr,
             reply_to=args.reply_to if args.reply_to is not None else args.pr,
             dry_run=args.dry_run,
+            command=(args.key, args.asked_at) if args.key else None,
             lock=lambda name: store_lock(env.settings.database_url, name),
             build_bento=builder,
         )

@@ -49,6 +49,8 @@ class PlanRequest:
     pr: int | None
     reply_to: int | None = None
     model: str | None = None
+    comment_id: int | None = None  # the command's: its plan is answered once per command, keyed by it
+    asked_at: str | None = None  # the command's `created_at`: no answer to it is older
 
 
 @dataclass(frozen=True)

@@ -129,14 +129,14 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
     comment_id = d.payload["comment"]["id"]
     if not _on_pull(d):
         if cmd.dry_run:  # a plan for the default branch's head, e.g. from a drift issue
-            plan = PlanRequest(pr=None, reply_to=number, model=cmd.model)
+            plan = PlanRequest(None, number, cmd.model, comment_id, _made_at(d))
             ctx.queue_job(plan, keys.job_key(d.repo, comment_id=comment_id), d)
         else:
             _answer(gh, d, replies.pull_only(cmd.verb))
         return
     pull = gh.pull(number)
     if cmd.dry_run:
-        plan = PlanRequest(pr=number, reply_to=number, model=cmd.model)
+        plan = PlanRequest(number, number, cmd.model, comment_id, _made_at(d))
         ctx.queue_job(plan, keys.job_key(d.repo, pr=number, comment_id=comment_id), d)
     elif pull.merged and pull.merge_commit_sha:
         # Retrying a merged PR's promotion is safe: promotion is keyed by (model, run).

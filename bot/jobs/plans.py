@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from bot.adapters.executor import Step
+from bot.core import keys
 from bot.core.events import PermanentError
 from bot.core.jobs import (
     CardRequest,
@@ -151,6 +152,12 @@ def _promote_plan(gh: RepoGitHub, r: PlanRequest | PromoteRequest) -> Plan:
         args += ["--reply-to", str(r.reply_to)]
     if dry_run:
         args.append("--dry-run")
+    if isinstance(r, PlanRequest) and r.comment_id is not None:
+        args += [
+            "--key",
+            keys.comment_effect(r.comment_id),
+            *(["--asked-at", r.asked_at] if r.asked_at else []),
+        ]
     args += ["--json", "{job_dir}/promote.json"]
     return Plan(sha, None, [Step(tuple(args))], {}, {})
 

@@ -82,6 +82,7 @@ def promote(
     pr: int | None,
     reply_to: int | None,
     dry_run: bool,
+    command: tuple[str, str | None] | None = None,
     lock: Locker = no_lock,
     build_bento: BentoBuilder | None = None,
 ) -> list[PromotionOutcome]:
@@ -124,7 +125,16 @@ def promote(
             continue
         if dry_run:
             outcomes.append(
-                _plan(env, spec, run, sha=sha, approvals=approvals, checks=checks, reply_to=reply_to)
+                _plan(
+                    env,
+                    spec,
+                    run,
+                    sha=sha,
+                    approvals=approvals,
+                    checks=checks,
+                    reply_to=reply_to,
+                    command=command,
+                )
             )
             continue
         with lock(keys.model_lock(name)):
@@ -171,6 +181,7 @@ def _plan(
     approvals: int | None,
     checks: dict[str, str] | None,
     reply_to: int | None,
+    command: tuple[str, str | None] | None,
 ) -> PromotionOutcome:
     config = env.config
     champion = env.registry.version_by_alias(spec.name, config.aliases.champion)
@@ -192,7 +203,12 @@ def _plan(
         decision=decision,
         environment=config.promotion.environment,
     )
-    reply_keyed(env, reply_to, body, ("plan", f"{spec.name}@{run.run_id}"))
+    # Asked by a command: one answer per command, found among the comments made since it (however long the
+    # thread). Else (a plan of the default branch's head) one per run.
+    key, since = command or ("", None)
+    reply_keyed(
+        env, reply_to, body, ("plan", f"{spec.name}@{run.run_id}{'/' + key if key else ''}"), since=since
+    )
     return PromotionOutcome(
         spec.name,
         "planned",
@@ -318,10 +334,13 @@ def _answered(env: JobEnv, number: int | None, key: tuple[str, str]) -> bool:
     return number is not None and env.gh.find_bot_comment(number, reply_marker(*key)) is not None
 
 
-def reply_keyed(env: JobEnv, number: int | None, body: str, key: tuple[str, str]) -> None:
-    """Every reply is keyed: a retried job edits its answer, never adds a second one."""
+def reply_keyed(
+    env: JobEnv, number: int | None, body: str, key: tuple[str, str], *, since: str | None = None
+) -> None:
+    """Every reply is keyed: a retried job edits its answer, never adds a second one. `since`: only for a key
+    no comment older than that moment can carry (one made for a command made then)."""
     if number is not None:
-        env.gh.upsert_comment(number, reply_marker(*key), body)
+        env.gh.upsert_comment(number, reply_marker(*key), body, since=since)
 
 
 @contextlib.contextmanager

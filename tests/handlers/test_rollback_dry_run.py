@@ -39,3 +39,13 @@ def test_the_rollback_job_step_carries_the_dry_run_and_the_job_key(
 def test_the_reconcile_job_step_carries_the_dry_run(repo: FakeRepo, dry: bool) -> None:
     _sha, _branch, [step], _files, _env = plan_job(repo, ReconcileRequest(model="churn", dry_run=dry))
     assert step.args[0] == "reconcile" and ("--dry-run" in step.args) is dry
+
+
+def test_a_promote_dry_run_step_carries_its_commands_key_and_time(repo: FakeRepo, queue: Queue) -> None:
+    dispatch(repo, queue, comment("/promote --dry-run", comment_id=4343, created_at="2026-01-01T00:10:00Z"))
+    [(_event, kind, payload)] = queue.jobs.values()
+    assert kind == "plan"
+    _sha, _branch, [step], _files, _env = plan_job(repo, from_params(kind, payload["params"]))
+    assert "--dry-run" in step.args
+    assert step.args[step.args.index("--key") + 1] == "c4343"  # one answer per command, a retry edits it
+    assert step.args[step.args.index("--asked-at") + 1] == "2026-01-01T00:10:00Z"

@@ -6,6 +6,7 @@ Real parts: the GitHub stand-in driven by PyGithub and a sqlite MLflow registry.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -296,3 +297,49 @@ def test_a_job_told_its_login_asks_no_get_user_even_with_a_personal_token(make_w
     untold = Settings(github_token=token, github_base_url=w.standin.base_url)
     assert GitHubFactory(untold, throttle=False).for_repo(REPO).bot_login == "ci-bot"  # asks, once
     assert len(_user_calls(w.standin)) == 1
+
+
+# -- issue 12: a command's plan is found among the comments since the command, however long the thread ------
+
+
+def test_a_dry_run_answers_each_command_once_and_its_look_up_does_not_grow_with_the_thread(
+    make_world: Any, model_file: Path
+) -> None:
+    w = make_world()
+    w.trained(model_file, "h1", 0.9)
+    issue = w.standin.create_issue(REPO, title="promote?", body="", author="alice")
+    folder = w.tmp / "checkout-plan"
+    folder.mkdir()
+    (folder / "dvc.lock").write_text(LOCK.format(output_hash="h1"))
+    sha = w.standin.repo(REPO).git.branch_sha("main")
+    assert sha is not None
+
+    def plan(comment_id: int, asked_at: str) -> int:
+        """Requests spent answering `/promote --dry-run` comment `comment_id`, made at `asked_at`."""
+        start = len(w.standin.requests)
+        [outcome] = promote(w.env(), folder, sha=sha, models=[MODEL], pr=None, reply_to=issue.number,
+                            dry_run=True, command=(f"c{comment_id}", asked_at))  # fmt: skip
+        assert outcome.status == "planned"
+        return len([r for r in w.standin.requests[start:] if "/comments" in r.path])
+
+    def answers() -> list[str]:
+        return [
+            c.body or "" for c in w.standin.comments(REPO, issue.number) if "reply kind=plan" in (c.body or "")
+        ]
+
+    def command(body: str) -> tuple[int, str]:
+        made = w.standin.comment(REPO, issue.number, body, author="alice")
+        [c] = [c for c in w.standin.comments(REPO, issue.number) if c.id == made]
+        return made, c.created_at
+
+    first = command("/promote --dry-run")
+    short = plan(*first)  # look through the comments since the command, then answer
+    plan(*first)  # the retried job edits its answer
+    assert len(answers()) == 1
+    for n in range(300):
+        w.standin.comment(REPO, issue.number, f"comment {n}", author="alice")
+    time.sleep(2.1)  # the thread is older than the next command (GitHub's times are to the second)
+    assert (
+        plan(*command("/promote --dry-run")) == short
+    )  # 300 more comments: not one more page to look through
+    assert len(answers()) == 2  # a second command, a second answer
