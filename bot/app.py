@@ -66,7 +66,7 @@ class _Refusal(Exception):
         self.headers = headers or {}
 
 
-def create_app(
+def create_app(  # noqa: C901  (its routes are closures over the app's state; each one is short)
     settings: Settings,
     *,
     handle: Callable[[Delivery], None] | None = None,

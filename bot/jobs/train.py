@@ -103,7 +103,7 @@ def train(
         ]
 
 
-def _train_one(
+def _train_one(  # noqa: C901  (the phases in order, each with its failure: pull, repro, log, push)
     project: DvcProject,
     spec: ModelSpec,
     config: RepoConfig,

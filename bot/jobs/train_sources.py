@@ -28,41 +28,69 @@ class Sources:
 def resolve_sources(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> Sources:
     """`metrics_from` / `plots_from` resolved against dvc.yaml; unset, the model's stage, the top-level
     sections and every stage downstream of the model's stage, as `dvc metrics show` would list them."""
-    known = {stage.name, *stage.pipeline, *stage.downstream}
-    stages = [stage.name]
-    producers_missing = False
+    found = _Found(project, stage)
+    metrics = _metric_sources(found, spec)
+    plot_stages, plot_names, top_level = _plot_sources(found, spec)
+    if found.producers_missing or (top_level and spec.plots_from is None):
+        # A top-level file written inside no declared output: whatever runs after the model may write it.
+        found.stages += [name for name in stage.downstream if name not in found.stages]
+    return Sources(
+        metrics=tuple(dict.fromkeys(metrics)),
+        plot_stages=tuple(plot_stages),
+        plot_top_level=top_level,
+        plot_names=tuple(plot_names),
+        stages=tuple(found.stages),
+    )
 
-    def stage_files(name: str) -> StageFiles:
-        return stage if name == stage.name else project.stage(name)
 
-    def produced_by(path: str) -> None:
-        nonlocal producers_missing
-        producer = project.producer(path)
+class _Found:
+    """The stages `dvc repro` must run for a model's metrics and plots, gathered while they are resolved."""
+
+    def __init__(self, project: DvcProject, stage: StageFiles) -> None:
+        self.project, self.stage = project, stage
+        self.known = {stage.name, *stage.pipeline, *stage.downstream}
+        self.stages = [stage.name]
+        self.producers_missing = False
+
+    def is_stage(self, entry: str) -> bool:
+        return entry in self.known or _is_stage(self.project, entry)
+
+    def files(self, name: str) -> StageFiles:
+        return self.stage if name == self.stage.name else self.project.stage(name)
+
+    def add(self, name: str) -> None:
+        if name not in self.stages:
+            self.stages.append(name)
+
+    def produced_by(self, path: str) -> None:
+        producer = self.project.producer(path)
         if producer is None:
-            producers_missing = True
-        elif producer not in stages:
-            stages.append(producer)
+            self.producers_missing = True
+        else:
+            self.add(producer)
 
+
+def _metric_sources(found: _Found, spec: ModelSpec) -> list[str]:
+    stage, project = found.stage, found.project
     metrics: list[str] = []
     if spec.metrics_from is None:
         metrics += stage.metrics
         for name in stage.downstream:
-            found = project.stage(name).metrics
-            if found:
-                metrics += found
-                stages.append(name)
+            files = project.stage(name).metrics
+            if files:
+                metrics += files
+                found.stages.append(name)
         for path in project.top_level_metrics():
             metrics.append(path)
-            produced_by(path)
+            found.produced_by(path)
     else:
         for entry in spec.metrics_from:
-            if entry in known or _is_stage(project, entry):
-                metrics += stage_files(entry).metrics
-                if entry not in stages:
-                    stages.append(entry)
+            if found.is_stage(entry):
+                metrics += found.files(entry).metrics
+                found.add(entry)
             else:
                 metrics.append(entry)
-                produced_by(entry)
+                found.produced_by(entry)
     if not metrics:
         raise DvcMetricsError(
             "(none)",
@@ -74,32 +102,25 @@ def resolve_sources(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> 
             )
             + f"; set `metrics_from:` of model {spec.name} in the config to the stage or file that writes them",
         )
+    return metrics
 
+
+def _plot_sources(found: _Found, spec: ModelSpec) -> tuple[list[str], list[str], bool]:
+    """(stages whose plots are shown, plot files named on their own, whether top-level plots are shown)."""
+    stage = found.stage
     plot_names: list[str] = []
     plot_stages = [stage.name, *stage.downstream]
     top_level = True
     if spec.plots_from is not None:
         plot_stages, top_level = [], False
         for entry in spec.plots_from:
-            if entry in known or _is_stage(project, entry):
-                plot_stages.append(entry)
-            else:
-                plot_names.append(entry)
+            (plot_stages if found.is_stage(entry) else plot_names).append(entry)
     for name in plot_stages:
-        if name != stage.name and stage_files(name).plots and name not in stages:
-            stages.append(name)
+        if name != stage.name and found.files(name).plots:
+            found.add(name)
     for name in plot_names:
-        produced_by(name)
-    if producers_missing or (top_level and spec.plots_from is None):
-        # A top-level file written inside no declared output: whatever runs after the model may write it.
-        stages += [name for name in stage.downstream if name not in stages]
-    return Sources(
-        metrics=tuple(dict.fromkeys(metrics)),
-        plot_stages=tuple(plot_stages),
-        plot_top_level=top_level,
-        plot_names=tuple(plot_names),
-        stages=tuple(stages),
-    )
+        found.produced_by(name)
+    return plot_stages, plot_names, top_level
 
 
 def _is_stage(project: DvcProject, name: str) -> bool:

@@ -21,7 +21,6 @@ def select_columns(
     reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec
 ) -> tuple[list[str], list[str]]:
     """(numerical, categorical) columns to compare; raises DriftDataError when the tables disagree."""
-    import pandas as pd
 
     _require_rows(reference, "reference")
     _require_rows(current, "current")
@@ -51,30 +50,38 @@ def select_columns(
     numerical: list[str] = []
     categorical: list[str] = []
     for col in wanted:
-        ref_col, cur_col = reference[col], current[col]
-        for side, series in (("reference", ref_col), ("current", cur_col)):
-            if series.notna().sum() == 0:
-                raise DriftDataError(f"column {col!r} has no values in the {side} data (all empty)")
-        if col in declared_cat:
-            categorical.append(col)
-            continue
-        ref_numeric, cur_numeric = _is_numeric(ref_col), _is_numeric(cur_col)
-        if col in declared_num or ref_numeric:
-            for side, series, numeric in (
-                ("reference", ref_col, ref_numeric),
-                ("current", cur_col, cur_numeric),
-            ):
-                if not numeric:
-                    raise DriftDataError(_wrong_type_message(col, side, series, declared=col in declared_num))
+        kind = _kind(
+            col, reference[col], current[col], numerical=col in declared_num, categorical=col in declared_cat
+        )
+        if kind == "numerical":
             numerical.append(col)
-        elif pd.api.types.is_datetime64_any_dtype(ref_col):
-            # A timestamp drifts by construction (production comes after training): comparing it says nothing.
-            continue
-        else:
+        elif kind == "categorical":
             categorical.append(col)
     if not numerical and not categorical:
         raise DriftDataError("no comparable columns: every selected column is a timestamp")
     return numerical, categorical
+
+
+def _kind(
+    col: str, ref_col: pd.Series, cur_col: pd.Series, *, numerical: bool, categorical: bool
+) -> str | None:
+    """How column `col` is compared: "numerical", "categorical", or None (a timestamp: skipped)."""
+    import pandas as pd
+
+    for side, series in (("reference", ref_col), ("current", cur_col)):
+        if series.notna().sum() == 0:
+            raise DriftDataError(f"column {col!r} has no values in the {side} data (all empty)")
+    if categorical:
+        return "categorical"
+    ref_numeric, cur_numeric = _is_numeric(ref_col), _is_numeric(cur_col)
+    if numerical or ref_numeric:
+        for side, series, numeric in (("reference", ref_col, ref_numeric), ("current", cur_col, cur_numeric)):
+            if not numeric:
+                raise DriftDataError(_wrong_type_message(col, side, series, declared=numerical))
+        return "numerical"
+    if pd.api.types.is_datetime64_any_dtype(ref_col):
+        return None  # a timestamp drifts by construction (production comes after training): says nothing
+    return "categorical"
 
 
 def _is_numeric(series: pd.Series) -> bool:
