@@ -30,6 +30,11 @@ def build_handler(settings: Settings, store: Any | None = None) -> Callable[[Del
 
     store = store or Store(settings.database_url)
     ctx = Context(settings=settings, github=GitHubFactory(settings), enqueue=store.enqueue, history=store)
+    return dispatcher(ctx)
+
+
+def dispatcher(ctx: Context) -> Callable[[Delivery], None]:
+    """Each delivery to the handlers that subscribe to it, with `ctx` (the worker's, or a test's fakes)."""
     table = routes()
 
     def handle(delivery: Delivery) -> None:

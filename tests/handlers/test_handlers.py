@@ -12,7 +12,7 @@ from bot.core.events import Delivery
 from bot.core.models import CommitFacts
 from bot.core.permissions import Permission
 from bot.core.pushes import BOT_GIT_EMAIL, lock_commit_message
-from bot.handlers import routes
+from bot.handlers import dispatcher
 from bot.handlers.context import Context
 from bot.settings import Settings
 from tests.handlers.fakes import FakeFactory, FakeRepo, Queue, pull
@@ -64,9 +64,7 @@ def dispatch(repo: FakeRepo, queue: Queue, delivery: Delivery) -> None:
     if delivery.event == "pull_request":
         HISTORY.events.append(delivery.payload)
     ctx = Context(settings=Settings(), github=FakeFactory(repo), enqueue=queue, history=HISTORY)
-    table = routes()
-    for handler in table.get(delivery.name, []) + table.get(delivery.event, []):
-        handler(ctx, delivery)
+    dispatcher(ctx)(delivery)  # the worker's own routing
 
 
 def comment(
