@@ -159,22 +159,26 @@ def test_allowed_commands_queue_one_job(
 
 
 @pytest.mark.parametrize(
-    ("body", "user"),
+    ("body", "user", "needs", "has"),
     [
-        ("/train", "bob"),
-        ("/promote --dry-run", "wendy"),
-        ("/rollback", "wendy"),
-        ("/drift", "bob"),
-        ("/train", "stranger"),
+        ("/train", "bob", "write", "read"),
+        ("/promote --dry-run", "wendy", "maintain", "write"),
+        ("/rollback", "wendy", "maintain", "write"),
+        ("/drift", "bob", "write", "read"),
+        ("/train", "stranger", "write", "none"),
     ],
 )
 def test_insufficient_permission_is_refused_with_a_reason(
-    repo: FakeRepo, queue: Queue, body: str, user: str
+    repo: FakeRepo, queue: Queue, body: str, user: str, needs: str, has: str
 ) -> None:
     dispatch(repo, queue, comment(body, user=user))
     assert queue.jobs == {}
     [answer] = repo.texts(7)
-    assert f"@{user}" in answer and ("maintain" in answer or "write" in answer)
+    verb = body.split()[0]
+    assert (
+        f"@{user}, I did not run that: `{verb}` needs {needs} permission or higher on this repository; you have {has}."
+        in answer
+    )
 
 
 def test_bots_and_quoted_commands_are_ignored(repo: FakeRepo, queue: Queue) -> None:

@@ -170,7 +170,12 @@ def test_missing_candidate_is_refused_with_how_to_fix(world_factory) -> None:  #
     w = world_factory("untrained")
     [outcome] = w.promote("never-trained")
     assert outcome.status == "no-candidate" and w.champion() is None
-    assert "never-trained" in outcome.reasons[0] or "train" in outcome.reasons[0].lower()
+    reason = " ".join(outcome.reasons[0].split())
+    assert "no MLflow run carries the model output hash `never-trained` that its `dvc.lock` pins" in reason
+    assert (
+        "Train it on the pull request (`/train`)" in reason
+        and "`promotion.missing_candidate: train`" in reason
+    )
 
 
 def test_ten_concurrent_promotions_end_consistent(world_factory, model_file: Path) -> None:  # type: ignore[no-untyped-def]
@@ -244,7 +249,12 @@ def test_reconcile_detects_a_hand_moved_alias(world_factory, model_file: Path, m
         assert outcome.status == "corrected" and w.champion() == "2"
     else:
         assert outcome.status == "drifted-reported" and w.champion() == "1"
-        assert "v2hash" in (issue.body or "") or "2" in (issue.body or "")
+        body = " ".join((issue.body or "").split())
+        assert (
+            "pins model output `v2hash`, registered as version 2; the alias `champion` points at version 1"
+            in body
+        )
+        assert f"`/rollback {w.model} --to 2`" in body
     # Running it again leaves one issue.
     reconcile(w.env(), spec)
     assert len([i for i in w.standin.issues(w.repo) if "Reconcile" in i.title]) == 1
