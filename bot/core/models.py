@@ -88,6 +88,7 @@ class ModelVersion:
     tags: dict[str, str] = field(default_factory=dict)
     source: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    created_at: float = 0.0  # when it was registered (epoch seconds, the registry's clock); 0 when unknown
 
 
 PlotValue = float | str  # numbers as numbers; labels (confusion-matrix classes, dates) as written

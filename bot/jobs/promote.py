@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.adapters.mlflow import ForeignModelError
@@ -151,8 +152,11 @@ def promote(
                 build_bento=build_bento,
             )
         key = ("promotion", f"{name}@{run.run_id}")
-        if not (outcome.status == "already" and _answered(env, reply_to, key)):  # a retry keeps its answer
-            reply_keyed(env, reply_to, replies.promotion_result(outcome), key)
+        since = _since_registered(env, name, outcome.version)
+        if not (
+            outcome.status == "already" and _answered(env, reply_to, key, since=since)
+        ):  # a retry keeps its answer
+            reply_keyed(env, reply_to, replies.promotion_result(outcome), key, since=since)
         outcome.timings = dict(timings)
         outcomes.append(outcome)
     return outcomes
@@ -330,8 +334,23 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _answered(env: JobEnv, number: int | None, key: tuple[str, str]) -> bool:
-    return number is not None and env.gh.find_bot_comment(number, reply_marker(*key)) is not None
+def _answered(env: JobEnv, number: int | None, key: tuple[str, str], *, since: str | None = None) -> bool:
+    return number is not None and env.gh.find_bot_comment(number, reply_marker(*key), since=since) is not None
+
+
+# How far the registry's clock may run ahead of GitHub's: a reply is looked for among the comments made since
+# its version was registered, less this margin, so skew never hides one.
+CLOCK_MARGIN_S = 600
+
+
+def _since_registered(env: JobEnv, model: str, version: str) -> str | None:
+    """The answer to a promotion of a run is never older than the run's version (one version per run, made by
+    its first promotion): the comments since then are the only ones to look through. None: look through all."""
+    found = env.registry.version(model, version) if version else None
+    if found is None or found.created_at <= 0:
+        return None
+    moment = datetime.fromtimestamp(found.created_at - CLOCK_MARGIN_S, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reply_keyed(

@@ -324,7 +324,9 @@ def test_a_dry_run_answers_each_command_once_and_its_look_up_does_not_grow_with_
 
     def answers() -> list[str]:
         return [
-            c.body or "" for c in w.standin.comments(REPO, issue.number) if "reply kind=plan" in (c.body or "")
+            c.body or ""
+            for c in w.standin.comments(REPO, issue.number)
+            if "reply kind=plan" in (c.body or "")
         ]
 
     def command(body: str) -> tuple[int, str]:
@@ -343,3 +345,25 @@ def test_a_dry_run_answers_each_command_once_and_its_look_up_does_not_grow_with_
         plan(*command("/promote --dry-run")) == short
     )  # 300 more comments: not one more page to look through
     assert len(answers()) == 2  # a second command, a second answer
+
+
+def test_a_promotion_reply_is_found_among_the_comments_since_its_version_however_long_the_thread(
+    make_world: Any, model_file: Path
+) -> None:
+    w = make_world()
+    w.trained(model_file, "h1", 0.9)
+    issue = w.standin.create_issue(REPO, title="merged", body="", author="alice")
+    for n in range(300):  # a long discussion, weeks before the merge
+        old = w.standin.add_comment(REPO, issue.number, f"comment {n}", author="alice")
+        old.created_at = old.updated_at = "2026-01-01T00:00:00Z"
+
+    def promoted() -> tuple[str, int]:
+        start = len(w.standin.requests)
+        outcome = w.promote("h1", reply_to=issue.number)
+        pages = [r for r in w.standin.requests[start:] if r.method == "GET" and r.path.endswith("/comments")]
+        return outcome.status, len(pages)
+
+    assert promoted() == ("promoted", 1)  # not the 4 pages of the whole thread
+    assert promoted() == ("already", 1)  # the retry finds its answer, among the same few comments
+    replies = [c for c in w.standin.comments(REPO, issue.number) if "reply kind=promotion" in (c.body or "")]
+    assert len(replies) == 1

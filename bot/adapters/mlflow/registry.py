@@ -168,6 +168,7 @@ class MlflowRegistry(MlflowRuns):
             tags=dict(found.tags or {}),
             source=found.source or "",
             metrics=metrics,
+            created_at=(found.creation_timestamp or 0) / 1000,
         )
 
     def _versions_of_run(self, model: str, run_id: str) -> Any:
