@@ -1,7 +1,7 @@
 """MLflow registry events: a moved alias makes the bot reconcile the repository that owns the model.
 
-The owning repository is the registered model's `mlops_bot.repo` tag (set at promotion). It is read from the
-tracking server's REST API, so the web process never imports the MLflow SDK.
+The owning repository is the registered model's `mlops_bot.repo` tag (set at promotion), read by
+bot/adapters/mlflow/rest.py from the tracking server's REST API: the web process never imports the MLflow SDK.
 """
 
 from __future__ import annotations
@@ -9,30 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
+from bot.adapters.mlflow.rest import owning_repo
 from bot.core import keys
 from bot.core.events import Delivery
 from bot.core.jobs import ReconcileRequest, to_params
-from bot.core.tags import MODEL_REPO_TAG
 from bot.handlers.context import JOB_EVENT, Context
 
 log = logging.getLogger(__name__)
-
-REPO_TAG = MODEL_REPO_TAG
-
-
-def owning_repo(tracking_uri: str, model: str) -> str | None:
-    if not tracking_uri.startswith(("http://", "https://")):
-        return None  # registry webhooks only exist on a tracking server
-    answer = httpx.get(
-        f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/registered-models/get", params={"name": model}, timeout=10
-    )
-    if answer.status_code == 404:
-        return None
-    answer.raise_for_status()
-    tags = answer.json().get("registered_model", {}).get("tags", [])
-    return next((str(t["value"]) for t in tags if t.get("key") == REPO_TAG), None)
 
 
 def on_registry_event(ctx: Context, delivery: Delivery) -> None:
