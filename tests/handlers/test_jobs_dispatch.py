@@ -10,7 +10,14 @@ from ruamel.yaml import YAML
 
 from bot.core.config import CONFIG_PATH
 from bot.core.events import Delivery
-from bot.core.jobs import CardRequest, TrainRequest, from_params
+from bot.core.jobs import (
+    CardRequest,
+    PlanRequest,
+    ReconcileRequest,
+    RollbackRequest,
+    TrainRequest,
+    from_params,
+)
 from bot.handlers.context import JOB_EVENT, Context
 from bot.handlers.jobs import on_job
 from bot.jobs.plans import WORKFLOWS, plan_job
@@ -91,3 +98,25 @@ def test_a_fork_job_naming_no_commit_is_refused() -> None:
         plan_job(repo, old_row)
     with pytest.raises(PermanentError, match="names no approved commit"):
         WORKFLOWS["train"][1](repo, old_row)
+
+
+# -- issue 11: a dry run stays a dry run in either executor ----------------------------------------------------
+@pytest.mark.parametrize("executor", ["local", "actions"])
+@pytest.mark.parametrize(
+    "request_",
+    [
+        PlanRequest(pr=7, reply_to=7, comment_id=5),
+        RollbackRequest(reply_to=7, to="1", job_key="c5", dry_run=True),
+        ReconcileRequest(dry_run=True),
+    ],
+    ids=lambda r: r.KIND,
+)
+def test_a_dry_run_reaches_its_step_as_a_dry_run_in_either_executor(executor: str, request_: Any) -> None:
+    repo = DispatchingRepo()
+    if executor == "actions" and request_.KIND in WORKFLOWS:
+        workflow, inputs = WORKFLOWS[request_.KIND]
+        assert inputs(repo, request_)["dry-run"] == "true"  # the promote workflow's input
+        assert "dry-run" in declared_inputs(workflow)
+    else:  # the local executor, and registry moves in both modes (rollback, reconcile run locally)
+        [step] = plan_job(repo, request_).steps
+        assert "--dry-run" in step.args, step.args

@@ -367,3 +367,64 @@ def test_a_promotion_reply_is_found_among_the_comments_since_its_version_however
     assert promoted() == ("already", 1)  # the retry finds its answer, among the same few comments
     replies = [c for c in w.standin.comments(REPO, issue.number) if "reply kind=promotion" in (c.body or "")]
     assert len(replies) == 1
+
+
+# -- issue 11: every dry run, one table: nothing changes, and the answer names what the real run then does ------
+
+
+def _prepare(w: Any, model_file: Path, command: str) -> None:
+    if command == "promote":
+        w.trained(model_file, "h1", 0.9)  # trained, never promoted
+    else:
+        w.two_versions(model_file)  # git pins h1 (v1); the champion is v2
+
+
+def _run(w: Any, command: str, issue: int, *, dry_run: bool) -> tuple[str, str]:
+    """(status, what the run said: the posted answer, or for reconcile its reason)."""
+    if command == "promote":
+        folder = w.tmp / "checkout-h1"
+        folder.mkdir(exist_ok=True)
+        (folder / "dvc.lock").write_text(LOCK.format(output_hash="h1"))
+        sha = w.standin.repo(REPO).git.branch_sha("main")
+        [outcome] = promote(
+            w.env(), folder, sha=sha, models=[MODEL], pr=None, reply_to=issue, dry_run=dry_run
+        )
+        said = next(
+            (c.body or "" for c in w.standin.comments(REPO, issue) if "reply kind=plan" in (c.body or "")), ""
+        )
+        return outcome.status, said
+    if command == "rollback":
+        done = rollback(w.env(), model=MODEL, to="1", reply_to=issue, dry_run=dry_run)
+        return done.status, "\n".join(c.body or "" for c in w.standin.comments(REPO, issue))
+    spec = w.env().config.model(MODEL)
+    outcome = reconcile(w.env(), spec, dry_run=dry_run)
+    return outcome.status, " ".join(str(getattr(outcome, "reason", "")).split())
+
+
+@pytest.mark.parametrize(
+    ("command", "real", "names"),
+    [
+        ("promote", "promoted", ["a new version of the registered model", "`champion`", "`production`"]),
+        ("rollback", "rolled-back", ["v2", "v1", "production"]),
+        ("reconcile", "corrected", ["`champion` v2 → v1", "(git pins `h1`)", "`previous` → v2"]),
+    ],
+)
+def test_every_dry_run_changes_nothing_and_names_what_the_real_run_does(
+    make_world: Any, model_file: Path, command: str, real: str, names: list[str]
+) -> None:
+    w = make_world("correct")
+    issue = w.standin.create_issue(REPO, title=f"/{command} --dry-run", body="", author="alice").number
+    _prepare(w, model_file, command)
+
+    def state() -> dict[str, Any]:
+        now = w.snapshot()
+        now["comments"] = [c for c in now["comments"] if c[0] != issue]  # the dry run's own answer aside
+        return now
+
+    before = state()
+    status, said = _run(w, command, issue, dry_run=True)
+    assert status == "planned"
+    assert state() == before, f"the {command} dry run changed GitHub or the registry"
+    assert all(n in said for n in names), said
+    assert _run(w, command, issue, dry_run=False)[0] == real
+    assert w.store.version_by_alias(MODEL, "champion").version == "1"  # what the plan said would happen
