@@ -8,6 +8,7 @@ Templates run in Jinja2's sandbox because a repository may supply its own card t
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -39,6 +40,7 @@ _INLINE_ESCAPES = (
     ("~", "\\~"),
 )
 _BARE_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")  # a code span of any fence length
 _LINE_BREAKS = re.compile(r"[\r\n\t\f\v\u2028\u2029]+")
 
 
@@ -99,9 +101,16 @@ def code_block(text: str, lang: str = "") -> str:
 
 
 def fold(summary: str, body: str, *, open_: bool = False) -> str:
-    """A collapsed `<details>` section. `summary` is trusted markdown: escape user text before passing it."""
+    """A collapsed `<details>` section. `summary` is trusted markdown: escape user text before passing it.
+    GitHub renders no markdown inside `<summary>`, so its code spans become `<code>` there."""
     attr = " open" if open_ else ""
+    summary = _CODE_SPAN.sub(_html_code, summary)
     return f"<details{attr}><summary>{summary}</summary>\n\n{body.strip(chr(10))}\n\n</details>"
+
+
+def _html_code(span: re.Match[str]) -> str:
+    text = span[2][1:-1] if len(span[1]) > 1 and span[2][:1] == span[2][-1:] == " " else span[2]
+    return f"<code>{html.escape(text)}</code>"
 
 
 def size(text: str) -> int:

@@ -144,6 +144,22 @@ def test_card_shows_the_gate_verdicts_and_next_commands() -> None:
     assert "`/promote churn --dry-run`" in body and "`/train churn`" in body and "`/card churn`" in body
 
 
+def test_a_card_whose_gates_failed_does_not_promise_that_merging_promotes() -> None:
+    body = render_card(facts(result=replace(RESULT, metrics={"f1": 0.912, "log_loss": 0.3})))
+    assert "promotes the model if the gates pass" not in body
+    assert (
+        "- merging this pull request does not promote the model while its gates fail (f1, log\\_loss)" in body
+    )
+    passing = render_card(facts())
+    assert "- merging this pull request promotes the model if the gates pass" in passing
+
+
+def test_a_folded_section_title_shows_code_as_code_not_backticks() -> None:
+    body = render_card(facts(result=replace(RESULT, base_metrics={"f1": 0.9})))
+    assert "<summary>Metrics against the base branch <code>main</code></summary>" in body
+    assert not re.search(r"<summary>[^<]*`", body), "a <summary> shows literal backticks on GitHub"
+
+
 def test_roc_curve_becomes_a_mermaid_chart_of_at_most_50_points() -> None:
     body = render_card(facts())
     chart = re.search(r"```mermaid\n(.*?)\n```", body, re.S)

@@ -255,6 +255,7 @@ def _gate_view(decision: Decision) -> dict[str, Any]:
         "conclusion": decision.conclusion,
         "allowed": decision.allowed,
         "summary": escape_md(decision.summary()),
+        "failed": escape_md(", ".join(v.name for v in decision.failures)),
         "verdicts": [
             {
                 "mark": ("✅" if v.judged else "➖") if v.passed else "❌",
