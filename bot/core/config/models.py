@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.config.evaluation import SCORE_DIRECTIONS, EvaluationSpec
 from bot.core.config.traffic import LastWindow, TrafficLog
 from bot.core.permissions import Permission
 
@@ -54,6 +55,16 @@ class MetricSpec(_Strict):
     min: float | None = Field(None, description="Absolute floor (higher is better) the candidate must reach.")
     max: float | None = Field(
         None, description="Absolute ceiling (lower is better) the candidate must stay under."
+    )
+    significant: bool = Field(
+        False,
+        description="Judged on the same data (`evaluation`): an improvement must be distinguishable from zero "
+        "(its bootstrap interval excludes it); with `tolerance`, a change within noise and the tolerance passes.",
+    )
+    slice_tolerance: float | None = Field(
+        None,
+        ge=0,
+        description="Fail the gate when a slice (`evaluation.slices`) is worse than the champion by more.",
     )
 
     def better(self, candidate: float, reference: float) -> bool:
@@ -288,6 +299,19 @@ class ModelSpec(_Strict):
         "ids. Unset: the model's stage, dvc.yaml's top-level `plots:` and the stages downstream of it.",
     )
     drift: DriftSpec | None = None
+    evaluation: EvaluationSpec | None = Field(
+        None, description="Score the candidate and the champion on the same rows on every PR training."
+    )
+
+    @model_validator(mode="after")
+    def _evaluation_metrics(self) -> ModelSpec:
+        scorable = any(m.name in SCORE_DIRECTIONS for m in self.metrics)
+        if self.evaluation is not None and not self.evaluation.metrics and not scorable:
+            raise ValueError(
+                "evaluation: no metric to compute; list `evaluation.metrics` (e.g. [accuracy]) or gate on a "
+                f"known score under `metrics:` ({', '.join(SCORE_DIRECTIONS)})"
+            )
+        return self
 
     def metric(self, name: str) -> MetricSpec | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -305,6 +329,11 @@ class Promotion(_Strict):
     required_approvals: int = Field(0, ge=0)
     required_checks: list[str] = Field(default_factory=list)
     environment: str = "production"
+    same_data: Literal["when_available", "required"] = Field(
+        "when_available",
+        description="`required`: with a champion, a candidate not compared with it on the same data "
+        "(`models[].evaluation`) is not promoted.",
+    )
 
 
 class Permissions(_Strict):
