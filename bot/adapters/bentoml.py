@@ -195,7 +195,7 @@ def _import_model(
     request = json.dumps({"name": name, "model_uri": model_uri, "labels": labels})
     code = "import sys; from bot.adapters.bentoml import import_into_store; import_into_store(sys.argv[1])"
     output = _run(
-        [sys.executable, "-c", code, request], env=env, cwd=None, step="bentoml.mlflow.import_model"
+        [sys.executable, "-P", "-c", code, request], env=env, cwd=None, step="bentoml.mlflow.import_model"
     )
     for line in output.splitlines():
         if line.startswith(_MARKER):

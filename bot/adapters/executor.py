@@ -134,7 +134,9 @@ class LocalExecutor:
             raise JobError(f"the job ran past its {self.timeout_s:g} s timeout before `mlops-bot {args[0]}`")
         with log_path.open("w") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", *args],
+                # -P: the checkout (the step's cwd) is not put on sys.path, so none of its modules can shadow
+                # one the bot imports (a pull request's argparse.py would run with the job's token).
+                [sys.executable, "-P", "-m", "bot", *args],
                 cwd=cwd,
                 env=dict(env),
                 stdout=out,

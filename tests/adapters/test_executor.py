@@ -53,3 +53,19 @@ def test_a_step_past_the_job_timeout_is_stopped_with_a_clear_error(tmp_path: Pat
         executor.run("job-2", clone_url=_origin(tmp_path), token="", repo="acme/x", checkout="main", branch=None,
                      steps=[Step(("--help",))], env={"PYTHONPATH": str(tmp_path / "hook")})  # fmt: skip
     assert time.monotonic() - started < 20
+
+
+def test_a_module_in_the_checkout_never_runs_inside_the_bots_own_step(tmp_path: Path) -> None:
+    # `python -m bot` in the checkout would put the checkout first on sys.path: a pull request's `argparse.py`
+    # (or json.py, yaml.py ...) would then run inside the bot's step, which holds the job's GitHub token.
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    marker = tmp_path / "pwned"
+    (origin / "argparse.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit(3)\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "argparse.py"], ["commit", "-q", "-m", "shadow"]):
+        subprocess.run(["git", *args], cwd=origin, check=True)
+    executor = LocalExecutor(tmp_path / "work", "http://127.0.0.1:9", "sqlite:///x.db", isolation="none")
+    codes = executor.run("job-3", clone_url=f"file://{origin}", token="t0ken", repo="acme/x", checkout="main",
+                         branch=None, steps=[Step(("--version",))])  # fmt: skip
+    assert codes == [0]
+    assert not marker.exists(), "the checkout's argparse.py ran inside the bot's step"
