@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.adapters.mlflow import ForeignModelError
     from bot.core.models import drift_summary_from_dict
     from bot.core.monitoring import facts_from_dict
-    from bot.jobs.common import JobEnv, JobSetupError
+    from bot.jobs.common import JobEnv, JobSetupError, ci_url
+    from bot.jobs.drift_keep import ReportKeeper
     from bot.jobs.drift_report import report
 
     try:
@@ -54,9 +55,24 @@ def run(args: argparse.Namespace) -> int:
                 facts = facts_from_dict(raw, drift_summary_from_dict(raw))
         else:
             error = _tail(args.error_log) or f"{args.summary} was not written: the drift check did not finish"
-        outcome = report(env, spec, facts, head_sha=sha, error=error, reply_to=args.reply_to)
+        keeper = ReportKeeper.from_environment(env.repo, public_url=env.settings.public_url, ci_url=ci_url())
+        try:
+            outcome = report(
+                env,
+                spec,
+                facts,
+                head_sha=sha,
+                error=error,
+                reply_to=args.reply_to,
+                keeper=keeper,
+                log_path=args.error_log,
+            )
+        finally:
+            keeper.close()
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
+    for note in keeper.notes:
+        print(f"  note: {note}")
     print(
         f"{outcome.model}: {outcome.verdict}, action {outcome.action}, issue {outcome.issue}, "
         f"retrain PR {outcome.retrain_pr}, fired: {', '.join(outcome.fired) or 'none'}"

@@ -206,9 +206,6 @@ def drift_context(
             "current": _rows(summary.current_rows, summary.current_sampled),
         },
         "report_url": report_url if report_url.startswith(("https://", "http://")) else "",
-        "report_path": code(report_url)
-        if report_url and not report_url.startswith(("https://", "http://"))
-        else "",
         "retrain_pr": retrain_pr if retrain_pr is not None else decision.retrain_pr,
         "history": [
             {

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.core import drift, monitoring, replies
 from bot.core.config import ModelSpec
 from bot.core.markers import reply_marker
 from bot.core.monitoring import CheckFacts, MonitorDecision
+from bot.core.reports import actions_artifacts_url
 from bot.core.yaml_edit import set_keys
 from bot.jobs.common import JobEnv, JobSetupError, ci_url
+from bot.jobs.drift_keep import ReportKeeper
 
 ISSUE_LABELS = list(monitoring.BASE_LABELS)
 
@@ -38,6 +41,7 @@ class DriftOutcome:
         default_factory=dict
     )  # per trigger: status, fired, streak, ...
     conclusion: str = ""  # of the check run
+    report_url: str = ""  # the link posted for the check's report ("" when there was none to keep)
 
 
 def retrain_branch(model: str) -> str:
@@ -53,8 +57,12 @@ def report(
     error: str = "",
     reply_to: int | None = None,
     now: dt.datetime | None = None,
+    keeper: ReportKeeper | None = None,
+    log_path: Path | None = None,
 ) -> DriftOutcome:
-    """`now` is the clock of a check that carries no time of its own (older summaries)."""
+    """`now` is the clock of a check that carries no time of its own (older summaries). `keeper` keeps the
+    check's report and log (`log_path`) where a reader can open them; without one, the link is the Actions
+    run's artifacts when this is one, else none."""
     if spec.drift is None:
         raise JobSetupError(f"model {spec.name} has no `drift:` section in the config")
     gh = env.gh
@@ -81,7 +89,8 @@ def report(
     if not facts.checked_at:
         facts = _with_time(facts, clock)
     decision = monitoring.decide(facts, spec.drift, previous, now=clock)
-    report_url = ci_url() or (facts.drift.report_path if facts.drift else "")
+    links = keeper.keep(facts, log_path) if keeper is not None else None
+    report_url = links.url if links is not None else actions_artifacts_url(ci_url())
 
     retrain_pr = decision.retrain_pr if decision.retrain_active else None
     issue_number = existing.number if existing else None
@@ -103,6 +112,9 @@ def report(
             gh.close_issue(issue.number)
 
     outcome = _outcome(spec.name, decision, issue_number, retrain_pr)
+    outcome.report_url = report_url
+    if keeper is not None:
+        keeper.record(facts, decision, issue=issue_number, retrain_pr=retrain_pr, report_url=report_url)
     outcome.check_run = gh.upsert_check_run(
         head_sha,
         check_name,

@@ -501,3 +501,86 @@ def test_the_drift_report_command_reads_the_summary_and_writes_the_verdicts(
     assert outcome["fired"] == ["quality"] and outcome["verdicts"]["drift"]["status"] == "skipped"
     assert outcome["verdicts"]["quality"]["text"].startswith("column 'f4' holds text values")
     assert outcome["issue"] == github.issues()[0].number
+
+
+# -- reports a reader can open (issue 13) --------------------------------------------------------------------
+
+
+def test_a_checks_report_is_kept_and_linked_by_a_url_a_reader_can_open(
+    project: Project, github: GitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue, its comment and the check run link the bot's `/reports/<id>` page, which serves the very
+    Evidently page the check wrote; the report and the check's log are also artifacts of an MLflow
+    monitoring run; the check lands in the history the dashboard reads; no text names a path of this host."""
+    from fastapi.testclient import TestClient
+
+    from bot.adapters.mlflow.monitoring import MONITORED_MODEL_TAG
+    from bot.adapters.mlflow.runs import MlflowRuns
+    from bot.adapters.store import Store
+    from bot.app import create_app
+    from bot.jobs.drift_keep import ReportKeeper
+
+    summary, _ = check(project, rows(600, seed=21, shift={"f3": 2.0, "f4": 2.0}), tmp_path / "c", monkeypatch)
+    log_path = tmp_path / "c" / "step0-drift.log"
+    log_path.write_text(f"checking {tmp_path}/c/prod.csv\nclf: DATASET DRIFT\n")
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    keeper = ReportKeeper(
+        github.full_name,
+        store=store,
+        public_url="https://bot.example.com/",
+        runs=MlflowRuns(project.tracking_uri, repository=github.full_name),
+    )
+    outcome = github.report(summary, keeper=keeper, log_path=log_path)
+
+    assert outcome.report_url.startswith("https://bot.example.com/reports/")
+    (issue,) = github.issues()
+    comments = github.standin.comments(github.full_name, issue.number)
+    check_runs = github.standin.check_runs(github.full_name)
+    posted = [issue.body, *(c.body for c in comments)]
+    assert all(outcome.report_url in body for body in posted)
+    for body in posted:
+        assert str(tmp_path) not in body and "/tmp/" not in body and "Report: " not in body
+
+    client = TestClient(create_app(Settings(webhook_secret="s"), store=store, start_worker=False))
+    page = client.get(outcome.report_url.removeprefix("https://bot.example.com"))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.content == (tmp_path / "c" / f"drift-{MODEL}.html").read_bytes()
+    assert page.headers["content-security-policy"].startswith("sandbox")
+    assert client.get("/reports/" + "0" * 32).status_code == 404
+
+    runs = MlflowRuns(project.tracking_uri).client
+    (run,) = runs.search_runs(
+        [runs.get_experiment_by_name("mlops-bot-monitoring").experiment_id],
+        filter_string=f"tags.`{MONITORED_MODEL_TAG}` = '{MODEL}' AND tags.`mlops_bot.check_id` = '{summary['check_id']}'",
+    )
+    artifacts = {a.path for a in runs.list_artifacts(run.info.run_id)}
+    assert artifacts == {f"drift-{MODEL}.html", f"check-{MODEL}.log"}
+    assert run.data.metrics["drift_share"] == pytest.approx(summary["share_drifted"])
+    logged = Path(runs.download_artifacts(run.info.run_id, f"check-{MODEL}.log", str(tmp_path / "dl")))
+    assert str(tmp_path) not in logged.read_text() and "DATASET DRIFT" in logged.read_text()
+
+    (record,) = store.checks(github.full_name, MODEL)
+    assert record.drift_share == pytest.approx(summary["share_drifted"]) and record.issue == issue.number
+    assert list(record.drifted_columns) == summary["drifted_columns"] and record.champion_version == "1"
+    assert check_runs and all(outcome.report_url in c.output.get("summary", "") for c in check_runs)
+    # Reported again, the check keeps one report, one run and one history row.
+    github.report(summary, keeper=keeper, log_path=log_path)
+    assert len(store.checks(github.full_name, MODEL)) == 1
+    assert len(runs.search_runs([run.info.experiment_id])) == 1
+    store.close()
+
+
+def test_under_actions_alone_the_link_is_the_runs_uploaded_artifacts(
+    project: Project, github: GitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary, _ = check(project, rows(600, seed=22, shift={"f3": 2.0, "f4": 2.0}), tmp_path, monkeypatch)
+    for name, value in {
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": github.full_name,
+        "GITHUB_RUN_ID": "77",
+    }.items():
+        monkeypatch.setenv(name, value)
+    outcome = github.report(summary)
+    assert outcome.report_url == f"https://github.com/{github.full_name}/actions/runs/77#artifacts"
+    (issue,) = github.issues()
+    assert outcome.report_url in issue.body and str(tmp_path) not in issue.body

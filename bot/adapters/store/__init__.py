@@ -7,7 +7,8 @@ Each part lives in its own module; `Store` composes them:
 - `intake`: recording deliveries, and the group commit that batches concurrent requests;
 - `queue`: the bot's own jobs, claims with leases, retries with backoff, listings;
 - `locks`: named cross-process locks with a lease;
-- `processes`: live `serve`/`worker` processes and their heartbeat.
+- `processes`: live `serve`/`worker` processes and their heartbeat;
+- `reports`: reports kept for a reader (`/reports/<id>`) and the history of scheduled checks.
 
 Time is injected: `Store(url, clock=...)` is what "now" means for leases, backoff and heartbeats.
 """
@@ -18,6 +19,7 @@ from bot.adapters.store.intake import GroupCommitter, IntakeOps, StoreUnavailabl
 from bot.adapters.store.locks import LockOps, LockTimeout
 from bot.adapters.store.processes import ProcessBeacon, ProcessOps
 from bot.adapters.store.queue import QueueOps, repository_of
+from bot.adapters.store.reports import ReportOps, StoredReport
 from bot.adapters.store.schema import (
     DONE,
     FAILED,
@@ -46,6 +48,7 @@ __all__ = [
     "SchemaMismatch",
     "Store",
     "StoreUnavailable",
+    "StoredReport",
     "database_error",
     "deliveries",
     "locks",
@@ -54,5 +57,6 @@ __all__ = [
 ]
 
 
-class Store(IntakeOps, QueueOps, LockOps, ProcessOps):
-    """Deliveries, the queue they form, named locks and live processes. Thread-safe; share one per process."""
+class Store(IntakeOps, QueueOps, LockOps, ProcessOps, ReportOps):
+    """Deliveries, the queue they form, named locks, live processes, reports and the monitoring history.
+    Thread-safe; share one per process."""

@@ -45,7 +45,7 @@ READ_ONLY = "mlops_bot_read_only"
 
 # The schema this code queries: the newest revision in bot/adapters/migrations/versions (a test keeps
 # these equal to Alembic's view of that folder).
-SCHEMA_REVISIONS = ("0001", "0002", "0003")
+SCHEMA_REVISIONS = ("0001", "0002", "0003", "0004")
 SCHEMA_REVISION = SCHEMA_REVISIONS[-1]
 # A database created before migrations existed has the tables of revision 0001 and no version table.
 PRE_MIGRATION_REVISION = "0001"
@@ -105,6 +105,35 @@ processes = Table(
     Column("heartbeat_at", Double, nullable=False),
 )
 Index("ix_processes_heartbeat", processes.c.heartbeat_at)
+
+# What the bot wrote for a reader (an Evidently report, a check's summary, a job's log), served by
+# `GET /reports/<id>` so a comment links a page that opens instead of a path on the bot's disk.
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", String(64), primary_key=True),  # keys.report_id: the same report saved twice is one row
+    Column("repository", String(200), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),  # drift-report | job-log | check
+    Column("name", String(200), nullable=False),  # the file name a download gets
+    Column("content_type", String(100), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("mlflow_run_id", String(64), nullable=False, server_default=""),
+    Column("created_at", Double, nullable=False),
+)
+Index("ix_reports_model", reports.c.repository, reports.c.model, reports.c.created_at)
+
+# One row per scheduled check of a model: what the dashboard's charts and the /metrics gauges read.
+monitoring_checks = Table(
+    "monitoring_checks",
+    metadata,
+    Column("repository", String(200), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("check_id", String(64), primary_key=True),
+    Column("checked_at", Double, nullable=False),
+    Column("facts", Text, nullable=False),  # JSON: bot.core.monitoring.history.CheckRecord
+)
+Index("ix_monitoring_checks_time", monitoring_checks.c.repository, monitoring_checks.c.checked_at)
 Index("ix_deliveries_lease_owner", deliveries.c.lease_owner)
 
 

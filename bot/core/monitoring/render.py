@@ -144,10 +144,8 @@ def _context(decision: MonitorDecision, *, report_url: str, retrain_pr: int | No
         "retrain_pr": pr,
         "retrain_now": decision.retrain,
         "reasons": [escape_md(r, max_len=600) for r in decision.retrain_reasons()],
+        # Only a link a reader can open: a path on the disk of the machine that ran the check is never shown.
         "report_url": report_url if report_url.startswith(("https://", "http://")) else "",
-        "report_path": code(report_url)
-        if report_url and not report_url.startswith(("https://", "http://"))
-        else "",
         "log": [
             {
                 "at": escape_md(e.at) or "–",
