@@ -1,4 +1,4 @@
-"""The webhook bot's HTTP face: `POST /webhook`, `GET /healthz`, `GET /metrics`.
+"""The webhook bot's HTTP face: `POST /webhook`, `GET /healthz`, `GET /metrics`, `GET /reports/<id>`.
 
 The web path only authenticates, validates and durably records a delivery, then answers 202; handlers
 run in a worker (a thread of this process by default, or `mlops-bot worker` processes), because GitHub
@@ -30,6 +30,7 @@ from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
 from bot.reconcile_timer import ReconcileTimer
 from bot.retention import RetentionSweeper
 from bot.settings import Settings
+from bot.web.reports import reports_router
 from bot.worker import Worker, WorkerThread, default_worker_id, load_handler, start_worker_thread
 
 log = logging.getLogger(__name__)
@@ -229,6 +230,7 @@ def create_app(  # noqa: C901  (its routes are closures over the app's state; ea
         return Response(metrics.render(), media_type=m.CONTENT_TYPE)
 
     app.include_router(mlflow_router(settings, store, reader=reader))
+    app.include_router(reports_router(store))
     return app
 
 

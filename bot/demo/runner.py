@@ -61,6 +61,7 @@ class Demo(Stages):
                 executor="local",
                 retry_base_seconds=0.5,
                 github_throttle=False,
+                public_url=f"http://127.0.0.1:{bot_port}",  # the reports comments link are the bot's pages
             )
             self.settings = settings
             self.store = Store(settings.database_url)

@@ -62,6 +62,7 @@ def _settings_env(ctx: Context) -> dict[str, str]:
         "MLOPS_BOT_DATABASE_URL": s.database_url,
         "MLOPS_BOT_GITHUB_THROTTLE": "true" if s.github_throttle else "false",
         "MLOPS_BOT_BOT_LOGIN": s.bot_login,
+        "MLOPS_BOT_PUBLIC_URL": s.public_url,  # the bot's own pages a job links (its reports)
         "MLOPS_BOT_WORK_DIR": str(s.work_dir.resolve()),
         "MLOPS_BOT_LOG_FORMAT": os.environ.get("MLOPS_BOT_LOG_FORMAT", "text"),
     }
