@@ -1,5 +1,6 @@
 """Prometheus metrics for intake and the worker, on a registry of their own (one per app, so tests can
-build several apps in one process without "duplicated timeseries" errors)."""
+build several apps in one process without "duplicated timeseries" errors). The app also registers model and
+queue health read from the store (bot.metrics_health)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 # Outcomes of an HTTP delivery, as counted by `mlops_bot_deliveries_received_total{outcome=...}`.
 ACCEPTED = "accepted"
@@ -71,6 +73,10 @@ class Metrics:
     def watch_queue_depth(self, depth: Callable[[], int]) -> None:
         """Read the queue depth from `depth` at each scrape: right whichever process did the work."""
         self.queue_depth.set_function(lambda: float(depth()))
+
+    def watch_health(self, collector: Collector) -> None:
+        """Model and queue health read from the store at scrape time (bot.metrics_health)."""
+        self.registry.register(collector)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,6 +8,7 @@ Each part lives in its own module; `Store` composes them:
 - `queue`: the bot's own jobs, claims with leases, retries with backoff, listings;
 - `locks`: named cross-process locks with a lease;
 - `processes`: live `serve`/`worker` processes and their heartbeat;
+- `health`: deliveries by status, failed ones, job times by kind (the dashboard, `/metrics`);
 - `reports`: reports kept for a reader (`/reports/<id>`) and the history of scheduled checks.
 
 Time is injected: `Store(url, clock=...)` is what "now" means for leases, backoff and heartbeats.
@@ -15,6 +16,7 @@ Time is injected: `Store(url, clock=...)` is what "now" means for leases, backof
 
 from __future__ import annotations
 
+from bot.adapters.store.health import FailedDelivery, HealthOps, JobTimes
 from bot.adapters.store.intake import GroupCommitter, IntakeOps, StoreUnavailable
 from bot.adapters.store.locks import LockOps, LockTimeout
 from bot.adapters.store.processes import ProcessBeacon, ProcessOps
@@ -42,7 +44,9 @@ __all__ = [
     "RUNNING",
     "SCHEMA_REVISION",
     "STATUSES",
+    "FailedDelivery",
     "GroupCommitter",
+    "JobTimes",
     "LockTimeout",
     "ProcessBeacon",
     "SchemaMismatch",
@@ -57,6 +61,6 @@ __all__ = [
 ]
 
 
-class Store(IntakeOps, QueueOps, LockOps, ProcessOps, ReportOps):
+class Store(IntakeOps, QueueOps, LockOps, ProcessOps, ReportOps, HealthOps):
     """Deliveries, the queue they form, named locks, live processes, reports and the monitoring history.
     Thread-safe; share one per process."""
