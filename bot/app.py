@@ -26,6 +26,7 @@ from bot.adapters.store import GroupCommitter, ProcessBeacon, Store, StoreUnavai
 from bot.core.events import Delivery
 from bot.core.signature import SIGNATURE_HEADER, refuse_header, verify
 from bot.intake import BodyReader, BodyRefused
+from bot.metrics_health import HealthCollector
 from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
 from bot.reconcile_timer import ReconcileTimer
 from bot.retention import RetentionSweeper
@@ -83,6 +84,7 @@ def create_app(  # noqa: C901  (its routes are closures over the app's state; ea
     store = store if store is not None else Store(settings.database_url)
     metrics = m.Metrics()
     metrics.watch_queue_depth(store.queue_depth)
+    metrics.watch_health(HealthCollector(store))
     committer = GroupCommitter(store)
     reader = BodyReader(
         settings.max_body_bytes,
@@ -130,6 +132,9 @@ def create_app(  # noqa: C901  (its routes are closures over the app's state; ea
                 await run_in_threadpool(timer.stop)
             if running is not None:
                 await run_in_threadpool(running.stop)
+            close = getattr(worker.handle if worker is not None else None, "close", None)
+            if callable(close):
+                await run_in_threadpool(close)  # the handlers' warm job runner
             await run_in_threadpool(committer.close)
             await run_in_threadpool(beacon.__exit__, None, None, None)
 
