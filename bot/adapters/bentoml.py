@@ -28,7 +28,21 @@ from bot.core.isolation import job_environment
 from bot.resources import template_path
 
 # Whatever the model itself requires, the service also needs these to load and serve it.
-_SERVICE_PACKAGES = ("mlflow", "pandas", "numpy", "pydantic")
+_SERVICE_PACKAGES = (
+    "mlflow",
+    "pandas",
+    "numpy",
+    "pydantic",
+    "pyarrow",
+    "fsspec",
+)  # the last two: the traffic log
+# The traffic log as `drift.traffic` defaults it (bot.core.config.traffic.TrafficLog).
+DEFAULT_TRAFFIC: dict[str, Any] = {
+    "location": "mlops-bot-traffic",
+    "queue_rows": 10_000,
+    "batch_rows": 1_000,
+    "flush_seconds": 5.0,
+}
 _MARKER = "__mlops_bot__:"
 NO_DOCKER_NOTE = "not containerized: no Docker daemon"
 
@@ -89,8 +103,9 @@ def render_sources(
     model_tag: str,
     features: list[str] | None,
     packages: list[str],
+    traffic: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write service.py and bentofile.yaml into `dest` from templates/bento."""
+    """Write service.py and bentofile.yaml into `dest` from templates/bento, and the traffic log beside them."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(
@@ -117,11 +132,13 @@ def render_sources(
         "class_name": "ModelService",
         "labels": labels,
         "packages": packages,
+        "traffic": {**DEFAULT_TRAFFIC, **(traffic or {})},
         "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
     }
     dest.mkdir(parents=True, exist_ok=True)
     for template, target in (("service.py.j2", "service.py"), ("bentofile.yaml.j2", "bentofile.yaml")):
         (dest / target).write_text(env.get_template(template).render(**values))
+    shutil.copyfile(Path(__file__).with_name("traffic_log.py"), dest / "traffic_log.py")
 
 
 def bentoml_env(bentoml_home: Path | None, tracking_uri: str | None = None) -> dict[str, str]:
@@ -148,9 +165,11 @@ def build_service(
     git_sha: str,
     out_dir: Path,
     bentoml_home: Path | None = None,
+    traffic: Mapping[str, Any] | None = None,
 ) -> BentoResult:
     """Import the model version into the BentoML store, build a service for it, export it to
-    `out_dir/<bento name>-<version>.bento`, and containerize it when Docker is available."""
+    `out_dir/<bento name>-<version>.bento`, and containerize it when Docker is available. The service
+    records its traffic as `traffic` says (`drift.traffic`: location, queue_rows, batch_rows, flush_seconds)."""
     started = time.perf_counter()
     env = bentoml_env(bentoml_home, tracking_uri)
     imported = _import_model(
@@ -171,6 +190,7 @@ def build_service(
             model_tag=imported["tag"],
             features=imported["features"],
             packages=pinned_packages(imported["requirements"]),
+            traffic=traffic,
         )
         output = _run(
             [_bentoml(), "build", "-o", "tag", str(build_ctx)], env=env, cwd=build_ctx, step="bentoml build"
@@ -303,15 +323,23 @@ def _containerize(tag: str, env: Mapping[str, str]) -> tuple[bool, str]:
 
 
 @contextlib.contextmanager
-def serve(tag: str, *, port: int, bentoml_home: Path | None = None, timeout: float = 60) -> Iterator[str]:
-    """Serve bento `tag` on 127.0.0.1:`port`; yields the base URL once /readyz answers 200."""
+def serve(
+    tag: str,
+    *,
+    port: int,
+    bentoml_home: Path | None = None,
+    timeout: float = 60,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """Serve bento `tag` on 127.0.0.1:`port`; yields the base URL once /readyz answers 200. `extra_env`
+    reaches the service (e.g. MLOPS_BOT_TRAFFIC_LOG: where it records its traffic, or `off`)."""
     import httpx
 
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(
             [_bentoml(), "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
-            env=bentoml_env(bentoml_home),
+            env={**bentoml_env(bentoml_home), **(extra_env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its workers form one process group we can stop together

@@ -27,6 +27,7 @@ from bot.adapters.evidently import (
     run_drift,
     summary_to_dict,
 )
+from bot.adapters.evidently.served import current_table
 from bot.core.config import CONFIG_PATH, DriftSpec, ModelSpec, RepoConfig, load_config
 from bot.core.models import DriftSummary
 from bot.core.monitoring import (
@@ -37,6 +38,7 @@ from bot.core.monitoring import (
     judge_quality,
     parse_time,
 )
+from bot.core.monitoring.served import label_note
 from bot.core.tags import VersionTags
 from bot.ports import ModelRegistry
 
@@ -172,11 +174,12 @@ def monitor(
     and the champion's performance on labelled rows. `predict` is the champion (None: say `unavailable`)."""
     spec, drift_spec = drift_target(config, model)
     reference = reference_at(root, drift_spec.reference, reference_rev or "HEAD")
-    current = load_table(drift_spec.current, root=root)
     label = drift_spec.performance.label if drift_spec.performance else None
+    checked = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    current, served = current_table(drift_spec, root=root, model=spec.name, now=checked, label=label)
     quality = measure_quality(reference, current, drift_spec, label=label)
     quality_verdict = judge_quality(quality, drift_spec.quality)
-    checked_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="seconds")
+    checked_at = checked.isoformat(timespec="seconds")
     facts = CheckFacts(
         model=spec.name,
         check_id=check_id or uuid.uuid4().hex[:12],
@@ -184,6 +187,7 @@ def monitor(
         drift=None,
         quality=quality,
         champion=champion,
+        served=served,
     )
     broken = quality_verdict.status == "schema-break"
     if broken:
@@ -207,6 +211,9 @@ def monitor(
             if broken
             else measure_performance(current, drift_spec.performance, predict, unavailable=unavailable)
         )
+        if served is not None:  # how many labels came back, and how many could not count
+            note = "; ".join(n for n in (performance.note, label_note(served)) if n)
+            performance = replace(performance, note=note)
         facts = replace(facts, performance=performance)
     return facts
 

@@ -1,12 +1,17 @@
-"""A real BentoML build from a real MLflow registry version, served on loopback and asked for predictions."""
+"""A real BentoML build from a real MLflow registry version, served on loopback and asked for predictions;
+the service records its traffic, takes labels back, and the monitoring check reads both."""
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
+import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -64,7 +69,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
 
 
 @pytest.fixture(scope="module")
-def built(registry: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[BentoResult, Path]:
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the built service records its traffic (drift.traffic.location)."""
+    return tmp_path_factory.mktemp("traffic")
+
+
+@pytest.fixture(scope="module")
+def built(
+    registry: tuple[str, str], traffic: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BentoResult, Path]:
     uri, version = registry
     home = tmp_path_factory.mktemp("bentoml-home")
     result = build_service(
@@ -75,6 +88,7 @@ def built(registry: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -
         git_sha="0123456789abcdef0123456789abcdef01234567",
         out_dir=tmp_path_factory.mktemp("dist"),
         bentoml_home=home,
+        traffic={"location": traffic.as_uri(), "flush_seconds": 0.2},
     )
     return result, home
 
@@ -118,7 +132,7 @@ def test_containerize_is_skipped_without_a_docker_daemon(built: tuple[BentoResul
 
 @pytest.mark.slow
 def test_served_bento_predicts_what_the_registry_model_predicts(
-    registry: tuple[str, str], built: tuple[BentoResult, Path]
+    registry: tuple[str, str], built: tuple[BentoResult, Path], traffic: Path, tmp_path: Path
 ) -> None:
     import httpx
     import mlflow
@@ -126,11 +140,12 @@ def test_served_bento_predicts_what_the_registry_model_predicts(
 
     uri, version = registry
     result, home = built
-    x, _ = load_breast_cancer(return_X_y=True, as_frame=True)
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
     sample = x.iloc[::40]  # both classes appear in these 15 rows
     mlflow.set_tracking_uri(uri)
     expected = [int(v) for v in mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").predict(sample)]
     assert len(set(expected)) == 2
+    live, truth = shifted_traffic(x, y)
 
     with serve(result.tag, port=free_port(), bentoml_home=home, timeout=90) as base:
         by_rows = httpx.post(f"{base}/predict", json={"rows": sample.to_numpy().tolist()}, timeout=30)
@@ -140,6 +155,22 @@ def test_served_bento_predicts_what_the_registry_model_predicts(
         info = httpx.post(f"{base}/model_info", json={}, timeout=30)
         both = httpx.post(f"{base}/predict", json={}, timeout=30)
         short = httpx.post(f"{base}/predict", json={"rows": [[1.0, 2.0]]}, timeout=30)
+        # live traffic, then its labels: one per row, one repeated, one for an id never served
+        answered = httpx.post(
+            f"{base}/predict",
+            json={"records": live.to_dict(orient="records")},
+            headers={"X-Request-Id": "live"},
+            timeout=30,
+        )
+        ids = answered.headers["X-Request-Id"].split(",")
+        feedback = httpx.post(
+            f"{base}/feedback",
+            json={"request_ids": [*ids, ids[0], "never-served"], "labels": [*truth, truth[0], 1]},
+            timeout=30,
+        )
+        uneven = httpx.post(f"{base}/feedback", json={"request_ids": ["a"], "labels": []}, timeout=30)
+        logged = wait_for_rows(traffic, 2 * len(sample) + len(live))
+        metrics = httpx.get(f"{base}/metrics", timeout=30).text
 
     assert by_rows.status_code == 200, by_rows.text
     assert by_rows.json() == expected
@@ -148,6 +179,112 @@ def test_served_bento_predicts_what_the_registry_model_predicts(
     assert info.json()["features"] == list(x.columns)
     assert both.status_code == 400 and "exactly one of `rows`" in both.text
     assert short.status_code == 400 and "row 0 has 2 values; the model takes 30" in short.text
+
+    assert answered.status_code == 200 and len(answered.json()) == len(live)
+    assert ids == [f"live-{i}" for i in range(len(live))]
+    assert feedback.json() == {"stored": len(live) + 2}
+    assert uneven.status_code == 400 and "1 request id(s) but 0 label(s)" in uneven.text
+    assert 'mlops_bot_traffic_log_dropped_rows_total{reason="queue-full"} 0.0' in metrics
+    # what was logged: every row answered, with its prediction, probabilities and the version that answered
+    assert logged == 2 * len(sample) + len(live)
+    rows = read_logged(traffic)
+    assert set(rows["model_version"]) == {version}
+    by_id = rows.set_index("request_id")
+    assert list(by_id.loc[ids, "prediction"]) == answered.json()
+    assert ((by_id["proba_0"] + by_id["proba_1"]).round(6) == 1).all()
+
+    check_served_traffic(traffic, live, uri, tmp_path)
+
+
+def shifted_traffic(x: Any, y: Any) -> tuple[Any, list[int]]:
+    """Every other row with two columns moved by two standard deviations, and labels of which a third are
+    wrong: a changed world the champion no longer fits."""
+    live = x.iloc[1::2].reset_index(drop=True).copy()
+    for column in SHIFTED:
+        live[column] += 2 * x[column].std()
+    truth = [int(v) for v in y.iloc[1::2]]
+    return live, [1 - v if i % 3 == 0 else v for i, v in enumerate(truth)]
+
+
+def wait_for_rows(traffic: Path, rows: int, timeout: float = 20) -> int:
+    """The rows the service has written so far, once they reach `rows` (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = len(read_logged(traffic)) if any(traffic.rglob("*.parquet")) else 0
+        if count >= rows or time.monotonic() > deadline:
+            return count
+        time.sleep(0.2)
+
+
+def read_logged(traffic: Path) -> Any:
+    import pandas as pd
+
+    files = sorted((traffic / "predictions").rglob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
+
+
+def check_served_traffic(traffic: Path, live: Any, tracking_uri: str, tmp_path: Path) -> None:
+    """The monitoring check with `current: served`: drift in the shifted columns, and the champion scored on
+    the labels that came back (accuracy well under what its run recorded: the performance trigger fires)."""
+    from sklearn.datasets import load_breast_cancer
+
+    from bot.core.config import load_config
+    from bot.core.monitoring import ChampionFacts, judge_performance
+    from bot.jobs.drift import load_champion, monitor
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    load_breast_cancer(as_frame=True).frame.to_csv(repo / "train.csv", index=False)
+    for cmd in (["git", "init", "-q", "-b", "main"], ["dvc", "init", "-q"], ["git", "add", "-A"]):
+        subprocess.run(cmd, cwd=repo, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "data"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+    config = load_config(SERVED_CONFIG.format(location=traffic.as_uri()), "mlops-bot.yml")
+    facts = monitor(
+        repo,
+        config,
+        model=MODEL,
+        reference_rev="HEAD",
+        out_dir=tmp_path / "report",
+        champion=ChampionFacts("1", metrics={"accuracy": 0.98}),
+        predict=load_champion(tracking_uri, MODEL),
+        now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1),
+    )
+    served = facts.served
+    assert served is not None and served.rows == 30 + len(live)
+    assert (served.joined, served.duplicate, served.unknown, served.late) == (len(live), 1, 1, 0)
+    assert facts.drift is not None and set(SHIFTED) <= set(facts.drift.drifted_columns)
+    assert facts.performance is not None and facts.performance.status == "scored"
+    assert facts.performance.labelled_rows == len(live)
+    assert f"{len(live)} of {served.rows} served row(s) labelled (last 1d)" in facts.performance.note
+    spec = config.models[0].drift
+    assert spec is not None
+    verdict = judge_performance(facts.performance, spec.performance, facts.champion)
+    assert verdict.status == "drop", verdict
+
+
+SHIFTED = ("mean radius", "worst area")
+SERVED_CONFIG = """\
+version: 1
+models:
+  - name: Breast-Cancer
+    stage: train
+    output: model.pkl
+    drift:
+      current: served
+      window: {{last: 1d}}
+      traffic: {{location: "{location}"}}
+      reference: train.csv
+      performance:
+        label: target
+        metrics:
+          - name: accuracy
+            tolerance: 0.05
+"""
 
 
 @pytest.mark.parametrize(

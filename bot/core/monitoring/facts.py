@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from bot.core.models import DriftSummary
+from bot.core.monitoring.served import ServedFacts
 from bot.core.monitoring.values import as_float
 
 
@@ -65,6 +66,7 @@ class CheckFacts:
     performance: PerformanceFacts | None = None  # None: not configured
     champion: ChampionFacts | None = None
     drift_skipped: str = ""  # why drift was not judged
+    served: ServedFacts | None = None  # None: the data was a file, not the service's traffic log
 
 
 def facts_to_dict(facts: CheckFacts) -> dict[str, Any]:
@@ -76,6 +78,7 @@ def facts_to_dict(facts: CheckFacts) -> dict[str, Any]:
         "quality": asdict(facts.quality) if facts.quality else None,
         "performance": asdict(facts.performance) if facts.performance else None,
         "champion": asdict(facts.champion) if facts.champion else None,
+        "served": asdict(facts.served) if facts.served else None,
     }
 
 
@@ -84,6 +87,7 @@ def facts_from_dict(data: Mapping[str, Any], drift_summary: DriftSummary | None)
     quality = data.get("quality")
     performance = data.get("performance")
     champion = data.get("champion")
+    served = data.get("served")
     return CheckFacts(
         model=str(data.get("model", "")),
         check_id=str(data.get("check_id") or ""),
@@ -116,4 +120,11 @@ def facts_from_dict(data: Mapping[str, Any], drift_summary: DriftSummary | None)
         )
         if isinstance(champion, dict)
         else None,
+        served=_served(served) if isinstance(served, dict) else None,
     )
+
+
+def _served(data: Mapping[str, Any]) -> ServedFacts:
+    known = {k: v for k, v in data.items() if k in ServedFacts.__dataclass_fields__}
+    versions = tuple((str(v[0]), int(v[1])) for v in known.pop("versions", []) if len(v) == 2)
+    return ServedFacts(**known, versions=versions)

@@ -1,0 +1,94 @@
+"""`drift.current: served` reads what the traffic log wrote: the window's rows as the model's inputs, labels
+joined by request id, and the duplicate, late and unknown labels counted instead of crashing the check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.adapters.evidently import DriftDataError
+from bot.adapters.evidently.served import served_current
+from bot.adapters.traffic_log import TrafficLog, write_labels
+from bot.core.config.traffic import LastWindow
+from bot.core.config.traffic import TrafficLog as TrafficSpec
+
+NOW = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
+
+
+def served(location: Path, at: dt.datetime, ids: list[str], values: list[float], version: str = "3") -> None:
+    log = TrafficLog(str(location), model_version=version, clock=at.timestamp)
+    log.record(pd.DataFrame({"x": values, "label": [9.0] * len(values)}), [0] * len(ids), ids)
+    log.close()
+
+
+@pytest.fixture
+def traffic(tmp_path: Path) -> Path:
+    location = tmp_path / "traffic"
+    served(location, NOW - dt.timedelta(days=3), ["old-1", "old-2"], [1.0, 2.0], version="2")
+    served(location, NOW - dt.timedelta(hours=5), ["a", "b", "c"], [3.0, 4.0, 5.0])
+    served(location, NOW - dt.timedelta(hours=1), ["d"], [6.0])
+    write_labels(
+        str(location), ["a", "b", "a"], [1, 0, 0], received_at=(NOW - dt.timedelta(hours=2)).timestamp()
+    )
+    drop = location / "labels" / "dropped-by-hand.csv"
+    drop.write_text("request_id,label\nd,1\nold-1,1\nnever-served,0\n")
+    return location
+
+
+def test_the_window_rows_come_back_as_inputs_with_labels_joined(tmp_path: Path, traffic: Path) -> None:
+    current, facts = served_current(
+        TrafficSpec(location=traffic.as_uri()),
+        LastWindow(last="1d"),
+        root=tmp_path,
+        model="clf",
+        now=NOW,
+        label="target",
+    )
+    # an input column named like the label column is the input's, under its own name
+    assert list(current.columns) == ["x", "label", "target"]
+    assert list(current["x"]) == [3.0, 4.0, 5.0, 6.0]
+    # "a" was labelled twice: the latest label (0) counts
+    assert list(current["target"].astype("Int64")) == [0, 0, pd.NA, 1]
+    assert (facts.rows, facts.joined, facts.labels) == (4, 3, 6)
+    assert (facts.duplicate, facts.late, facts.unknown) == (1, 1, 1)
+    assert facts.versions == (("3", 4),)
+    assert facts.window == "last 1d"
+
+
+def test_since_last_check_starts_where_the_previous_check_ended(tmp_path: Path, traffic: Path) -> None:
+    spec = TrafficSpec(location=traffic.as_uri())
+    first, facts = served_current(
+        spec, "since-last-check", root=tmp_path, model="clf", now=NOW - dt.timedelta(hours=3), label=None
+    )
+    assert facts.window == "last 7d (no earlier check)"
+    assert list(first["x"]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    second, facts = served_current(spec, "since-last-check", root=tmp_path, model="clf", now=NOW, label=None)
+    assert list(second["x"]) == [6.0]
+    assert facts.window.startswith("since the check at 2026-12-10T09:00:00")
+    again, _ = served_current(spec, "since-last-check", root=tmp_path, model="clf", now=NOW, label=None)
+    assert list(again["x"]) == [6.0]  # the same check run again reads the same rows
+
+
+def test_no_traffic_in_the_window_says_so(tmp_path: Path, traffic: Path) -> None:
+    with pytest.raises(DriftDataError, match="the service logged no traffic last 1h"):
+        served_current(
+            TrafficSpec(location="traffic"),
+            LastWindow(last="1h"),
+            root=tmp_path,
+            model="clf",
+            now=NOW - dt.timedelta(hours=2),
+            label=None,
+        )
+
+
+def test_a_label_file_without_the_columns_is_named(tmp_path: Path, traffic: Path) -> None:
+    (traffic / "labels" / "bad.csv").write_text("id,truth\na,1\n")
+    with pytest.raises(
+        DriftDataError, match=r"label file labels/bad.csv lacks column\(s\) request_id, label"
+    ):
+        served_current(
+            TrafficSpec(location="traffic"), LastWindow(), root=tmp_path, model="clf", now=NOW, label="y"
+        )
