@@ -22,6 +22,7 @@ from bot.standin.domain.state import API_PREFIX, GIT_HOOK_PATH, RequestLog, Stan
 from bot.standin.faults import Fault
 from bot.standin.gitstore import GitError
 from bot.standin.model import Token
+from bot.standin.oauth import WebReply, handle_web
 from bot.standin.rest import HANDLERS
 from bot.standin.rest.auth import authenticate, check_token_scope
 from bot.standin.rest.call import DOCS, Call, Reply, error
@@ -77,7 +78,11 @@ def build_app(standin: StandIn) -> Callable[[Scope, Receive, Send], Awaitable[No
             await _send(send, Reply(204, None))
             return
         if not path.startswith(API_PREFIX):
-            await _send(send, error(404, "Not Found"))
+            web = handle_web(standin, method, path, scope.get("query_string", b"").decode(), body)
+            if web is None:
+                await _send(send, error(404, "Not Found"))
+                return
+            await _send_web(send, web)
             return
         relative = path[len(API_PREFIX) :] or "/"
         fault = standin.faults.pick(method, relative)
@@ -144,6 +149,18 @@ def _fault_reply(fault: Fault) -> Reply:
         },
         {"Retry-After": str(fault.retry_after)},
     )
+
+
+async def _send_web(send: Send, reply: WebReply) -> None:
+    """A page or answer of GitHub's web host (the OAuth web flow: bot.standin.oauth)."""
+    headers = [
+        (b"content-type", reply.content_type.encode()),
+        (b"content-length", str(len(reply.body)).encode()),
+    ]
+    if reply.location:
+        headers.append((b"location", reply.location.encode()))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
 
 
 async def _send(send: Send, reply: Reply) -> None:
