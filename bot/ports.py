@@ -6,9 +6,10 @@ a model version by run id), so running a job twice leaves one result.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from bot.core.jobs import Step
 from bot.core.models import CommentRef, CommitFacts, IssueRef, ModelVersion, PullFacts, PullRef, RunRecord
 from bot.core.permissions import Permission
 
@@ -134,3 +135,26 @@ class ModelRegistry(Protocol):
     def delete_alias(self, model: str, alias: str) -> None: ...
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None: ...
     def set_model_tag(self, model: str, key: str, value: str) -> None: ...
+
+
+class JobRunner(Protocol):
+    """Where a job's steps run: the local executor (a fresh clone, each step its own process) in the embedded
+    default; GitHub Actions dispatches workflows instead and needs none."""
+
+    def run(
+        self,
+        job_id: str,
+        *,
+        clone_url: str,
+        token: str,
+        repo: str,
+        checkout: str,
+        branch: str | None,
+        steps: Sequence[Step],
+        files: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> list[int]:
+        """Each step's exit code; raises when a checked step fails (the delivery is retried)."""
+
+    def close(self) -> None:
+        """Stop what the runner keeps between jobs (a warm, pre-imported step server)."""

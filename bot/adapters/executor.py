@@ -23,28 +23,33 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from bot.adapters.sandbox import Isolation, Sandbox, resolve_isolation, stage_uid
+from bot.adapters.warm_runner import WarmRunner, WarmRunnerError, WarmStep
 from bot.core.isolation import job_environment
+from bot.core.jobs import Step
 from bot.core.scrub import scrub
 from bot.logs import ENV_CONTEXT
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DEFAULT_JOB_TIMEOUT_S", "JobError", "LocalExecutor", "Step", "job_dir_name"]
+
 LOG_TAIL_LINES = 60
 DEFAULT_JOB_TIMEOUT_S = 3600.0
 
 
+class _Process(Protocol):
+    """A running step: a cold subprocess, or a child of the warm runner."""
+
+    pid: int
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
 class JobError(Exception):
     """A job step failed; the message carries the step and the tail of its log."""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One `mlops-bot ...` invocation; `check=False` lets a step fail and the job go on (train -> card)."""
-
-    args: tuple[str, ...]
-    check: bool = True
 
 
 @dataclass
@@ -61,6 +66,7 @@ class LocalExecutor:
     isolation: Isolation = "auto"
     timeout_s: float = DEFAULT_JOB_TIMEOUT_S
     stage_root: Path | None = None  # where stage checkouts live (must be reachable by the stage uid)
+    warm: WarmRunner | None = None  # steps forked from a pre-imported runner (bot/adapters/warm_runner.py)
 
     def run(
         self,
@@ -132,8 +138,35 @@ class LocalExecutor:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise JobError(f"the job ran past its {self.timeout_s:g} s timeout before `mlops-bot {args[0]}`")
+        proc = self._start(args, cwd=cwd, env=env, log_path=log_path)
+        try:
+            code = proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise JobError(
+                f"`mlops-bot {args[0]}` ran past the job's {self.timeout_s:g} s timeout and was stopped "
+                "(MLOPS_BOT_JOB_TIMEOUT_SECONDS raises the ceiling):\n" + _tail(log_path)
+            ) from None
+        finally:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # nothing of the step outlives it
+        log.info(
+            "job %s step %s exited %s in %.1fs%s",
+            job_id, args[0], code, time.perf_counter() - started, " (warm)" if isinstance(proc, WarmStep) else "",
+        )  # fmt: skip
+        return code
+
+    def _start(self, args: list[str], *, cwd: Path, env: Mapping[str, str], log_path: Path) -> _Process:
+        """The step as a child of the warm runner when there is one (its imports already paid), else cold."""
+        if self.warm is not None:
+            try:
+                return self.warm.start(args, cwd=cwd, env=dict(env), log_path=log_path)
+            except WarmRunnerError as exc:
+                log.warning("%s; `mlops-bot %s` runs cold", exc, args[0])
         with log_path.open("w") as out:
-            proc = subprocess.Popen(
+            return subprocess.Popen(
                 # -P: the checkout (the step's cwd) is not put on sys.path, so none of its modules can shadow
                 # one the bot imports (a pull request's argparse.py would run with the job's token).
                 [sys.executable, "-P", "-m", "bot", *args],
@@ -144,21 +177,11 @@ class LocalExecutor:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-            try:
-                code = proc.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                raise JobError(
-                    f"`mlops-bot {args[0]}` ran past the job's {self.timeout_s:g} s timeout and was stopped "
-                    "(MLOPS_BOT_JOB_TIMEOUT_SECONDS raises the ceiling):\n" + _tail(log_path)
-                ) from None
-            finally:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)  # nothing of the step outlives it
-        log.info("job %s step %s exited %s in %.1fs", job_id, args[0], code, time.perf_counter() - started)
-        return code
+
+    def close(self) -> None:
+        """Stop the warm runner, if this executor started one."""
+        if self.warm is not None:
+            self.warm.close()
 
     def _sandbox(self, key: str) -> tuple[Sandbox, Path]:
         """The stage's sandbox and the folder holding the checkout, its HOME and TMPDIR."""

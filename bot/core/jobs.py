@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
 
+@dataclass(frozen=True)
+class Step:
+    """One `mlops-bot ...` invocation of a job; `check=False` lets a step fail and the job go on (train ->
+    card)."""
+
+    args: tuple[str, ...]
+    check: bool = True
+
+
 class JobRequestError(ValueError):
     """A queue row whose parameters are not a job request of this version."""
 

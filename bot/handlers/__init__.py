@@ -23,25 +23,42 @@ def routes() -> dict[str, list[Handler]]:
     return table
 
 
-def build_handler(settings: Settings, store: Any | None = None) -> Callable[[Delivery], None]:
+def build_handler(settings: Settings, store: Any | None = None) -> Dispatcher:
     """The function the worker calls for each delivery; exceptions make the worker retry."""
     from bot.adapters.github import GitHubFactory
     from bot.adapters.store import Store
 
     store = store or Store(settings.database_url)
-    ctx = Context(settings=settings, github=GitHubFactory(settings), enqueue=store.enqueue, history=store)
+    executor = jobs.build_executor(settings) if settings.executor == "local" else None
+    ctx = Context(
+        settings=settings,
+        github=GitHubFactory(settings),
+        enqueue=store.enqueue,
+        history=store,
+        executor=executor,
+    )
     return dispatcher(ctx)
 
 
-def dispatcher(ctx: Context) -> Callable[[Delivery], None]:
+class Dispatcher:
     """Each delivery to the handlers that subscribe to it, with `ctx` (the worker's, or a test's fakes)."""
-    table = routes()
 
-    def handle(delivery: Delivery) -> None:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._table = routes()
+
+    def __call__(self, delivery: Delivery) -> None:
         # `event.action` subscribers first, then whole-event subscribers (jobs subscribe by event).
-        for handler in table.get(delivery.name, []) + (
-            table.get(delivery.event, []) if delivery.action else []
+        for handler in self._table.get(delivery.name, []) + (
+            self._table.get(delivery.event, []) if delivery.action else []
         ):
-            handler(ctx, delivery)
+            handler(self.ctx, delivery)
 
-    return handle
+    def close(self) -> None:
+        """Release what the handlers keep between deliveries (the executor's warm runner)."""
+        if self.ctx.executor is not None:
+            self.ctx.executor.close()
+
+
+def dispatcher(ctx: Context) -> Dispatcher:
+    return Dispatcher(ctx)

@@ -11,10 +11,12 @@ import os
 from typing import Any
 
 from bot.adapters.executor import JobError, LocalExecutor
+from bot.adapters.warm_runner import WarmRunner
 from bot.core.events import Delivery
 from bot.core.isolation import JOB_PERMISSIONS
 from bot.handlers.context import JOB_EVENT, Context, job_request
 from bot.jobs.plans import WORKFLOWS, plan_job
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +29,7 @@ def on_job(ctx: Context, delivery: Delivery) -> None:
         workflow, inputs = WORKFLOWS[kind]
         gh.dispatch_workflow(workflow, gh.default_branch(), inputs(gh, request))
         return
-    executor = LocalExecutor(
-        work_dir=ctx.settings.work_dir,
-        github_api_url=ctx.settings.github_base_url,
-        tracking_uri=ctx.settings.mlflow_tracking_uri,
-        extra_env=_settings_env(ctx),
-        isolation=ctx.settings.stage_isolation,
-        timeout_s=ctx.settings.job_timeout_seconds,
-    )
+    executor = ctx.executor or build_executor(ctx.settings, warm=False)
     checkout, branch, steps, files, env = plan_job(gh, request)
     # The job's token reaches this one repository with only what this kind of job needs.
     token = ctx.github.token(delivery.installation_id, delivery.repo, permissions=JOB_PERMISSIONS[kind])
@@ -55,9 +50,25 @@ def on_job(ctx: Context, delivery: Delivery) -> None:
         raise
 
 
-def _settings_env(ctx: Context) -> dict[str, str]:
+def build_executor(settings: Settings, *, warm: bool | None = None) -> LocalExecutor:
+    """The local executor the settings describe; `warm` (default: the settings' `warm_jobs`) forks its steps
+    from a pre-imported runner kept in the work dir."""
+    runner = None
+    if settings.warm_jobs if warm is None else warm:
+        runner = WarmRunner(settings.work_dir.resolve() / "warm", idle_s=settings.warm_idle_seconds)
+    return LocalExecutor(
+        work_dir=settings.work_dir,
+        github_api_url=settings.github_base_url,
+        tracking_uri=settings.mlflow_tracking_uri,
+        extra_env=_settings_env(settings),
+        isolation=settings.stage_isolation,
+        timeout_s=settings.job_timeout_seconds,
+        warm=runner,
+    )
+
+
+def _settings_env(s: Settings) -> dict[str, str]:
     """The bot's settings a job step needs too (locks in the same database, the same GitHub manners)."""
-    s = ctx.settings
     return {
         "MLOPS_BOT_DATABASE_URL": s.database_url,
         "MLOPS_BOT_GITHUB_THROTTLE": "true" if s.github_throttle else "false",

@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from typing import NamedTuple
 
-from bot.adapters.executor import Step
 from bot.core import keys
 from bot.core.events import PermanentError
 from bot.core.jobs import (
@@ -22,6 +21,7 @@ from bot.core.jobs import (
     PromoteRequest,
     ReconcileRequest,
     RollbackRequest,
+    Step,
     TrainRequest,
 )
 from bot.core.models import PullFacts
