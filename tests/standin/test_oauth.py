@@ -11,7 +11,7 @@ from bot.standin import StandIn
 from bot.standin.oauth import register_oauth_client
 
 CALLBACK = "http://bot.local/login/callback"
-CLIENT_SECRET = "s3cret"  # noqa: S105  (a test client's)
+CLIENT_SECRET = "s3cret"
 
 
 @pytest.fixture(scope="module")
