@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     warm_idle_seconds: float = Field(
         600.0, gt=0, description="The warm runner stops after this long without a step (started again on use)"
     )
+    keep_job_dirs: bool = Field(
+        False, description="Keep each local job's folder (step logs, result JSON) in the work dir, for a look"
+    )
     work_dir: Path = Path(".mlops-bot")
     inprocess_worker: bool = True
     max_body_bytes: int = MAX_WEBHOOK_BYTES

@@ -63,6 +63,7 @@ def build_executor(settings: Settings, *, warm: bool | None = None) -> LocalExec
         extra_env=_settings_env(settings),
         isolation=settings.stage_isolation,
         timeout_s=settings.job_timeout_seconds,
+        keep_workdirs=settings.keep_job_dirs,
         warm=runner,
     )
 
