@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import re
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -99,27 +100,35 @@ class LocalExecutor:
         job_env.update({ENV_CONTEXT["delivery"]: job_id, ENV_CONTEXT["repo"]: repo})  # in every log line
         job_env.update({k: v.replace("{job_dir}", str(root)) for k, v in (env or {}).items()})
         deadline = time.monotonic() + self.timeout_s
+        spans: dict[str, float] = {}  # where the job's time went: the clone, then each step
         try:
-            self._git(["clone", "--quiet", "--no-checkout", clone_url, str(repo_dir)], env=job_env, cwd=root)
-            if branch:
-                self._git(["checkout", "--quiet", "-B", branch, checkout], env=job_env, cwd=repo_dir)
-            else:
-                self._git(["checkout", "--quiet", "--detach", checkout], env=job_env, cwd=repo_dir)
+            with _span(spans, "clone"):
+                self._git(
+                    ["clone", "--quiet", "--no-checkout", clone_url, str(repo_dir)], env=job_env, cwd=root
+                )
+                if branch:
+                    self._git(["checkout", "--quiet", "-B", branch, checkout], env=job_env, cwd=repo_dir)
+                else:
+                    self._git(["checkout", "--quiet", "--detach", checkout], env=job_env, cwd=repo_dir)
             codes = []
             for n, step in enumerate(steps):
                 log_path = root / f"step{n}-{step.args[0]}.log"
                 args = [
                     a.replace("{repo_dir}", str(repo_dir)).replace("{job_dir}", str(root)) for a in step.args
                 ]
-                code = self._step(
-                    job_id, args, cwd=repo_dir, env=job_env, log_path=log_path, deadline=deadline
-                )
+                with _span(spans, f"{n}:{step.args[0]}"):
+                    code = self._step(
+                        job_id, args, cwd=repo_dir, env=job_env, log_path=log_path, deadline=deadline
+                    )
                 codes.append(code)
                 if code != 0 and step.check:
                     tail = scrub(_tail(log_path), roots=[str(repo_dir), str(root)])  # may reach a reply
                     raise JobError(f"`mlops-bot {step.args[0]}` exited {code}:\n{tail}")
             return codes
         finally:
+            log.info("job %s spans: %s", job_id, ", ".join(f"{k} {v:.2f}s" for k, v in spans.items()))
+            with contextlib.suppress(OSError):
+                (root / "spans.json").write_text(json.dumps(spans))
             if not self.keep_workdirs:
                 shutil.rmtree(stage_dir, ignore_errors=True)
                 shutil.rmtree(root, ignore_errors=True)
@@ -246,6 +255,15 @@ def job_dir_name(job_id: str) -> str:
     """A readable, collision-free folder name for a job: a prefix of its id and a hash of all of it."""
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", job_id)[:60]
     return f"{readable}-{hashlib.sha256(job_id.encode()).hexdigest()[:16]}"
+
+
+@contextlib.contextmanager
+def _span(spans: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        spans[name] = time.perf_counter() - started
 
 
 def _private_dir(path: Path, *, fresh: bool) -> Path:
