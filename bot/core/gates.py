@@ -8,6 +8,12 @@ verdict carries a sentence a reviewer can read, e.g.
 A first model (no champion) is normal: it is judged by the absolute limits only. A metric the candidate did
 not log is a failure (a gate that cannot be checked must not pass silently). A metric the champion lacks is
 not compared (the champion predates the metric), which the reason says.
+
+When the champion was re-scored on the candidate's evaluation data (`same_data`, bot/core/evaluation.py),
+a metric both were scored on is judged by that comparison, not by the two recorded values (each measured
+on its own split): its difference with the bootstrap interval, and, with `significant: true`, whether that
+interval tells the two apart. `promotion.same_data: required` fails a candidate that has a champion but no
+such comparison; `slice_tolerance` fails one whose worst slice got worse by more.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.core.config import MetricSpec, ModelSpec, Promotion
+from bot.core.evaluation import MetricComparison, SameDataComparison
 
 # Conclusions a required check may have and still count as passed, as in GitHub branch protection:
 # https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/collaborating-on-repositories-with-code-quality-features/troubleshooting-required-status-checks
@@ -71,15 +78,26 @@ def evaluate(
     promotion: Promotion,
     approvals: int | None = None,
     checks: Mapping[str, str] | None = None,
+    same_data: SameDataComparison | None = None,
 ) -> Decision:
     """Judge `candidate` metrics against `champion` metrics (None: there is no champion yet).
 
     `approvals` is the number of approving reviews and `checks` maps check names to conclusions; None
     means "not known" and fails a requirement that needs it (a gate we cannot check does not pass).
+    `same_data` is the champion re-scored on the candidate's evaluation rows, when it was.
     """
     verdicts: list[Verdict] = []
+    fair = same_data if same_data is not None and same_data.ok and champion is not None else None
+    if promotion.same_data == "required" and champion is not None and fair is None:
+        verdicts.append(_same_data_required(model, same_data))
     for spec in model.metrics:
-        verdicts.extend(_metric_verdicts(spec, candidate, champion))
+        compared = fair.metric(spec.name) if fair is not None else None
+        if compared is not None and fair is not None:
+            verdicts.extend(_floor_verdicts(spec, candidate.get(spec.name), compared.candidate))
+            verdicts.append(_same_data_verdict(spec, compared, fair))
+            verdicts.extend(_slice_verdicts(spec, fair))
+        else:
+            verdicts.extend(_metric_verdicts(spec, candidate, champion))
     if promotion.required_approvals:
         verdicts.append(_approvals_verdict(promotion.required_approvals, approvals))
     for name in promotion.required_checks:
@@ -96,6 +114,17 @@ def _metric_verdicts(
         raw = candidate.get(name)
         what = "is missing from the candidate run" if raw is None else f"is not a number ({raw!r})"
         return [Verdict(name, False, f"{name} {what}; the run must log it to be judged", metric=name)]
+    return [*_limits(spec, value), _versus_champion(spec, value, champion)]
+
+
+def _floor_verdicts(spec: MetricSpec, recorded: object, same_data: float) -> list[Verdict]:
+    """The absolute limits judge what the run recorded; a run that recorded nothing, its same-data score."""
+    value = _number(recorded)
+    return _limits(spec, value if value is not None else same_data)
+
+
+def _limits(spec: MetricSpec, value: float) -> list[Verdict]:
+    name = spec.name
     out: list[Verdict] = []
     if spec.min is not None:
         ok = value >= spec.min - _EPS
@@ -119,8 +148,56 @@ def _metric_verdicts(
                 metric=name,
             )
         )
-    out.append(_versus_champion(spec, value, champion))
     return out
+
+
+def _same_data_required(model: ModelSpec, same_data: SameDataComparison | None) -> Verdict:
+    if model.evaluation is None:
+        why = f"model {model.name} has no `evaluation:` to score the champion on"
+    elif same_data is None:
+        why = "the champion was not re-scored on this candidate's evaluation data"
+    else:
+        why = f"the comparison failed: {same_data.error}"
+    return Verdict("same data", False, f"promotion.same_data is required, but {why}")
+
+
+def _same_data_verdict(spec: MetricSpec, compared: MetricComparison, fair: SameDataComparison) -> Verdict:
+    name = spec.name
+    a, b, d, t = fmt_group(compared.candidate, compared.champion, abs(compared.worse_by), spec.tolerance)
+    low, high = fmt_signed(compared.low), fmt_signed(compared.high)
+    percent = f"{fair.confidence * 100:.0f} %"
+    head = (
+        f"{name} on the same data ({fair.rows} rows of {fair.data}): {a} vs champion {b}, "
+        f"Δ {fmt_signed(compared.delta)} [{low}, {high}] ({percent} interval), {compared.verdict}"
+    )
+    worse_by = compared.worse_by
+    down = "dropped" if spec.direction == "higher" else "rose"
+    within = worse_by <= spec.tolerance + _EPS
+    if spec.significant and compared.verdict != "better":
+        if compared.verdict == "not distinguishable" and within and spec.tolerance > 0:
+            return Verdict(name, True, f"{head}: within noise and the allowed {t}", metric=name)
+        if compared.verdict == "not distinguishable":
+            need = "an improvement the interval shows (significant: true)"
+            return Verdict(name, False, f"{head}: not an improvement; the gate asks for {need}", metric=name)
+    if worse_by <= _EPS:
+        word = "unchanged" if abs(worse_by) <= _EPS else f"improved by {d}"
+        return Verdict(name, True, f"{head}: {word}", metric=name)
+    if within:
+        return Verdict(name, True, f"{head}: {down} {d}, within the allowed {t}", metric=name)
+    return Verdict(name, False, f"{head}: {down} {d}, more than the allowed {t}", metric=name)
+
+
+def _slice_verdicts(spec: MetricSpec, fair: SameDataComparison) -> list[Verdict]:
+    if spec.slice_tolerance is None or not fair.slices:
+        return []
+    label = f"{spec.name} per slice"
+    worst = fair.worst_slice_regression({spec.name: spec.slice_tolerance})
+    if worst is None:
+        count = sum(1 for s in fair.slices if s.metric(spec.name) is not None)
+        reason = f"{spec.name}: no slice of {count} worse than the champion by more than {fmt(spec.slice_tolerance)}"
+        return [Verdict(label, True, reason, metric=spec.name)]
+    reason = f"{worst.describe()}, more than the allowed {fmt(spec.slice_tolerance)}"
+    return [Verdict(label, False, reason, metric=spec.name)]
 
 
 def _versus_champion(spec: MetricSpec, value: float, champion: Mapping[str, float] | None) -> Verdict:
@@ -186,6 +263,16 @@ def fmt(value: float) -> str:
     if 1e-3 <= abs(value) < 1e6:
         return f"{value:.3f}"
     return f"{value:.3g}"
+
+
+def fmt_signed(value: float) -> str:
+    """A difference with its sign: +0.012, -0.004, 0."""
+    if not math.isfinite(value):
+        return "–"
+    if value == 0:
+        return "0"
+    (text,) = fmt_group(abs(value))
+    return f"+{text}" if value > 0 else f"-{text}"
 
 
 def fmt_group(*values: float) -> tuple[str, ...]:
