@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.core.evaluation import SameDataComparison, comparison_from_dict
+
 
 @dataclass(frozen=True)
 class PullFacts:
@@ -151,6 +153,8 @@ class TrainResult:
     # the commit of dvc.lock that `train --commit-lock` pushed on top of the trained one: the PR's new head,
     # where the card and check go (its push is not trained again: bot/core/pushes.py)
     lock_commit: str = ""
+    # the champion re-scored on this run's evaluation data, with the candidate (models[].evaluation)
+    same_data: SameDataComparison | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,8 @@ def train_result_from_dict(data: dict[str, Any]) -> TrainResult:
     plots = data.get("plots")
     # results written before plots were typed held {file: rows}; those are not shown rather than misread
     fields["plots"] = [plot_from_dict(p) for p in plots] if isinstance(plots, list) else []
+    same_data = data.get("same_data")
+    fields["same_data"] = comparison_from_dict(same_data) if isinstance(same_data, dict) else None
     return TrainResult(run=record, **fields)
 
 
