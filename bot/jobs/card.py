@@ -90,7 +90,11 @@ def post_cards(
             continue  # a model removed from the config since training: nothing to judge it by
         champion = env.registry.version_by_alias(spec.name, config.aliases.champion)
         decision = gates.evaluate(
-            spec, result.metrics, champion.metrics if champion else None, promotion=config.promotion
+            spec,
+            result.metrics,
+            champion.metrics if champion else None,
+            promotion=config.promotion,
+            same_data=result.same_data,
         )
         facts = CardFacts(
             repo=env.repo,
@@ -103,6 +107,7 @@ def post_cards(
             base_ref=pull.base_ref,
             run_url=result.run.url if result.run else "",
             ci_url=ci_url(),
+            same_data=result.same_data,
         )
         body = render_card(facts, template_text)
         comment = env.gh.upsert_comment(pull.number, card_marker(spec.name), body)

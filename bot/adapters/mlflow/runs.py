@@ -126,6 +126,19 @@ class MlflowRuns:
 
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        """Add metrics to a finished run (e.g. `champion.<metric>` of a same-data comparison)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, 0) for k, v in sorted(metrics.items())]
+        if items:
+            self.client.log_batch(run_id, metrics=items)
+
+    def log_json(self, run_id: str, artifact_file: str, data: Mapping[str, Any]) -> None:
+        """Store `data` as a JSON artifact of the run (`artifact_file` relative to its artifact root)."""
+        self.client.log_dict(run_id, dict(data), artifact_file)
+
     def run_url(self, run: RunRecord) -> str:
         """A link to the run in the MLflow UI; "" when the store is not a server (sqlite, files)."""
         if run.url or not _is_http(self.tracking_uri):

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.core.card.facts import CardFacts
 from bot.core.card.plots import finite_number, plot_views
+from bot.core.card.same_data import same_data_view, worst_slice_headline
 from bot.core.config import ModelSpec
 from bot.core.gates import Decision, Verdict, fmt, fmt_group
 from bot.core.markdown import code, code_block, escape_md, escape_md_keeping_code
@@ -82,6 +83,7 @@ def card_context(facts: CardFacts) -> dict[str, Any]:
         "on_merge": facts.on_merge,
         "updated_at": escape_md(facts.updated_at),
         "fold_rows": FOLD_ROWS,
+        "same_data": same_data_view(facts),
     }
     context["headline"], context["headline_plain"] = _headline(facts, context)
     return context
@@ -113,6 +115,9 @@ def _headline(facts: CardFacts, context: Mapping[str, Any]) -> tuple[str, str]:
     verb = "Reused an existing run" if status == "reused" else "Trained"
     gate = decision.summary()
     mark = {"success": "✅", "failure": "❌", "neutral": "➖"}[decision.conclusion]
+    worst, worst_plain = worst_slice_headline(facts)
+    if worst:
+        return f"{mark} {verb} · {gate} · {worst}", f"{name}: {gate} · {worst_plain}"
     return f"{mark} {verb} · {gate}", f"{name}: {gate}"
 
 

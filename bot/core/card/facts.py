@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.core.config import ModelSpec
+from bot.core.evaluation import SameDataComparison
 from bot.core.gates import Decision
 from bot.core.models import ModelVersion, TrainResult
 
@@ -32,6 +33,7 @@ class CardFacts:
     on_merge: bool = True  # whether merging the PR promotes (config promotion.on_merge)
     champion_alias: str = "champion"
     updated_at: str = ""  # a timestamp supplied by the caller (the core reads no clock)
+    same_data: SameDataComparison | None = None  # the champion re-scored on this PR's evaluation data
 
     @property
     def effective_status(self) -> Status:
