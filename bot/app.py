@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot import metrics as m
+from bot import web
 from bot.adapters.store import GroupCommitter, ProcessBeacon, Store, StoreUnavailable, repository_of
 from bot.core.events import Delivery
 from bot.core.signature import SIGNATURE_HEADER, refuse_header, verify
@@ -31,7 +32,6 @@ from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
 from bot.reconcile_timer import ReconcileTimer
 from bot.retention import RetentionSweeper
 from bot.settings import Settings
-from bot.web.reports import reports_router
 from bot.worker import Worker, WorkerThread, default_worker_id, load_handler, start_worker_thread
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def create_app(  # noqa: C901  (its routes are closures over the app's state; ea
         return Response(metrics.render(), media_type=m.CONTENT_TYPE)
 
     app.include_router(mlflow_router(settings, store, reader=reader))
-    app.include_router(reports_router(store))
+    web.mount(app, settings, store)
     return app
 
 

@@ -541,7 +541,9 @@ def test_a_checks_report_is_kept_and_linked_by_a_url_a_reader_can_open(
     for body in posted:
         assert str(tmp_path) not in body and "/tmp/" not in body and "Report: " not in body
 
-    client = TestClient(create_app(Settings(webhook_secret="s"), store=store, start_worker=False))
+    client = TestClient(
+        create_app(Settings(webhook_secret="s", dashboard="off"), store=store, start_worker=False)
+    )
     page = client.get(outcome.report_url.removeprefix("https://bot.example.com"))
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.content == (tmp_path / "c" / f"drift-{MODEL}.html").read_bytes()
