@@ -330,16 +330,22 @@ def serve(
     bentoml_home: Path | None = None,
     timeout: float = 60,
     extra_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[str]:
     """Serve bento `tag` on 127.0.0.1:`port`; yields the base URL once /readyz answers 200. `extra_env`
-    reaches the service (e.g. MLOPS_BOT_TRAFFIC_LOG: where it records its traffic, or `off`)."""
+    reaches the service (e.g. MLOPS_BOT_TRAFFIC_LOG: where it records its traffic, or `off`). The service
+    runs in `cwd`, where a relative traffic-log location lands (default: a temporary folder, removed after)."""
     import httpx
 
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile(mode="w+") as log:
+    with (
+        tempfile.TemporaryFile(mode="w+") as log,
+        tempfile.TemporaryDirectory(prefix="mlops-bot-serve-") as scratch,
+    ):
         proc = subprocess.Popen(
             [_bentoml(), "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
             env={**bentoml_env(bentoml_home), **(extra_env or {})},
+            cwd=cwd if cwd is not None else scratch,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its workers form one process group we can stop together

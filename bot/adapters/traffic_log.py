@@ -116,8 +116,19 @@ class TrafficLog:
         self._wake = threading.Condition()
         self._fs: Any = None
         self._root = ""
+        self._prepare()
         self._thread = threading.Thread(target=self._run, name="mlops-bot-traffic-log", daemon=True)
         self._thread.start()
+
+    def _prepare(self) -> None:
+        """Import the writer's libraries now, at service start: an import in the writer thread would hold the
+        interpreter lock for a few hundred milliseconds in the middle of a prediction."""
+        try:
+            import pyarrow.parquet  # noqa: F401
+
+            self._fs, self._root = filesystem(self.location)
+        except Exception:  # an unreachable bucket at start is retried at the first write
+            log.exception("traffic log: %s is not usable yet", self.location)
 
     def record(self, frame: Any, predictions: Sequence[Any], request_ids: Sequence[str]) -> None:
         """Queue one request's rows; beyond `queue_rows` waiting rows they are dropped and counted."""

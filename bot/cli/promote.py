@@ -67,6 +67,9 @@ def _bento_builder(env: Any) -> Any:
 
         out = env.settings.work_dir.resolve() / "bentos"
         out.mkdir(parents=True, exist_ok=True)
+        spec = env.config.model(version.name)
+        # The service records its traffic where the model's monitoring reads it (drift.traffic).
+        traffic = spec.drift.traffic.model_dump() if spec is not None and spec.drift is not None else None
         result = build_service(
             model_name=version.name,
             version=version.version,
@@ -74,6 +77,7 @@ def _bento_builder(env: Any) -> Any:
             tracking_uri=env.settings.mlflow_tracking_uri,
             git_sha=sha,
             out_dir=out,
+            traffic=traffic,
         )
         return result.tag, result.note
 

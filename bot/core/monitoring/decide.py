@@ -137,10 +137,10 @@ def _performance_state(
         persistent = streak >= consecutive
         newly = persistent and prev_streak < consecutive
         action: Action = "retrain" if persistent and (newly or not retrain_pr_known) else "record"
-        text = "; ".join(line.text for line in verdict.drops)
+        text = _with_note("; ".join(line.text for line in verdict.drops), verdict.note)
         return TriggerState("performance", "drop", streak, consecutive, persistent, action, text)
     if verdict.status == "pass":
-        text = "; ".join(line.text for line in verdict.lines)
+        text = _with_note("; ".join(line.text for line in verdict.lines), verdict.note)
         return TriggerState(
             "performance", "pass", 0, consecutive, action="clear" if prev_dropped else "none", text=text
         )
@@ -156,6 +156,10 @@ def _performance_state(
         fired=held,
         text=verdict.note or verdict.status,
     )
+
+
+def _with_note(text: str, note: str) -> str:
+    return f"{text} ({note})" if note else text
 
 
 def _drift_text(summary: DriftSummary, decision: DriftDecision) -> str:

@@ -132,7 +132,7 @@ def judge_performance(
     if all(line.value is None for line in lines):
         return PerformanceVerdict("unavailable", tuple(lines), note="no metric could be computed")
     status: Literal["pass", "drop"] = "drop" if any(not line.passed for line in lines) else "pass"
-    return PerformanceVerdict(status, tuple(lines))
+    return PerformanceVerdict(status, tuple(lines), note=facts.note)  # e.g. how many labels came back
 
 
 @dataclass(frozen=True)
