@@ -20,6 +20,8 @@ from bot.core.config.evaluation import SCORE_DIRECTIONS, EvaluationSpec
 from bot.core.config.models import Direction, ModelSpec
 
 Significance = Literal["better", "worse", "not distinguishable"]
+# The champion's same-data scores, logged to the candidate's run as `champion.<metric>`.
+CHAMPION_METRIC_PREFIX = "champion."
 
 
 def verdict_from_interval(low: float, high: float, direction: Direction) -> Significance:
@@ -137,7 +139,9 @@ class SameDataComparison:
 
     def champion_metrics(self) -> dict[str, float]:
         """`champion.<metric>`, as logged to the candidate's run so the comparison can be reproduced."""
-        return {f"champion.{m.name}": m.champion for m in self.metrics if math.isfinite(m.champion)}
+        return {
+            f"{CHAMPION_METRIC_PREFIX}{m.name}": m.champion for m in self.metrics if math.isfinite(m.champion)
+        }
 
     def worst_slice_regression(self, tolerances: Mapping[str, float]) -> SliceRegression | None:
         """The slice metric that got worse the most beyond its tolerance (`tolerances`: metric -> allowed

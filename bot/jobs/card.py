@@ -12,10 +12,12 @@ from typing import Any
 from bot.core import gates
 from bot.core.card import CardFacts, check_run_output, render_card
 from bot.core.config import RepoConfig
+from bot.core.evaluation import CHAMPION_METRIC_PREFIX
 from bot.core.markers import card_marker, find_markers
 from bot.core.models import PullFacts, TrainResult
 from bot.core.tags import RunTags
 from bot.jobs.common import JobEnv, ci_url
+from bot.jobs.train_evaluation import recorded_comparison
 
 TAG_HEAD_SHA = RunTags.HEAD_SHA
 TAG_OUTPUT_HASH = RunTags.OUTPUT_HASH
@@ -49,10 +51,13 @@ def results_for_commit(env: JobEnv, models: list[str], head_sha: str) -> list[Tr
                     run=run,
                     reused=True,
                     ok=True,
-                    metrics=dict(run.metrics),
+                    metrics={
+                        k: v for k, v in run.metrics.items() if not k.startswith(CHAMPION_METRIC_PREFIX)
+                    },
                     params=dict(run.params),
                     output_hash=run.tags.get(TAG_OUTPUT_HASH, ""),
                     trained_duration_s=_seconds(run.tags.get(RunTags.TRAINED_SECONDS, "")),
+                    same_data=recorded_comparison(env.registry, run),
                 )
             )
         else:

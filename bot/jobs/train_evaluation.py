@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bot.core.config import ModelSpec, RepoConfig
-from bot.core.evaluation import SameDataComparison, comparison_to_dict, failed_comparison
+from bot.core.evaluation import (
+    SameDataComparison,
+    comparison_from_dict,
+    comparison_to_dict,
+    failed_comparison,
+)
 from bot.core.models import RunRecord
 
 if TYPE_CHECKING:
@@ -69,3 +74,20 @@ def _record(
         if echo is not None:
             echo.write(f"mlops-bot train: the same-data comparison could not be logged to MLflow: {exc}\n")
             echo.flush()
+
+
+def recorded_comparison(
+    registry: MlflowRegistry, run: RunRecord, *, champion_version: str | None = None
+) -> SameDataComparison | None:
+    """The comparison a training logged to `run` (for `/card` without training again, and the promotion);
+    None when it logged none, or when it compared with another champion than `champion_version`."""
+    try:
+        data = registry.read_json(run.run_id, SAME_DATA_ARTIFACT)
+        comparison = comparison_from_dict(data) if data is not None else None
+    except Exception:  # an unreadable record is no comparison; the gates then say what they judged instead
+        return None
+    if comparison is None or (
+        champion_version is not None and comparison.champion_version != champion_version
+    ):
+        return None
+    return comparison

@@ -259,3 +259,23 @@ def test_a_feature_the_champion_needs_is_a_clear_error(world: World) -> None:
         "the evaluation data data/eval-no-tenure.csv lacks column(s) tenure that the champion (version 1) "
         "takes as input (its MLflow signature)"
     )
+
+
+def test_a_pr_training_logs_the_champions_scores_to_the_candidates_run(world: World) -> None:
+    """What `mlops-bot train` does after logging the run: the comparison is recorded in MLflow, so `/card`
+    and the promotion read the same verdict back."""
+    from bot.core.config import RepoConfig
+    from bot.jobs.train_evaluation import compare_with_champion, recorded_comparison
+
+    [run] = [r for r in world.registry.find_runs(MODEL, {}) if r.model_uri == world.uris["tree-1"]]
+    spec = world.spec("      data: data/eval.csv\n      label: churned\n      metrics: [accuracy, f1]")
+
+    comparison = compare_with_champion(world.root, spec, RepoConfig(models=[spec]), world.registry, run)
+
+    assert comparison is not None and comparison.ok, comparison
+    logged = world.registry.run(run.run_id)
+    assert logged is not None
+    assert logged.metrics["champion.accuracy"] == pytest.approx(comparison.metrics[0].champion)
+    assert logged.metrics["champion.f1"] == pytest.approx(comparison.metrics[1].champion)
+    assert recorded_comparison(world.registry, run) == comparison
+    assert recorded_comparison(world.registry, run, champion_version="2") is None  # the champion moved since

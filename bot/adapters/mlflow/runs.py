@@ -139,6 +139,23 @@ class MlflowRuns:
         """Store `data` as a JSON artifact of the run (`artifact_file` relative to its artifact root)."""
         self.client.log_dict(run_id, dict(data), artifact_file)
 
+    def read_json(self, run_id: str, artifact_file: str) -> dict[str, Any] | None:
+        """A JSON artifact of the run `log_json` stored; None when the run has none by that name."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="mlops-bot-artifact-") as scratch:
+            try:
+                path = self.client.download_artifacts(run_id, artifact_file, scratch)
+            except Exception as exc:
+                if is_not_found(exc) or isinstance(exc, OSError):
+                    return None
+                raise
+            try:
+                data = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+        return data if isinstance(data, dict) else None
+
     def run_url(self, run: RunRecord) -> str:
         """A link to the run in the MLflow UI; "" when the store is not a server (sqlite, files)."""
         if run.url or not _is_http(self.tracking_uri):
