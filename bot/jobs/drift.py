@@ -20,7 +20,6 @@ from bot.adapters.evidently import (
     DriftConfigError,
     Predict,
     json_safe,
-    load_table,
     measure_performance,
     measure_quality,
     reference_at,
@@ -103,7 +102,7 @@ def check(
     """Run the drift check for one model; writes out_dir/drift-<model>.html and .json."""
     spec, drift = drift_target(config, model)
     reference = reference_at(root, drift.reference, reference_rev or "HEAD")
-    current = load_table(drift.current, root=root)
+    current, _ = current_table(drift, root=root, model=spec.name, now=dt.datetime.now(dt.UTC), label=None)
     return run_drift(reference, current, drift, model=spec.name, out_dir=out_dir)
 
 

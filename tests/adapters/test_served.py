@@ -92,3 +92,19 @@ def test_a_label_file_without_the_columns_is_named(tmp_path: Path, traffic: Path
         served_current(
             TrafficSpec(location="traffic"), LastWindow(), root=tmp_path, model="clf", now=NOW, label="y"
         )
+
+
+def test_any_fsspec_url_holds_the_log(tmp_path: Path) -> None:
+    """The same code on a URL (fsspec's in-memory filesystem here; s3:// the same way with s3fs installed)."""
+    location = "memory://mlops-bot-traffic-test"
+    served_at = NOW - dt.timedelta(hours=1)
+    log = TrafficLog(location, model_version="5", clock=served_at.timestamp)
+    log.record(pd.DataFrame({"x": [1.0, 2.0]}), [1, 0], ["m-0", "m-1"])
+    log.close()
+    write_labels(location, ["m-1"], [0], received_at=NOW.timestamp())
+    current, facts = served_current(
+        TrafficSpec(location=location), LastWindow(), root=tmp_path, model="clf", now=NOW, label="y"
+    )
+    assert log.written == 2
+    assert list(current["x"]) == [1.0, 2.0] and facts.versions == (("5", 2),)
+    assert (facts.joined, facts.unknown) == (1, 0)
