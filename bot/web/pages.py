@@ -7,6 +7,7 @@ server), `X-Frame-Options: DENY` and `nosniff`; its one stylesheet ships in the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -17,10 +18,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.adapters.store import Store, StoredReport
+from bot.core.monitoring.history import CheckRecord
 from bot.resources import template_path
 from bot.web.auth import Auth, Permission, Session, at_least, github_web_url
 from bot.web.context import model_context, model_href, summary_row
 from bot.web.source import DashboardSource
+
+Latest = Mapping[tuple[str, str], CheckRecord]
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -72,37 +76,42 @@ class Dashboard:
     def permission(self, session: Session, repository: str) -> Permission:
         return self.auth.users.permission(session, repository)
 
-    def visible(self, session: Session, need: Permission = "read") -> dict[str, list[str]]:
+    def visible(
+        self, session: Session, need: Permission = "read", latest: Latest | None = None
+    ) -> dict[str, list[str]]:
         return {
             repo: models
-            for repo, models in self.source.repositories().items()
+            for repo, models in self.source.repositories(latest).items()
             if at_least(self.permission(session, repo), need)
         }
 
     def base(self, session: Session, title: str, crumbs: list[dict[str, str]]) -> dict[str, Any]:
         return {"title": title, "crumbs": crumbs, "login": session.login, "csrf": session.csrf}
 
-    def repo_entry(self, repo: str, models: list[str]) -> dict[str, Any]:
-        rows = [summary_row(s) for s in self.source.summaries(repo, models)]
+    def repo_entry(self, repo: str, models: list[str], latest: Latest) -> dict[str, Any]:
+        rows = [summary_row(s) for s in self.source.summaries(repo, models, latest)]
         return {"name": repo, "href": f"/repos/{repo}", "github": f"{self.web}/{repo}", "models": rows}
 
     def index(self, session: Session) -> Response:
-        visible = self.visible(session)
+        latest = self.store.latest_checks()  # one read for the whole page
+        visible = self.visible(session, latest=latest)
         admin = any(at_least(self.permission(session, r), "admin") for r in visible)
         context = {
             **self.base(session, "Models", [{"href": "/", "text": "Models"}]),
-            "repositories": [self.repo_entry(r, m) for r, m in visible.items()],
+            "repositories": [self.repo_entry(r, m, latest) for r, m in visible.items()],
             "admin": admin,
         }
         return _page("index.html.j2", context)
 
     def repository(self, session: Session, repo: str) -> Response:
-        models = self.source.repositories().get(repo)
+        latest = self.store.latest_checks()
+        models = self.source.repositories(latest).get(repo)
         if models is None or not at_least(self.permission(session, repo), "read"):
             return _not_found()
         crumbs = [{"href": "/", "text": "Models"}, {"href": f"/repos/{repo}", "text": repo}]
         return _page(
-            "repo.html.j2", {**self.base(session, repo, crumbs), "repo": self.repo_entry(repo, models)}
+            "repo.html.j2",
+            {**self.base(session, repo, crumbs), "repo": self.repo_entry(repo, models, latest)},
         )
 
     def model(self, session: Session, repo: str, model: str) -> Response:

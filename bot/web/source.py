@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.core.monitoring.history import CheckRecord
 from bot.core.tags import MODEL_REPO_TAG, VersionTags
 from bot.web.views import ModelDetail, ModelSummary, VersionRow
 
@@ -121,8 +122,11 @@ class DashboardSource:
     def _fresh(self, at: float) -> bool:
         return self._clock() - at < CATALOG_SECONDS
 
-    def repositories(self) -> dict[str, list[str]]:
-        """repository -> models, from the registry and the monitoring history."""
+    def repositories(
+        self, latest: Mapping[tuple[str, str], CheckRecord] | None = None
+    ) -> dict[str, list[str]]:
+        """repository -> models, from the registry and the monitoring history (`latest`: the store's newest
+        check of each model, when the caller already read it)."""
         with self._lock:
             cached = self._models
         if cached is None or not self._fresh(cached[0]):
@@ -144,8 +148,9 @@ class DashboardSource:
                 self._versions[model] = cached
         return cached[1]
 
-    def summaries(self, repository: str, models: list[str]) -> list[ModelSummary]:
-        latest = self.store.latest_checks()
+    def summaries(
+        self, repository: str, models: list[str], latest: Mapping[tuple[str, str], CheckRecord]
+    ) -> list[ModelSummary]:
         out = []
         for model in models:
             versions = self.versions(model)

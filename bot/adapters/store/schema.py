@@ -133,7 +133,12 @@ monitoring_checks = Table(
     Column("checked_at", Double, nullable=False),
     Column("facts", Text, nullable=False),  # JSON: bot.core.monitoring.history.CheckRecord
 )
-Index("ix_monitoring_checks_time", monitoring_checks.c.repository, monitoring_checks.c.checked_at)
+Index(
+    "ix_monitoring_checks_time",
+    monitoring_checks.c.repository,
+    monitoring_checks.c.model,
+    monitoring_checks.c.checked_at,
+)
 Index("ix_deliveries_lease_owner", deliveries.c.lease_owner)
 
 

@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("checked_at", sa.Double, nullable=False),
         sa.Column("facts", sa.Text, nullable=False),
     )
-    op.create_index("ix_monitoring_checks_time", "monitoring_checks", ["repository", "checked_at"])
+    op.create_index("ix_monitoring_checks_time", "monitoring_checks", ["repository", "model", "checked_at"])
 
 
 def downgrade() -> None:
