@@ -60,6 +60,7 @@ class ProposedModel:
     training_data: tuple[str, ...]
     source: str  # how it was found, for the report
     examples: tuple[str, ...] = ()  # names in the workspace's files that dvc.lock does not pin: a hint only
+    evaluation_data: str = ""  # a held-out split the model's stages read: `evaluation.data`, proposed
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,12 @@ def propose(
                         f"{', '.join(readable)} (direction guessed from the name; check it)"
                     )
         stage_info = pipeline.stages[stage]
+        held_out = evaluation_data(pipeline, stage, output)
+        if held_out:
+            inferred.append(
+                f"{name}: {held_out} looks like the held-out split: the config proposes it as `evaluation.data` "
+                "(commented: set its label column, and the champion is scored on it with every PR's candidate)"
+            )
         models.append(
             ProposedModel(
                 name=name,
@@ -154,6 +161,7 @@ def propose(
                 training_data=tuple(d for d in stage_info.deps if _is_data(d, pipeline, output)),
                 source=source,
                 examples=() if chosen else examples,
+                evaluation_data=held_out,
             )
         )
     params = tuple(dict.fromkeys(f for m in models for f in pipeline.upstream_params_files(m.stage)))
@@ -252,6 +260,22 @@ def _prefer_held_out(names: list[str]) -> list[str]:
                 continue
         keep.append(name)
     return keep
+
+
+_HELD_OUT = re.compile(r"(^|[^a-z])(test|val|valid|validation|eval|evaluation|holdout|hold_out)([^a-z]|$)")
+
+
+def evaluation_data(pipeline: Pipeline, stage: str, output: str) -> str:
+    """A CSV/Parquet file named like a held-out split (test, val, eval, holdout) that the model's stage or
+    a stage after it reads: where the candidate and the champion can both be scored. "" when none is."""
+    stages = [stage, *pipeline.downstream(stage)]
+    for name in stages:
+        for dep in pipeline.stages[name].deps:
+            pure = PurePosixPath(norm(dep))
+            tabular = pure.suffix.lower() in (".csv", ".parquet")
+            if tabular and _HELD_OUT.search(pure.stem.lower()) and _is_data(dep, pipeline, output):
+                return norm(dep)
+    return ""
 
 
 def _is_data(dep: str, pipeline: Pipeline, output: str) -> bool:

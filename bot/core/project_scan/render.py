@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from bot.core.config.evaluation import SCORE_DIRECTIONS
 from bot.core.project_scan.propose import LOWER_IS_BETTER, MAX_GATED, Proposal
 
 
@@ -79,6 +80,18 @@ def render_config(proposal: Proposal) -> str:
         if model.training_data:
             lines.append("    training_data: # shown as data lineage on the card")
             lines += [f"      - {_scalar(path)}" for path in model.training_data]
+        if model.evaluation_data:
+            gated = any(m.name in SCORE_DIRECTIONS for m in live)
+            lines += [
+                "    # evaluation: # the champion scored with each PR's candidate on the same rows (a fair verdict)",
+                f"    #   data: {_scalar(model.evaluation_data)} # a held-out split in dvc.yaml",
+                "    #   label: target # the column holding the true label: set it, then uncomment",
+            ]
+            if not gated:
+                lines.append(
+                    "    #   metrics: [accuracy] # scores by sklearn's names: f1, roc_auc, rmse, r2 ..."
+                )
+            lines.append("    #   slices: [] # columns whose values are compared one by one")
         lines += [
             "    # drift: # the scheduled production check (mlops-drift.yml)",
             "    #   current: data/production.csv # production data: a path, glob or DVC-tracked file",
