@@ -108,3 +108,22 @@ def test_any_fsspec_url_holds_the_log(tmp_path: Path) -> None:
     assert log.written == 2
     assert list(current["x"]) == [1.0, 2.0] and facts.versions == (("5", 2),)
     assert (facts.joined, facts.unknown) == (1, 0)
+
+
+def test_an_unreachable_log_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    with pytest.raises(DriftDataError, match=r"cannot read the traffic log at nosuchscheme://bucket/x: "):
+        served_current(
+            TrafficSpec(location="nosuchscheme://bucket/x"),
+            LastWindow(),
+            root=tmp_path,
+            model="clf",
+            now=NOW,
+            label=None,
+        )
+
+
+def test_a_fixed_window_writes_nothing_into_the_log(tmp_path: Path, traffic: Path) -> None:
+    served_current(
+        TrafficSpec(location="traffic"), LastWindow(), root=tmp_path, model="clf", now=NOW, label=None
+    )
+    assert not (traffic / "checks").exists()  # a read-only bucket is enough for `window: {last: ...}`

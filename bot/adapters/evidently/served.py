@@ -52,10 +52,30 @@ def served_current(
     label: str | None,
 ) -> tuple[pd.DataFrame, ServedFacts]:
     """The model's inputs as served in the window (and `label` joined, when the check scores performance),
-    and what was read; records this check so the next `since-last-check` window starts here."""
+    and what was read; with `since-last-check`, records this check so the next window starts here. A log that
+    cannot be reached (no credentials, no s3fs, a broken file) is a DriftDataError saying so."""
+    try:
+        return _served_current(traffic, window, root=root, model=model, now=now, label=label)
+    except DriftDataError:
+        raise
+    except (OSError, ImportError, ValueError, RuntimeError) as exc:  # fsspec backends raise these
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DriftDataError(f"cannot read the traffic log at {traffic.location}: {reason[:300]}") from exc
+
+
+def _served_current(
+    traffic: TrafficLog,
+    window: LastWindow | str,
+    *,
+    root: Path,
+    model: str,
+    now: dt.datetime,
+    label: str | None,
+) -> tuple[pd.DataFrame, ServedFacts]:
     location = resolve(traffic.location, root)
     fs, base = layout.filesystem(location)
-    since, until, how = served_window(window, now, _earlier_checks(fs, base, model))
+    since_last = not isinstance(window, LastWindow)
+    since, until, how = served_window(window, now, _earlier_checks(fs, base, model) if since_last else ())
     in_window, earlier = _read_predictions(fs, base, since, until)
     if in_window.empty:
         raise DriftDataError(
@@ -74,7 +94,8 @@ def served_current(
     if label is not None:
         labels = _read_labels(fs, base)
         current, facts = join_labels(current, in_window[layout.REQUEST_ID], labels, earlier, label, facts)
-    _record_check(fs, base, model, until)
+    if since_last:
+        _record_check(fs, base, model, until)
     return current, facts
 
 
