@@ -45,3 +45,18 @@ def test_the_label_counts_reach_the_issue() -> None:
     _title, body = monitoring.render_issue(decision, report_url="", retrain_pr=None)
     assert "400 of 500 served row(s) labelled" in body
     assert "10 label(s) for unknown request ids" in body
+
+
+def test_the_served_facts_survive_the_json_summary() -> None:
+    served = ServedFacts(
+        "2026-12-03T12:00:00+00:00",
+        "2026-12-10T12:00:00+00:00",
+        "last 7d",
+        500,
+        (("3", 400), ("4", 100)),
+        9,
+        8,
+    )
+    check = replace(facts(0), served=served)
+    assert monitoring.facts_from_dict(monitoring.facts_to_dict(check), check.drift).served == served
+    assert monitoring.facts_from_dict(monitoring.facts_to_dict(facts(0)), None).served is None
