@@ -18,6 +18,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--key", default="", help="the job's key: a retry with the same key repeats no step (set by the bot)"
     )
+    p.add_argument("--asked-at", help="when the command was made (ISO 8601): no answer to it is older")
     add_github_job_options(p)
     p.set_defaults(func=run)
 
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             reply_to=args.reply_to,
             key=args.key,
             dry_run=args.dry_run,
+            asked_at=args.asked_at,
             lock=lambda name: store_lock(env.settings.database_url, name),
         )
     except (JobSetupError, ForeignModelError) as exc:

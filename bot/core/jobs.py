@@ -71,6 +71,8 @@ class PromoteRequest:
     pr: int | None = None
     model: str | None = None
     reply_to: int | None = None
+    asked_by: str | None = None  # what asked (keys.merge_effect, keys.comment_effect): it gets one answer
+    asked_at: str | None = None  # the merge's `merged_at` or the command's `created_at`: no answer is older
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class RollbackRequest:
     to: str | None = None
     job_key: str | None = None  # keys the rollback's Deployment and reply: a retried job repeats nothing
     dry_run: bool = False
+    asked_at: str | None = None  # the command's `created_at`: no answer to it is older
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ def comment_effect(comment_id: int) -> str:
     return f"c{comment_id}"
 
 
+def merge_effect(merge_sha: str) -> str:
+    """The key of what a merge did (its promotion reply): the same when the merge is delivered again."""
+    return f"m{merge_sha[:12]}"
+
+
 def reconcile_tick(repo: str, bucket: int | str) -> str:
     """The reconcile timer's job for `repo` in one time bucket: one per repository per interval."""
     return job_row("reconcile", f"{repo}@{bucket}")

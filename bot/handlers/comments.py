@@ -135,13 +135,16 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
             _answer(gh, d, replies.pull_only(cmd.verb))
         return
     pull = gh.pull(number)
+    asked_by = keys.comment_effect(comment_id)  # one answer to this command, however often it is retried
     if cmd.dry_run:
         plan = PlanRequest(number, number, cmd.model, comment_id, _made_at(d))
         ctx.queue_job(plan, keys.job_key(d.repo, pr=number, comment_id=comment_id), d)
     elif pull.merged and pull.merge_commit_sha:
         # Retrying a merged PR's promotion is safe: promotion is keyed by (model, run).
         ctx.queue_job(
-            PromoteRequest(sha=pull.merge_commit_sha, pr=number, model=cmd.model),
+            PromoteRequest(
+                sha=pull.merge_commit_sha, pr=number, model=cmd.model, asked_by=asked_by, asked_at=_made_at(d)
+            ),
             keys.job_key(d.repo, sha=pull.merge_commit_sha, comment_id=comment_id),
             d,
         )
@@ -149,7 +152,9 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
         _answer(gh, d, replies.promote_needs_merge(cmd.model))
     elif pull.state == "open":
         ctx.queue_job(
-            PromoteRequest(sha=pull.head_sha, pr=number, model=cmd.model),
+            PromoteRequest(
+                sha=pull.head_sha, pr=number, model=cmd.model, asked_by=asked_by, asked_at=_made_at(d)
+            ),
             keys.job_key(d.repo, pr=number, sha=pull.head_sha, comment_id=comment_id),
             d,
         )
@@ -165,6 +170,7 @@ def _rollback(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd
         to=cmd.to_version,
         job_key=keys.comment_effect(comment_id),  # keys its Deployment and reply: a retry repeats nothing
         dry_run=cmd.dry_run,
+        asked_at=_made_at(d),
     )
     ctx.queue_job(request, keys.job_key(d.repo, comment_id=comment_id), d)
 

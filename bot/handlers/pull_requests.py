@@ -75,7 +75,12 @@ def on_pull_closed(ctx: Context, delivery: Delivery) -> None:
     merge_sha = str(pr.get("merge_commit_sha") or "")
     # Keyed by the merge commit: the same merge delivered twice promotes once.
     ctx.queue_job(
-        PromoteRequest(sha=merge_sha, pr=int(pr["number"])),
+        PromoteRequest(
+            sha=merge_sha,
+            pr=int(pr["number"]),
+            asked_by=keys.merge_effect(merge_sha),
+            asked_at=str(pr.get("merged_at") or "") or None,
+        ),
         keys.job_key(delivery.repo, sha=merge_sha),
         delivery,
     )

@@ -152,12 +152,11 @@ def _promote_plan(gh: RepoGitHub, r: PlanRequest | PromoteRequest) -> Plan:
         args += ["--reply-to", str(r.reply_to)]
     if dry_run:
         args.append("--dry-run")
-    if isinstance(r, PlanRequest) and r.comment_id is not None:
-        args += [
-            "--key",
-            keys.comment_effect(r.comment_id),
-            *(["--asked-at", r.asked_at] if r.asked_at else []),
-        ]
+    asked_by = keys.comment_effect(r.comment_id) if isinstance(r, PlanRequest) and r.comment_id else None
+    if isinstance(r, PromoteRequest):
+        asked_by = r.asked_by
+    if asked_by:
+        args += ["--key", asked_by, *(["--asked-at", r.asked_at] if r.asked_at else [])]
     args += ["--json", "{job_dir}/promote.json"]
     return Plan(sha, None, [Step(tuple(args))], {}, {})
 
@@ -170,6 +169,8 @@ def _rollback_plan(gh: RepoGitHub, r: RollbackRequest) -> Plan:
         args += ["--key", r.job_key]  # the job's: a retried job finds what it already did
     if r.dry_run:
         args.append("--dry-run")
+    if r.asked_at:
+        args += ["--asked-at", r.asked_at]
     return Plan(gh.default_branch(), None, [Step(tuple(args))], {}, {})
 
 

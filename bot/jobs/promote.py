@@ -87,6 +87,8 @@ def promote(
     lock: Locker = no_lock,
     build_bento: BentoBuilder | None = None,
 ) -> list[PromotionOutcome]:
+    """Promote (or, with `dry_run`, plan) what `sha` trained, for each of `models`. `command`: the key and time
+    of what asked for it (a merge, a comment): it gets one answer, looked for among the comments since then."""
     original_env, original_builder = env, build_bento
     config = env.config
     outcomes = []
@@ -151,8 +153,8 @@ def promote(
                 log_url=log_url,
                 build_bento=build_bento,
             )
-        key = ("promotion", f"{name}@{run.run_id}")
-        since = _since_registered(env, name, outcome.version)
+        asked, since = command or ("", _since_registered(env, name, outcome.version))
+        key = ("promotion", f"{name}@{run.run_id}{'/' + asked if asked else ''}")
         if not (
             outcome.status == "already" and _answered(env, reply_to, key, since=since)
         ):  # a retry keeps its answer

@@ -35,10 +35,12 @@ def rollback(
     reply_to: int | None,
     key: str = "",
     dry_run: bool = False,
+    asked_at: str | None = None,
     lock: Locker = no_lock,
 ) -> PromotionOutcome:
     """Carry out `plan_rollback`'s plan, each step keyed by `key` (the job's, so a retry repeats nothing);
-    with `dry_run`, answer with the plan and change nothing."""
+    with `dry_run`, answer with the plan and change nothing. `asked_at`: when the command was made; its answer
+    is looked for among the comments since then only."""
     config = env.config
     registry = env.registry
     aliases = config.aliases
@@ -48,12 +50,14 @@ def rollback(
         try:
             champion = registry.version_by_alias(model, aliases.champion)
         except ForeignModelError as exc:
-            reply_keyed(env, reply_to, foreign_model_reply(exc), ("rollback-foreign", key or model))
+            reply_keyed(
+                env, reply_to, foreign_model_reply(exc), ("rollback-foreign", key or model), since=asked_at
+            )
             return PromotionOutcome(model, "refused", reasons=[str(exc)])
         versions = registry.versions(model)
         done = _finished_rollback(env, champion, key)
         if done is not None:  # this job already rolled back (a retry after its last step): say it again
-            reply_keyed(env, reply_to, replies.rollback_result(done), ("rollback", key))
+            reply_keyed(env, reply_to, replies.rollback_result(done), ("rollback", key), since=asked_at)
             return done
         plan = plan_rollback(
             model,
@@ -66,13 +70,19 @@ def rollback(
         )
         if not plan.possible:
             why = replies.nothing_to_roll_back(model, champion, to)
-            reply_keyed(env, reply_to, why, ("rollback-refused", key or model))
+            reply_keyed(env, reply_to, why, ("rollback-refused", key or model), since=asked_at)
             return PromotionOutcome(model, "refused", reasons=[why])
         if dry_run:
             body = render_rollback_plan(
                 plan, champion_alias=aliases.champion, previous_alias=aliases.previous
             )
-            reply_keyed(env, reply_to, body, ("rollback-plan", key or f"{model}@{plan.target_version}"))
+            reply_keyed(
+                env,
+                reply_to,
+                body,
+                ("rollback-plan", key or f"{model}@{plan.target_version}"),
+                since=asked_at,
+            )
             return PromotionOutcome(
                 model,
                 "planned",
@@ -105,9 +115,8 @@ def rollback(
         deployment_id=deployment_id,
         deployment_state="success",
     )
-    reply_keyed(
-        env, reply_to, replies.rollback_result(outcome), ("rollback", key or f"{model}@{plan.target_version}")
-    )
+    answer = ("rollback", key or f"{model}@{plan.target_version}")
+    reply_keyed(env, reply_to, replies.rollback_result(outcome), answer, since=asked_at)
     return outcome
 
 

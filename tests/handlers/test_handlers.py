@@ -120,6 +120,7 @@ def pr_event(
                 "number": number,
                 "merged": merged,
                 "merge_commit_sha": "c" * 40 if merged else None,
+                **({"merged_at": "2026-01-02T03:04:05Z"} if merged else {}),
                 "updated_at": updated_at,
                 "head": {
                     "sha": sha,
@@ -294,7 +295,9 @@ def test_merge_promotes_once_per_merge_commit(repo: FakeRepo, queue: Queue) -> N
     dispatch(repo, queue, pr_event("closed", 7, merged=False, delivery_id="m2"))
     assert queue.kinds() == ["promote"]
     [(_, _, payload)] = queue.jobs.values()
-    assert payload["params"]["sha"] == "c" * 40
+    # what asked for it, and when: the reply to the merge is looked for among the comments since the merge only
+    assert payload["params"] == {"sha": "c" * 40, "pr": 9, "model": None, "reply_to": None,
+                                 "asked_by": "mcccccccccccc", "asked_at": "2026-01-02T03:04:05Z"}  # fmt: skip
 
 
 def test_repository_without_config_stays_quiet_on_events(repo: FakeRepo, queue: Queue) -> None:

@@ -7,13 +7,14 @@ Real parts: the GitHub stand-in driven by PyGithub and a sqlite MLflow registry.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.adapters.mlflow import MlflowRegistry
+from bot.core import keys
 from bot.core.config import CONFIG_PATH
 from bot.core.tags import RunTags
 from bot.jobs.common import JobEnv
@@ -367,6 +368,46 @@ def test_a_promotion_reply_is_found_among_the_comments_since_its_version_however
     assert promoted() == ("already", 1)  # the retry finds its answer, among the same few comments
     replies = [c for c in w.standin.comments(REPO, issue.number) if "reply kind=promotion" in (c.body or "")]
     assert len(replies) == 1
+
+
+def test_an_answer_to_a_merge_or_a_rollback_is_looked_for_only_since_it_was_asked_for(
+    make_world: Any, model_file: Path
+) -> None:
+    w = make_world()
+    w.two_versions(model_file)
+    w.trained(model_file, "h3", 0.92)
+    issue = w.standin.create_issue(REPO, title="merged", body="", author="alice")
+    for n in range(300):  # a long discussion, just before the merge (the version's clock margin covers it)
+        w.standin.comment(REPO, issue.number, f"comment {n}", author="alice")
+    time.sleep(2.1)  # GitHub's times are to the second (and the look-up starts a second early)
+    asked_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    folder = w.tmp / "checkout-h3"
+    folder.mkdir()
+    (folder / "dvc.lock").write_text(LOCK.format(output_hash="h3"))
+    sha = w.standin.repo(REPO).git.branch_sha("main")
+    assert sha is not None
+
+    def pages(run: Callable[[], Any]) -> tuple[str, int]:
+        start = len(w.standin.requests)
+        status = run().status
+        return status, len(
+            [r for r in w.standin.requests[start:] if r.method == "GET" and r.path.endswith("/comments")]
+        )
+
+    def merged() -> Any:
+        [outcome] = promote(w.env(), folder, sha=sha, models=[MODEL], pr=None, reply_to=issue.number,
+                            dry_run=False, command=(keys.merge_effect(sha), asked_at))  # fmt: skip
+        return outcome
+
+    assert pages(merged) == ("promoted", 1)  # not the 4 pages of the thread
+    assert pages(merged) == ("already", 1)  # the merge delivered again: its answer is found, not repeated
+    key = keys.comment_effect(99)
+    rolled = lambda: rollback(w.env(), model=MODEL, to="2", reply_to=issue.number, key=key, asked_at=asked_at)  # noqa: E731
+    assert pages(rolled) == ("rolled-back", 1)
+    assert pages(rolled) == ("rolled-back", 1)  # the retried job says it again, in the same comment
+    bodies = [c.body or "" for c in w.standin.comments(REPO, issue.number)]
+    assert len([b for b in bodies if "reply kind=promotion" in b]) == 1
+    assert len([b for b in bodies if "reply kind=rollback" in b]) == 1
 
 
 # -- issue 11: every dry run, one table: nothing changes, and the answer names what the real run then does ------
