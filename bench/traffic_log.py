@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# bench/requests.py would shadow the `requests` package MLflow imports: this folder leaves the import path.
+# A script's own folder comes first on sys.path, where a bench file could shadow a package: it leaves the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import httpx  # noqa: E402

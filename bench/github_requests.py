@@ -17,7 +17,7 @@ on GitHub and the bot is quiet again; the requests logged in between are the pha
 (some quoting the bot's markers) and, once the PR is open, 300 human comments on it; its figures are printed
 against the empty repository's of the same run (ratio 1.00 = did not grow).
 
-    .venv/bin/python bench/requests.py [--issues 2000] [--comments 300] [--variants empty,history]
+    .venv/bin/python bench/github_requests.py [--issues 2000] [--comments 300] [--variants empty,history]
 """
 
 from __future__ import annotations
