@@ -36,6 +36,7 @@ STATE_COOKIE = "mlops_bot_oauth_state"
 SESSION_SECONDS = 8 * 3600
 STATE_SECONDS = 600
 PERMISSION_SECONDS = 60.0  # how long GitHub's answer about a user's access to a repository is trusted
+PULL_SECONDS = 600.0  # who merged and approved a pull request changes rarely once it is merged
 
 Permission = Literal["none", "read", "write", "admin"]
 _RANK: dict[Permission, int] = {"none": 0, "read": 1, "write": 2, "admin": 3}
@@ -137,6 +138,7 @@ class GitHubUsers:
         self._api = api_url.rstrip("/")
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, Permission]] = {}
+        self._pulls: dict[tuple[str, str], tuple[float, tuple[str, tuple[str, ...]]]] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=10.0, headers={"Accept": "application/vnd.github+json"})
 
@@ -170,6 +172,32 @@ class GitHubUsers:
         if rights.get("push") or rights.get("maintain"):
             return "write"
         return "read" if rights.get("pull") else "none"
+
+    def pull_people(self, session: Session, repository: str, number: str) -> tuple[str, tuple[str, ...]]:
+        """(who merged, who approved) pull request `number`, asked with the reader's token (who may read the
+        repository: the caller checked) and kept PULL_SECONDS; ("", ()) when GitHub does not say."""
+        key = (repository.lower(), number)
+        now = self._clock()
+        with self._lock:
+            cached = self._pulls.get(key)
+        if cached is not None and now - cached[0] < PULL_SECONDS:
+            return cached[1]
+        headers = {"Authorization": f"Bearer {session.token}"}
+        base = f"{self._api}/repos/{repository}/pulls/{number}"
+        pull = self._http.get(base, headers=headers)
+        reviews = self._http.get(f"{base}/reviews", headers=headers, params={"per_page": 100})
+        if pull.status_code != 200 or reviews.status_code != 200:
+            return "", ()
+        merged_by = (pull.json().get("merged_by") or {}).get("login") or ""
+        approvers = tuple(
+            dict.fromkeys(
+                r["user"]["login"] for r in reviews.json() if r.get("state") == "APPROVED" and r.get("user")
+            )
+        )
+        found = (str(merged_by), approvers)
+        with self._lock:
+            self._pulls[key] = (now, found)
+        return found
 
     def close(self) -> None:
         self._http.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -45,8 +46,13 @@ def summary_row(summary: ModelSummary) -> dict[str, Any]:
     }
 
 
-def _version_row(v: VersionRow, web: str, repository: str) -> dict[str, Any]:
+def _version_row(
+    v: VersionRow, web: str, repository: str, people: Mapping[str, tuple[str, tuple[str, ...]]]
+) -> dict[str, Any]:
+    merged_by, approvers = people.get(v.pr, ("", ()))
     return {
+        "merged_by": merged_by,
+        "approvers": ", ".join(approvers),
         "version": v.version,
         "champion": v.champion,
         "aliases": ", ".join(v.aliases),
@@ -118,7 +124,10 @@ def _check_row(c: CheckRecord) -> dict[str, Any]:
     }
 
 
-def model_context(detail: ModelDetail, *, web: str) -> dict[str, Any]:
+def model_context(
+    detail: ModelDetail, *, web: str, people: Mapping[str, tuple[str, tuple[str, ...]]] | None = None
+) -> dict[str, Any]:
+    """`people`: PR number -> (who merged, who approved), for the versions GitHub was asked about."""
     repo = detail.repository
     champion = detail.champion
     latest = detail.latest_check
@@ -142,7 +151,7 @@ def model_context(detail: ModelDetail, *, web: str) -> dict[str, Any]:
         "report_url": latest.report_url if latest and is_web_url(latest.report_url) else "",
         "mlflow_url": detail.mlflow_url,
         "deployments_url": f"{web}/{repo}/deployments",
-        "versions": [_version_row(v, web, repo) for v in detail.versions[:TIMELINE_ROWS]],
+        "versions": [_version_row(v, web, repo, people or {}) for v in detail.versions[:TIMELINE_ROWS]],
         "more_versions": max(0, len(detail.versions) - TIMELINE_ROWS),
         "metric_charts": metric_charts(detail.versions),
         "monitoring_charts": monitoring_charts(detail.checks),

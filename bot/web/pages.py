@@ -25,6 +25,7 @@ from bot.web.context import model_context, model_href, summary_row
 from bot.web.source import DashboardSource
 
 Latest = Mapping[tuple[str, str], CheckRecord]
+PEOPLE_ROWS = 10  # the newest versions whose merger and approvers the timeline asks GitHub for
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -123,7 +124,13 @@ class Dashboard:
             {"href": f"/repos/{repo}", "text": repo},
             {"href": model_href(repo, model), "text": model},
         ]
-        context = model_context(self.source.detail(repo, model), web=self.web)
+        detail = self.source.detail(repo, model)
+        people = {
+            v.pr: self.auth.users.pull_people(session, repo, v.pr)
+            for v in detail.versions[:PEOPLE_ROWS]
+            if v.pr.isdigit()
+        }
+        context = model_context(detail, web=self.web, people=people)
         return _page("model.html.j2", {**self.base(session, f"{model} · {repo}", crumbs), **context})
 
     def queue(self, session: Session) -> Response:

@@ -34,6 +34,7 @@ class World:
     store: Store
     bot_url: str
     report_path: str  # the bot's page of the newest check's report
+    champion_pr: int  # merged by alice, approved by bob
 
     def sign_in(self, login: str) -> httpx.Client:
         """A browser-like client signed in as `login` through the OAuth web flow (authorize page included)."""
@@ -52,7 +53,7 @@ class World:
         return client
 
 
-def _seed_registry(folder: Path, base: Path) -> str:
+def _seed_registry(folder: Path, base: Path, champion_pr: int) -> str:
     registry = sqlite_registry(folder, base=base)
     client = registry.client
     experiment = client.create_experiment("churn-training")
@@ -63,7 +64,7 @@ def _seed_registry(folder: Path, base: Path) -> str:
         client.log_metric(run.info.run_id, "f1", f1)
         client.set_terminated(run.info.run_id)
         tags = {
-            VersionTags.PR: str(10 + n),
+            VersionTags.PR: str(champion_pr if n == 3 else 10 + n),
             VersionTags.GIT_SHA: f"{n:02d}" + "ab" * 19,
             VersionTags.PROMOTED_AT: f"2025-01-0{n}T12:00:00+00:00",
             VersionTags.DEPLOYMENT: str(100 + n),
@@ -124,7 +125,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         standin.set_permission(REPO, "alice", "admin")
         standin.set_permission(REPO, "bob", "read")
         register_oauth_client(standin, CLIENT_ID, CLIENT_SECRET, f"{bot_url}/login/callback")
-        tracking = _seed_registry(base / "mlflow", base)
+        standin.commit(
+            REPO, "stronger-model", {"params.yaml": "C: 0.5\n"}, "C=0.5", author="alice", base="main"
+        )
+        champion_pr = standin.open_pull(REPO, head="stronger-model", title="Stronger model", author="alice")
+        standin.approve(REPO, champion_pr, by="bob")
+        standin.merge_pull(REPO, champion_pr, by="alice", method="squash")
+        tracking = _seed_registry(base / "mlflow", base, champion_pr)
         store = Store(f"sqlite:///{base / 'bot.db'}")
         report_path = _seed_store(store, bot_url)
         settings = Settings(
@@ -140,7 +147,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server = BotServer(create_app(settings, store=store, start_worker=False), port)
         server.start()
         try:
-            yield World(standin, store, bot_url, report_path)
+            yield World(standin, store, bot_url, report_path, champion_pr)
         finally:
             server.stop()
             store.close()

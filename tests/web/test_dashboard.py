@@ -4,10 +4,12 @@ queue page, security headers, and the off switch."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from bot.adapters.store import Store
@@ -34,7 +36,9 @@ def test_a_reader_signs_in_and_sees_the_model_its_timeline_and_charts(world: Wor
     assert page.status_code == 200
     text = page.text
     assert "Champion: <strong>version 3</strong>" in text
-    assert f"{world.standin.html_url}/{REPO}/pull/13" in text  # the champion's PR, on GitHub
+    assert f"{world.standin.html_url}/{REPO}/pull/{world.champion_pr}" in text  # the champion's PR, on GitHub
+    champion_row = text.split('<tr class="is-champion">')[1].split("</tr>")[0]
+    assert "<td>alice</td><td>bob</td>" in champion_row  # who merged it and who approved it, from GitHub
     assert text.count('<tr class="is-champion">') == 1 and "champion" in text and "previous" in text
     assert "accuracy by version" in text and "f1 by version" in text
     assert "Drift share per check" in text and "accuracy on labelled batches" in text
@@ -125,3 +129,11 @@ def test_the_dashboard_can_be_switched_off(tmp_path: Path) -> None:
         assert client.get(path, follow_redirects=False).status_code == 404, path
     assert client.get("/healthz").status_code == 200
     store.close()
+
+
+def test_no_token_reaches_a_log_line(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    bob = world.sign_in("bob")
+    assert bob.get(MODEL_PAGE).status_code == 200
+    assert "bob signed in to the dashboard" in caplog.text
+    assert "gho_" not in caplog.text and "dashboard-client-secret" not in caplog.text
