@@ -26,7 +26,7 @@ from bot.adapters.evidently import (
     run_drift,
     summary_to_dict,
 )
-from bot.adapters.evidently.served import current_table
+from bot.adapters.evidently.served import current_table, record_check
 from bot.core.config import CONFIG_PATH, DriftSpec, ModelSpec, RepoConfig, load_config
 from bot.core.models import DriftSummary
 from bot.core.monitoring import (
@@ -102,8 +102,13 @@ def check(
     """Run the drift check for one model; writes out_dir/drift-<model>.html and .json."""
     spec, drift = drift_target(config, model)
     reference = reference_at(root, drift.reference, reference_rev or "HEAD")
-    current, _ = current_table(drift, root=root, model=spec.name, now=dt.datetime.now(dt.UTC), label=None)
-    return run_drift(reference, current, drift, model=spec.name, out_dir=out_dir)
+    current, served = current_table(
+        drift, root=root, model=spec.name, now=dt.datetime.now(dt.UTC), label=None
+    )
+    summary = run_drift(reference, current, drift, model=spec.name, out_dir=out_dir)
+    if served is not None:
+        record_check(drift, served, root=root, model=spec.name)
+    return summary
 
 
 # The registry tag (on the champion's model version) saying when it became champion, ISO 8601. Without it,
@@ -214,6 +219,8 @@ def monitor(
             note = "; ".join(n for n in (performance.note, label_note(served)) if n)
             performance = replace(performance, note=note)
         facts = replace(facts, performance=performance)
+    if served is not None:
+        record_check(drift_spec, served, root=root, model=spec.name)  # since-last-check starts here next
     return facts
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from bot.adapters.evidently import DriftDataError
-from bot.adapters.evidently.served import served_current
+from bot.adapters.evidently.served import record_check, served_current
 from bot.adapters.traffic_log import TrafficLog, write_labels
+from bot.core.config import DriftSpec
 from bot.core.config.traffic import LastWindow
 from bot.core.config.traffic import TrafficLog as TrafficSpec
 
@@ -33,6 +34,8 @@ def traffic(tmp_path: Path) -> Path:
     write_labels(
         str(location), ["a", "b", "a"], [1, 0, 0], received_at=(NOW - dt.timedelta(hours=2)).timestamp()
     )
+    # a label folder dated before any window read here: never read (its labels came before these rows)
+    write_labels(str(location), ["old-2"], [1], received_at=(NOW - dt.timedelta(days=3)).timestamp())
     drop = location / "labels" / "dropped-by-hand.csv"
     drop.write_text("request_id,label\nd,1\nold-1,1\nnever-served,0\n")
     return location
@@ -59,17 +62,26 @@ def test_the_window_rows_come_back_as_inputs_with_labels_joined(tmp_path: Path, 
 
 
 def test_since_last_check_starts_where_the_previous_check_ended(tmp_path: Path, traffic: Path) -> None:
-    spec = TrafficSpec(location=traffic.as_uri())
-    first, facts = served_current(
-        spec, "since-last-check", root=tmp_path, model="clf", now=NOW - dt.timedelta(hours=3), label=None
+    spec = DriftSpec(
+        current="served",
+        reference="train.csv",
+        window="since-last-check",
+        traffic=TrafficSpec(location=traffic.as_uri()),
     )
-    assert facts.window == "last 7d (no earlier check)"
-    assert list(first["x"]) == [1.0, 2.0, 3.0, 4.0, 5.0]
-    second, facts = served_current(spec, "since-last-check", root=tmp_path, model="clf", now=NOW, label=None)
-    assert list(second["x"]) == [6.0]
-    assert facts.window.startswith("since the check at 2026-12-10T09:00:00")
-    again, _ = served_current(spec, "since-last-check", root=tmp_path, model="clf", now=NOW, label=None)
-    assert list(again["x"]) == [6.0]  # the same check run again reads the same rows
+
+    def check(now: dt.datetime, *, finished: bool = True) -> tuple[list[float], str]:
+        current, facts = served_current(
+            spec.traffic, spec.window, root=tmp_path, model="clf", now=now, label=None
+        )
+        if finished:
+            record_check(spec, facts, root=tmp_path, model="clf")
+        return list(current["x"]), facts.window
+
+    assert check(NOW - dt.timedelta(hours=3)) == ([1.0, 2.0, 3.0, 4.0, 5.0], "last 7d (no earlier check)")
+    rows, window = check(NOW, finished=False)  # a check that failed after reading moves nothing on
+    assert rows == [6.0] and window == "since the check at 2026-12-10T09:00:00+00:00"
+    assert check(NOW)[0] == [6.0]
+    assert check(NOW)[0] == [6.0]  # the same check run again reads the same rows
 
 
 def test_no_traffic_in_the_window_says_so(tmp_path: Path, traffic: Path) -> None:

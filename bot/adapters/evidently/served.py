@@ -52,8 +52,8 @@ def served_current(
     label: str | None,
 ) -> tuple[pd.DataFrame, ServedFacts]:
     """The model's inputs as served in the window (and `label` joined, when the check scores performance),
-    and what was read; with `since-last-check`, records this check so the next window starts here. A log that
-    cannot be reached (no credentials, no s3fs, a broken file) is a DriftDataError saying so."""
+    and what was read. A log that cannot be reached (no credentials, no s3fs, a broken file) is a
+    DriftDataError saying so. `record_check` (once the check is done) moves `since-last-check` on."""
     try:
         return _served_current(traffic, window, root=root, model=model, now=now, label=label)
     except DriftDataError:
@@ -76,7 +76,7 @@ def _served_current(
     fs, base = layout.filesystem(location)
     since_last = not isinstance(window, LastWindow)
     since, until, how = served_window(window, now, _earlier_checks(fs, base, model) if since_last else ())
-    in_window, earlier = _read_predictions(fs, base, since, until)
+    in_window, earlier, older_files = _read_predictions(fs, base, since, until)
     if in_window.empty:
         raise DriftDataError(
             f"the service logged no traffic {how} ({since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC) "
@@ -92,10 +92,11 @@ def _served_current(
     )
     current = inputs_of(in_window)
     if label is not None:
-        labels = _read_labels(fs, base)
+        labels = _read_labels(fs, base, since)
+        ids = set(in_window[layout.REQUEST_ID].astype(str))
+        unmatched = set(labels[layout.REQUEST_ID]) - ids - earlier
+        earlier |= _served_before(fs, older_files, unmatched)
         current, facts = join_labels(current, in_window[layout.REQUEST_ID], labels, earlier, label, facts)
-    if since_last:
-        _record_check(fs, base, model, until)
     return current, facts
 
 
@@ -159,36 +160,55 @@ def _files(fs: Any, pattern: str, suffixes: tuple[str, ...]) -> list[str]:
 
 def _read_predictions(
     fs: Any, base: str, since: dt.datetime, until: dt.datetime
-) -> tuple[pd.DataFrame, set[str]]:
-    """The rows served in [since, until), and the request ids served before `since` (they tell a late label
-    from an unknown one; of older days' files only that column is read)."""
+) -> tuple[pd.DataFrame, set[str], list[str]]:
+    """The rows served in [since, until), the ids served earlier on the window's first day, and the files of
+    the days before it (not read here: only a label no recent row explains sends the check to them)."""
     import pandas as pd
 
-    frames, earlier = [], set()
+    frames, older = [], []
     for path in _files(fs, f"{base}/{layout.PREDICTIONS}/date=*/version=*/*", (".parquet",)):
         day = _partition_day(path)
         if day is None or day > until.date():
             continue
         if day < since.date():
-            earlier.update(_read(fs, path, columns=[layout.REQUEST_ID])[layout.REQUEST_ID].astype(str))
+            older.append(path)
         else:
             frames.append(_read(fs, path))
     if not frames:
-        return pd.DataFrame(columns=list(layout.META_COLUMNS)), earlier
+        return pd.DataFrame(columns=list(layout.META_COLUMNS)), set(), older
     logged = pd.concat(frames, ignore_index=True)
     served_at = pd.to_datetime(logged[layout.SERVED_AT], utc=True)
     logged[layout.SERVED_AT] = served_at
-    earlier.update(logged.loc[served_at < since, layout.REQUEST_ID].astype(str))
+    earlier = set(logged.loc[served_at < since, layout.REQUEST_ID].astype(str))
     in_window = logged[(served_at >= since) & (served_at < until)]
-    return in_window.sort_values(layout.SERVED_AT, kind="stable").reset_index(drop=True), earlier
+    return in_window.sort_values(layout.SERVED_AT, kind="stable").reset_index(drop=True), earlier, older
 
 
-def _read_labels(fs: Any, base: str) -> pd.DataFrame:
-    """Every label that came back, oldest first (by `received_at` where a file has it, else by file name)."""
+def _served_before(fs: Any, older_files: list[str], wanted: set[str]) -> set[str]:
+    """Which of `wanted` the days before the window served (a late label's row), newest day first, reading
+    only the id column and stopping once every id is found: an unknown id costs a scan of the old ids."""
+    found: set[str] = set()
+    for path in reversed(older_files):
+        if not wanted - found:
+            break
+        ids = set(_read(fs, path, columns=[layout.REQUEST_ID])[layout.REQUEST_ID].astype(str))
+        found |= ids & wanted
+    return found
+
+
+def _read_labels(fs: Any, base: str, since: dt.datetime) -> pd.DataFrame:
+    """The labels that can concern the window, oldest first (by `received_at` where a file has it, else by file
+    name): a label arrives after its row was served, so a `date=` folder older than the window is skipped;
+    a file outside such folders is always read."""
     import pandas as pd
 
     frames = []
-    for order, path in enumerate(_files(fs, f"{base}/{layout.LABELS}/**", _LABEL_SUFFIXES)):
+    paths = [
+        p
+        for p in _files(fs, f"{base}/{layout.LABELS}/**", _LABEL_SUFFIXES)
+        if (day := _partition_day(p)) is None or day >= since.date()
+    ]
+    for order, path in enumerate(paths):
         frame = _read(fs, path)
         shown = path[len(base) + 1 :] if path.startswith(base) else path
         missing = [c for c in (layout.REQUEST_ID, layout.LABEL) if c not in frame.columns]
@@ -239,6 +259,23 @@ def _earlier_checks(fs: Any, base: str, model: str) -> list[dt.datetime]:
         if stamp is not None:
             times.append(stamp)
     return times
+
+
+def record_check(spec: DriftSpec, facts: ServedFacts, *, root: Path, model: str) -> None:
+    """Remember a finished `since-last-check` check: the next one starts where this window ended."""
+    at = parse_time(facts.until)
+    if spec.window != "since-last-check" or at is None:
+        return
+    location = resolve(spec.traffic.location, root)
+    try:
+        fs, base = layout.filesystem(location)
+        _record_check(fs, base, model, at)
+    except (OSError, ImportError, ValueError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DriftDataError(
+            f"cannot record this check under {spec.traffic.location}/checks (since-last-check needs it): "
+            f"{reason[:300]}"
+        ) from exc
 
 
 def _record_check(fs: Any, base: str, model: str, at: dt.datetime) -> None:
