@@ -26,6 +26,7 @@ from bot.core.models import ModelVersion, RunRecord
 from bot.core.tags import RunTags, VersionTags
 from bot.jobs.common import JobEnv, ci_url
 from bot.jobs.spans import timed_builder, timed_env
+from bot.jobs.train_evaluation import promotion_comparison
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ def _plan(
         promotion=config.promotion,
         approvals=approvals,
         checks=checks,
+        same_data=promotion_comparison(env.registry, spec, run, champion),
     )
     existing = next((v for v in env.registry.versions(spec.name) if v.run_id == run.run_id), None)
     body = replies.promotion_plan(
@@ -258,6 +260,7 @@ def _promote_locked(
             promotion=config.promotion,
             approvals=approvals,
             checks=checks,
+            same_data=promotion_comparison(registry, spec, run, champion),
         )
         if not decision.allowed:
             return PromotionOutcome(

@@ -17,7 +17,7 @@ from bot.core.evaluation import (
     comparison_to_dict,
     failed_comparison,
 )
-from bot.core.models import RunRecord
+from bot.core.models import ModelVersion, RunRecord
 
 if TYPE_CHECKING:
     from bot.adapters.mlflow import MlflowRegistry
@@ -91,3 +91,13 @@ def recorded_comparison(
     ):
         return None
     return comparison
+
+
+def promotion_comparison(
+    registry: MlflowRegistry, spec: ModelSpec, run: RunRecord, champion: ModelVersion | None
+) -> SameDataComparison | None:
+    """What the promotion gates judge a candidate by, besides its recorded metrics: the comparison its PR
+    training made with the champion that is still the champion (None when the champion moved since)."""
+    if spec.evaluation is None or champion is None or champion.run_id == run.run_id:
+        return None
+    return recorded_comparison(registry, run, champion_version=champion.version)

@@ -4,7 +4,7 @@ the same rows, and the paired bootstrap's verdict, slices and errors as the card
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +279,28 @@ def test_a_pr_training_logs_the_champions_scores_to_the_candidates_run(world: Wo
     assert logged.metrics["champion.f1"] == pytest.approx(comparison.metrics[1].champion)
     assert recorded_comparison(world.registry, run) == comparison
     assert recorded_comparison(world.registry, run, champion_version="2") is None  # the champion moved since
+
+
+def test_the_promotion_judges_the_comparison_the_pr_training_recorded(world: World) -> None:
+    """On merge, the gate reads the same-data comparison back from the candidate's run, as long as the
+    champion it was made with is still the champion."""
+    from bot.core.config import RepoConfig
+    from bot.jobs.train_evaluation import compare_with_champion, promotion_comparison
+
+    [run] = [r for r in world.registry.find_runs(MODEL, {}) if r.model_uri == world.uris["tree-1"]]
+    spec = world.spec(
+        "      data: data/eval.csv\n      label: churned", metrics="        significant: true", tolerance=0
+    )
+    compare_with_champion(world.root, spec, RepoConfig(models=[spec]), world.registry, run)
+    champion = world.registry.version_by_alias(MODEL, "champion")
+    assert champion is not None
+
+    judged = promotion_comparison(world.registry, spec, run, champion)
+    decision = gates.evaluate(
+        spec, {"accuracy": 0.99}, champion.metrics, promotion=Promotion(), same_data=judged
+    )
+
+    assert judged is not None and not decision.allowed
+    assert decision.failures[0].reason.endswith("(significant: true)")
+    moved = replace(champion, version="9")
+    assert promotion_comparison(world.registry, spec, run, moved) is None
