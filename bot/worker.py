@@ -29,6 +29,7 @@ from bot.logs import delivery_context
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
+    from bot.adapters.store.notify import QueueListener
     from bot.metrics import Metrics
     from bot.settings import Settings
 
@@ -128,9 +129,23 @@ class Worker:
     def run_forever(self, stop: threading.Event) -> None:
         from bot.adapters.store import ProcessBeacon
 
-        log.info("worker %s polling every %.1fs", self.worker_id, self.poll_interval)
-        with ProcessBeacon(self.store, "worker", self.worker_id):
-            self._poll_until(stop)
+        listener = self._listener()
+        how = "woken by PostgreSQL notifications, " if listener is not None else ""
+        log.info("worker %s %spolling every %.1fs", self.worker_id, how, self.poll_interval)
+        try:
+            with ProcessBeacon(self.store, "worker", self.worker_id):
+                self._poll_until(stop)
+        finally:
+            if listener is not None:
+                listener.stop()
+
+    def _listener(self) -> QueueListener | None:
+        """On PostgreSQL, a thread that wakes this worker whenever any replica queues a delivery."""
+        if getattr(self.store, "dialect", None) != "postgresql":  # SQLite: the app wakes its own worker
+            return None
+        from bot.adapters.store.notify import QueueListener
+
+        return QueueListener(self.store.url, self.wake).start()
 
     def _poll_until(self, stop: threading.Event) -> None:
         while not stop.is_set():

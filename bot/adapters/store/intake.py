@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from bot.adapters.store.base import StoreBase
+from bot.adapters.store.notify import notify_queued
 from bot.adapters.store.schema import DONE, deliveries, new_row
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,10 @@ class IntakeOps(StoreBase):
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             statement = pg_insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=["id"])
-            return set(conn.execute(statement.returning(deliveries.c.id)).scalars())
+            inserted = set(conn.execute(statement.returning(deliveries.c.id)).scalars())
+            if inserted:
+                notify_queued(conn)  # the workers of every replica, once the batch commits
+            return inserted
         if self.dialect == "sqlite":
             # BEGIN IMMEDIATE holds the write lock, so nobody can insert between this SELECT and the INSERT.
             return _sqlite_insert_new(conn, rows)

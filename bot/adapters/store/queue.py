@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.adapters.store.base import StoreBase, dialect_insert
+from bot.adapters.store.notify import notify_queued
 from bot.adapters.store.schema import DONE, FAILED, QUEUED, RUNNING, deliveries, new_row, queue_turns
 from bot.core.events import Delivery
 
@@ -72,7 +73,10 @@ class QueueOps(StoreBase):
         )
         row["available_at"] = now + max(0.0, delay_seconds)
         with self._write() as conn:
-            return self._insert_one(conn, self._insert_ignoring_duplicates(), row)
+            queued = self._insert_one(conn, self._insert_ignoring_duplicates(), row)
+            if queued and delay_seconds <= 0:
+                notify_queued(conn)
+            return queued
 
     def forget_payloads(self, finished_before: float) -> int:
         """Delete the payloads of deliveries done or failed before `finished_before` (retention); their
