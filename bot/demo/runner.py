@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.demo.dashboard import look
 from bot.demo.stages import STAGES, Stages
 from bot.demo.transcript import render_transcript
-from bot.demo.world import APP_ID, REPO, BotServer, Progress, free_port
+from bot.demo.world import APP_ID, READER, REPO, BotServer, Progress, free_port
+
+OAUTH_CLIENT_ID = "Iv1.mlops-bot-demo"
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Demo(Stages):
         from bot.handlers import build_handler
         from bot.settings import Settings
         from bot.standin import StandIn
+        from bot.standin.oauth import register_oauth_client
         from bot.standin.testing import app_key_pair
 
         state = self.out / "state"
@@ -50,6 +54,10 @@ class Demo(Stages):
         self.standin = standin
         try:
             standin.register_app(APP_ID, public_pem)
+            oauth_secret = secrets.token_hex(16)
+            register_oauth_client(
+                standin, OAUTH_CLIENT_ID, oauth_secret, f"http://127.0.0.1:{bot_port}/login/callback"
+            )
             settings = Settings(
                 webhook_secret=secret,
                 database_url=f"sqlite:///{state / 'bot.db'}",
@@ -62,6 +70,8 @@ class Demo(Stages):
                 retry_base_seconds=0.5,
                 github_throttle=False,
                 public_url=f"http://127.0.0.1:{bot_port}",  # the reports comments link are the bot's pages
+                oauth_client_id=OAUTH_CLIENT_ID,
+                oauth_client_secret=oauth_secret,
             )
             self.settings = settings
             self.store = Store(settings.database_url)
@@ -76,6 +86,12 @@ class Demo(Stages):
                 self._seed_repository(standin)
                 for stage in stages:
                     getattr(self, f"_stage_{stage}")(standin)
+                self._drain()
+                self.summary["dashboard"] = look(standin, REPO, bot_url, READER)
+                self.progress(
+                    f"dashboard: {bot_url}/ ({READER} signed in; "
+                    f"{len(self.summary['dashboard']['links'])} links the bot posted opened)"
+                )
             finally:
                 self._drain()
                 self.summary["deliveries"] = self._deliveries()

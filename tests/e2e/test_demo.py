@@ -82,3 +82,20 @@ def test_a_performance_drop_and_a_schema_break_reach_the_monitoring_issue(
     assert quality["statuses"]["drift"] == "skipped", "drift on broken data is not reported as drift"
     assert quality["check_run_conclusion"] == "failure"
     assert "data-quality" in quality["labels"]
+
+
+def test_the_bot_posts_no_local_path_and_every_link_to_its_pages_opens_for_a_reader(
+    demo: tuple[dict[str, Any], Path],
+) -> None:
+    """Issue 13: every body the demo leaves on GitHub (issues, PRs, comments, check runs, Deployments) is
+    read back; none names a path of the machine that ran the jobs, and every link to the bot's own pages (the
+    drift reports) answers 200 to the reader signed in through the dashboard's GitHub sign-in."""
+    summary, out = demo
+    board = summary["dashboard"]
+    assert board["texts"] > 10 and board["local_paths"] == []
+    assert board["home_status"] == 200 and board["signed_in_as"] == "bob"
+    reports = [link for link in board["links"] if "/reports/" in link]
+    assert reports, board["links"]
+    assert all(status == 200 for status in board["links"].values()), board["links"]
+    transcript = (out / "transcript.md").read_text()
+    assert str(out) not in transcript and "Report: /" not in transcript
