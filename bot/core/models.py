@@ -155,6 +155,8 @@ class TrainResult:
     lock_commit: str = ""
     # the champion re-scored on this run's evaluation data, with the candidate (models[].evaluation)
     same_data: SameDataComparison | None = None
+    # both models on the labelled production rows the drift check reads (drift.performance.label), if any
+    production: SameDataComparison | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,8 @@ def train_result_from_dict(data: dict[str, Any]) -> TrainResult:
     fields["plots"] = [plot_from_dict(p) for p in plots] if isinstance(plots, list) else []
     same_data = data.get("same_data")
     fields["same_data"] = comparison_from_dict(same_data) if isinstance(same_data, dict) else None
+    production = data.get("production")
+    fields["production"] = comparison_from_dict(production) if isinstance(production, dict) else None
     return TrainResult(run=record, **fields)
 
 

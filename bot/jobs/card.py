@@ -113,6 +113,7 @@ def post_cards(
             run_url=result.run.url if result.run else "",
             ci_url=ci_url(),
             same_data=result.same_data,
+            production=result.production,
         )
         body = render_card(facts, template_text)
         comment = env.gh.upsert_comment(pull.number, card_marker(spec.name), body)

@@ -34,7 +34,7 @@ from bot.adapters.mlflow import ModelLogError
 from bot.core.config import ModelSpec, RepoConfig
 from bot.core.models import RunRecord, TrainResult, train_result_from_dict
 from bot.core.tags import RunTags
-from bot.jobs.train_evaluation import compare_with_champion
+from bot.jobs.train_evaluation import compare_on_production, compare_with_champion
 from bot.jobs.train_sources import read_facts, resolve_sources, run_artifacts
 
 if TYPE_CHECKING:
@@ -206,6 +206,7 @@ def _train_one(  # noqa: C901  (the phases in order, each with its failure: pull
     except ModelLogError as exc:
         return failed(str(exc))
     same_data = compare_with_champion(project.root, spec, config, registry, run, echo=echo)
+    production = compare_on_production(project.root, spec, config, registry, run, echo=echo)
     # After the run is logged: a remote that cannot take the data is a warning, never a failed training.
     if push and remote is not None:
         phase("push")
@@ -229,6 +230,7 @@ def _train_one(  # noqa: C901  (the phases in order, each with its failure: pull
         stages=list(sources.stages),
         trained_duration_s=_trained_seconds(run) if reused is not None else 0.0,
         same_data=same_data,
+        production=production,
     )
 
 

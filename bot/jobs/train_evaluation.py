@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.adapters.mlflow import MlflowRegistry
 
 SAME_DATA_ARTIFACT = "mlops-bot/same_data.json"
+PRODUCTION_ARTIFACT = "mlops-bot/production.json"
 
 
 def compare_with_champion(
@@ -62,6 +63,84 @@ def compare_with_champion(
         )
     _record(registry, run, comparison, echo)
     return comparison
+
+
+def compare_on_production(
+    root: Path,
+    spec: ModelSpec,
+    config: RepoConfig,
+    registry: MlflowRegistry,
+    run: RunRecord,
+    *,
+    echo: IO[str] | None = None,
+) -> SameDataComparison | None:
+    """Both models on the labelled production rows the drift check reads (`drift.current`, a file in the
+    checkout holding `drift.performance.label`): what a retrain PR is for, "champion 0.660 -> candidate 0.93
+    on last week's production data". None when the monitoring config has no label, the file is not in the
+    checkout, or it holds fewer labelled rows than `performance.min_rows`."""
+    drift = spec.drift
+    performance = drift.performance if drift is not None else None
+    if (
+        drift is None
+        or performance is None
+        or drift.current == "served"
+        or not (root / drift.current).is_file()
+    ):
+        return None
+    if not _labelled_rows(root / drift.current, performance.label, performance.min_rows):
+        return None
+    from bot.core.config.evaluation import EvaluationMetric, EvaluationSpec
+
+    evaluation = spec.evaluation
+    on_production = EvaluationSpec(
+        data=drift.current,
+        label=performance.label,
+        features=evaluation.features if evaluation else None,
+        metrics=[EvaluationMetric(name=m.name, score=m.scorer) for m in performance.metrics],
+        resamples=evaluation.resamples if evaluation else 1000,
+        seed=evaluation.seed if evaluation else 0,
+    )
+    production_spec = spec.model_copy(update={"evaluation": on_production})
+    alias = config.aliases.champion
+    champion = registry.version_by_alias(spec.name, alias)
+    if champion is None or champion.run_id == run.run_id:
+        return None
+    try:
+        from bot.jobs.evaluation.same_data import same_data_comparison
+
+        comparison = same_data_comparison(
+            root,
+            production_spec,
+            candidate_uri=run.model_uri or f"runs:/{run.run_id}/model",
+            champion_uri=f"models:/{spec.name}@{alias}",
+            champion_version=champion.version,
+            tracking_uri=registry.tracking_uri,
+        )
+    except Exception as exc:  # never fails the training
+        comparison = failed_comparison(drift.current, f"the comparison failed: {exc}", champion.version)
+    try:
+        registry.log_json(run.run_id, PRODUCTION_ARTIFACT, comparison_to_dict(comparison))
+    except Exception as exc:
+        if echo is not None:
+            echo.write(f"mlops-bot train: the production comparison could not be logged to MLflow: {exc}\n")
+    return comparison
+
+
+def _labelled_rows(path: Path, label: str, at_least: int) -> bool:
+    """Whether the file has a `label` column with at least `at_least` values (header and that column only)."""
+    import pandas as pd
+
+    try:
+        if path.suffix == ".parquet":
+            column = pd.read_parquet(path, columns=[label])[label]
+        else:
+            header = pd.read_csv(path, nrows=0).columns
+            if label not in header:
+                return False
+            column = pd.read_csv(path, usecols=[label])[label]
+    except Exception:  # unreadable or no such column: there is nothing to score on
+        return False
+    return int(column.notna().sum()) >= at_least
 
 
 def _record(

@@ -120,3 +120,20 @@ def test_same_data_required_refuses_a_candidate_without_the_comparison() -> None
     assert decision.failures[0].reason == (
         "promotion.same_data is required, but model churn has no `evaluation:` to score the champion on"
     )
+
+
+def test_a_retrain_pr_shows_both_models_on_the_labelled_production_rows() -> None:
+    production = SameDataComparison(
+        data="data/production.csv",
+        rows=400,
+        champion_version="3",
+        resamples=1000,
+        metrics=(MetricComparison("f1", "higher", candidate=0.93, champion=0.66, low=0.22, high=0.32),),
+    )
+    facts = replace(card_facts(COMPARISON), production=production)
+
+    body = render_card(facts)
+
+    assert "#### On production data: 400 labelled rows of `data/production.csv`" in body
+    assert "| `f1` ↑ | 0.660 | 0.930 | +0.270 | [+0.220, +0.320] | 🟢 better |" in body
+    assert body.index("#### On production data") < body.index("#### On the same data")

@@ -304,3 +304,43 @@ def test_the_promotion_judges_the_comparison_the_pr_training_recorded(world: Wor
     assert decision.failures[0].reason.endswith("(significant: true)")
     moved = replace(champion, version="9")
     assert promotion_comparison(world.registry, spec, run, moved) is None
+
+
+def test_a_retrain_pr_scores_both_models_on_the_labelled_production_rows(
+    world: World, tmp_path: Path
+) -> None:
+    """Production moved: churn now follows usage the other way round. The champion, trained before, is
+    scored on those labelled rows next to a candidate retrained on them."""
+    from bot.jobs.train_evaluation import compare_on_production
+
+    production = _rows(3, 600)
+    production["churned"] = 1 - production["churned"]
+    production.to_csv(world.root / "data" / "production.csv", index=False)
+    retrained = LogisticRegression().fit(production[FEATURES], production["churned"])
+    uri = _log(world.registry, tmp_path, "retrained", retrained, production)
+    [run] = [r for r in world.registry.find_runs(MODEL, {}) if r.model_uri == uri]
+    text = f"""
+models:
+  - name: {MODEL}
+    stage: train
+    output: model.pkl
+    drift:
+      current: data/production.csv
+      reference: data/train.csv
+      performance:
+        label: churned
+        metrics: [{{name: accuracy, tolerance: 0.05}}]
+"""
+    config = load_config(text)
+    spec = config.model(MODEL)
+    assert spec is not None
+
+    comparison = compare_on_production(world.root, spec, config, world.registry, run)
+
+    assert comparison is not None and comparison.ok, comparison
+    assert (comparison.data, comparison.rows) == ("data/production.csv", 600)
+    [accuracy] = comparison.metrics
+    assert accuracy.champion < 0.3 and accuracy.candidate > 0.7 and accuracy.verdict == "better"
+    unlabelled = production.drop(columns="churned")
+    unlabelled.to_csv(world.root / "data" / "production.csv", index=False)
+    assert compare_on_production(world.root, spec, config, world.registry, run) is None  # no labels: no table

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.core.card.facts import CardFacts
 from bot.core.card.plots import finite_number, plot_views
-from bot.core.card.same_data import same_data_view, worst_slice_headline
+from bot.core.card.same_data import production_view, same_data_view, worst_slice_headline
 from bot.core.config import ModelSpec
 from bot.core.gates import Decision, Verdict, fmt, fmt_group
 from bot.core.markdown import code, code_block, escape_md, escape_md_keeping_code
@@ -84,6 +84,7 @@ def card_context(facts: CardFacts) -> dict[str, Any]:
         "updated_at": escape_md(facts.updated_at),
         "fold_rows": FOLD_ROWS,
         "same_data": same_data_view(facts),
+        "production": production_view(facts),
     }
     context["headline"], context["headline_plain"] = _headline(facts, context)
     return context

@@ -34,6 +34,7 @@ class CardFacts:
     champion_alias: str = "champion"
     updated_at: str = ""  # a timestamp supplied by the caller (the core reads no clock)
     same_data: SameDataComparison | None = None  # the champion re-scored on this PR's evaluation data
+    production: SameDataComparison | None = None  # both models on the labelled production rows
 
     @property
     def effective_status(self) -> Status:

@@ -16,6 +16,24 @@ MAX_SLICE_ROWS = 100
 _VERDICT_MARK = {"better": "🟢 better", "worse": "🔴 worse", "not distinguishable": "⚪ not distinguishable"}
 
 
+def production_view(facts: CardFacts) -> dict[str, Any] | None:
+    """Both models on the labelled production rows (a retrain PR's reason to be); None when not scored."""
+    comparison = facts.production
+    if comparison is None:
+        return None
+    if not comparison.ok:
+        return {"data": code(comparison.data, max_len=120), "error": escape_md_keeping_code(comparison.error)}
+    return {
+        "data": code(comparison.data, max_len=120),
+        "error": "",
+        "rows": f"{comparison.rows:,}",
+        "champion_version": escape_md(comparison.champion_version),
+        "confidence": f"{comparison.confidence * 100:.0f} %",
+        "metrics": [_metric_row(m) for m in comparison.metrics],
+        "notes": [escape_md(n, max_len=300) for n in comparison.notes[:10]],
+    }
+
+
 def same_data_view(facts: CardFacts) -> dict[str, Any] | None:
     """What the template prints about the same-data comparison; None when none was made."""
     comparison = facts.same_data
