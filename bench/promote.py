@@ -45,7 +45,15 @@ class LoopBench(Demo):
             "the card for C=0.2", lambda: (c := self._card(pr)) and "| 0.2 |" in c.body and c, timeout=600
         )
         push_s = time.perf_counter() - started
-        train_dir = next(p for p in self._job_dirs("train") if p.name not in before)
+        # the card is posted by the job's card step; its spans are written when the job ends
+        train_dir = self._wait(
+            "the train job's spans",
+            lambda: next(
+                (p for p in self._job_dirs("train") if p.name not in before and (p / "spans.json").exists()),
+                None,
+            ),
+            timeout=600,
+        )
         self.summary["push"] = {
             "total_s": push_s,
             "spans": json.loads((train_dir / "spans.json").read_text()),
@@ -56,7 +64,11 @@ class LoopBench(Demo):
         standin.merge_pull(REPO, pr, by="alice", method="squash")
         self._wait("the promotion", lambda: self._deployment_done(1), timeout=600)
         total = time.perf_counter() - started
-        [promote_dir] = self._job_dirs("promote")
+        promote_dir = self._wait(
+            "the promote job's spans",
+            lambda: next((p for p in self._job_dirs("promote") if (p / "spans.json").exists()), None),
+            timeout=600,
+        )
         outcome = json.loads((promote_dir / "promote.json").read_text())[0]
         self.summary["bench"] = {
             "total_s": total,
