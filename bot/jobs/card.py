@@ -17,7 +17,7 @@ from bot.core.markers import card_marker, find_markers
 from bot.core.models import PullFacts, TrainResult
 from bot.core.tags import RunTags
 from bot.jobs.common import JobEnv, ci_url
-from bot.jobs.train_evaluation import recorded_comparison
+from bot.jobs.train_evaluation import PRODUCTION_ARTIFACT, recorded_comparison
 
 TAG_HEAD_SHA = RunTags.HEAD_SHA
 TAG_OUTPUT_HASH = RunTags.OUTPUT_HASH
@@ -58,6 +58,7 @@ def results_for_commit(env: JobEnv, models: list[str], head_sha: str) -> list[Tr
                     output_hash=run.tags.get(TAG_OUTPUT_HASH, ""),
                     trained_duration_s=_seconds(run.tags.get(RunTags.TRAINED_SECONDS, "")),
                     same_data=recorded_comparison(env.registry, run),
+                    production=recorded_comparison(env.registry, run, artifact=PRODUCTION_ARTIFACT),
                 )
             )
         else:

@@ -156,12 +156,16 @@ def _record(
 
 
 def recorded_comparison(
-    registry: MlflowRegistry, run: RunRecord, *, champion_version: str | None = None
+    registry: MlflowRegistry,
+    run: RunRecord,
+    *,
+    champion_version: str | None = None,
+    artifact: str = SAME_DATA_ARTIFACT,
 ) -> SameDataComparison | None:
     """The comparison a training logged to `run` (for `/card` without training again, and the promotion);
     None when it logged none, or when it compared with another champion than `champion_version`."""
     try:
-        data = registry.read_json(run.run_id, SAME_DATA_ARTIFACT)
+        data = registry.read_json(run.run_id, artifact)
         comparison = comparison_from_dict(data) if data is not None else None
     except Exception:  # an unreadable record is no comparison; the gates then say what they judged instead
         return None

@@ -311,7 +311,7 @@ def test_a_retrain_pr_scores_both_models_on_the_labelled_production_rows(
 ) -> None:
     """Production moved: churn now follows usage the other way round. The champion, trained before, is
     scored on those labelled rows next to a candidate retrained on them."""
-    from bot.jobs.train_evaluation import compare_on_production
+    from bot.jobs.train_evaluation import PRODUCTION_ARTIFACT, compare_on_production, recorded_comparison
 
     production = _rows(3, 600)
     production["churned"] = 1 - production["churned"]
@@ -341,6 +341,7 @@ models:
     assert (comparison.data, comparison.rows) == ("data/production.csv", 600)
     [accuracy] = comparison.metrics
     assert accuracy.champion < 0.3 and accuracy.candidate > 0.7 and accuracy.verdict == "better"
+    assert recorded_comparison(world.registry, run, artifact=PRODUCTION_ARTIFACT) == comparison  # for /card
     unlabelled = production.drop(columns="churned")
     unlabelled.to_csv(world.root / "data" / "production.csv", index=False)
     assert compare_on_production(world.root, spec, config, world.registry, run) is None  # no labels: no table
