@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from bot.core.config.evaluation import SCORE_DIRECTIONS, EvaluationSpec
+from bot.core.config.evaluation import SCORE_DIRECTIONS
 from bot.core.config.models import Direction, ModelSpec
 
 Significance = Literal["better", "worse", "not distinguishable"]
@@ -162,27 +162,13 @@ def failed_comparison(data: str, error: str, champion_version: str = "") -> Same
 
 
 def slice_tolerances(model: ModelSpec) -> dict[str, float]:
-    """How much worse a slice may get per metric before the headline names it: the metric's
-    `slice_tolerance` when set, else its `tolerance`."""
-    out: dict[str, float] = {}
-    for spec in model.metrics:
-        out[spec.name] = spec.slice_tolerance if spec.slice_tolerance is not None else spec.tolerance
-    evaluation = model.evaluation
-    if evaluation is not None:
-        for metric in evaluation.metrics:
-            out.setdefault(metric.name, 0.0)
-    return out
-
-
-def evaluation_metrics(model: ModelSpec) -> list[tuple[str, str]]:
-    """(name, score) of each metric the same-data comparison computes: the evaluation's own list, else
-    the gate's metrics that are known scores."""
-    evaluation: EvaluationSpec | None = model.evaluation
-    if evaluation is None:
-        return []
-    if evaluation.metrics:
-        return [(m.name, m.scorer) for m in evaluation.metrics]
-    return [(m.name, m.name) for m in model.metrics if m.name in SCORE_DIRECTIONS]
+    """How much worse a slice may get per gated metric before the headline names it: the metric's
+    `slice_tolerance` when set, else its `tolerance`. A metric the gate does not list is shown per slice,
+    never named in the headline."""
+    return {
+        spec.name: spec.slice_tolerance if spec.slice_tolerance is not None else spec.tolerance
+        for spec in model.metrics
+    }
 
 
 # -- as `mlops-bot train --json` writes it ----------------------------------------------------------
