@@ -3,7 +3,6 @@ the service records its traffic, takes labels back, and the monitoring check rea
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 import subprocess
 import sys
@@ -55,6 +54,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
         x, y = load_breast_cancer(return_X_y=True, as_frame=True)
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
         with mlflow.start_run(experiment_id=experiment):
+            mlflow.log_metric(
+                "accuracy", float(model.score(x, y))
+            )  # what the performance check compares with
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -132,7 +134,12 @@ def test_containerize_is_skipped_without_a_docker_daemon(built: tuple[BentoResul
 
 @pytest.mark.slow
 def test_served_bento_predicts_what_the_registry_model_predicts(
-    registry: tuple[str, str], built: tuple[BentoResult, Path], traffic: Path, tmp_path: Path
+    registry: tuple[str, str],
+    built: tuple[BentoResult, Path],
+    traffic: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import httpx
     import mlflow
@@ -193,7 +200,9 @@ def test_served_bento_predicts_what_the_registry_model_predicts(
     assert list(by_id.loc[ids, "prediction"]) == answered.json()
     assert ((by_id["proba_0"] + by_id["proba_1"]).round(6) == 1).all()
 
-    check_served_traffic(traffic, live, uri, tmp_path)
+    capsys.readouterr()
+    check_served_traffic(traffic, live, uri, tmp_path, monkeypatch)
+    assert "  performance: drop: accuracy" in capsys.readouterr().out  # what the check's log says
 
 
 def shifted_traffic(x: Any, y: Any) -> tuple[Any, list[int]]:
@@ -223,14 +232,16 @@ def read_logged(traffic: Path) -> Any:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
 
 
-def check_served_traffic(traffic: Path, live: Any, tracking_uri: str, tmp_path: Path) -> None:
-    """The monitoring check with `current: served`: drift in the shifted columns, and the champion scored on
-    the labels that came back (accuracy well under what its run recorded: the performance trigger fires)."""
+def check_served_traffic(
+    traffic: Path, live: Any, tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mlops-bot drift` with `current: served`: drift in the shifted columns, and the champion scored on the
+    labels that came back (accuracy well under what its run recorded: the performance trigger fires)."""
+    import json
+
     from sklearn.datasets import load_breast_cancer
 
-    from bot.core.config import load_config
-    from bot.core.monitoring import ChampionFacts, judge_performance
-    from bot.jobs.drift import load_champion, monitor
+    from bot.cli import main
 
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -243,28 +254,23 @@ def check_served_traffic(traffic: Path, live: Any, tracking_uri: str, tmp_path: 
         check=True,
         capture_output=True,
     )
-    config = load_config(SERVED_CONFIG.format(location=traffic.as_uri()), "mlops-bot.yml")
-    facts = monitor(
-        repo,
-        config,
-        model=MODEL,
-        reference_rev="HEAD",
-        out_dir=tmp_path / "report",
-        champion=ChampionFacts("1", metrics={"accuracy": 0.98}),
-        predict=load_champion(tracking_uri, MODEL),
-        now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1),
-    )
-    served = facts.served
-    assert served is not None and served.rows == 30 + len(live)
-    assert (served.joined, served.duplicate, served.unknown, served.late) == (len(live), 1, 1, 0)
-    assert facts.drift is not None and set(SHIFTED) <= set(facts.drift.drifted_columns)
-    assert facts.performance is not None and facts.performance.status == "scored"
-    assert facts.performance.labelled_rows == len(live)
-    assert f"{len(live)} of {served.rows} served row(s) labelled (last 1d)" in facts.performance.note
-    spec = config.models[0].drift
-    assert spec is not None
-    verdict = judge_performance(facts.performance, spec.performance, facts.champion)
-    assert verdict.status == "drop", verdict
+    config = tmp_path / "mlops-bot.yml"
+    config.write_text(SERVED_CONFIG.format(location=traffic.as_uri()))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    out = tmp_path / "report"
+    argv = ["drift", "--repo-dir", str(repo), "--config", str(config), "--reference-rev", "HEAD"]
+    assert main([*argv, "--out", str(out), "--json", str(out / "summary.json")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+
+    served = summary["served"]
+    assert served["rows"] == 30 + len(live) and served["versions"] == [["1", 30 + len(live)]]
+    assert (served["joined"], served["duplicate"], served["unknown"], served["late"]) == (len(live), 1, 1, 0)
+    assert set(SHIFTED) <= {c["column"] for c in summary["columns"] if c["drifted"]}
+    performance = summary["performance"]
+    assert performance["status"] == "scored" and performance["labelled_rows"] == len(live)
+    assert f"{len(live)} of {served['rows']} served row(s) labelled (last 1d)" in performance["note"]
+    (accuracy,) = performance["scores"]
+    assert accuracy["value"] < summary["champion"]["metrics"]["accuracy"] - 0.2
 
 
 SHIFTED = ("mean radius", "worst area")
