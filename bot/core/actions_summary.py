@@ -159,6 +159,9 @@ def drift_summary(check: Any, report: Any) -> StepSummary:
             + (f", issue #{r['issue']}" if r.get("issue") else "")
             + (f", retrain PR #{r['retrain_pr']}" if r.get("retrain_pr") else "")
         )
+        url = str(r.get("report_url") or "")
+        if url.startswith(("https://", "http://")):  # the link the issue got; never a path on the runner
+            lines.append(f"  report: [Evidently report]({url})")
     return StepSummary(outputs, "\n".join(lines))
 
 

@@ -43,3 +43,24 @@ def test_a_reports_key_is_stable_and_per_kind() -> None:
     key = r.report_id("o/r", "m", "c1", "drift-report")
     assert key == r.report_id("o/r", "m", "c1", "drift-report") and len(key) == 32
     assert key != r.report_id("o/r", "m", "c1", "job-log") != r.report_id("o/r", "m", "c2", "job-log")
+
+
+def test_the_actions_step_summary_links_the_report_the_issue_links() -> None:
+    from bot.core.actions_summary import drift_summary
+
+    check = {
+        "model": "m",
+        "dataset_drift": True,
+        "columns": [],
+        "report_path": "/home/runner/work/r/drift-m.html",
+    }
+    report = {
+        "model": "m",
+        "action": "record",
+        "fired": [],
+        "report_url": "https://github.com/o/r/actions/runs/9#artifacts",
+    }
+    text = drift_summary(check, report).markdown
+    assert "[Evidently report](https://github.com/o/r/actions/runs/9#artifacts)" in text
+    assert "/home/runner" not in text
+    assert "report:" not in drift_summary(check, {**report, "report_url": "/tmp/x.html"}).markdown
