@@ -68,6 +68,25 @@ def bento_name(model_name: str) -> str:
     return name[:63].rstrip("-._")
 
 
+# The fsspec backend a traffic-log URL needs inside the service (fsspec itself names these).
+_FSSPEC_BACKENDS = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+}
+
+
+def traffic_packages(traffic: Mapping[str, Any] | None) -> list[str]:
+    """What the service must install to write its traffic log where `traffic` says (s3:// needs s3fs)."""
+    location = str((traffic or {}).get("location", ""))
+    scheme = location.split("://", 1)[0].lower() if "://" in location else ""
+    backend = _FSSPEC_BACKENDS.get(scheme)
+    return [backend] if backend else []
+
+
 def pinned_packages(model_requirements: list[str]) -> list[str]:
     """The service's `python.packages`: the model's own requirements and the serving stack, each
     pinned to the version installed here (what the model was logged and tested with)."""
@@ -189,7 +208,7 @@ def build_service(
             model_uri=model_uri,
             model_tag=imported["tag"],
             features=imported["features"],
-            packages=pinned_packages(imported["requirements"]),
+            packages=pinned_packages([*imported["requirements"], *traffic_packages(traffic)]),
             traffic=traffic,
         )
         output = _run(

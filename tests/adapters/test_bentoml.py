@@ -24,6 +24,7 @@ from bot.adapters.bentoml import (
     pinned_packages,
     render_sources,
     serve,
+    traffic_packages,
 )
 
 MODEL = "Breast-Cancer"
@@ -314,6 +315,14 @@ def test_packages_are_pinned_to_what_is_installed() -> None:
     assert any(p.startswith("cloudpickle==") for p in pins)
     assert "no-such-package-xyz<2" in pins  # not installed here: the model's own specifier is kept
     assert not any(p.startswith(("-r", "bentoml")) for p in pins)
+
+
+@pytest.mark.parametrize(
+    ("location", "packages"),
+    [("s3://bucket/clf", ["s3fs"]), ("gs://bucket/clf", ["gcsfs"]), ("file:///srv/t", []), ("traffic", [])],
+)
+def test_a_traffic_log_on_a_bucket_installs_its_filesystem(location: str, packages: list[str]) -> None:
+    assert traffic_packages({"location": location}) == packages
 
 
 def test_rendered_sources_are_valid_python_and_yaml(tmp_path: Path) -> None:
