@@ -87,6 +87,13 @@ class Everyone:
     def pull_people(self, session: Session, repository: str, number: str) -> tuple[str, tuple[str, ...]]:
         return "alice", ("bob",)
 
+    def deployments(self, session: Session, repository: str) -> list[dict[str, object]]:
+        return [
+            {"payload": {"model": "model-0", "version": str(v)}, "created_at": "2025-01-01T00:00:00Z",
+             "creator": {"login": "mlops-bot[bot]"}, "environment": "production"}
+            for v in range(100)
+        ]  # fmt: skip
+
 
 def _seed(store: Store, models: int, checks: int) -> None:
     start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

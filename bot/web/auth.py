@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 import httpx
@@ -139,6 +139,7 @@ class GitHubUsers:
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, Permission]] = {}
         self._pulls: dict[tuple[str, str], tuple[float, tuple[str, tuple[str, ...]]]] = {}
+        self._lists: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=10.0, headers={"Accept": "application/vnd.github+json"})
 
@@ -197,6 +198,25 @@ class GitHubUsers:
         found = (str(merged_by), approvers)
         with self._lock:
             self._pulls[key] = (now, found)
+        return found
+
+    def deployments(self, session: Session, repository: str) -> list[dict[str, Any]]:
+        """The repository's newest 100 Deployments (the promotions and rollbacks the bot recorded), asked
+        with the reader's token and kept PERMISSION_SECONDS; [] when GitHub does not answer."""
+        key = (repository.lower(), "deployments")
+        now = self._clock()
+        with self._lock:
+            cached = self._lists.get(key)
+        if cached is not None and now - cached[0] < PERMISSION_SECONDS:
+            return cached[1]
+        answer = self._http.get(
+            f"{self._api}/repos/{repository}/deployments",
+            headers={"Authorization": f"Bearer {session.token}"},
+            params={"per_page": 100},
+        )
+        found = [d for d in answer.json() if isinstance(d, dict)] if answer.status_code == 200 else []
+        with self._lock:
+            self._lists[key] = (now, found)
         return found
 
     def close(self) -> None:

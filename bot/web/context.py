@@ -124,10 +124,35 @@ def _check_row(c: CheckRecord) -> dict[str, Any]:
     }
 
 
+def deployment_rows(deployments: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """GitHub's Deployments of one model, newest first: each a promotion, or a rollback (it names the
+    version it rolled back from)."""
+    rows = []
+    for d in deployments:
+        payload = d.get("payload") or {}
+        rolled_from = str(payload.get("rollback_from") or "")
+        rows.append(
+            {
+                "at": _when(str(d.get("created_at") or "")),
+                "kind": f"rollback from v{rolled_from}" if rolled_from else "promotion",
+                "version": str(payload.get("version") or ""),
+                "by": str((d.get("creator") or {}).get("login") or ""),
+                "description": str(d.get("description") or ""),
+                "environment": str(d.get("environment") or ""),
+            }
+        )
+    return sorted(rows, key=lambda r: r["at"], reverse=True)
+
+
 def model_context(
-    detail: ModelDetail, *, web: str, people: Mapping[str, tuple[str, tuple[str, ...]]] | None = None
+    detail: ModelDetail,
+    *,
+    web: str,
+    people: Mapping[str, tuple[str, tuple[str, ...]]] | None = None,
+    deployments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`people`: PR number -> (who merged, who approved), for the versions GitHub was asked about."""
+    """`people`: PR number -> (who merged, who approved), for the versions GitHub was asked about;
+    `deployments`: the model's GitHub Deployments (promotions and rollbacks)."""
     repo = detail.repository
     champion = detail.champion
     latest = detail.latest_check
@@ -153,6 +178,7 @@ def model_context(
         "deployments_url": f"{web}/{repo}/deployments",
         "versions": [_version_row(v, web, repo, people or {}) for v in detail.versions[:TIMELINE_ROWS]],
         "more_versions": max(0, len(detail.versions) - TIMELINE_ROWS),
+        "deployments": deployment_rows(deployments or []),
         "metric_charts": metric_charts(detail.versions),
         "monitoring_charts": monitoring_charts(detail.checks),
         "checks": [_check_row(c) for c in reversed(detail.checks[-CHECK_ROWS:])],

@@ -130,7 +130,12 @@ class Dashboard:
             for v in detail.versions[:PEOPLE_ROWS]
             if v.pr.isdigit()
         }
-        context = model_context(detail, web=self.web, people=people)
+        deployments = [
+            d
+            for d in self.auth.users.deployments(session, repo)
+            if isinstance(d.get("payload"), dict) and d["payload"].get("model") == model
+        ]
+        context = model_context(detail, web=self.web, people=people, deployments=deployments)
         return _page("model.html.j2", {**self.base(session, f"{model} · {repo}", crumbs), **context})
 
     def queue(self, session: Session) -> Response:

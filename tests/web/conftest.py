@@ -110,6 +110,33 @@ def _seed_store(store: Store, bot_url: str) -> str:
     return f"/reports/{rid}"
 
 
+def _record_deployments(standin: StandIn, callback: str) -> None:
+    """What the bot's promote and rollback jobs leave on GitHub: v3 and v4 promoted, then v4 rolled back to
+    v3 (created here with alice's user token, through the REST API)."""
+    granted = httpx.post(
+        f"{standin.html_url}/login/oauth/authorize",
+        data={"client_id": CLIENT_ID, "redirect_uri": callback, "login": "alice"},
+    )
+    code = httpx.URL(granted.headers["location"]).params["code"]
+    token = httpx.post(
+        f"{standin.html_url}/login/oauth/access_token",
+        data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "code": code},
+        headers={"Accept": "application/json"},
+    ).json()["access_token"]
+    for payload in (
+        {"model": MODEL, "version": "3"},
+        {"model": MODEL, "version": "4"},
+        {"model": MODEL, "version": "3", "rollback_from": "4"},
+        {"model": "another-model", "version": "9"},
+    ):
+        made = httpx.post(
+            f"{standin.base_url}/repos/{REPO}/deployments",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"ref": "main", "environment": "production", "payload": payload, "required_contexts": []},
+        )
+        assert made.status_code == 201, made.text
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("dashboard")
@@ -125,6 +152,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         standin.set_permission(REPO, "alice", "admin")
         standin.set_permission(REPO, "bob", "read")
         register_oauth_client(standin, CLIENT_ID, CLIENT_SECRET, f"{bot_url}/login/callback")
+        _record_deployments(standin, f"{bot_url}/login/callback")
         standin.commit(
             REPO, "stronger-model", {"params.yaml": "C: 0.5\n"}, "C=0.5", author="alice", base="main"
         )
