@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -126,10 +127,23 @@ class LoopBench(Demo):
 
 
 def run_variant(name: str, out: Path) -> dict[str, Any]:
-    os.environ["MLOPS_BOT_WARM_JOBS"] = "true" if name == "warm" else "false"
+    os.environ["MLOPS_BOT_WARM_JOBS"] = "true" if name.startswith("warm") else "false"
     os.environ["MLOPS_BOT_KEEP_JOB_DIRS"] = "true"  # the spans and the promote job's timings are read after
+    shutil.rmtree(out / name, ignore_errors=True)
     bench = LoopBench(out=out / name, progress=lambda m: print(f"  [{name}] {m}", flush=True), timeout=600)
     return bench.run(("help", "train", "bench"))
+
+
+def _row(name: str, summary: dict[str, Any]) -> str:
+    push, b, base = summary["push"], summary["bench"], summary["baseline"]
+    spans = ", ".join(f"{k} {v:.1f}" for k, v in b["spans"].items())
+    timings = ", ".join(f"{k} {v:.1f}" for k, v in b["timings"].items())
+    train = ", ".join(f"{k} {v:.1f}" for k, v in push["spans"].items())
+    return (
+        f"| {name} | {push['total_s']:.2f} | {push['repro_s']:.2f} | {push['total_s'] - push['repro_s']:+.2f} "
+        f"| {b['total_s']:.2f} | {base['total_s']:.2f} | {b['total_s'] / base['total_s']:.2f}x "
+        f"| train job: {train}; promote job: {spans} (inside: {timings}) |"
+    )
 
 
 def main() -> None:
@@ -138,28 +152,28 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("/tmp/mlops-bot-bench-promote"))
     parser.add_argument("--variants", default="warm,cold")
+    parser.add_argument("--rounds", type=int, default=1, help="run the variants this many times, interleaved")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    results = {name: run_variant(name, args.out) for name in args.variants.split(",")}
+    names = [f"{v}-{r + 1}" for r in range(args.rounds) for v in args.variants.split(",")]
+    results = {name: run_variant(name, args.out) for name in names}
     load_after = os.getloadavg()[0]
     print(
         f"\n{MODEL} on {platform.node()} ({platform.machine()}), load {load_before:.1f} -> {load_after:.1f}"
     )
-    print("| variant | push -> card (s) | its dvc repro, direct (s) | overhead (s) | merge -> Deployment (s) |"
-          " same work direct (s) | ratio | spans (promote job) |")  # fmt: skip
+    print("| run | push -> card (s) | its dvc repro, direct (s) | overhead (s) | merge -> Deployment (s) |"
+          " same work direct (s) | ratio | spans (s) |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, summary in results.items():
-        push, b, base = summary["push"], summary["bench"], summary["baseline"]
-        spans = ", ".join(f"{k} {v:.1f}" for k, v in b["spans"].items())
-        timings = ", ".join(f"{k} {v:.1f}" for k, v in b["timings"].items())
+        print(_row(name, summary))
+    for variant in args.variants.split(","):
+        runs = [v for k, v in results.items() if k.rsplit("-", 1)[0] == variant]
+        overhead = statistics.median(r["push"]["total_s"] - r["push"]["repro_s"] for r in runs)
+        ratio = statistics.median(r["bench"]["total_s"] / r["baseline"]["total_s"] for r in runs)
         print(
-            f"| {name} | {push['total_s']:.2f} | {push['repro_s']:.2f} | {push['total_s'] - push['repro_s']:+.2f} "
-            f"| {b['total_s']:.2f} | {base['total_s']:.2f} | {b['total_s'] / base['total_s']:.2f}x "
-            f"| {spans}; inside promote: {timings} |"
+            f"{variant}: median push -> card overhead {overhead:+.2f} s, merge -> Deployment {ratio:.2f}x direct"
         )
-        push_spans = ", ".join(f"{k} {v:.1f}" for k, v in push["spans"].items())
-        print(f"|   {name} train job spans | {push_spans} |")
     if args.json:
         args.json.write_text(json.dumps({k: {x: v[x] for x in ("push", "bench", "baseline")} for k, v in
                                          results.items()}, indent=2))  # fmt: skip
