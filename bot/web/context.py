@@ -174,6 +174,7 @@ def model_context(
         "retrain_pr": retrain,
         "retrain_url": f"{web}/{repo}/pull/{retrain}" if retrain else "",
         "report_url": latest.report_url if latest and is_web_url(latest.report_url) else "",
+        "schedule": latest.schedule if latest else "",
         "mlflow_url": detail.mlflow_url,
         "deployments_url": f"{web}/{repo}/deployments",
         "versions": [_version_row(v, web, repo, people or {}) for v in detail.versions[:TIMELINE_ROWS]],

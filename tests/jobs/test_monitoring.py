@@ -564,6 +564,7 @@ def test_a_checks_report_is_kept_and_linked_by_a_url_a_reader_can_open(
     (record,) = store.checks(github.full_name, MODEL)
     assert record.drift_share == pytest.approx(summary["share_drifted"]) and record.issue == issue.number
     assert list(record.drifted_columns) == summary["drifted_columns"] and record.champion_version == "1"
+    assert record.schedule.startswith("next retrain due on 2025-01-31")
     assert check_runs and all(outcome.report_url in c.output.get("summary", "") for c in check_runs)
     # Reported again, the check keeps one report, one run and one history row.
     github.report(summary, keeper=keeper, log_path=log_path)

@@ -101,6 +101,7 @@ def _seed_store(store: Store, bot_url: str) -> str:
                 issue=7 if n >= 4 else None,
                 retrain_pr=8 if n >= 5 else None,
                 report_url=f"{bot_url}/reports/{rid}" if n == len(shares) else "",
+                schedule="next retrain due on 2025-02-02 12:00 UTC (schedule every 30d)",
             ),
         )
     store.enqueue("job:drift:acme/churn@x", "mlops-bot", "drift", {"repository": {"full_name": REPO}})

@@ -46,6 +46,7 @@ def test_a_reader_signs_in_and_sees_the_model_its_timeline_and_charts(world: Wor
     assert text.count('<tr class="is-champion">') == 1 and "champion" in text and "previous" in text
     assert "accuracy by version" in text and "f1 by version" in text
     assert "Drift share per check" in text and "accuracy on labelled batches" in text
+    assert "Retrain schedule: next retrain due on 2025-02-02 12:00 UTC" in text
     assert f"{world.standin.html_url}/{REPO}/issues/7" in text and f"/{REPO}/pull/8" in text
     assert f'href="{world.bot_url}{world.report_path}"' in text
     # every chart has a text alternative: a title and a description it is labelled by

@@ -32,6 +32,7 @@ class CheckRecord:
     issue: int | None = None
     retrain_pr: int | None = None
     report_url: str = ""  # the link posted for this check's report; "" when none
+    schedule: str = ""  # the retrain schedule's verdict, one sentence ("" when off)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -64,6 +65,7 @@ def check_record(
         issue=issue,
         retrain_pr=retrain_pr,
         report_url=report_url,
+        schedule=decision.schedule.text if decision.schedule.status != "off" else "",
     )
 
 
