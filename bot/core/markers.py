@@ -47,7 +47,3 @@ def find_markers(body: str) -> list[str]:
 def without_markers(text: str) -> str:
     """`text` for a terminal or a JSON file: the hidden markers (and the blank space they leave) removed."""
     return _ANY.sub("", text).strip()
-
-
-def has_marker(body: str, marker: str) -> bool:
-    return marker in body
