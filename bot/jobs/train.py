@@ -206,7 +206,9 @@ def _train_one(  # noqa: C901  (the phases in order, each with its failure: pull
     except ModelLogError as exc:
         return failed(str(exc))
     same_data = compare_with_champion(project.root, spec, config, registry, run, echo=echo)
-    production = compare_on_production(project.root, spec, config, registry, run, echo=echo)
+    production = compare_on_production(
+        project.root, spec, config, registry, run, base_rev=base_rev, echo=echo
+    )
     # After the run is logged: a remote that cannot take the data is a warning, never a failed training.
     if push and remote is not None:
         phase("push")

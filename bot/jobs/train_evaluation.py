@@ -7,6 +7,8 @@ wrong here is the comparison's `error`, shown on the card: it never fails the tr
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -72,22 +74,21 @@ def compare_on_production(
     registry: MlflowRegistry,
     run: RunRecord,
     *,
+    base_rev: str = "",
     echo: IO[str] | None = None,
 ) -> SameDataComparison | None:
-    """Both models on the labelled production rows the drift check reads (`drift.current`, a file in the
-    checkout holding `drift.performance.label`): what a retrain PR is for, "champion 0.660 -> candidate 0.93
-    on last week's production data". None when the monitoring config has no label, the file is not in the
-    checkout, or it holds fewer labelled rows than `performance.min_rows`."""
+    """Both models on the labelled production rows the drift check reads (`drift.current` holding
+    `drift.performance.label`): what a retrain PR is for, "champion 0.660 -> candidate 0.93 on last week's
+    production data". The rows are the base commit's (`base_rev`: the default branch the check read, which a
+    retrain branch opened before the labels came may lack), else the checkout's. None when the monitoring
+    config has no label, or no such file holds `performance.min_rows` labelled rows."""
     drift = spec.drift
     performance = drift.performance if drift is not None else None
-    if (
-        drift is None
-        or performance is None
-        or drift.current == "served"
-        or not (root / drift.current).is_file()
-    ):
+    if drift is None or performance is None or drift.current == "served":
         return None
-    if not _labelled_rows(root / drift.current, performance.label, performance.min_rows):
+    alias = config.aliases.champion
+    champion = registry.version_by_alias(spec.name, alias)
+    if champion is None or champion.run_id == run.run_id:
         return None
     from bot.core.config.evaluation import EvaluationMetric, EvaluationSpec
 
@@ -100,30 +101,56 @@ def compare_on_production(
         resamples=evaluation.resamples if evaluation else 1000,
         seed=evaluation.seed if evaluation else 0,
     )
-    production_spec = spec.model_copy(update={"evaluation": on_production})
-    alias = config.aliases.champion
-    champion = registry.version_by_alias(spec.name, alias)
-    if champion is None or champion.run_id == run.run_id:
-        return None
-    try:
-        from bot.jobs.evaluation.same_data import same_data_comparison
-
-        comparison = same_data_comparison(
-            root,
-            production_spec,
-            candidate_uri=run.model_uri or f"runs:/{run.run_id}/model",
-            champion_uri=f"models:/{spec.name}@{alias}",
-            champion_version=champion.version,
-            tracking_uri=registry.tracking_uri,
+    with tempfile.TemporaryDirectory(prefix="mlops-bot-production-") as scratch:
+        found = _production_rows(
+            root, drift.current, performance.label, performance.min_rows, base_rev, Path(scratch)
         )
-    except Exception as exc:  # never fails the training
-        comparison = failed_comparison(drift.current, f"the comparison failed: {exc}", champion.version)
+        if found is None:
+            return None
+        where, shown = found
+        try:
+            from bot.jobs.evaluation.same_data import same_data_comparison
+
+            comparison = same_data_comparison(
+                where,
+                spec.model_copy(update={"evaluation": on_production}),
+                candidate_uri=run.model_uri or f"runs:/{run.run_id}/model",
+                champion_uri=f"models:/{spec.name}@{alias}",
+                champion_version=champion.version,
+                tracking_uri=registry.tracking_uri,
+            )
+        except Exception as exc:  # never fails the training
+            comparison = failed_comparison(drift.current, f"the comparison failed: {exc}", champion.version)
+    comparison = dataclasses.replace(comparison, data=shown)
     try:
         registry.log_json(run.run_id, PRODUCTION_ARTIFACT, comparison_to_dict(comparison))
     except Exception as exc:
         if echo is not None:
             echo.write(f"mlops-bot train: the production comparison could not be logged to MLflow: {exc}\n")
     return comparison
+
+
+def _production_rows(
+    root: Path, path: str, label: str, at_least: int, base_rev: str, scratch: Path
+) -> tuple[Path, str] | None:
+    """(a root holding `path`, how the card names the rows): the base commit's file when it is labelled,
+    else the checkout's; None when neither is."""
+    if base_rev and path.endswith(".csv"):
+        from bot.adapters.dvc import DvcError, run_git
+
+        try:
+            text = run_git(root, "show", f"{base_rev}:{path}")
+        except DvcError:  # not in git there (DVC-tracked, or added since): the checkout's, if any
+            text = ""
+        if text:
+            copy = scratch / path
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(text, encoding="utf-8")
+            if _labelled_rows(copy, label, at_least):
+                return scratch, f"{path} at {base_rev[:12]}"
+    if (root / path).is_file() and _labelled_rows(root / path, label, at_least):
+        return root, path
+    return None
 
 
 def _labelled_rows(path: Path, label: str, at_least: int) -> bool:

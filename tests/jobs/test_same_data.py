@@ -345,3 +345,49 @@ models:
     unlabelled = production.drop(columns="churned")
     unlabelled.to_csv(world.root / "data" / "production.csv", index=False)
     assert compare_on_production(world.root, spec, config, world.registry, run) is None  # no labels: no table
+
+
+def test_a_retrain_branch_without_the_labels_is_scored_on_the_default_branchs_rows(
+    world: World, tmp_path: Path
+) -> None:
+    """The retrain PR was opened on unlabelled drift; the labels came to main later, and the PR's branch
+    still holds the old rows. The rows the check read, on the base commit, are the ones scored."""
+    import subprocess
+
+    from bot.jobs.train_evaluation import compare_on_production
+
+    repo = tmp_path / "checkout"
+    (repo / "data").mkdir(parents=True)
+    labelled = _rows(4, 300)
+    labelled.to_csv(repo / "data" / "production.csv", index=False)
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True)
+    labelled.drop(columns="churned").to_csv(repo / "data" / "production.csv", index=False)  # the PR's copy
+    [run] = [r for r in world.registry.find_runs(MODEL, {}) if r.model_uri == world.uris["tree-1"]]
+    config = load_config(
+        f"""
+models:
+  - name: {MODEL}
+    stage: train
+    output: model.pkl
+    drift:
+      current: data/production.csv
+      reference: data/train.csv
+      performance: {{label: churned, metrics: [{{name: accuracy}}]}}
+"""
+    )
+    spec = config.model(MODEL)
+    assert spec is not None
+    sha = base.stdout.strip()
+
+    comparison = compare_on_production(repo, spec, config, world.registry, run, base_rev=sha)
+    without_base = compare_on_production(repo, spec, config, world.registry, run)
+
+    assert comparison is not None and comparison.ok, comparison
+    assert (comparison.data, comparison.rows) == (f"data/production.csv at {sha[:12]}", 300)
+    assert without_base is None  # the checkout's rows carry no label
