@@ -359,7 +359,7 @@ def check_card(
     assert check.conclusion == "success", f"{check.conclusion}: {check.output}"
     for metric in shape.models[model]:
         assert f"| `{metric}` |" in body, body
-    assert "Metrics against the base branch `main`" in body, body
+    assert "Metrics against the base branch <code>main</code>" in body, body
     assert all(said in body for said in shape.card_says), body
     if shape.param[2].startswith(f"| `{model}.") or len(shape.models) == 1:
         assert shape.param[2] in body, body  # the changed parameter
