@@ -31,7 +31,7 @@ from bot.adapters.store.schema import monitoring_checks
 from bot.app import create_app
 from bot.core.monitoring.history import CheckRecord
 from bot.settings import Settings
-from bot.web.auth import SESSION_COOKIE, Session
+from bot.web.auth import SESSION_COOKIE, PullStory, Session
 from bot.web.views import VersionRow
 
 REPOS = 5  # the models are spread over five repositories
@@ -84,8 +84,8 @@ class Everyone:
     def permission(self, session: Session, repository: str) -> str:
         return "read"
 
-    def pull_people(self, session: Session, repository: str, number: str) -> tuple[str, tuple[str, ...]]:
-        return "alice", ("bob",)
+    def pull_story(self, session: Session, repository: str, number: str, model: str) -> PullStory:
+        return PullStory("alice", ("bob",), "success: gates pass")
 
     def deployments(self, session: Session, repository: str) -> list[dict[str, object]]:
         return [

@@ -130,6 +130,15 @@ class Sessions:
             del self._by_id[key]
 
 
+@dataclass(frozen=True)
+class PullStory:
+    """What GitHub tells about the pull request a version came from."""
+
+    merged_by: str = ""
+    approvers: tuple[str, ...] = ()
+    gate: str = ""  # the card check run's conclusion and title on the PR's head
+
+
 class GitHubUsers:
     """What GitHub says about a signed-in user: who they are, and their permission on a repository (their
     own token asks `GET /repos/{repo}`; a repository they cannot see is "none")."""
@@ -138,7 +147,7 @@ class GitHubUsers:
         self._api = api_url.rstrip("/")
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, Permission]] = {}
-        self._pulls: dict[tuple[str, str], tuple[float, tuple[str, tuple[str, ...]]]] = {}
+        self._pulls: dict[tuple[str, str], tuple[float, PullStory]] = {}
         self._lists: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=10.0, headers={"Accept": "application/vnd.github+json"})
@@ -174,31 +183,48 @@ class GitHubUsers:
             return "write"
         return "read" if rights.get("pull") else "none"
 
-    def pull_people(self, session: Session, repository: str, number: str) -> tuple[str, tuple[str, ...]]:
-        """(who merged, who approved) pull request `number`, asked with the reader's token (who may read the
-        repository: the caller checked) and kept PULL_SECONDS; ("", ()) when GitHub does not say."""
-        key = (repository.lower(), number)
+    def pull_story(self, session: Session, repository: str, number: str, model: str) -> PullStory:
+        """Who merged pull request `number`, who approved it, and the gate's verdict on its head (the model's
+        card check run: `mlops-bot / <model>`), asked with the reader's token (the caller checked they may
+        read the repository) and kept PULL_SECONDS; empty when GitHub does not say."""
+        key = (repository.lower(), f"{number}/{model}")
         now = self._clock()
         with self._lock:
             cached = self._pulls.get(key)
         if cached is not None and now - cached[0] < PULL_SECONDS:
             return cached[1]
         headers = {"Authorization": f"Bearer {session.token}"}
-        base = f"{self._api}/repos/{repository}/pulls/{number}"
-        pull = self._http.get(base, headers=headers)
-        reviews = self._http.get(f"{base}/reviews", headers=headers, params={"per_page": 100})
+        base = f"{self._api}/repos/{repository}"
+        pull = self._http.get(f"{base}/pulls/{number}", headers=headers)
+        reviews = self._http.get(f"{base}/pulls/{number}/reviews", headers=headers, params={"per_page": 100})
         if pull.status_code != 200 or reviews.status_code != 200:
-            return "", ()
-        merged_by = (pull.json().get("merged_by") or {}).get("login") or ""
-        approvers = tuple(
-            dict.fromkeys(
-                r["user"]["login"] for r in reviews.json() if r.get("state") == "APPROVED" and r.get("user")
-            )
+            return PullStory()
+        head = str((pull.json().get("head") or {}).get("sha") or "")
+        checks = self._http.get(
+            f"{base}/commits/{head}/check-runs",
+            headers=headers,
+            params={"check_name": f"mlops-bot / {model}"},
         )
-        found = (str(merged_by), approvers)
+        runs = checks.json().get("check_runs", []) if checks.status_code == 200 and head else []
+        gate = ""
+        if runs:
+            run = runs[0]
+            title = (run.get("output") or {}).get("title") or ""
+            gate = f"{run.get('conclusion') or run.get('status')}" + (f": {title}" if title else "")
+        story = PullStory(
+            merged_by=str((pull.json().get("merged_by") or {}).get("login") or ""),
+            approvers=tuple(
+                dict.fromkeys(
+                    r["user"]["login"]
+                    for r in reviews.json()
+                    if r.get("state") == "APPROVED" and r.get("user")
+                )
+            ),
+            gate=gate,
+        )
         with self._lock:
-            self._pulls[key] = (now, found)
-        return found
+            self._pulls[key] = (now, story)
+        return story
 
     def deployments(self, session: Session, repository: str) -> list[dict[str, Any]]:
         """The repository's newest 100 Deployments (the promotions and rollbacks the bot recorded), asked

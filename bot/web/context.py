@@ -10,6 +10,7 @@ from urllib.parse import quote
 from bot.core.monitoring.history import CheckRecord
 from bot.core.monitoring.values import parse_time
 from bot.core.reports import is_web_url
+from bot.web.auth import PullStory
 from bot.web.charts import Chart, line_chart
 from bot.web.views import ModelDetail, ModelSummary, VersionRow
 
@@ -46,13 +47,12 @@ def summary_row(summary: ModelSummary) -> dict[str, Any]:
     }
 
 
-def _version_row(
-    v: VersionRow, web: str, repository: str, people: Mapping[str, tuple[str, tuple[str, ...]]]
-) -> dict[str, Any]:
-    merged_by, approvers = people.get(v.pr, ("", ()))
+def _version_row(v: VersionRow, web: str, repository: str, people: Mapping[str, PullStory]) -> dict[str, Any]:
+    story = people.get(v.pr, PullStory())
     return {
-        "merged_by": merged_by,
-        "approvers": ", ".join(approvers),
+        "merged_by": story.merged_by,
+        "approvers": ", ".join(story.approvers),
+        "gate": story.gate,
         "version": v.version,
         "champion": v.champion,
         "aliases": ", ".join(v.aliases),
@@ -148,10 +148,11 @@ def model_context(
     detail: ModelDetail,
     *,
     web: str,
-    people: Mapping[str, tuple[str, tuple[str, ...]]] | None = None,
+    people: Mapping[str, PullStory] | None = None,
     deployments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`people`: PR number -> (who merged, who approved), for the versions GitHub was asked about;
+    """`people`: PR number -> who merged, who approved and the gate's verdict, for the versions GitHub was
+    asked about;
     `deployments`: the model's GitHub Deployments (promotions and rollbacks)."""
     repo = detail.repository
     champion = detail.champion

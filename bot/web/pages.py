@@ -126,7 +126,7 @@ class Dashboard:
         ]
         detail = self.source.detail(repo, model)
         people = {
-            v.pr: self.auth.users.pull_people(session, repo, v.pr)
+            v.pr: self.auth.users.pull_story(session, repo, v.pr, model)
             for v in detail.versions[:PEOPLE_ROWS]
             if v.pr.isdigit()
         }

@@ -159,6 +159,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         champion_pr = standin.open_pull(REPO, head="stronger-model", title="Stronger model", author="alice")
         standin.approve(REPO, champion_pr, by="bob")
+        head = standin.pull(REPO, champion_pr).head_sha
+        with standin.lock:  # the card's check run, as the bot's App leaves it on the PR's head
+            standin.new_check_run(
+                standin.repo(REPO),
+                head_sha=head,
+                name=f"mlops-bot / {MODEL}",
+                status="completed",
+                conclusion="success",
+                started_at=None,
+                completed_at=None,
+                output={"title": "accuracy 0.91 (+0.02 vs champion): gates pass", "summary": "card"},
+                details_url=None,
+                external_id=None,
+                app_id=None,
+            )
         standin.merge_pull(REPO, champion_pr, by="alice", method="squash")
         tracking = _seed_registry(base / "mlflow", base, champion_pr)
         store = Store(f"sqlite:///{base / 'bot.db'}")
