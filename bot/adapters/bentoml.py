@@ -13,6 +13,7 @@ import importlib.metadata
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -211,10 +212,15 @@ def build_service(
             packages=pinned_packages([*imported["requirements"], *traffic_packages(traffic)]),
             traffic=traffic,
         )
-        output = _run(
-            [_bentoml(), "build", "-o", "tag", str(build_ctx)], env=env, cwd=build_ctx, step="bentoml build"
+        # The bento's version is named here, not read back from the build's output: BentoML prints its tag
+        # through Rich, which turns `:m:` (a model named "m") or `:fire:` into an emoji.
+        tag = f"{bento_name(model_name)}:{secrets.token_hex(8)}"
+        _run(
+            [_bentoml(), "build", "--version", tag.split(":", 1)[1], "-o", "tag", str(build_ctx)],
+            env=env,
+            cwd=build_ctx,
+            step="bentoml build",
         )
-    tag = _parse_tag(output)
     export_path = out_dir / f"{bento_name(model_name)}-{version}.bento"
     export_path.unlink(missing_ok=True)
     _run([_bentoml(), "export", tag, str(export_path)], env=env, cwd=out_dir, step="bentoml export")
@@ -304,13 +310,6 @@ def _run(cmd: list[str], *, env: Mapping[str, str], cwd: Path | None, step: str,
 def _tail(text: str, lines: int = 8) -> str:
     kept = [ln for ln in text.strip().splitlines() if ln.strip() and "UserWarning" not in ln]
     return "\n".join(kept[-lines:]) or "(no output)"
-
-
-def _parse_tag(output: str) -> str:
-    for line in output.splitlines():
-        if line.startswith("__tag__:"):
-            return line[len("__tag__:") :].strip()
-    raise BentoBuildError(f"bentoml build printed no __tag__ line: {_tail(output)}")
 
 
 def docker_available(timeout: float = 5.0) -> bool:

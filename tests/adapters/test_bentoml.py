@@ -125,6 +125,17 @@ def test_build_exports_a_self_contained_bento(built: tuple[BentoResult, Path]) -
 
 
 @pytest.mark.slow
+def test_a_model_whose_name_rich_prints_as_an_emoji_builds(registry: tuple[str, str], tmp_path: Path) -> None:
+    # `bentoml build -o tag` prints `__tag__:m:<version>` through Rich, which turns `:m:` into an emoji.
+    uri, version = registry
+    result = build_service(model_name="M", version=version, model_uri=f"models:/{MODEL}@champion",
+                           tracking_uri=uri, git_sha="0" * 40, out_dir=tmp_path / "dist",
+                           bentoml_home=tmp_path / "home")  # fmt: skip
+    assert result.tag.startswith("m:"), result.tag
+    assert Path(result.export_path).is_file()
+
+
+@pytest.mark.slow
 def test_containerize_is_skipped_without_a_docker_daemon(built: tuple[BentoResult, Path]) -> None:
     result, _ = built
     if docker_available():
