@@ -48,16 +48,15 @@ class _Scorer:
             self.definition: Score = score(request.score, average=request.average, positive=labels.positive)
             self.columns = self.definition.columns(labels)
 
-    def __call__(self, draws: NDArray[np.int64], counts: Floats) -> Floats:
+    def __call__(self, counts: Floats) -> Floats:
         if self.auc is not None:
-            return self.auc(self.auc.sorted_counts(draws))
+            return self.auc(counts)
         assert self.columns is not None
         return self.definition.combine(counts @ self.columns, counts.sum(axis=1))
 
     def point(self) -> float:
         """The score on all rows once (every count 1)."""
-        every = np.arange(self.labels.rows)[None, :]
-        return float(self(every, np.ones((1, self.labels.rows)))[0])
+        return float(self(np.ones((1, self.labels.rows)))[0])
 
 
 def resample(rows: int, resamples: int, seed: int) -> Iterator[NDArray[np.int64]]:
@@ -101,11 +100,10 @@ def paired_bootstrap(
         raise ValueError("the models were not scored on the same rows")
     scorers = [(p.request, _Scorer(p.request, p.candidate), _Scorer(p.request, p.champion)) for p in pairs]
     deltas: dict[str, list[Floats]] = {p.request.name: [] for p in pairs}
-    need_counts = any(of_candidate.auc is None for _, of_candidate, _ in scorers)
     for draws in resample(rows, resamples, seed):
-        counts = row_counts(draws, rows) if need_counts else np.empty((0, 0))
+        counts = row_counts(draws, rows)
         for request, of_candidate, of_champion in scorers:
-            deltas[request.name].append(of_candidate(draws, counts) - of_champion(draws, counts))
+            deltas[request.name].append(of_candidate(counts) - of_champion(counts))
     tail = (1.0 - confidence) / 2 * 100
     results = []
     for request, of_candidate, of_champion in scorers:

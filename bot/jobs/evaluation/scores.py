@@ -156,11 +156,13 @@ def score(name: str, *, average: str | None = None, positive: int | None = None)
 
 
 class RocAuc:
-    """Binary roc_auc of resamples, ties counted half, as sklearn.metrics.roc_auc_score.
+    """Binary roc_auc of resamples, ties counted half, as sklearn.metrics.roc_auc_score (Mann-Whitney U).
 
-    Rows are sorted by score once. A resample's draws are counted in that order (`sorted_counts`); then, per
-    distinct score, its positives' weight times the negative weight ranked below it (plus half the tied
-    negatives), over the weight of all positive-negative pairs (Mann-Whitney)."""
+    Whether a row is positive does not depend on the model; only the order of the scores does. So, per
+    positive row, the number of negative rows scored below it (`below`) and at most as high (`upto`) is found
+    once by binary search among the sorted negative scores. A resample's U is then the sum over positive
+    rows of their count times the resample's negative weight below them (half the ties included): one
+    cumulative sum over the negatives' counts in score order, one gather at those positions, one product."""
 
     def __init__(self, labels: Labels) -> None:
         if labels.proba is None:
@@ -168,43 +170,32 @@ class RocAuc:
         if len(labels.classes) != 2:
             raise ScoreError(f"roc_auc is computed for two classes; the label has {len(labels.classes)}")
         scores = labels.proba[:, labels.positive]
-        order = np.argsort(scores, kind="mergesort")
-        self.rank = np.empty(labels.rows, dtype=np.int32)
-        self.rank[order] = np.arange(labels.rows, dtype=np.int32)
-        sorted_scores = scores[order]
-        self.starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-        self.ties = self.starts.size < labels.rows
-        self.is_positive = (labels.truth[order] == labels.positive).astype(np.float64)
+        positive = labels.truth == labels.positive
+        self.positives = np.flatnonzero(positive)
+        negatives = np.flatnonzero(~positive)
+        order = np.argsort(scores[negatives], kind="mergesort")
+        self.negatives = negatives[order]  # negative rows by rising score
+        sorted_negative = scores[self.negatives]
+        below = np.searchsorted(sorted_negative, scores[self.positives], side="left")
+        upto = np.searchsorted(sorted_negative, scores[self.positives], side="right")
+        # positions in the negatives' cumulative counts (k negatives below: column k - 1; none: weight 0)
+        self.below_at, self.below_any = np.maximum(below - 1, 0), (below > 0).astype(np.float64)
+        self.upto_at, self.upto_any = np.maximum(upto - 1, 0), (upto > 0).astype(np.float64)
+        self.ties = bool(np.any(upto != below))  # without a positive tied with a negative, one gather does
 
-    def sorted_counts(self, draws: NDArray[np.int64]) -> Floats:
-        """Counts in score order of each resample's draws (rows of `draws`)."""
-        rows = self.rank.size
-        out = np.empty((draws.shape[0], rows))
-        for i, drawn in enumerate(draws):
-            out[i] = np.bincount(self.rank[drawn], minlength=rows)
-        return out
-
-    def __call__(self, sorted_counts: Floats) -> Floats:
-        """Mann-Whitney U from the positives' rank sum: a distinct score holding c draws (below it, C draws)
-        has the average rank C + (c + 1) / 2, and U = sum of positive ranks - P (P + 1) / 2. Written as
-        matrix products over score order: sum_g p_g (C_g + c_g) - p_g c_g / 2 + P / 2."""
-        counts, is_positive = sorted_counts, self.is_positive
-        if self.ties:  # one column per distinct score; its positives' counts kept apart
-            positives = np.add.reduceat(counts * is_positive, self.starts, axis=1)
-            counts = np.add.reduceat(counts, self.starts, axis=1)
-            cumulative = np.cumsum(counts, axis=1)
-            ranks = (cumulative * positives).sum(axis=1) - 0.5 * (counts * positives).sum(axis=1)
-            total_positive = positives.sum(axis=1)
+    def __call__(self, counts: Floats) -> Floats:
+        out = np.full(counts.shape[0], np.nan)
+        if self.positives.size == 0 or self.negatives.size == 0:
+            return out
+        negative = np.cumsum(counts[:, self.negatives], axis=1)
+        if self.ties:
+            ranked_below = (
+                negative[:, self.below_at] * self.below_any + negative[:, self.upto_at] * self.upto_any
+            )
         else:
-            cumulative = np.cumsum(counts, axis=1)
-            cumulative *= counts
-            total_positive = counts @ is_positive
-            ranks = cumulative @ is_positive
-            np.multiply(counts, counts, out=cumulative)
-            ranks -= 0.5 * (cumulative @ is_positive)
-        total = counts.sum(axis=1)
-        pairs = total_positive * (total - total_positive)
-        right = ranks + 0.5 * total_positive - total_positive * (total_positive + 1) / 2
-        out = np.full(sorted_counts.shape[0], np.nan)
+            ranked_below = 2.0 * negative[:, self.below_at] * self.below_any
+        positive = counts[:, self.positives]
+        right = 0.5 * (positive * ranked_below).sum(axis=1)
+        pairs = positive.sum(axis=1) * negative[:, -1]
         np.divide(right, pairs, out=out, where=pairs > 0)
         return out
