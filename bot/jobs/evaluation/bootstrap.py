@@ -2,9 +2,10 @@
 
 Each resample draws n row indices with replacement (seeded, so a card can be reproduced); the candidate and
 the champion are scored on that same draw, and the spread of the differences over the resamples is the
-interval (percentiles). The draws are made in chunks of about `CHUNK_CELLS` counts, turned into a counts
-matrix (resamples x rows) with one bincount, and every score is a product of that matrix with a few per-row
-columns (bot/jobs/evaluation/scores.py): no Python loop over resamples or rows.
+interval (percentiles). The draws are made in chunks of about `CHUNK_CELLS` indices and counted into a
+counts matrix (resamples x rows; one bincount per resample, whose row of counts stays in the CPU cache); every
+score is then a product of that matrix with a few per-row columns, or for roc_auc one cumulative sum over it
+(bot/jobs/evaluation/scores.py): no Python loop over rows, and none over resamples but the counting.
 """
 
 from __future__ import annotations
