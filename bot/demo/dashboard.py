@@ -54,15 +54,19 @@ def sign_in(bot_url: str, github_web: str, login: str) -> httpx.Client:
     return client
 
 
-def look(standin: Any, repo: str, bot_url: str, reader: str) -> dict[str, Any]:
+def look(standin: Any, repo: str, bot_url: str, reader: str, model: str) -> dict[str, Any]:
     texts = posted_texts(standin, repo)
     reader_client = sign_in(bot_url, standin.html_url, reader)
     links = {link: reader_client.get(link).status_code for link in bot_links(texts, bot_url)}
     home = reader_client.get("/")
+    page = reader_client.get(f"/repos/{repo}/models/{model}")
     return {
         "url": f"{bot_url}/",
         "signed_in_as": reader,
         "home_status": home.status_code,
+        "model_page": f"{bot_url}/repos/{repo}/models/{model}",
+        "model_status": page.status_code,
+        "model_page_champion": "Champion: <strong>version " in page.text,
         "links": links,
         "local_paths": local_paths(texts),
         "texts": len(texts),

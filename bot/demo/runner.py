@@ -12,7 +12,7 @@ from typing import Any
 from bot.demo.dashboard import look
 from bot.demo.stages import STAGES, Stages
 from bot.demo.transcript import render_transcript
-from bot.demo.world import APP_ID, READER, REPO, BotServer, Progress, free_port
+from bot.demo.world import APP_ID, MODEL, READER, REPO, BotServer, Progress, free_port
 
 OAUTH_CLIENT_ID = "Iv1.mlops-bot-demo"
 
@@ -87,7 +87,7 @@ class Demo(Stages):
                 for stage in stages:
                     getattr(self, f"_stage_{stage}")(standin)
                 self._drain()
-                self.summary["dashboard"] = look(standin, REPO, bot_url, READER)
+                self.summary["dashboard"] = look(standin, REPO, bot_url, READER, MODEL)
                 self.progress(
                     f"dashboard: {bot_url}/ ({READER} signed in; "
                     f"{len(self.summary['dashboard']['links'])} links the bot posted opened)"

@@ -94,6 +94,7 @@ def test_the_bot_posts_no_local_path_and_every_link_to_its_pages_opens_for_a_rea
     board = summary["dashboard"]
     assert board["texts"] > 10 and board["local_paths"] == []
     assert board["home_status"] == 200 and board["signed_in_as"] == "bob"
+    assert board["model_status"] == 200 and board["model_page_champion"]  # the dashboard shows the model
     reports = [link for link in board["links"] if "/reports/" in link]
     assert reports, board["links"]
     assert all(status == 200 for status in board["links"].values()), board["links"]
