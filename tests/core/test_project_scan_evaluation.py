@@ -50,3 +50,25 @@ def test_without_a_held_out_file_nothing_is_proposed() -> None:
 
     assert model.evaluation_data == ""
     assert "evaluation:" not in render_config(propose({"stages": stages}, project_name="p"))
+
+
+def test_config_check_names_evaluation_data_nothing_writes() -> None:
+    from bot.core.project_scan import ProjectFacts, check_against_project
+
+    text = (
+        "models:\n  - name: breast\n    stage: train\n    output: model.pkl\n    metrics: [{name: accuracy}]\n"
+        "    evaluation: {data: data/holdout.csv, label: target}\n"
+    )
+    facts = ProjectFacts(dvc_yaml=SAMPLE, metrics=METRICS)
+
+    problems = check_against_project(load_config(text), facts)
+    fine = check_against_project(load_config(text.replace("holdout", "test")), facts)
+
+    assert [(p.key, p.message) for p in problems] == [
+        (
+            "models.0.evaluation.data",
+            "data/holdout.csv does not exist in the repository, and neither a .dvc file nor a stage in "
+            "dvc.yaml writes it: the champion could not be scored on it",
+        )
+    ]
+    assert fine == []

@@ -1,5 +1,5 @@
 """Checking a config against the project (`mlops-bot config check`): each model's stage, output, gated
-metrics and drift paths, as problems keyed by the config key they are about."""
+metrics, evaluation data and drift paths, as problems keyed by the config key they are about."""
 
 from __future__ import annotations
 
@@ -86,6 +86,17 @@ def _check_model(index: int, model: ModelSpec, pipeline: Pipeline, facts: Projec
                 )
             )
     problems += _check_metrics(at, model, pipeline, facts)
+    if model.evaluation is not None:
+        path = model.evaluation.data
+        tracked = facts.exists(norm(path)) or facts.exists(norm(path) + ".dvc")
+        if not tracked and pipeline.producer(path) is None:
+            problems.append(
+                Problem(
+                    (*at, "evaluation", "data"),
+                    f"{path} does not exist in the repository, and neither a .dvc file nor a stage in "
+                    "dvc.yaml writes it: the champion could not be scored on it",
+                )
+            )
     if model.drift is not None:
         for key in ("current", "reference"):
             path = getattr(model.drift, key)
