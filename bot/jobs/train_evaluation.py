@@ -90,17 +90,23 @@ def compare_on_production(
     champion = registry.version_by_alias(spec.name, alias)
     if champion is None or champion.run_id == run.run_id:
         return None
-    from bot.core.config.evaluation import EvaluationMetric, EvaluationSpec
+    from bot.core.config.evaluation import SCORE_DIRECTIONS, EvaluationMetric, EvaluationSpec
 
+    scorable = [m for m in performance.metrics if m.scorer in SCORE_DIRECTIONS]
+    if not scorable:
+        return None
     evaluation = spec.evaluation
-    on_production = EvaluationSpec(
-        data=drift.current,
-        label=performance.label,
-        features=evaluation.features if evaluation else None,
-        metrics=[EvaluationMetric(name=m.name, score=m.scorer) for m in performance.metrics],
-        resamples=evaluation.resamples if evaluation else 1000,
-        seed=evaluation.seed if evaluation else 0,
-    )
+    try:
+        on_production = EvaluationSpec(
+            data=drift.current,
+            label=performance.label,
+            features=evaluation.features if evaluation else None,
+            metrics=[EvaluationMetric(name=m.name, score=m.scorer) for m in scorable],
+            resamples=evaluation.resamples if evaluation else 1000,
+            seed=evaluation.seed if evaluation else 0,
+        )
+    except ValueError:  # a monitoring config this comparison cannot express: no table, never a failure
+        return None
     with tempfile.TemporaryDirectory(prefix="mlops-bot-production-") as scratch:
         found = _production_rows(
             root, drift.current, performance.label, performance.min_rows, base_rev, Path(scratch)

@@ -60,6 +60,12 @@ CASES: list[tuple[str, str | None, Labels, Callable[[], float]]] = [
     ),
     ("log_loss", None, Labels(TRUTH2, PRED2, (0, 1), 1, PROBA2), lambda: metrics.log_loss(TRUTH2, PROBA2)),
     ("mae", None, Labels(VALUES, ESTIMATES), lambda: metrics.mean_absolute_error(VALUES, ESTIMATES)),
+    (
+        "mape",
+        None,
+        Labels(VALUES, ESTIMATES),
+        lambda: metrics.mean_absolute_percentage_error(VALUES, ESTIMATES),
+    ),
     ("rmse", None, Labels(VALUES, ESTIMATES), lambda: _rmse(VALUES, ESTIMATES)),
     ("r2", None, Labels(VALUES, ESTIMATES), lambda: metrics.r2_score(VALUES, ESTIMATES)),
 ]

@@ -26,11 +26,12 @@ SCORE_DIRECTIONS: dict[str, Direction] = {
     "roc_auc": "higher",
     "log_loss": "lower",
     "mae": "lower",
+    "mape": "lower",
     "rmse": "lower",
     "mse": "lower",
     "r2": "higher",
 }
-REGRESSION = frozenset({"mae", "rmse", "mse", "r2"})
+REGRESSION = frozenset({"mae", "mape", "rmse", "mse", "r2"})
 PROBABILITY = frozenset({"roc_auc", "log_loss"})
 Average = Literal["binary", "macro", "micro", "weighted"]
 

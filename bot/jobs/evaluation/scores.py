@@ -122,6 +122,13 @@ def _errors(labels: Labels) -> Floats:
     return labels.predicted.astype(np.float64) - labels.truth.astype(np.float64)
 
 
+def _relative_errors(labels: Labels) -> Floats:
+    """|e| / max(|y|, eps), as sklearn's mean_absolute_percentage_error (a fraction, not a percentage)."""
+    truth = np.abs(labels.truth.astype(np.float64))
+    relative: Floats = np.abs(_errors(labels)) / np.maximum(truth, np.finfo(np.float64).eps)
+    return relative[:, None]
+
+
 def _r2_columns(labels: Labels) -> Floats:
     y = labels.truth.astype(np.float64)
     return np.column_stack([_errors(labels) ** 2, y, y**2])
@@ -146,6 +153,7 @@ def score(name: str, *, average: str | None = None, positive: int | None = None)
         "balanced_accuracy": Score(_confusion_columns, _balanced_accuracy),
         "log_loss": Score(_log_loss_columns, _mean, needs_proba=True),
         "mae": Score(lambda labels: np.abs(_errors(labels))[:, None], _mean),
+        "mape": Score(_relative_errors, _mean),
         "mse": Score(lambda labels: (_errors(labels) ** 2)[:, None], _mean),
         "rmse": Score(lambda labels: (_errors(labels) ** 2)[:, None], lambda s, t: np.sqrt(_mean(s, t))),
         "r2": Score(_r2_columns, _r2),
