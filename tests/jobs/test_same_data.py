@@ -155,6 +155,15 @@ def test_a_clear_improvement_is_better_with_an_interval_above_zero(world: World)
     assert comparison.champion_metrics()["champion.accuracy"] == accuracy.champion
 
 
+def test_more_rows_than_max_rows_are_sampled_and_the_card_says_so(world: World) -> None:
+    comparison = world.compare("tree-1", max_rows="500")
+
+    assert comparison.ok and comparison.rows == 500
+    assert comparison.notes == (
+        "a seeded sample of 500 of the 800 labelled rows was scored (evaluation.max_rows)",
+    )
+
+
 def test_a_seed_only_change_is_not_distinguishable(world: World) -> None:
     comparison = world.compare("tree-1")  # against models:/churn@champion, the split-seed-0 tree
 

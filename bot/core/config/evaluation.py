@@ -95,6 +95,9 @@ class EvaluationSpec(Strict):
     min_slice_rows: int = Field(30, ge=1, description="Slice values with fewer rows are not compared.")
     max_slice_values: int = Field(20, ge=1, description="The most frequent values of a slice column shown.")
     resamples: int = Field(1000, ge=100, le=100_000, description="Paired bootstrap resamples.")
+    max_rows: int = Field(
+        200_000, ge=100, description="More labelled rows than this are sampled (seeded) down to it."
+    )
     confidence: float = Field(0.95, gt=0.5, lt=1)
     seed: int = Field(0, ge=0)
 

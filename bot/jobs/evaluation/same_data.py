@@ -76,6 +76,13 @@ def _compare(
     frame = frame[frame[evaluation.label].notna()].reset_index(drop=True)
     if frame.empty:
         raise _Unfair(f"the evaluation data {data} has no row with a label in {evaluation.label!r}")
+    sampled: list[str] = []
+    if len(frame) > evaluation.max_rows:
+        sampled.append(
+            f"a seeded sample of {evaluation.max_rows:,} of the {len(frame):,} labelled rows was scored "
+            "(evaluation.max_rows)"
+        )
+        frame = frame.sample(n=evaluation.max_rows, random_state=evaluation.seed).reset_index(drop=True)
     metrics = _metrics(spec, evaluation)
     needs_proba = any(m.scorer in PROBABILITY or m.threshold for m in metrics)
     who = {"candidate": "the candidate", "champion": f"the champion (version {champion_version})"}
@@ -105,7 +112,7 @@ def _compare(
         confidence=evaluation.confidence,
         metrics=compared,
         slices=slices,
-        notes=tuple(notes + slice_notes),
+        notes=tuple(sampled + notes + slice_notes),
     )
 
 
