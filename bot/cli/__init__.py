@@ -80,13 +80,13 @@ def add_github_job_options(p: argparse.ArgumentParser, *, json_output: bool = Tr
     """Options every command that acts on GitHub shares (`card`, `promote`, `rollback`, `reconcile`, ...).
     The rules always come from the default branch's .github/mlops-bot.yml through the API; there is no
     option to read them from a file."""
-    from pathlib import Path
-
     p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
     # No config option: the rules are always the default branch's .github/mlops-bot.yml, read through the
     # API, so a job can never be handed a pull request checkout's file.
     if json_output:
-        p.add_argument("--json", type=Path, help="write the outcome here")
+        from bot.cli.output import add_json_option
+
+        add_json_option(p, "the outcome")
 
 
 class UserError(Exception):

@@ -11,9 +11,11 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bot.cli import UserError
+from bot.cli.output import add_json_option, write_text
 
 
 def register(sub: Any) -> None:
@@ -31,7 +33,7 @@ def register(sub: Any) -> None:
         help="stop at this revision instead of the newest (default: %(default)s)",
     )
     current = commands.add_parser("current", help="print the schema revision and the live processes")
-    current.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_option(current, "the revision and the live processes")
     check = commands.add_parser(
         "check", help="exit 0 when the schema is the one this version needs, 1 (and say why) otherwise"
     )
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if args.db_command == "upgrade":
             return _upgrade(url, args.revision)
         if args.db_command == "current":
-            return _current(url, as_json=args.json)
+            return _current(url, json_to=args.json)
         return _check(url)
     except SchemaMismatch as error:
         raise UserError(str(error)) from error
@@ -77,7 +79,7 @@ def _upgrade(url: str, revision: str) -> int:
     return 0
 
 
-def _current(url: str, *, as_json: bool) -> int:
+def _current(url: str, *, json_to: Path | None) -> int:
     from bot.adapters import migrations
     from bot.adapters.store import SCHEMA_REVISION, Store
 
@@ -89,10 +91,9 @@ def _current(url: str, *, as_json: bool) -> int:
             processes = [row.to_dict() for row in store.live_processes()]
         finally:
             store.close()
-    if as_json:
+    if json_to is not None:
         report = {"revision": status.revision, "needed": SCHEMA_REVISION, "processes": processes}
-        json.dump(report, sys.stdout, indent=2)
-        print()
+        write_text(json_to, json.dumps(report, indent=2))
         return 0
     state = "current" if status.is_current else status.explain("this database")
     print(f"revision: {status.revision or 'none (empty database)'}  ({state})")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from typing import Any
 
 from bot.cli import UserError
+from bot.cli.output import add_json_option, write_text
 
 # The store's STATUSES, spelled out so `--help` need not import SQLAlchemy (a test keeps them equal).
 STATUSES = ("queued", "running", "done", "failed")
@@ -16,7 +16,7 @@ STATUSES = ("queued", "running", "done", "failed")
 
 def register(sub: Any) -> None:
     p = sub.add_parser("deliveries", help="list received deliveries and their status")
-    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    add_json_option(p, "the deliveries (a list) instead of a table")
     p.add_argument("--status", choices=STATUSES, help="only deliveries with this status")
     p.add_argument("--limit", type=int, default=50, help="newest N deliveries (default: %(default)s)")
     p.add_argument("--requeue", metavar="ID", help="queue a failed (or done) delivery again, then list")
@@ -36,9 +36,8 @@ def run(args: argparse.Namespace) -> int:
         rows = store.list(limit=args.limit, status=args.status)
     finally:
         store.close()
-    if args.json:
-        json.dump([row.to_dict() for row in rows], sys.stdout, indent=2)
-        print()
+    if args.json is not None:
+        write_text(args.json, json.dumps([row.to_dict() for row in rows], indent=2))
     else:
         print(render_table([row.to_dict() for row in rows]))
     return 0

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.cli.output import add_json_option, human, write_text
+
 if TYPE_CHECKING:
     from bot.adapters.evidently import Predict
     from bot.core.config import RepoConfig
@@ -46,7 +48,7 @@ def register(sub: Any) -> None:
         help="git revision of the training data (default: the champion's mlops_bot.head_sha in MLflow when "
         "MLFLOW_TRACKING_URI is set, else HEAD)",
     )
-    p.add_argument("--json", type=Path, metavar="OUT", help="also write the JSON summary to this file")
+    add_json_option(p, "the check's summary (also written to --out)")
     p.add_argument(
         "--now",
         type=_utc_time,
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.adapters.evidently import DriftError
     from bot.cli import UserError
     from bot.core.config import ConfigError
-    from bot.jobs.drift import drift_target, monitor, read_config, write_check
+    from bot.jobs.drift import check_json, drift_target, monitor, read_config, write_check
 
     root: Path = args.repo_dir
     try:
@@ -98,10 +100,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     write_check(facts, args.out / f"drift-{spec.name}.json")
     if args.json is not None:
-        write_check(facts, args.json)
-    print(report_lines(facts, reference_rev=rev or "HEAD", config=config))
+        write_text(args.json, check_json(facts))
+    print(report_lines(facts, reference_rev=rev or "HEAD", config=config), file=human(args))
     if note:
-        print(f"  note: {note}")
+        print(f"  note: {note}", file=human(args))
     sys.stdout.flush()
     return 0
 

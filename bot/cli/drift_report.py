@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli import UserError, add_github_job_options
+from bot.cli.output import human, write_text
 from bot.core.scrub import scrub
 
 
@@ -72,13 +73,14 @@ def run(args: argparse.Namespace) -> int:
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for note in keeper.notes:
-        print(f"  note: {note}")
+        print(f"  note: {note}", file=human(args))
     print(
         f"{outcome.model}: {outcome.verdict}, action {outcome.action}, issue {outcome.issue}, "
-        f"retrain PR {outcome.retrain_pr}, fired: {', '.join(outcome.fired) or 'none'}"
+        f"retrain PR {outcome.retrain_pr}, fired: {', '.join(outcome.fired) or 'none'}",
+        file=human(args),
     )
     if args.json:
-        args.json.write_text(json.dumps(asdict(outcome), indent=2))
+        write_text(args.json, json.dumps(asdict(outcome), indent=2))
     return 1 if outcome.verdict == "error" else 0
 
 

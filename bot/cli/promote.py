@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli import UserError, add_github_job_options
-from bot.cli.output import plain, write_json
+from bot.cli.output import human, plain, write_json
 
 
 def register(sub: Any) -> None:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     for o in outcomes:
         detail = f"v{o.version}" if o.version else "; ".join(plain(o.reasons))
-        print(f"{o.model}: {o.status} {detail}".rstrip())
+        print(f"{o.model}: {o.status} {detail}".rstrip(), file=human(args))
     if args.json:
         write_json(args.json, outcomes)
     return 1 if any(o.status == "failed" for o in outcomes) else 0

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from bot.cli import UserError, add_github_job_options
-from bot.cli.output import plain, write_json
+from bot.cli.output import human, plain, write_json
 
 
 def register(sub: Any) -> None:
@@ -35,10 +35,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     for o in outcomes:
         if o.reason:
-            print(f"{o.model}: {o.status}: {plain(o.reason)}")
+            print(f"{o.model}: {o.status}: {plain(o.reason)}", file=human(args))
             continue
         print(
-            f"{o.model}: {o.status} (champion v{o.actual_version or '-'}, git wants v{o.desired_version or '?'})"
+            f"{o.model}: {o.status} (champion v{o.actual_version or '-'}, git wants v{o.desired_version or '?'})",
+            file=human(args),
         )
     if args.json:
         write_json(args.json, outcomes)

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from bot.cli import UserError, add_github_job_options
-from bot.cli.output import plain, write_json
+from bot.cli.output import human, plain, write_json
 
 
 def register(sub: Any) -> None:
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
             f"v{outcome.previous} -> v{outcome.version}"
             if outcome.version
             else "; ".join(plain(outcome.reasons))
-        )
+        ),
+        file=human(args),
     )
     if args.json:
         write_json(args.json, outcome)

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.cli.output import STDOUT, add_json_option, human, write_text
+
 if TYPE_CHECKING:
     from bot.core.actions_output import Annotation
     from bot.core.config import RepoConfig
@@ -46,7 +48,7 @@ def register(sub: Any) -> None:
         "is set (then the default branch's config is read, always)",
     )
     p.add_argument("--repo-dir", type=Path, default=Path("."), help="the DVC/git checkout (default: .)")
-    p.add_argument("--json", type=Path, metavar="OUT", help="write the results (a JSON list) to this file")
+    add_json_option(p, "the results (a list, one per model)")
     p.add_argument("--no-push", action="store_true", help="do not `dvc push` the results to the DVC remote")
     p.add_argument(
         "--commit-lock",
@@ -117,22 +119,24 @@ def run(args: argparse.Namespace) -> int:
     for note in result_annotations(results, config, root, os.environ):
         runner.annotate(note)
 
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(results_to_json(results))
-    print(summary(results))
+    if args.json is not None and args.json != STDOUT:  # at once: a crash below still leaves the results
+        write_text(args.json, results_to_json(results))
+    print(summary(results), file=human(args))
     ok = all(r.ok for r in results)
     if ok and args.commit_lock:
         sha = commit_lock_if_changed(root, args.commit_lock, lock_commit_message([r.model for r in results]))
         print(
             f"committed dvc.lock to {args.commit_lock}: {sha}"
             if sha
-            else "dvc.lock unchanged; nothing to commit"
+            else "dvc.lock unchanged; nothing to commit",
+            file=human(args),
         )
         if sha:
             results = on_lock_commit(registry, results, sha)
-            if args.json is not None:
-                args.json.write_text(results_to_json(results))
+            if args.json is not None and args.json != STDOUT:
+                write_text(args.json, results_to_json(results))
+    if args.json == STDOUT:
+        write_text(STDOUT, results_to_json(results))
     sys.stdout.flush()
     return 0 if ok else 1
 
@@ -196,8 +200,7 @@ def _write_failure(args: argparse.Namespace, error: str) -> None:
     failed = TrainResult(
         model=args.model or "", run=None, reused=False, ok=False, error=error, failed_before_stage=True
     )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(results_to_json([failed]))
+    write_text(args.json, results_to_json([failed]))
 
 
 def summary(results: list[TrainResult]) -> str:

@@ -239,9 +239,13 @@ def skipped_summary(facts: CheckFacts, reference_rows: int = 0) -> DriftSummary:
     )
 
 
-def write_check(facts: CheckFacts, path: Path) -> None:
+def check_json(facts: CheckFacts) -> str:
     """The JSON summary: the drift summary's keys (as before) plus the quality/performance/champion facts."""
     summary = facts.drift if facts.drift is not None else skipped_summary(facts)
     data = {**summary_to_dict(summary), **facts_to_dict(facts)}
+    return json.dumps(json_safe(data), indent=2, sort_keys=True) + "\n"
+
+
+def write_check(facts: CheckFacts, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(json_safe(data), indent=2, sort_keys=True) + "\n")
+    path.write_text(check_json(facts))
