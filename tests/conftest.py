@@ -18,6 +18,8 @@ _QUIET_ENV = {
     "DVC_NO_ANALYTICS": "1",
     "BENTOML_DO_NOT_TRACK": "true",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # A bot a test built and never shut down keeps its warm job runner (~0.6 GB) this long, not 10 minutes.
+    "MLOPS_BOT_WARM_IDLE_SECONDS": "90",
 }
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.adapters.sandbox import Isolation, Sandbox, resolve_isolation, stage_uid
-from bot.adapters.warm_runner import WarmRunner, WarmRunnerError, WarmStep
+from bot.adapters.warm_runner import WarmRunner, WarmRunnerBusy, WarmRunnerError, WarmStep
 from bot.core.isolation import job_environment
 from bot.core.jobs import Step
 from bot.core.scrub import scrub
@@ -172,6 +172,8 @@ class LocalExecutor:
         if self.warm is not None:
             try:
                 return self.warm.start(args, cwd=cwd, env=dict(env), log_path=log_path)
+            except WarmRunnerBusy as exc:
+                log.info("%s; `mlops-bot %s` runs cold", exc, args[0])
             except WarmRunnerError as exc:
                 log.warning("%s; `mlops-bot %s` runs cold", exc, args[0])
         with log_path.open("w") as out:

@@ -38,8 +38,8 @@ from typing import Any, NoReturn
 
 log = logging.getLogger(__name__)
 
-# What a job step imports before its first line of work (measured: mlflow ~2.8 s, scikit-learn ~1.8 s on this
-# project's VM). Modules that read the environment at import time are left out on purpose: each child
+# What a job step imports before its first line of work (measured: mlflow ~2.8 s, scikit-learn ~1.8 s, evidently
+# 4-9 s on this project's VM; the server holds them in about 0.6 GB). Modules that read the environment at import time are left out on purpose: each child
 # gets its own environment, which those would not see (matplotlib picks its config dir when imported).
 PRELOAD = (
     "numpy",
@@ -58,6 +58,9 @@ PRELOAD = (
     "bot.jobs.train",
     "bot.jobs.card",
     "bot.jobs.promote",
+    "evidently",  # ~4-9 s: the drift steps
+    "bot.adapters.evidently",
+    "bot.jobs.drift",
 )
 START_TIMEOUT_S = 120.0  # the imports under a loaded machine; past it, steps run cold
 IDLE_S = 600.0  # a server with nothing to do for this long ends (its memory back); the next step starts one
@@ -66,6 +69,10 @@ _READY = "ready"
 
 class WarmRunnerError(Exception):
     """The warm runner could not take a step; the caller runs it cold instead."""
+
+
+class WarmRunnerBusy(WarmRunnerError):
+    """The warm runner is still importing: this step runs cold, the next ones warm."""
 
 
 @dataclass
@@ -99,13 +106,15 @@ class WarmStep:
 
 @dataclass
 class WarmRunner:
-    """The client: starts the server on first use (in `folder`, which it keeps 0700) and hands it steps."""
+    """The client. The server is started on first use (in `folder`, which it keeps 0700) and imports in the
+    background: a step that comes while it is still importing runs cold (WarmRunnerBusy), never waits."""
 
     folder: Path
     idle_s: float = IDLE_S
     preload: tuple[str, ...] = PRELOAD
     start_timeout_s: float = START_TIMEOUT_S
     _server: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
+    _ready: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _broken: str | None = field(default=None, init=False, repr=False)
 
@@ -113,18 +122,28 @@ class WarmRunner:
     def socket_path(self) -> Path:
         return self.folder / "runner.sock"
 
+    def warm_up(self) -> None:
+        """Start the server if none runs; returns at once (it imports in the background)."""
+        with self._lock:
+            if self._broken:
+                raise WarmRunnerError(self._broken)
+            if self._server is not None and self._server.poll() is None:
+                return
+            self._server, self._ready = self._spawn(), threading.Event()
+            threading.Thread(target=self._await_ready, args=(self._server, self._ready), daemon=True).start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Start the server if needed and wait until it takes steps; False when it did not in `timeout`."""
+        self.warm_up()
+        return self._ready.wait(timeout) and self._broken is None
+
     def start(self, args: list[str], *, cwd: Path, env: dict[str, str], log_path: Path) -> WarmStep:
         """Fork a child that runs `mlops-bot ARGS` in `cwd` with exactly `env`, its output in `log_path`."""
-        try:
-            return self._start(args, cwd=cwd, env=env, log_path=log_path)
-        except WarmRunnerError:
-            if self._server is None or self._server.poll() is None:
-                raise
-            # It ended between our check and the connection (its idle timeout): start it again, once.
-            return self._start(args, cwd=cwd, env=env, log_path=log_path)
-
-    def _start(self, args: list[str], *, cwd: Path, env: dict[str, str], log_path: Path) -> WarmStep:
-        self._ensure_server()
+        self.warm_up()
+        if not self._ready.is_set():
+            raise WarmRunnerBusy("the warm runner is still importing")
+        if self._broken:
+            raise WarmRunnerError(self._broken)
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             conn.settimeout(30.0)
@@ -138,6 +157,7 @@ class WarmRunner:
                     raise WarmRunnerError("the warm runner closed the connection before starting the step")
                 buffer += chunk
         except (OSError, WarmRunnerError) as exc:
+            # Refused: most often it ended on its idle timeout just now; the next step starts another.
             conn.close()
             raise WarmRunnerError(f"the warm runner could not start the step: {exc}") from exc
         line, rest = buffer.split(b"\n", 1)
@@ -155,18 +175,6 @@ class WarmRunner:
                 server.kill()
                 server.wait()
 
-    def _ensure_server(self) -> None:
-        with self._lock:
-            if self._broken:
-                raise WarmRunnerError(self._broken)
-            if self._server is not None and self._server.poll() is None:
-                return
-            try:
-                self._server = self._spawn()
-            except WarmRunnerError as exc:
-                self._broken = str(exc)  # not tried again on every step: once is enough to know
-                raise
-
     def _server_args(self) -> list[str]:
         return [str(self.socket_path), str(self.idle_s), ",".join(self.preload)]
 
@@ -175,8 +183,7 @@ class WarmRunner:
         self.folder.chmod(0o700)
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
-        started = time.perf_counter()
-        server = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-P", "-m", "bot.adapters.warm_runner", *self._server_args()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -184,16 +191,18 @@ class WarmRunner:
             text=True,
             env=_server_environment(),
         )
-        assert server.stdout is not None
-        ready = _readline(server, self.start_timeout_s)
-        if ready != _READY:
+
+    def _await_ready(self, server: subprocess.Popen[str], ready: threading.Event) -> None:
+        started = time.perf_counter()
+        answer = _readline(server, self.start_timeout_s)
+        if answer == _READY:
+            log.info("warm job runner ready in %.1fs (pid %s)", time.perf_counter() - started, server.pid)
+        else:
             server.kill()
             server.wait()
-            raise WarmRunnerError(
-                f"the warm runner did not start ({ready or 'no answer'}); job steps run cold"
-            )
-        log.info("warm job runner ready in %.1fs (pid %s)", time.perf_counter() - started, server.pid)
-        return server
+            # not tried again on every step: once is enough to know
+            self._broken = f"the warm runner did not start ({answer or 'no answer'}); job steps run cold"
+        ready.set()
 
 
 def _server_environment() -> dict[str, str]:

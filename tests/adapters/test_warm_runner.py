@@ -27,6 +27,7 @@ PRELOAD = ("sqlalchemy", "bot.cli", "bot.adapters.store")
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmRunner]:
     warm = WarmRunner(tmp_path_factory.mktemp("warm"), idle_s=120, preload=PRELOAD)
+    assert warm.wait_ready(120)
     yield warm
     warm.close()
 
@@ -66,7 +67,7 @@ def test_a_warm_step_has_its_own_environment_and_nothing_else(
     # The server starts while the bot's own environment names database b ...
     warm = WarmRunner(tmp_path / "warm", preload=PRELOAD)
     monkeypatch.setenv("MLOPS_BOT_DATABASE_URL", db)
-    assert warm.start(["--version"], cwd=tmp_path, env={}, log_path=tmp_path / "v.log").wait(60) == 0
+    assert warm.wait_ready(120)
     monkeypatch.delenv("MLOPS_BOT_DATABASE_URL")
     try:
         executor = _executor(tmp_path, warm)
@@ -125,6 +126,7 @@ def test_without_a_runner_to_be_had_the_steps_run_cold(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     never_ready = WarmRunner(tmp_path / "warm", preload=("bot.cli",), start_timeout_s=0.001)
+    assert not never_ready.wait_ready(60)
     executor = _executor(tmp_path, never_ready)
     origin = _origin(tmp_path)
     with caplog.at_level(logging.WARNING, logger="bot.adapters.executor"):
@@ -141,11 +143,31 @@ def test_without_a_runner_to_be_had_the_steps_run_cold(
 def test_an_idle_server_ends_and_the_next_step_starts_another(tmp_path: Path) -> None:
     warm = WarmRunner(tmp_path / "warm", idle_s=0.5, preload=("bot.cli",))
     try:
+        assert warm.wait_ready(60)
         assert warm.start(["--version"], cwd=tmp_path, env={}, log_path=tmp_path / "a.log").wait(60) == 0
         first = warm._server
         assert first is not None
         first.wait(timeout=30)  # it ends by itself once idle
+        assert warm.wait_ready(60)
         assert warm.start(["--version"], cwd=tmp_path, env={}, log_path=tmp_path / "b.log").wait(60) == 0
         assert warm._server is not None and warm._server.pid != first.pid
     finally:
         warm.close()
+
+
+def test_a_step_that_comes_while_the_runner_imports_runs_cold_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    importing = WarmRunner(tmp_path / "warm", preload=("evidently", "mlflow"))  # seconds of imports
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.adapters.executor"):
+            codes = _executor(tmp_path, importing).run("job-h", clone_url=_origin(tmp_path), token="",
+                                                       repo="acme/x", checkout="main", branch=None,
+                                                       steps=[Step(("--version",))])  # fmt: skip
+        assert codes == [0]
+        assert any(
+            "still importing" in r.getMessage() and "runs cold" in r.getMessage() for r in caplog.records
+        )
+        assert importing.wait_ready(120)  # and the next steps are warm
+    finally:
+        importing.close()
