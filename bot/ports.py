@@ -7,6 +7,7 @@ a model version by run id), so running a job twice leaves one result.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from bot.core.jobs import Step
@@ -135,6 +136,20 @@ class ModelRegistry(Protocol):
     def delete_alias(self, model: str, alias: str) -> None: ...
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None: ...
     def set_model_tag(self, model: str, key: str, value: str) -> None: ...
+
+
+class ModelLocks(Protocol):
+    """Named locks across the bot's processes (the store's lock table): one promotion or rollback of a model at a
+    time, whichever worker runs it."""
+
+    def __call__(self, name: str, /) -> AbstractContextManager[None]: ...
+
+
+class ServiceBuilder(Protocol):
+    """Builds the model service (BentoML) for a registered version at a commit: (bento tag, a note for the
+    reply, e.g. that no Docker daemon could containerize it)."""
+
+    def __call__(self, version: ModelVersion, git_sha: str, /) -> tuple[str, str]: ...
 
 
 class JobRunner(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,11 +22,12 @@ from bot.core.config import ModelSpec
 from bot.core.lockfile import lock_hash, output_hash
 from bot.core.markdown import escape_md
 from bot.core.markers import reply_marker
-from bot.core.models import ModelVersion, RunRecord
+from bot.core.models import RunRecord
 from bot.core.tags import RunTags, VersionTags
 from bot.jobs.common import JobEnv, ci_url
 from bot.jobs.spans import timed_builder, timed_env
 from bot.jobs.train_evaluation import promotion_comparison
+from bot.ports import ModelLocks, ServiceBuilder
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ TAG_LOCK = VersionTags.DVC_LOCK_HASH
 TAG_BENTO = VersionTags.BENTO
 TAG_DEPLOYMENT = VersionTags.DEPLOYMENT
 
-Locker = Callable[[str], AbstractContextManager[None]]
-BentoBuilder = Callable[[ModelVersion, str], tuple[str, str]]  # (version, git sha) -> (bento tag, note)
+Locker = ModelLocks  # the ports' names, kept for the callers that import them from here
+BentoBuilder = ServiceBuilder
 
 
 @dataclass
