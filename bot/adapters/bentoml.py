@@ -307,9 +307,18 @@ def _run(cmd: list[str], *, env: Mapping[str, str], cwd: Path | None, step: str,
     return proc.stdout
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b")
+
+
 def _tail(text: str, lines: int = 8) -> str:
     kept = [ln for ln in text.strip().splitlines() if ln.strip() and "UserWarning" not in ln]
-    return "\n".join(kept[-lines:]) or "(no output)"
+    tail = "\n".join(kept[-lines:]) or "(no output)"
+    # A library's `finally` can mask the error that matters (bentoml's import_model raises UnboundLocalError
+    # when MLflow's download failed): name the first exception of the chain too.
+    raised = [ln for ln in kept if _EXCEPTION_LINE.match(ln)]
+    if len(raised) > 1 and raised[0] not in tail:
+        tail += f"\n(first raised: {raised[0]})"
+    return tail
 
 
 def docker_available(timeout: float = 5.0) -> bool:

@@ -353,3 +353,23 @@ def test_rendered_sources_are_valid_python_and_yaml(tmp_path: Path) -> None:
     assert bentofile["python"] == {"lock_packages": False, "packages": ["mlflow==3.17.2"]}
     assert bentofile["service"] == "service:ModelService"
     assert bentofile["docker"]["python_version"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_a_failed_step_names_the_error_a_library_masked() -> None:
+    from bot.adapters.bentoml import _tail
+
+    stderr = "\n".join(
+        [
+            "Traceback (most recent call last):",
+            "mlflow.exceptions.MlflowException: Registered Model with name=churn not found",
+            "",
+            "During handling of the above exception, another exception occurred:",
+            *[f'  File "frame{n}.py", line {n}' for n in range(10)],
+            "UnboundLocalError: cannot access local variable 'local_path' where it is not associated with a value",
+        ]
+    )
+    said = _tail(stderr)
+    assert said.endswith(
+        "(first raised: mlflow.exceptions.MlflowException: Registered Model with name=churn not found)"
+    )
+    assert "UnboundLocalError" in said
