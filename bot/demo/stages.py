@@ -194,6 +194,7 @@ class Stages(Probes):
                     "accuracy_in_issue": "accuracy" in (issue.body or ""),
                 }
             )
+        on_production = self._retrain_on_production()
         self.progress("a batch arrives with text in a numeric column: a schema break, reported at once")
         broken = self._production("--break", "mean radius", "--rows", "400", "--seed", "12")
         head = standin.commit(
@@ -205,6 +206,7 @@ class Stages(Probes):
         check = next((r for r in standin.check_runs(REPO, head) if "drift" in r.name), None)
         self.summary["monitoring"] = {
             "performance": performance,
+            "retrain_on_production": on_production,
             "quality": {
                 "issue": issue.number,
                 "title": issue.title,
@@ -213,6 +215,22 @@ class Stages(Probes):
                 "check_run_conclusion": check.conclusion if check else None,
             },
         }
+
+    def _retrain_on_production(self) -> dict[str, Any]:
+        """The retrain PR's card, trained again once the labels came: both models on those labelled rows."""
+        heading = "#### On production data"
+        retrain = self._wait("the retrain pull request", self._retrain_pr)
+        card = self._wait(
+            "the retrain PR's card scored on the labelled production rows",
+            lambda: (c := self._card(retrain)) is not None and heading in c.body and c,
+            timeout=300,
+        )
+        lines = card.body.split("\n")
+        start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#### ")), len(lines))
+        rows = [line for line in lines[start:end] if line.startswith("| `")]  # that table's metric rows
+        self.progress(f"the retrain PR's card: {lines[start].removeprefix('#### ')}")
+        return {"pr": retrain, "heading": lines[start], "rows": rows}
 
     def _production(self, *args: str) -> str:
         """A production batch made by the sample project's own tool (templates/project/src/make_production.py)."""

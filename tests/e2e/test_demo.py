@@ -77,6 +77,13 @@ def test_a_performance_drop_and_a_schema_break_reach_the_monitoring_issue(
     first, second = monitoring["performance"]
     assert first["statuses"]["performance"] != "pass" and second["accuracy_in_issue"]
     assert second["performance"]["streak"] >= 2 and second["retrain_pr"] is not None
+    # issue 14: the retrain PR's card scores the champion and the candidate on the labelled rows of main
+    production = monitoring["retrain_on_production"]
+    assert production["pr"] == second["retrain_pr"]
+    assert production["heading"].startswith(
+        "#### On production data: 400 labelled rows of `data/production.csv at "
+    )
+    assert [row.split(" | ")[0] for row in production["rows"]] == ["| `accuracy` ↑", "| `f1` ↑"]
     quality = monitoring["quality"]
     assert quality["statuses"]["quality"] not in ("pass", "off")
     assert quality["statuses"]["drift"] == "skipped", "drift on broken data is not reported as drift"
