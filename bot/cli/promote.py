@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
+def bento_store(work_dir: Path) -> Path | None:
+    """The BentoML store the bot builds into: $BENTOML_HOME when set, else one in the bot's work dir (not the
+    user's ~/bentoml, which other tools and runs share)."""
+    return None if os.environ.get("BENTOML_HOME") else work_dir.resolve() / "bentoml"
+
+
 def _bento_builder(env: Any) -> Any:
     def build(version: Any, sha: str) -> tuple[str, str]:
         from bot.adapters.bentoml import build_service
@@ -77,6 +84,7 @@ def _bento_builder(env: Any) -> Any:
             tracking_uri=env.settings.mlflow_tracking_uri,
             git_sha=sha,
             out_dir=out,
+            bentoml_home=bento_store(env.settings.work_dir),
             traffic=traffic,
         )
         return result.tag, result.note

@@ -78,7 +78,10 @@ class Probes:
         from bot.adapters.bentoml import serve
 
         row = feature_rows(1)
-        with serve(version.tags["mlops_bot.bento_tag"], port=free_port()) as url:
+        from bot.cli.promote import bento_store
+
+        store = bento_store(self.settings.work_dir)
+        with serve(version.tags["mlops_bot.bento_tag"], port=free_port(), bentoml_home=store) as url:
             answer = httpx.post(f"{url}/predict", json={"rows": row}, timeout=30)
             answer.raise_for_status()
             return answer.json()
