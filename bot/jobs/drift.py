@@ -143,15 +143,11 @@ def load_champion(tracking_uri: str, model: str, alias: str = "champion") -> Pre
     import mlflow
     import mlflow.pyfunc
 
-    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
-    # pyfunc resolves models:/ URIs through the global URIs only; set them for the load, then put them back.
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    try:
+    from bot.adapters.mlflow.models import global_tracking_uri
+
+    # pyfunc resolves models:/ URIs through the global URIs only: set for the load, then put back as they were.
+    with global_tracking_uri(tracking_uri):
         loaded = mlflow.pyfunc.load_model(f"models:/{model}@{alias}")
-    finally:
-        mlflow.set_tracking_uri(previous[0])
-        mlflow.set_registry_uri(previous[1])
     schema = loaded.metadata.get_input_schema()
     inputs = schema.input_names() if schema is not None and schema.has_input_names() else None
 

@@ -6,6 +6,7 @@ types, else cloudpickle), its signature, its pinned requirements, and nothing le
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,18 +93,31 @@ def _delete_logged_models(client: Any, run_id: str) -> None:
             client.delete_logged_model(logged.model_id)
 
 
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 @contextlib.contextmanager
 def global_tracking_uri(uri: str) -> Iterator[None]:
-    """Point MLflow's global tracking URI at `uri` for a fluent-only call, then put the old one back."""
+    """Point MLflow's global tracking URI at `uri` for a fluent-only call (the registry follows it unless one was
+    set), then put back exactly what was there. MLflow also exports the URIs to os.environ "so that subprocesses
+    inherit them": left behind, they would send the process's later jobs to this store."""
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    previous = getattr(tracking_utils, "_tracking_uri", None)
+    saved_globals = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    saved_env = {name: os.environ.get(name) for name in _URI_VARIABLES}
     mlflow.set_tracking_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # None unsets it, as before
+        mlflow.set_tracking_uri(saved_globals[0])  # type: ignore[arg-type]  # None: unset (resets the tracer too)
+        registry_utils._registry_uri = saved_globals[1]
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _signature(estimator: Any, example_data: Path | None) -> Any:
