@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -32,6 +33,20 @@ def _quiet_environment() -> None:
     bin_dir = os.path.dirname(sys.executable)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)])
+
+
+# MLflow exports its global URIs to os.environ "so that subprocesses inherit them": one left behind by a test
+# (or by the code it runs) sends every later job of the session to that store. Each test must leave them as it
+# found them (monkeypatch's own changes are undone before this check).
+_MLFLOW_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uris_left_as_found() -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in _MLFLOW_URIS}
+    yield
+    after = {name: os.environ.get(name) for name in _MLFLOW_URIS}
+    assert after == before, f"the test left MLflow's URIs changed in os.environ: {before} -> {after}"
 
 
 _ISOLATED = (
