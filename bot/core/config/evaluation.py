@@ -119,13 +119,7 @@ class EvaluationSpec(Strict):
     @field_validator("metrics")
     @classmethod
     def _one_task(cls, metrics: list[EvaluationMetric]) -> list[EvaluationMetric]:
-        kinds = {m.scorer in REGRESSION for m in metrics}
-        if len(kinds) > 1:
-            raise ValueError("mixes classification and regression scores; a model is one or the other")
-        names = [m.name for m in metrics]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"metric names must be unique; repeated: {', '.join(dupes)}")
+        check_one_task([(m.name, m.scorer in REGRESSION) for m in metrics])
         return metrics
 
     @model_validator(mode="after")
@@ -133,3 +127,14 @@ class EvaluationSpec(Strict):
         if self.features is not None and self.label in self.features:
             raise ValueError(f"the label {self.label!r} is also listed in `features`")
         return self
+
+
+def check_one_task(metrics: list[tuple[str, bool]]) -> None:
+    """A list of (metric name, is a regression score) scores one kind of model, each name once; else
+    ValueError says which rule broke (pydantic reports it at the list's line)."""
+    if len({regression for _, regression in metrics}) > 1:
+        raise ValueError("mixes classification and regression scores; a model is one or the other")
+    names = [name for name, _ in metrics]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"metric names must be unique; repeated: {', '.join(dupes)}")

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.core.config.evaluation import SCORE_DIRECTIONS, EvaluationSpec
+from bot.core.config.evaluation import SCORE_DIRECTIONS, EvaluationSpec, check_one_task
 from bot.core.config.traffic import LastWindow, TrafficLog
 from bot.core.permissions import Permission
 
@@ -226,13 +226,7 @@ class PerformanceSpec(_Strict):
     @field_validator("metrics")
     @classmethod
     def _one_task(cls, metrics: list[PerformanceMetric]) -> list[PerformanceMetric]:
-        kinds = {m.scorer in CLASSIFICATION_SCORES for m in metrics}
-        if len(kinds) > 1:
-            raise ValueError("mixes classification and regression scores; a model is one or the other")
-        names = [m.name for m in metrics]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"metric names must be unique; repeated: {', '.join(dupes)}")
+        check_one_task([(m.name, m.scorer not in CLASSIFICATION_SCORES) for m in metrics])
         return metrics
 
     @property
