@@ -63,6 +63,14 @@ _BASE_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_TERMINAL_PROMPT": "0",
 }
+# What git needs of the process's environment; never the bot's settings, keys, tokens or database URL, which
+# share the process with the stand-in in tests and the demo.
+_PASSED = frozenset({"PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "SOURCE_DATE_EPOCH"})
+
+
+def _environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    passed = {k: v for k, v in os.environ.items() if k in _PASSED or k.startswith("LC_")}
+    return {**passed, **_BASE_ENV, **(extra or {})}
 
 
 class GitRepo:
@@ -75,7 +83,7 @@ class GitRepo:
     def git(
         self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None, check: bool = True
     ) -> bytes:
-        full_env = {**os.environ, **_BASE_ENV, **(env or {})}
+        full_env = _environment(env)
         proc = subprocess.run(
             ["git", "--git-dir", str(self.path), *args],
             input=input,
@@ -97,7 +105,7 @@ class GitRepo:
             ["git", "init", "-q", "--bare", "-b", default_branch, str(path)],
             check=True,
             capture_output=True,
-            env={**os.environ, **_BASE_ENV},
+            env=_environment(),
         )
         repo = cls(path)
         repo.git("config", "receive.denyNonFastForwards", "false")
@@ -110,7 +118,7 @@ class GitRepo:
             ["git", "clone", "-q", "--bare", str(source.path), str(path)],
             check=True,
             capture_output=True,
-            env={**os.environ, **_BASE_ENV},
+            env=_environment(),
         )
         return cls(path)
 
@@ -154,7 +162,7 @@ class GitRepo:
         proc = subprocess.run(
             ["git", "--git-dir", str(self.path), *args],
             capture_output=True,
-            env={**os.environ, **_BASE_ENV},
+            env=_environment(),
             check=False,
         )
         return proc.returncode == 0
@@ -276,7 +284,7 @@ class GitRepo:
         proc = subprocess.run(
             ["git", "--git-dir", str(self.path), "merge-tree", "--write-tree", "--no-messages", ours, theirs],
             capture_output=True,
-            env={**os.environ, **_BASE_ENV},
+            env=_environment(),
             check=False,
         )
         if proc.returncode == 1:
@@ -294,7 +302,7 @@ class GitRepo:
             worktree = Path(scratch) / "wt"
             self.git("worktree", "add", "-q", "--detach", str(worktree), onto)
             try:
-                env = {**os.environ, **_BASE_ENV, **committer.env("COMMITTER")}
+                env = _environment(committer.env("COMMITTER"))
                 for sha in commits:
                     proc = subprocess.run(
                         [
