@@ -10,7 +10,7 @@ identical copies of a trained repository and times, in the same run:
   model to MLflow (sqlite store), push to the DVC remote (a folder);
 * `mlops-bot train` again in copy B with nothing changed: the no-op push (the run is found and reused).
 
-Goals: overhead (B minus A) <= 3 s; no-op <= 3 s. Each command is a fresh process, timed as wall clock
+Goals (issue 12): overhead (B minus A) <= 1.5 s; no-op <= 1.5 s. Each command is a fresh process, timed as wall clock
 and as CPU (user+sys of the child processes, which moves less with the machine's load).
 
 Bytecode: this machine's venv has no .pyc files and sets PYTHONDONTWRITEBYTECODE=1, so by default every
@@ -114,7 +114,11 @@ def main() -> None:
     commit(base, "trained")
 
     dvc = [str(BIN / "dvc"), "repro", "train"]
-    bot = [sys.executable, "-m", "bot", "train", "--repo-dir", "."]
+    # Outside GitHub the rules come from a file beside the checkouts, as `--offline-config` asks (never the
+    # checkout's own copy: that is the pull request's).
+    rules = work / "mlops-bot.yml"
+    shutil.copyfile(base / ".github" / "mlops-bot.yml", rules)
+    bot = [sys.executable, "-m", "bot", "train", "--repo-dir", ".", "--offline-config", str(rules)]
     rows: list[tuple[int, Timing, Timing, Timing]] = []
     warmups = 0 if args.no_bytecode_cache else 1
     for n in range(warmups + args.rounds):
@@ -153,9 +157,9 @@ def main() -> None:
         f"  mlops-bot train              {train_wall:6.2f} s   = {train_wall / repro_wall:.2f}x the baseline"
     )
     print(
-        f"  overhead (train - repro)     {overhead:+6.2f} s wall, {overhead_cpu:+.2f} s cpu   (goal <= 3 s)"
+        f"  overhead (train - repro)     {overhead:+6.2f} s wall, {overhead_cpu:+.2f} s cpu   (goal <= 1.5 s)"
     )
-    print(f"  no-op push (train again)     {noop_wall:6.2f} s wall, {noop_cpu:.2f} s cpu   (goal <= 3 s)")
+    print(f"  no-op push (train again)     {noop_wall:6.2f} s wall, {noop_cpu:.2f} s cpu   (goal <= 1.5 s)")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
