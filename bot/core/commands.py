@@ -29,6 +29,7 @@ from bot.core.permissions import Permission
 VERBS = ("train", "card", "promote", "rollback", "drift", "ok-to-test", "help")
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # the pattern of ModelSpec.name
 VERSION = re.compile(r"^0*[1-9][0-9]{0,8}$")  # MLflow model versions are positive integers
+ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # the pattern of promotion.environments
 MAX_LINE = 1_000  # a longer command line is not a command anyone typed
 
 
@@ -39,6 +40,7 @@ class Command:
     dry_run: bool = False
     to_version: str | None = None
     raw: str = ""
+    environment: str | None = None  # `/promote --to ENV`: the environment to move the model on to
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,12 @@ HELP: dict[str, CommandHelp] = {
         ),
         CommandHelp(
             "promote",
-            "/promote [MODEL] [--dry-run]",
-            "Promote this pull request's candidate to champion. `--dry-run` shows the plan and the gate "
-            "verdicts and changes nothing.",
-            ("/promote churn --dry-run", "/promote churn"),
-            flags=("--dry-run",),
+            "/promote [MODEL] [--to ENVIRONMENT] [--dry-run]",
+            "Promote this pull request's candidate to champion. `--to production` moves the version in the "
+            "previous environment (e.g. staging) on, where `promotion.environments` lists more than one. "
+            "`--dry-run` shows the plan and the gate verdicts and changes nothing.",
+            ("/promote churn --dry-run", "/promote churn", "/promote churn --to production"),
+            flags=("--to", "--dry-run"),
         ),
         CommandHelp(
             "rollback",
@@ -180,7 +183,7 @@ def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
         return _usage(spec, f"the arguments could not be read ({exc}); check the quotes")
     model: str | None = None
     dry_run = False
-    to_version: str | None = None
+    target: str | None = None  # `--to`'s: an environment (promote) or a version (rollback)
     i = 0
     while i < len(args):
         arg = args[i]
@@ -199,14 +202,12 @@ def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
             elif name == "--to":
                 if not has_value:
                     if i >= len(args):
-                        return _usage(spec, "`--to` needs a version number, e.g. `--to 3`")
+                        return _usage(spec, f"`--to` needs {_TO_WANTS[verb]}")
                     value = args[i]
                     i += 1
-                if not VERSION.match(value):
-                    return _usage(
-                        spec, f"`--to` needs a version number like `3`, not {code(value, max_len=60)}"
-                    )
-                to_version = str(int(value))
+                target = _to_target(spec, value)
+                if isinstance(target, Reply):
+                    return target
             continue
         if not spec.takes_model:
             return _usage(spec, f"`/{verb}` takes no arguments, got {code(arg, max_len=60)}")
@@ -219,7 +220,35 @@ def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
                 "(letters, digits, `.`, `_`, `-`; as in the config)",
             )
         model = arg
-    return Command(verb, model=model, dry_run=dry_run, to_version=to_version, raw=raw)
+    promoting = verb == "promote"
+    return Command(
+        verb,
+        model=model,
+        dry_run=dry_run,
+        to_version=None if promoting else target,
+        raw=raw,
+        environment=target if promoting else None,
+    )
+
+
+# What `--to` names: `/promote --to ENVIRONMENT` moves a model on; `/rollback --to VERSION` moves it back.
+_TO_WANTS = {
+    "promote": "an environment name, e.g. `--to production`",
+    "rollback": "a version number, e.g. `--to 3`",
+}
+
+
+def _to_target(spec: CommandHelp, value: str) -> str | Reply:
+    """`--to`'s value as the command keeps it (an environment name, or a version without leading zeros)."""
+    if spec.verb == "promote":
+        if ENVIRONMENT.match(value):
+            return value
+        return _usage(
+            spec, f"`--to` needs an environment name like `production`, not {code(value, max_len=60)}"
+        )
+    if VERSION.match(value):
+        return str(int(value))
+    return _usage(spec, f"`--to` needs a version number like `3`, not {code(value, max_len=60)}")
 
 
 def _usage(spec: CommandHelp, problem: str) -> Reply:

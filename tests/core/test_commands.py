@@ -36,6 +36,16 @@ from bot.core.permissions import Permission
             "/rollback churn --to 3 --dry-run",
             Command("rollback", "churn", True, "3", "/rollback churn --to 3 --dry-run"),
         ),
+        (
+            "/promote churn --to production",
+            Command("promote", model="churn", raw="/promote churn --to production", environment="production"),
+        ),
+        (
+            "/promote --to=production --dry-run",
+            Command(
+                "promote", dry_run=True, raw="/promote --to=production --dry-run", environment="production"
+            ),
+        ),
         ("/card 'churn'", Command("card", model="churn", raw="/card 'churn'")),
         ("/drift fraud.v2", Command("drift", model="fraud.v2", raw="/drift fraud.v2")),
         ("/ok-to-test", Command("ok-to-test", raw="/ok-to-test")),
@@ -126,6 +136,9 @@ def test_near_miss_gets_did_you_mean(body: str, suggestion: str) -> None:
         ("/rollback --to three", "not `three`"),
         ("/rollback --to 0", "not `0`"),
         ("/rollback --to -1", "not `-1`"),
+        ("/promote churn --to", "`--to` needs an environment name, e.g. `--to production`"),
+        ("/promote churn --to ${{x}}", "needs an environment name like `production`, not"),
+        ("/train churn --to production", "unknown flag `--to`"),
         ("/promote --dry-run=yes", "`--dry-run` takes no value"),
         ("/train churn fraud", "one model at a time"),
         ("/ok-to-test churn", "takes no arguments"),
@@ -199,7 +212,7 @@ def test_render_help_lists_who_may_use_each_command() -> None:
     )
     assert text.startswith("<!-- mlops-bot:reply kind=help -->")
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `/")}
-    assert "| admin |" in rows["`/promote [MODEL] [--dry-run]`"]
+    assert "| admin |" in rows[f"`{HELP['promote'].usage}`"]
     assert "| anyone |" in rows["`/card [MODEL]`"]
     assert "| triage and above |" in rows["`/ok-to-test`"]
     assert "| write and above |" in rows["`/train [MODEL]`"]
