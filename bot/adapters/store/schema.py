@@ -45,7 +45,7 @@ READ_ONLY = "mlops_bot_read_only"
 
 # The schema this code queries: the newest revision in bot/adapters/migrations/versions (a test keeps
 # these equal to Alembic's view of that folder).
-SCHEMA_REVISIONS = ("0001", "0002", "0003", "0004")
+SCHEMA_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 SCHEMA_REVISION = SCHEMA_REVISIONS[-1]
 # A database created before migrations existed has the tables of revision 0001 and no version table.
 PRE_MIGRATION_REVISION = "0001"
@@ -140,6 +140,32 @@ Index(
     monitoring_checks.c.checked_at,
 )
 Index("ix_deliveries_lease_owner", deliveries.c.lease_owner)
+
+# Who is signed in to the dashboard (bot/web/sessions.py): shared by every replica, so a restart keeps a
+# session and signing out ends it everywhere. Keyed by a hash of the cookie's id; the token is sealed.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("login", String(100), nullable=False),
+    Column("sealed_token", LargeBinary, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+Index("ix_dashboard_sessions_expires", dashboard_sessions.c.expires_at)
+
+# The champion the newest promotion or rollback of each model left: /metrics reads it at once.
+champion_moves = Table(
+    "champion_moves",
+    metadata,
+    Column("repository", String(200), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("version", String(50), nullable=False),
+    Column("run_id", String(64), nullable=False, server_default=""),
+    Column("kind", String(16), nullable=False),  # promote | rollback
+    Column("moved_at", Double, nullable=False),
+)
 
 
 @dataclass(frozen=True)
