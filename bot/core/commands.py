@@ -31,6 +31,7 @@ MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # the pattern of 
 VERSION = re.compile(r"^0*[1-9][0-9]{0,8}$")  # MLflow model versions are positive integers
 ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # the pattern of promotion.environments
 MAX_LINE = 1_000  # a longer command line is not a command anyone typed
+CANARY_SHARE = re.compile(r"^(?P<percent>[0-9]{1,2}(?:\.[0-9]{1,2})?)%?$")  # `--canary 10%`: 0 < share < 100
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Command:
     to_version: str | None = None
     raw: str = ""
     environment: str | None = None  # `/promote --to ENV`: the environment to move the model on to
+    canary_percent: float | None = None  # `/promote --canary 10%`: the candidate's share of requests
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,19 @@ HELP: dict[str, CommandHelp] = {
         ),
         CommandHelp(
             "promote",
-            "/promote [MODEL] [--to ENVIRONMENT] [--dry-run]",
+            "/promote [MODEL] [--to ENVIRONMENT] [--canary PERCENT] [--dry-run]",
             "Promote this pull request's candidate to champion. `--to production` moves the version in the "
             "previous environment (e.g. staging) on, where `promotion.environments` lists more than one. "
-            "`--dry-run` shows the plan and the gate verdicts and changes nothing.",
-            ("/promote churn --dry-run", "/promote churn", "/promote churn --to production"),
-            flags=("--to", "--dry-run"),
+            "`--canary 10%` serves the candidate beside the champion and routes that share of requests to it "
+            "(sticky by the `X-Canary-Key` header when sent); `/promote --to production` ends the canary, "
+            "`/rollback` drops it. `--dry-run` shows the plan and the gate verdicts and changes nothing.",
+            (
+                "/promote churn --dry-run",
+                "/promote churn",
+                "/promote churn --to production",
+                "/promote churn --canary 10%",
+            ),
+            flags=("--to", "--canary", "--dry-run"),
         ),
         CommandHelp(
             "rollback",
@@ -184,6 +193,7 @@ def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
     model: str | None = None
     dry_run = False
     target: str | None = None  # `--to`'s: an environment (promote) or a version (rollback)
+    canary: float | None = None
     i = 0
     while i < len(args):
         arg = args[i]
@@ -195,19 +205,18 @@ def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
                 hint = f"; did you mean `{guess[0]}`?" if guess else ""
                 known = f"{', '.join(f'`{f}`' for f in spec.flags)}" if spec.flags else "none"
                 return _usage(spec, f"unknown flag {code(name, max_len=60)}{hint} (flags: {known})")
+            if not has_value and name in _VALUED_FLAGS:
+                value = args[i] if i < len(args) else ""
+                i += 1
+            flag = _flag(spec, name, has_value, value)
+            if isinstance(flag, Reply):
+                return flag
             if name == "--dry-run":
-                if has_value:
-                    return _usage(spec, "`--dry-run` takes no value")
                 dry_run = True
             elif name == "--to":
-                if not has_value:
-                    if i >= len(args):
-                        return _usage(spec, f"`--to` needs {_TO_WANTS[verb]}")
-                    value = args[i]
-                    i += 1
-                target = _to_target(spec, value)
-                if isinstance(target, Reply):
-                    return target
+                target = str(flag)
+            elif name == "--canary":
+                canary = float(flag)
             continue
         if not spec.takes_model:
             return _usage(spec, f"`/{verb}` takes no arguments, got {code(arg, max_len=60)}")
@@ -221,6 +230,8 @@ def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
             )
         model = arg
     promoting = verb == "promote"
+    if canary is not None and target is not None:
+        return _usage(spec, "`--canary` starts a canary and `--to` moves a model on: one at a time")
     return Command(
         verb,
         model=model,
@@ -228,7 +239,33 @@ def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
         to_version=None if promoting else target,
         raw=raw,
         environment=target if promoting else None,
+        canary_percent=canary,
     )
+
+
+def _canary_share(spec: CommandHelp, value: str) -> float | Reply:
+    """`--canary`'s percent of requests, above 0 and below 100 (a whole promotion is `/promote`)."""
+    match = CANARY_SHARE.match(value)
+    percent = float(match.group("percent")) if match else 0.0
+    if match is None or not 0 < percent < 100:
+        return _usage(
+            spec,
+            f"`--canary` needs the share of requests for the candidate, above 0 and below 100, like `10%`, "
+            f"not {code(value, max_len=60) if value else 'nothing'}",
+        )
+    return percent
+
+
+_VALUED_FLAGS = ("--to", "--canary")
+
+
+def _flag(spec: CommandHelp, name: str, has_value: bool, value: str) -> bool | str | float | Reply:
+    """One flag's value as the command keeps it, or the usage answer when it is not one."""
+    if name == "--dry-run":
+        return _usage(spec, "`--dry-run` takes no value") if has_value else True
+    if name == "--to":
+        return _to_target(spec, value) if value else _usage(spec, f"`--to` needs {_TO_WANTS[spec.verb]}")
+    return _canary_share(spec, value)
 
 
 # What `--to` names: `/promote --to ENVIRONMENT` moves a model on; `/rollback --to VERSION` moves it back.

@@ -46,6 +46,14 @@ from bot.core.permissions import Permission
                 "promote", dry_run=True, raw="/promote --to=production --dry-run", environment="production"
             ),
         ),
+        (
+            "/promote churn --canary 10%",
+            Command("promote", model="churn", raw="/promote churn --canary 10%", canary_percent=10.0),
+        ),
+        (
+            "/promote --canary=2.5 --dry-run",
+            Command("promote", dry_run=True, raw="/promote --canary=2.5 --dry-run", canary_percent=2.5),
+        ),
         ("/card 'churn'", Command("card", model="churn", raw="/card 'churn'")),
         ("/drift fraud.v2", Command("drift", model="fraud.v2", raw="/drift fraud.v2")),
         ("/ok-to-test", Command("ok-to-test", raw="/ok-to-test")),
@@ -140,6 +148,12 @@ def test_near_miss_gets_did_you_mean(body: str, suggestion: str) -> None:
         ("/promote churn --to ${{x}}", "needs an environment name like `production`, not"),
         ("/train churn --to production", "unknown flag `--to`"),
         ("/promote --dry-run=yes", "`--dry-run` takes no value"),
+        ("/promote churn --canary", "`--canary` needs the share of requests"),
+        ("/promote churn --canary 0%", "not `0%`"),
+        ("/promote churn --canary 100", "not `100`"),
+        ("/promote churn --canary ten", "not `ten`"),
+        ("/promote churn --canary 10% --to production", "one at a time"),
+        ("/rollback churn --canary 10%", "unknown flag `--canary`"),
         ("/train churn fraud", "one model at a time"),
         ("/ok-to-test churn", "takes no arguments"),
         ("/train 'churn", "could not be read"),
