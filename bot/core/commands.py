@@ -208,7 +208,7 @@ def _parse_args(verb: str, args_text: str, raw: str) -> Command | Reply:
             if not has_value and name in _VALUED_FLAGS:
                 value = args[i] if i < len(args) else ""
                 i += 1
-            flag = _flag(spec, name, has_value, value)
+            flag = _flag(spec, name, bool(has_value), value)
             if isinstance(flag, Reply):
                 return flag
             if name == "--dry-run":
