@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     oauth_client_secret: SecretStr = SecretStr("")
     session_secret: SecretStr = Field(
         SecretStr(""),
-        description="signs dashboard cookies; empty: a random one per process (sign-ins end on restart)",
+        description="signs dashboard cookies and seals session tokens; empty: a random one per process (its sessions end with it)",
     )
     github_web_url: str = Field(
         "",

@@ -24,7 +24,7 @@ def mount(app: FastAPI, settings: Settings, store: Store) -> None:
     from bot.web.pages import Dashboard, dashboard_router
     from bot.web.source import DashboardSource, MlflowCatalog
 
-    auth = Auth.build(settings)
+    auth = Auth.build(settings, store)
     dashboard = Dashboard(auth, DashboardSource(store, MlflowCatalog(settings.mlflow_tracking_uri)), store)
     app.state.dashboard = dashboard
     app.include_router(auth_router(auth))

@@ -4,8 +4,9 @@ cookie, and each repository's permission for the signed-in user, asked of GitHub
 `/login` sends the browser to GitHub's authorize page with a fresh `state` (kept in a signed, short-lived
 cookie); `/login/callback` checks that `state`, trades the code for the user's token, asks GitHub who the user
 is, and starts a session. The session cookie carries only a signed random id (HttpOnly, SameSite=Lax, Secure
-over https); the user's token stays in this process, and never appears in a URL or a log line. Signing out
-is a POST carrying the session's CSRF token.
+over https); the session itself is in the bot's store (`bot/web/sessions.py`: the id hashed, the user's token
+sealed), so every replica shares it, and the token never appears in a URL or a log line. Signing out is a
+POST carrying the session's CSRF token, and ends the session for every replica.
 See https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
 """
 
@@ -19,8 +20,8 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 import httpx
@@ -28,12 +29,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from bot.settings import Settings
+from bot.web.sessions import SESSION_SECONDS, Session, Sessions
+
+if TYPE_CHECKING:
+    from bot.adapters.store import Store
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "mlops_bot_session"
 STATE_COOKIE = "mlops_bot_oauth_state"
-SESSION_SECONDS = 8 * 3600
 STATE_SECONDS = 600
 PERMISSION_SECONDS = 60.0  # how long GitHub's answer about a user's access to a repository is trusted
 PULL_SECONDS = 600.0  # who merged and approved a pull request changes rarely once it is merged
@@ -86,48 +90,6 @@ class Signer:
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-@dataclass
-class Session:
-    id: str
-    login: str
-    token: str = field(repr=False)
-    csrf: str
-    started_at: float
-
-
-class Sessions:
-    """Signed-in users of this process. A restart signs everyone out (the token is never written down)."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._by_id: dict[str, Session] = {}
-        self._lock = threading.Lock()
-
-    def start(self, login: str, token: str) -> Session:
-        session = Session(secrets.token_urlsafe(24), login, token, secrets.token_urlsafe(24), self._clock())
-        with self._lock:
-            self._forget_expired()
-            self._by_id[session.id] = session
-        return session
-
-    def get(self, session_id: str) -> Session | None:
-        with self._lock:
-            found = self._by_id.get(session_id)
-            if found is not None and self._clock() - found.started_at > SESSION_SECONDS:
-                del self._by_id[session_id]
-                return None
-            return found
-
-    def end(self, session_id: str) -> None:
-        with self._lock:
-            self._by_id.pop(session_id, None)
-
-    def _forget_expired(self) -> None:
-        now = self._clock()
-        for key in [k for k, s in self._by_id.items() if now - s.started_at > SESSION_SECONDS]:
-            del self._by_id[key]
 
 
 @dataclass(frozen=True)
@@ -257,9 +219,9 @@ class Auth:
     signer: Signer
 
     @classmethod
-    def build(cls, settings: Settings) -> Auth:
+    def build(cls, settings: Settings, store: Store) -> Auth:
         secret = settings.session_secret.get_secret_value().encode() or secrets.token_bytes(32)
-        return cls(settings, Sessions(), GitHubUsers(settings.github_base_url), Signer(secret))
+        return cls(settings, Sessions(store, secret), GitHubUsers(settings.github_base_url), Signer(secret))
 
     @property
     def secure_cookies(self) -> bool:

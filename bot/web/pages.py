@@ -20,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from bot.adapters.store import Store, StoredReport
 from bot.core.monitoring.history import CheckRecord
 from bot.resources import template_path
-from bot.web.auth import Auth, Permission, Session, at_least, github_web_url
+from bot.web.auth import Auth, Permission, at_least, github_web_url
 from bot.web.context import model_context, model_href, summary_row
+from bot.web.sessions import Session
 from bot.web.source import DashboardSource
 
 Latest = Mapping[tuple[str, str], CheckRecord]

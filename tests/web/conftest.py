@@ -35,6 +35,7 @@ class World:
     bot_url: str
     report_path: str  # the bot's page of the newest check's report
     champion_pr: int  # merged by alice, approved by bob
+    settings: Settings  # what the bot was started with (a second instance over the same store uses it)
 
     def sign_in(self, login: str) -> httpx.Client:
         """A browser-like client signed in as `login` through the OAuth web flow (authorize page included)."""
@@ -191,7 +192,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server = BotServer(create_app(settings, store=store, start_worker=False), port)
         server.start()
         try:
-            yield World(standin, store, bot_url, report_path, champion_pr)
+            yield World(standin, store, bot_url, report_path, champion_pr, settings)
         finally:
             server.stop()
             store.close()

@@ -9,7 +9,8 @@ Each part lives in its own module; `Store` composes them:
 - `locks`: named cross-process locks with a lease;
 - `processes`: live `serve`/`worker` processes and their heartbeat;
 - `health`: deliveries by status, failed ones, job times by kind (the dashboard, `/metrics`);
-- `reports`: reports kept for a reader (`/reports/<id>`) and the history of scheduled checks.
+- `reports`: reports kept for a reader (`/reports/<id>`) and the history of scheduled checks;
+- `sessions`: dashboard sessions shared by every replica, and the champion each promotion or rollback left.
 
 Time is injected: `Store(url, clock=...)` is what "now" means for leases, backoff and heartbeats.
 """
@@ -35,6 +36,7 @@ from bot.adapters.store.schema import (
     locks,
     safe_url,
 )
+from bot.adapters.store.sessions import ChampionMove, SessionOps, SessionRow
 
 # The names most callers (app, worker, CLI and many tests) import from `bot.adapters.store`.
 __all__ = [
@@ -44,12 +46,14 @@ __all__ = [
     "RUNNING",
     "SCHEMA_REVISION",
     "STATUSES",
+    "ChampionMove",
     "FailedDelivery",
     "GroupCommitter",
     "JobTimes",
     "LockTimeout",
     "ProcessBeacon",
     "SchemaMismatch",
+    "SessionRow",
     "Store",
     "StoreUnavailable",
     "StoredReport",
@@ -61,6 +65,7 @@ __all__ = [
 ]
 
 
-class Store(IntakeOps, QueueOps, LockOps, ProcessOps, ReportOps, HealthOps):
-    """Deliveries, the queue they form, named locks, live processes, reports and the monitoring history.
+class Store(IntakeOps, QueueOps, LockOps, ProcessOps, ReportOps, HealthOps, SessionOps):
+    """Deliveries, the queue they form, named locks, live processes, reports, the monitoring history,
+    dashboard sessions and champion moves.
     Thread-safe; share one per process."""
