@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.core.config.environments import Stage, check_environments, stages
 from bot.core.config.evaluation import SCORE_DIRECTIONS, EvaluationSpec, check_one_task
 from bot.core.config.traffic import LastWindow, TrafficLog
 from bot.core.permissions import Permission
@@ -314,6 +315,16 @@ class ModelSpec(_Strict):
 class Aliases(_Strict):
     champion: str = "champion"
     previous: str = "previous"
+    staging: str = Field(
+        "staging", description="Serves the `staging` environment of `promotion.environments`."
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Aliases:
+        names = [self.champion, self.previous, self.staging]
+        if len(set(names)) < len(names):
+            raise ValueError(f"champion, previous and staging need three different aliases; got {names}")
+        return self
 
 
 class Promotion(_Strict):
@@ -322,12 +333,73 @@ class Promotion(_Strict):
     allow_on_open_pr: bool = False
     required_approvals: int = Field(0, ge=0)
     required_checks: list[str] = Field(default_factory=list)
-    environment: str = "production"
+    environment: str = Field(
+        "production", description="The champion's GitHub environment (the last of `environments`)."
+    )
+    environments: list[str] = Field(
+        default_factory=lambda: ["production"],
+        description="The GitHub environments a model moves through: a merge promotes to the first, "
+        "`/promote MODEL --to <next>` or `soak` moves it on. `[staging, production]`: alias `staging`, then "
+        "`champion`.",
+    )
+    soak: str | None = Field(
+        None,
+        description="Move a version on from staging after this long (12h, 1d) with its monitoring checks "
+        "green; unset: only `/promote --to` moves it.",
+    )
     same_data: Literal["when_available", "required"] = Field(
         "when_available",
         description="`required`: with a champion, a candidate not compared with it on the same data "
         "(`models[].evaluation`) is not promoted.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_production(cls, data: Any) -> Any:
+        """`environment` (a one-environment config's spelling) and the last of `environments` name the same
+        environment; either alone sets both."""
+        if not isinstance(data, dict):
+            return data
+        if "environments" not in data:
+            return (
+                {**data, "environments": [data.get("environment", "production")]}
+                if "environment" in data
+                else data
+            )
+        names = data["environments"]
+        if not isinstance(names, list) or not names:
+            return data  # the field's own check says what is wrong
+        if "environment" in data and data["environment"] != names[-1]:
+            raise ValueError(
+                f"`environment: {data['environment']}` and `environments: {names}` disagree: `environment` is "
+                "the old spelling of a one-environment list; keep `environments` only"
+            )
+        return {**data, "environment": names[-1]}
+
+    @field_validator("environments")
+    @classmethod
+    def _environments(cls, names: list[str]) -> list[str]:
+        return check_environments(names)
+
+    @field_validator("soak")
+    @classmethod
+    def _soak(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _soak_needs_staging(self) -> Promotion:
+        if self.soak is not None and len(self.environments) < 2:
+            raise ValueError(
+                "`soak` moves a version on from staging, but `environments` lists one; "
+                "write `environments: [staging, production]` or drop `soak`"
+            )
+        return self
+
+    @property
+    def soak_time(self) -> dt.timedelta | None:
+        return parse_duration(self.soak) if self.soak else None
 
 
 class Permissions(_Strict):
@@ -416,6 +488,18 @@ class RepoConfig(_Strict):
         if dupes:
             raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
         return models
+
+    def stages(self) -> list[Stage]:
+        """`promotion.environments` in order, each with the alias that serves it."""
+        return stages(
+            self.promotion.environments,
+            staging_alias=self.aliases.staging,
+            champion_alias=self.aliases.champion,
+        )
+
+    def stage(self, name: str) -> Stage | None:
+        """The environment named `name` (GitHub's names are not case sensitive), if the path has it."""
+        return next((s for s in self.stages() if s.name.lower() == name.lower()), None)
 
     def model(self, name: str | None) -> ModelSpec | None:
         """The named model, or the only one when no name is given."""
