@@ -4,7 +4,8 @@ Deliveries hold raw webhook payloads (up to 25 MB, with whatever a PR or comment
 directories hold logs and clones; kept forever they are a growing copy of private repositories. A
 periodic sweep clears the payloads of done and failed deliveries (the rows stay, for `mlops-bot
 deliveries` and redelivery dedupe) and removes job directories under `<work_dir>/jobs` untouched for
-that long. Queued and running work is never touched. Every replica may sweep: each step is idempotent.
+that long, and the cached clone of a repository no job has used for that long. Queued and running work
+is never touched. Every replica may sweep: each step is idempotent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bot.adapters.clone_cache import CloneCache
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,10 @@ class RetentionSweeper:
                 if job_dir.is_dir() and not job_dir.is_symlink() and _last_touched(job_dir) < cutoff:
                     shutil.rmtree(job_dir, ignore_errors=True)
                     removed += 1
+        # A repository's cached clone goes too once no job has used it for as long (bot/adapters/clone_cache.py).
+        removed += CloneCache(self.work_dir / "clones").forget_unused(cutoff)
         if cleared or removed:
-            log.info("retention: cleared %d payloads, removed %d job directories", cleared, removed)
+            log.info("retention: cleared %d payloads, removed %d job directories or clones", cleared, removed)
         return SweepResult(cleared, removed)
 
     def start(self) -> RetentionSweeper:

@@ -1,8 +1,9 @@
 """Where heavy jobs run: a local work directory (the embedded default) or GitHub Actions.
 
 The local executor runs the very CLI steps the reusable actions run (`mlops-bot train`, `card`, `promote`,
-`drift` ...) in a fresh clone, as subprocesses, so the web process never imports an ML SDK and a crashed
-job cannot take the bot down. Credentials reach git and the bot's steps through the environment only, and
+`drift` ...) as subprocesses, in a working copy of the job's own made from the repository's cached clone
+(bot/adapters/clone_cache.py), so the web process never imports an ML SDK and a crashed job cannot take the
+bot down. Credentials reach git and the bot's steps through the environment only, and
 never the repository's stage commands (bot/adapters/sandbox.py).
 """
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from bot.adapters.clone_cache import CloneCache, CloneError
 from bot.adapters.sandbox import Isolation, Sandbox, resolve_isolation, stage_uid
 from bot.adapters.warm_runner import WarmRunner, WarmRunnerBusy, WarmRunnerError, WarmStep
 from bot.core.isolation import job_environment
@@ -55,7 +57,7 @@ class JobError(Exception):
 
 @dataclass
 class LocalExecutor:
-    """Runs a job's steps in a fresh clone. The bot's own steps get an allow-listed environment plus the
+    """Runs a job's steps in a fresh working copy (from the repository's cached clone). The bot's own steps get an allow-listed environment plus the
     job's token; the repository's stage commands (inside `mlops-bot train`) run in a sandbox the executor
     arranges here: a uid of their own when the bot is root, a private HOME/TMPDIR, a timeout."""
 
@@ -82,7 +84,8 @@ class LocalExecutor:
         files: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> list[int]:
-        """Clone `clone_url` at `checkout` (on local `branch` when given) and run `steps` in it.
+        """Check out `clone_url` at `checkout` (on local `branch` when given) and run `steps` in it. The working
+        copy is the job's own, made from the repository's cached clone after a `git fetch`.
 
         `files` are written into the job directory first (e.g. an Actions-style event file); `{job_dir}` and
         `{repo_dir}` in step arguments and `env` values are replaced by the real paths. Returns each step's exit
@@ -102,14 +105,14 @@ class LocalExecutor:
         deadline = time.monotonic() + self.timeout_s
         spans: dict[str, float] = {}  # where the job's time went: the clone, then each step
         try:
-            with _span(spans, "clone"):
-                self._git(
-                    ["clone", "--quiet", "--no-checkout", clone_url, str(repo_dir)], env=job_env, cwd=root
+            started = time.perf_counter()
+            try:
+                how, _ = self._clones().working_copy(
+                    clone_url, repo_dir, checkout=checkout, branch=branch, env=job_env
                 )
-                if branch:
-                    self._git(["checkout", "--quiet", "-B", branch, checkout], env=job_env, cwd=repo_dir)
-                else:
-                    self._git(["checkout", "--quiet", "--detach", checkout], env=job_env, cwd=repo_dir)
+            except CloneError as exc:
+                raise JobError(str(exc)) from None
+            spans[how] = time.perf_counter() - started  # "clone" the first time, "fetch" after
             codes = []
             for n, step in enumerate(steps):
                 log_path = root / f"step{n}-{step.args[0]}.log"
@@ -189,6 +192,9 @@ class LocalExecutor:
                 start_new_session=True,
             )
 
+    def _clones(self) -> CloneCache:
+        return CloneCache(self.work_dir.resolve() / "clones")
+
     def close(self) -> None:
         """Stop the warm runner, if this executor started one."""
         if self.warm is not None:
@@ -245,12 +251,6 @@ class LocalExecutor:
                 }
             )
         return env
-
-    @staticmethod
-    def _git(args: list[str], *, env: Mapping[str, str], cwd: Path) -> None:
-        done = subprocess.run(["git", *args], cwd=cwd, env=dict(env), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise JobError(f"git {args[0]} failed: {done.stderr.strip()[-2000:]}")
 
 
 def job_dir_name(job_id: str) -> str:

@@ -4,6 +4,7 @@ retention period; the clock is injected, so nothing sleeps."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -61,5 +62,31 @@ def test_zero_days_keeps_everything(tmp_path: Path) -> None:
         sweeper = RetentionSweeper(store, tmp_path / "work", retention_days=0, clock=lambda: time.time() * 2)
         assert not sweeper.enabled
         assert sweeper.sweep().job_dirs_removed == 0 and job.exists()
+    finally:
+        store.close()
+
+
+def test_a_repositorys_cached_clone_goes_once_no_job_has_used_it_for_the_retention(tmp_path: Path) -> None:
+    from bot.adapters.clone_cache import CloneCache
+
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        clones = tmp_path / "work" / "clones"
+        origin = tmp_path / "origin"
+        origin.mkdir()
+        for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "first"]):
+            subprocess.run(["git", *args], cwd=origin, check=True, capture_output=True)
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            CloneCache(clones).working_copy(f"file://{origin}", tmp_path / name / "repo", checkout="main",
+                                            branch=None, env=dict(os.environ))  # fmt: skip
+        [cache] = clones.glob("*.git")
+        now = [time.time()]
+        sweeper = RetentionSweeper(store, tmp_path / "work", retention_days=30, clock=lambda: now[0])
+        sweeper.sweep()
+        assert cache.exists()  # used a moment ago
+        now[0] += 31 * DAY_SECONDS
+        assert sweeper.sweep().job_dirs_removed == 1
+        assert not cache.exists()
     finally:
         store.close()
