@@ -1,7 +1,9 @@
 """Model health and queue health on `/metrics`, read from the bot's store at scrape time.
 
 Per repository and model, from the newest scheduled check the store keeps (`monitoring_checks`): the
-champion's version and how long ago it was promoted (as that check found them in the registry), the drift
+champion's version and how long ago it was promoted (as that check found them in the registry, unless a
+promotion, rollback or reconcile correction recorded since (`champion_moves`) says otherwise: then at once,
+without waiting for the next check), the drift
 share, each performance metric, the data-quality state, whether a trigger fired and whether a retrain PR is
 open. For the queue, from the deliveries table: deliveries by status, live workers, and the bot's jobs'
 durations by kind. Every process that serves `/metrics` reports the same numbers, whoever did the work.
@@ -26,7 +28,7 @@ from bot.core.monitoring.history import CheckRecord
 from bot.core.monitoring.values import parse_time
 
 if TYPE_CHECKING:
-    from bot.adapters.store import JobTimes, Store
+    from bot.adapters.store import ChampionMove, JobTimes, Store
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ QUEUE_SERIES = (
 @dataclass
 class _Snapshot:
     checks: dict[tuple[str, str], CheckRecord] = field(default_factory=dict)
+    moves: dict[tuple[str, str], ChampionMove] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     live_workers: int = 0
     jobs: list[JobTimes] = field(default_factory=list)
@@ -82,6 +85,7 @@ class HealthCollector(Collector):
         try:
             return _Snapshot(
                 checks=self._store.latest_checks(),
+                moves=self._store.champion_moves(),
                 statuses=self._store.status_counts(),
                 live_workers=len(self._store.live_processes("worker")),
                 jobs=self._store.job_times(),
@@ -93,7 +97,7 @@ class HealthCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot()
-        yield from _model_families(snap.checks, self._clock())
+        yield from _model_families(snap.checks, snap.moves, self._clock())
         deliveries = GaugeMetricFamily(
             "mlops_bot_deliveries", "Deliveries and jobs in the store, by status.", labels=["status"]
         )
@@ -121,10 +125,23 @@ class HealthCollector(Collector):
         yield longest
 
 
-def _model_families(checks: dict[tuple[str, str], CheckRecord], now: float) -> Iterator[Metric]:
+def _champion(record: CheckRecord | None, move: ChampionMove | None) -> tuple[str, float | None]:
+    """The champion's version and when it was promoted: the newer of the last check's view and the last move."""
+    checked = parse_time(record.checked_at) if record is not None else None
+    if move is not None and (record is None or checked is None or move.moved_at >= checked.timestamp()):
+        return move.version, move.moved_at
+    if record is None:
+        return "", None
+    promoted = parse_time(record.promoted_at)
+    return record.champion_version, promoted.timestamp() if promoted else None
+
+
+def _model_families(
+    checks: dict[tuple[str, str], CheckRecord], moves: dict[tuple[str, str], ChampionMove], now: float
+) -> Iterator[Metric]:
     version = GaugeMetricFamily(
         "mlops_bot_model_champion_version",
-        "The champion's version number, as the newest check found it.",
+        "The champion's version number: the newest promotion or rollback, or the newest check if later.",
         labels=MODEL_LABELS,
     )
     since = GaugeMetricFamily(
@@ -160,12 +177,16 @@ def _model_families(checks: dict[tuple[str, str], CheckRecord], now: float) -> I
         "When the newest check ran (Unix time).",
         labels=MODEL_LABELS,
     )
-    for (repository, model), record in sorted(checks.items()):
+    for repository, model in sorted({*checks, *moves}):
         labels = [repository, model]
-        if record.champion_version.isdigit():
-            version.add_metric(labels, float(record.champion_version))
-        if promoted := parse_time(record.promoted_at):
-            since.add_metric(labels, max(0.0, now - promoted.timestamp()))
+        champion, promoted_at = _champion(checks.get((repository, model)), moves.get((repository, model)))
+        if champion.isdigit():
+            version.add_metric(labels, float(champion))
+        if promoted_at is not None:
+            since.add_metric(labels, max(0.0, now - promoted_at))
+        record = checks.get((repository, model))
+        if record is None:
+            continue  # promoted, never checked yet: only the champion is known
         if record.drift_share is not None:
             drift.add_metric(labels, record.drift_share)
         for metric, value in sorted(record.performance.items()):

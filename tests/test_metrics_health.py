@@ -65,3 +65,28 @@ def test_the_newest_check_of_each_model_sets_its_gauges_and_scrapes_are_cached(t
     assert ("mlops_bot_model_drift_share", labels) not in after  # the newest check did not judge drift
     assert after[("mlops_bot_model_retrain_pr_open", labels)] == 0
     store.close()
+
+
+def test_the_champion_is_the_newer_of_the_last_move_and_the_last_check(tmp_path: Path) -> None:
+    from bot.adapters.store import ChampionMove
+
+    clock = ManualClock(1_736_500_000.0)  # 2025-01-10T09:06:40Z
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}", clock=clock)
+    metrics = Metrics()
+    metrics.watch_health(HealthCollector(store, ttl=0, clock=clock))
+    labels = (("model", "churn"), ("repository", "acme/churn"))
+    version, since = "mlops_bot_model_champion_version", "mlops_bot_model_seconds_since_promotion"
+    store.record_champion_move(ChampionMove("acme/churn", "churn", "4", "r4", "promote", clock() - 100))
+    got = _samples(metrics)  # promoted, never checked: the champion alone is known
+    assert got[(version, labels)] == 4 and got[(since, labels)] == 100
+    assert ("mlops_bot_model_retrain_pr_open", labels) not in got
+    check = CheckRecord(
+        model="churn", check_id="a", checked_at="2025-01-10T09:05:30Z", champion_version="5",
+        promoted_at="2025-01-10T09:04:00Z",
+    )  # fmt: skip
+    store.record_check("acme/churn", check)  # a later check saw v5 (someone moved the alias by hand)
+    got = _samples(metrics)
+    assert got[(version, labels)] == 5 and got[(since, labels)] == 160
+    store.record_champion_move(ChampionMove("acme/churn", "churn", "3", "r3", "rollback", clock()))
+    assert _samples(metrics)[(version, labels)] == 3  # a rollback after that check: at once
+    store.close()

@@ -24,6 +24,7 @@ from bot.core.markdown import escape_md
 from bot.core.markers import reply_marker
 from bot.core.models import RunRecord
 from bot.core.tags import RunTags, VersionTags
+from bot.jobs.champions import record_champion_move
 from bot.jobs.common import JobEnv, ci_url
 from bot.jobs.spans import timed_builder, timed_env
 from bot.jobs.train_evaluation import promotion_comparison
@@ -311,6 +312,7 @@ def _promote_locked(
         registry.set_alias(spec.name, config.aliases.previous, previous.version)
     registry.set_alias(spec.name, config.aliases.champion, version.version)
     registry.set_version_tag(spec.name, version.version, VersionTags.PROMOTED_AT, now_iso())
+    record_champion_move(env, spec.name, version.version, run.run_id, "promote")  # /metrics shows it now
     env.gh.set_deployment_status(
         deployment_id,
         "success",

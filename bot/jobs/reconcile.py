@@ -15,6 +15,7 @@ from bot.core.config import ModelSpec
 from bot.core.lockfile import output_hash
 from bot.core.markers import reply_marker
 from bot.core.plans import ReconcileCorrection, render_reconcile_plan
+from bot.jobs.champions import record_champion_move
 from bot.jobs.common import JobEnv
 from bot.jobs.promote import TAG_OUTPUT_HASH
 
@@ -70,6 +71,7 @@ def reconcile(env: JobEnv, spec: ModelSpec, *, dry_run: bool = False) -> Reconci
         return _planned(env, spec, actual, wanted, desired, existing.number if existing else None)
     if config.reconcile == "correct" and desired_version is not None:
         registry.set_alias(spec.name, config.aliases.champion, desired_version.version)
+        record_champion_move(env, spec.name, desired_version.version, desired_version.run_id, "reconcile")
         if champion is not None:
             registry.set_alias(spec.name, config.aliases.previous, champion.version)
         body = replies.reconcile_corrected(spec.name, actual, wanted, desired)

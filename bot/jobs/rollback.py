@@ -12,6 +12,7 @@ from bot.core import keys, replies
 from bot.core.models import ModelVersion
 from bot.core.plans import plan_rollback, render_rollback_plan
 from bot.core.tags import VersionTags
+from bot.jobs.champions import record_champion_move
 from bot.jobs.common import JobEnv
 from bot.jobs.promote import (
     TAG_GIT_SHA,
@@ -103,6 +104,7 @@ def rollback(
         registry.set_alias(model, aliases.previous, plan.champion_version)
         registry.set_alias(model, aliases.champion, plan.target_version)
         registry.set_version_tag(model, plan.target_version, VersionTags.PROMOTED_AT, now_iso())
+        record_champion_move(env, model, plan.target_version, plan.target_run_id, "rollback")
         env.gh.set_deployment_status(
             deployment_id, "success", description=f"{model} rolled back to v{plan.target_version}"
         )

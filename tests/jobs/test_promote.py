@@ -258,3 +258,49 @@ def test_reconcile_detects_a_hand_moved_alias(world_factory, model_file: Path, m
     # Running it again leaves one issue.
     reconcile(w.env(), spec)
     assert len([i for i in w.standin.issues(w.repo) if "Reconcile" in i.title]) == 1
+
+
+def test_metrics_show_the_new_champion_at_once_after_a_promotion_and_a_rollback(  # type: ignore[no-untyped-def]
+    world_factory, model_file: Path
+) -> None:
+    """The champion gauges come from what the promotion and the rollback recorded in the store, not from
+    the newest scheduled check (which here still names the old champion, promoted long ago)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from bot.adapters.store import Store
+    from bot.core.monitoring.history import CheckRecord
+    from bot.metrics import Metrics
+    from bot.metrics_health import HealthCollector
+
+    w = world_factory("gauged")
+    w.run(model_file, 0.95, "g1")
+    w.promote("g1")
+    store = Store(w.settings.database_url)
+    check = CheckRecord(
+        model=w.model, check_id="old", checked_at="2020-01-01T00:00:00Z", champion_version="1",
+        promoted_at="2020-01-01T00:00:00Z",
+    )  # fmt: skip
+    store.record_check(w.repo, check)
+    metrics = Metrics()
+    metrics.watch_health(HealthCollector(store, ttl=0))
+    labels = (("model", w.model), ("repository", w.repo))
+
+    def gauges() -> tuple[float, float]:
+        found = {
+            s.name: s.value
+            for family in text_string_to_metric_families(metrics.render().decode())
+            for s in family.samples
+            if tuple(sorted(s.labels.items())) == labels
+        }
+        return found["mlops_bot_model_champion_version"], found["mlops_bot_model_seconds_since_promotion"]
+
+    w.run(model_file, 0.96, "g2")
+    [promoted] = w.promote("g2")
+    assert promoted.status == "promoted" and promoted.version == "2"
+    version, since = gauges()
+    assert version == 2 and since < 120  # not v1, promoted in 2020, as the check says
+    back = rollback(w.env(), model=w.model, to=None, reply_to=None)
+    assert back.status == "rolled-back" and back.version == "1"
+    version, since = gauges()
+    assert version == 1 and since < 120
+    store.close()
