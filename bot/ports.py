@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from bot.core.environments import Protection
 from bot.core.jobs import Step
 from bot.core.models import CommentRef, CommitFacts, IssueRef, ModelVersion, PullFacts, PullRef, RunRecord
 from bot.core.permissions import Permission
@@ -76,6 +77,10 @@ class RepoGitHub(Protocol):
     def set_deployment_status(
         self, deployment_id: int, state: str, *, description: str = "", log_url: str = ""
     ) -> None: ...
+
+    def environment_protection(self, name: str) -> Protection:
+        """The protection rules of environment `name` (`GET /repos/{o}/{r}/environments/{name}`): required
+        reviewers and wait timer; an environment GitHub does not have is unprotected (`exists` False)."""
 
     def upsert_issue(
         self, marker: str, title: str, body: str, labels: list[str], *, reopen: bool = True

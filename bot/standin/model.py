@@ -171,6 +171,12 @@ class Environment:
     name: str
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
+    # Protection rules (PUT /repos/{o}/{r}/environments/{name}); each rule gets its own id, as GitHub's do.
+    wait_timer: int = 0  # minutes
+    wait_timer_rule_id: int = 0
+    reviewers: list[str] = field(default_factory=list)  # user logins (the stand-in serves no teams)
+    reviewers_rule_id: int = 0
+    prevent_self_review: bool = False
 
 
 @dataclass

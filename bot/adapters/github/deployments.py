@@ -1,4 +1,5 @@
-"""Deployments: one per key, found in the environment's deployments before one is created."""
+"""Deployments: one per key, found in the environment's deployments before one is created; and the protection
+rules of an environment, which the local executor honours before it deploys there."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from bot.adapters.github.base import RepoBase
 from bot.adapters.github.errors import MAX_DEPLOYMENT_DESCRIPTION
+from bot.core.environments import Protection
 
 
 class Deployments(RepoBase):
@@ -42,3 +44,28 @@ class Deployments(RepoBase):
             deployment.create_status(state, **options)
 
         self._call(f"setting deployment {deployment_id} to {state}", create)
+
+    def environment_protection(self, name: str) -> Protection:
+        from github import UnknownObjectException
+
+        def read() -> Protection:
+            try:  # the lazy repository's environment is read at its first attribute
+                rules = list(self.repo.get_environment(name).protection_rules or [])
+            except UnknownObjectException:  # GitHub makes an environment on its first Deployment: none yet
+                return Protection(exists=False)
+            users: list[str] = []
+            teams: list[str] = []
+            wait = 0
+            for rule in rules:
+                if rule.type == "wait_timer":
+                    wait = max(wait, int(rule.wait_timer or 0))
+                elif rule.type == "required_reviewers":
+                    for entry in rule.reviewers or []:
+                        who: Any = entry.reviewer  # a NamedUser or a Team, as `type` says
+                        if entry.type == "Team":
+                            teams.append(str(who.slug))
+                        else:
+                            users.append(str(who.login))
+            return Protection(reviewers=tuple(users), teams=tuple(teams), wait_minutes=wait)
+
+        return self._call(f"reading environment {name}", read)

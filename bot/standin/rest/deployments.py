@@ -116,20 +116,61 @@ def create_deployment_status(call: Call) -> Reply:
 @op("repos/get-environment")
 def get_environment(call: Call) -> Reply:
     repo = call.repo()
-    env = repo.environments.get(call.params["environment_name"])
+    env = _environment(repo, call.params["environment_name"])
     if env is None:
         raise StandInError(404, "Not Found")
-    return Reply(200, shapes.environment(call.standin.urls, repo.full_name, env))
+    return Reply(200, shapes.environment(call.standin.urls, repo.full_name, env, call.standin.users))
+
+
+def _environment(repo: Repo, name: str) -> Environment | None:
+    """GitHub's environment names are not case sensitive."""
+    return next((e for n, e in repo.environments.items() if n.lower() == name.lower()), None)
+
+
+MAX_REVIEWERS = 6  # "You can list up to six users or teams as reviewers."
+MAX_WAIT_TIMER = 43_200  # minutes: "an integer between 0 and 43,200 (30 days)"
 
 
 @op("repos/create-or-update-environment")
 def put_environment(call: Call) -> Reply:
+    s = call.standin
     repo = call.repo()
     call.require(repo, "admin")
     name = call.params["environment_name"]
-    env = repo.environments.get(name)
+    body = call.body if isinstance(call.body, dict) else {}
+    reviewers = _reviewers(call, repo, body.get("reviewers"))
+    wait = body.get("wait_timer")
+    if wait is not None and not 0 <= int(wait) <= MAX_WAIT_TIMER:
+        raise StandInError(422, f"wait_timer must be an integer between 0 and {MAX_WAIT_TIMER}")
+    env = _environment(repo, name)
     if env is None:
-        env = Environment(call.standin.ids(), name)
+        env = Environment(s.ids(), name)
         repo.environments[name] = env
+    # A PUT states the environment's rules whole: what the body leaves out is no longer a rule.
+    env.wait_timer = int(wait or 0)
+    env.wait_timer_rule_id = env.wait_timer_rule_id or s.ids()
+    env.reviewers = reviewers or []
+    env.reviewers_rule_id = env.reviewers_rule_id or s.ids()
+    env.prevent_self_review = bool(body.get("prevent_self_review") or False)
     env.updated_at = iso_now()
-    return Reply(200, shapes.environment(call.standin.urls, repo.full_name, env))
+    return Reply(200, shapes.environment(s.urls, repo.full_name, env, s.users))
+
+
+def _reviewers(call: Call, repo: Repo, given: Any) -> list[str] | None:
+    """The logins of `reviewers: [{type, id}]`; None when the body names none."""
+    if given is None:
+        return None
+    if len(given) > MAX_REVIEWERS:
+        raise StandInError(422, f"You can list up to {MAX_REVIEWERS} users or teams as reviewers.")
+    by_id = {u.id: u.login for u in call.standin.users.values()}
+    logins = []
+    for entry in given:
+        if entry.get("type") == "Team":
+            raise StandInError(422, "the stand-in serves no teams; list users as reviewers")
+        login = by_id.get(int(entry.get("id", 0)))
+        if login is None:
+            raise StandInError(422, f"Reviewer {entry.get('id')} is not a user")
+        if call.standin.role(repo, login) == "none":  # "The reviewers must have at least read access"
+            raise StandInError(422, f"{login} has no access to {repo.full_name}, so cannot review")
+        logins.append(login)
+    return logins

@@ -53,7 +53,34 @@ def deployment_status(
     }
 
 
-def environment(urls: Urls, full_name: str, env: Environment) -> dict[str, Any]:
+def protection_rules(urls: Urls, env: Environment, users: dict[str, User]) -> list[dict[str, Any]]:
+    """The environment's `protection_rules` as GitHub lists them: one object per rule type."""
+    rules: list[dict[str, Any]] = []
+    if env.wait_timer:
+        rules.append(
+            {
+                "id": env.wait_timer_rule_id,
+                "node_id": node_id("Gate", env.wait_timer_rule_id),
+                "type": "wait_timer",
+                "wait_timer": env.wait_timer,
+            }
+        )
+    if env.reviewers:
+        rules.append(
+            {
+                "id": env.reviewers_rule_id,
+                "node_id": node_id("Gate", env.reviewers_rule_id),
+                "type": "required_reviewers",
+                "prevent_self_review": env.prevent_self_review,
+                "reviewers": [
+                    {"type": "User", "reviewer": user(urls, users[login])} for login in env.reviewers
+                ],
+            }
+        )
+    return rules
+
+
+def environment(urls: Urls, full_name: str, env: Environment, users: dict[str, User]) -> dict[str, Any]:
     return {
         "id": env.id,
         "node_id": node_id("Environment", env.id),
@@ -62,6 +89,6 @@ def environment(urls: Urls, full_name: str, env: Environment) -> dict[str, Any]:
         "html_url": f"{urls.html}/{full_name}/deployments/activity_log?environments_filter={env.name}",
         "created_at": env.created_at,
         "updated_at": env.updated_at,
-        "protection_rules": [],
+        "protection_rules": protection_rules(urls, env, users),
         "deployment_branch_policy": None,
     }
