@@ -84,7 +84,7 @@ def compare_on_production(
     config has no label, or no such file holds `performance.min_rows` labelled rows."""
     drift = spec.drift
     performance = drift.performance if drift is not None else None
-    if drift is None or performance is None or drift.current == "served":
+    if drift is None or performance is None:
         return None
     alias = config.aliases.champion
     champion = registry.version_by_alias(spec.name, alias)
@@ -108,12 +108,17 @@ def compare_on_production(
     except ValueError:  # a monitoring config this comparison cannot express: no table, never a failure
         return None
     with tempfile.TemporaryDirectory(prefix="mlops-bot-production-") as scratch:
-        found = _production_rows(
-            root, drift.current, performance.label, performance.min_rows, base_rev, Path(scratch)
-        )
+        if drift.served:
+            found = _served_rows(root, spec, performance.label, performance.min_rows, Path(scratch))
+        else:
+            found = _production_rows(
+                root, drift.current, performance.label, performance.min_rows, base_rev, Path(scratch)
+            )
         if found is None:
             return None
         where, shown = found
+        if drift.served:
+            on_production = on_production.model_copy(update={"data": SERVED_ROWS})
         try:
             from bot.jobs.evaluation.same_data import same_data_comparison
 
@@ -157,6 +162,40 @@ def _production_rows(
     if (root / path).is_file() and _labelled_rows(root / path, label, at_least):
         return root, path
     return None
+
+
+# Where the served rows with a label are written for the comparison, inside its scratch folder.
+SERVED_ROWS = "served-labelled.parquet"
+
+
+def _served_rows(
+    root: Path, spec: ModelSpec, label: str, at_least: int, scratch: Path
+) -> tuple[Path, str] | None:
+    """The rows the service answered in the last week (`drift.window` when it is a fixed one) whose label
+    came back, written to the scratch folder; None when fewer than `at_least` are labelled or the log cannot
+    be read (then there is no table, never a failed training). A PR's scoring is no check: it records none,
+    so `since-last-check` does not move."""
+    import datetime as dt
+
+    from bot.adapters.evidently.errors import DriftDataError
+    from bot.adapters.evidently.served import served_current
+    from bot.core.config.traffic import LastWindow
+    from bot.core.monitoring.served import FIRST_WINDOW
+
+    drift = spec.drift
+    assert drift is not None
+    window = drift.window if isinstance(drift.window, LastWindow) else FIRST_WINDOW
+    try:
+        rows, facts = served_current(
+            drift.traffic, window, root=root, model=spec.name, now=dt.datetime.now(dt.UTC), label=label
+        )
+    except DriftDataError:
+        return None
+    labelled = rows[rows[label].notna()].reset_index(drop=True)
+    if len(labelled) < at_least:
+        return None
+    labelled.to_parquet(scratch / SERVED_ROWS, index=False)
+    return scratch, f"served traffic, {facts.window}"
 
 
 def _labelled_rows(path: Path, label: str, at_least: int) -> bool:

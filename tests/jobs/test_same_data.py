@@ -400,3 +400,74 @@ models:
     assert comparison is not None and comparison.ok, comparison
     assert (comparison.data, comparison.rows) == (f"data/production.csv at {sha[:12]}", 300)
     assert without_base is None  # the checkout's rows carry no label
+
+
+def test_a_retrain_pr_on_served_traffic_scores_both_models_on_the_labels_that_came_back(
+    world: World, tmp_path: Path
+) -> None:
+    """`drift.current: served`: the rows are what the service logged in the last week, and only those whose
+    label came back through /feedback are scored (the unlabelled ones are not guessed)."""
+    import datetime as dt
+
+    from bot.adapters.traffic_log import TrafficLog, write_labels
+    from bot.jobs.train_evaluation import compare_on_production
+
+    production = _rows(5, 500)
+    production["churned"] = 1 - production["churned"]
+    retrained = LogisticRegression().fit(production[FEATURES], production["churned"])
+    uri = _log(world.registry, tmp_path, "retrained-served", retrained, production)
+    [run] = [r for r in world.registry.find_runs(MODEL, {}) if r.model_uri == uri]
+    location = tmp_path / "traffic"
+    ids = [f"r{i}" for i in range(len(production))]
+    now = dt.datetime.now(dt.UTC)
+    log = TrafficLog(str(location), model_version="1", clock=(now - dt.timedelta(hours=2)).timestamp)
+    log.record(production[FEATURES], [0] * len(ids), ids)
+    log.close()
+    labelled = production.iloc[:350]
+    write_labels(
+        str(location),
+        ids[:350],
+        labelled["churned"].tolist(),
+        received_at=(now - dt.timedelta(hours=1)).timestamp(),
+    )
+    config = load_config(
+        f"""
+models:
+  - name: {MODEL}
+    stage: train
+    output: model.pkl
+    drift:
+      current: served
+      window: since-last-check
+      traffic: {{location: "{location.as_uri()}"}}
+      reference: data/train.csv
+      performance: {{label: churned, metrics: [{{name: accuracy, tolerance: 0.05}}]}}
+"""
+    )
+    spec = config.model(MODEL)
+    assert spec is not None
+
+    comparison = compare_on_production(world.root, spec, config, world.registry, run)
+
+    assert comparison is not None and comparison.ok, comparison
+    assert (comparison.data, comparison.rows) == ("served traffic, last 7d", 350)
+    [accuracy] = comparison.metrics
+    assert accuracy.champion < 0.3 and accuracy.candidate > 0.7 and accuracy.verdict == "better"
+    assert not (location / "checks").exists(), "scoring a PR is no check: since-last-check does not move"
+    empty = tmp_path / "no-traffic"
+    unlabelled = load_config(
+        f"""
+models:
+  - name: {MODEL}
+    stage: train
+    output: model.pkl
+    drift:
+      current: served
+      traffic: {{location: "{empty.as_uri()}"}}
+      reference: data/train.csv
+      performance: {{label: churned, metrics: [{{name: accuracy}}]}}
+"""
+    )
+    nothing = unlabelled.model(MODEL)
+    assert nothing is not None
+    assert compare_on_production(world.root, nothing, unlabelled, world.registry, run) is None  # no traffic
