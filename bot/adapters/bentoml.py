@@ -49,6 +49,17 @@ NO_DOCKER_NOTE = "not containerized: no Docker daemon"
 
 
 @dataclass(frozen=True)
+class CanaryModel:
+    """The candidate a canary service serves beside the champion (`/promote --canary`)."""
+
+    version: str
+    model_uri: str
+    share: float  # of requests, in (0, 1)
+    git_sha: str = ""
+    shadow: bool = True  # score every request with both models and log both (the comparison's rows)
+
+
+@dataclass(frozen=True)
 class BentoResult:
     tag: str  # the bento, e.g. "breast-cancer:abc123"
     export_path: str  # the .bento archive to upload as a CI artifact (model included)
@@ -124,8 +135,11 @@ def render_sources(
     features: list[str] | None,
     packages: list[str],
     traffic: Mapping[str, Any] | None = None,
+    canary: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write service.py and bentofile.yaml into `dest` from templates/bento, and the traffic log beside them."""
+    """Write service.py and bentofile.yaml into `dest` from templates/bento, and the traffic log and the canary
+    router beside them. `canary`: the candidate served beside the model (tag, features, info, share, salt,
+    shadow), see `canary_values`."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(
@@ -141,6 +155,8 @@ def render_sources(
         "mlflow_version": version,
         "git_sha": git_sha,
     }
+    if canary is not None:
+        labels["canary_version"] = canary["info"]["mlflow_version"]
     values = {
         "model_name": model_name,
         "version": version,
@@ -153,12 +169,34 @@ def render_sources(
         "labels": labels,
         "packages": packages,
         "traffic": {**DEFAULT_TRAFFIC, **(traffic or {})},
+        "canary": dict(canary) if canary is not None else None,
         "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
     }
     dest.mkdir(parents=True, exist_ok=True)
     for template, target in (("service.py.j2", "service.py"), ("bentofile.yaml.j2", "bentofile.yaml")):
         (dest / target).write_text(env.get_template(template).render(**values))
-    shutil.copyfile(Path(__file__).with_name("traffic_log.py"), dest / "traffic_log.py")
+    for module in ("traffic_log.py", "canary_routing.py"):
+        shutil.copyfile(Path(__file__).with_name(module), dest / module)
+
+
+def canary_values(
+    model_name: str, canary: CanaryModel, imported: Mapping[str, Any], *, champion_version: str
+) -> dict[str, Any]:
+    """What the service template takes about the candidate. The routing salt names both versions, so a new
+    canary (or a new champion) reshuffles which keys reach the candidate."""
+    return {
+        "tag": imported["tag"],
+        "features": imported["features"],
+        "info": {
+            "mlflow_model": model_name,
+            "mlflow_version": canary.version,
+            "git_sha": canary.git_sha,
+            "model_uri": canary.model_uri,
+        },
+        "share": canary.share,
+        "salt": f"{model_name}:{champion_version}:{canary.version}",
+        "shadow": canary.shadow,
+    }
 
 
 def bentoml_env(bentoml_home: Path | None, tracking_uri: str | None = None) -> dict[str, str]:
@@ -186,10 +224,13 @@ def build_service(
     out_dir: Path,
     bentoml_home: Path | None = None,
     traffic: Mapping[str, Any] | None = None,
+    canary: CanaryModel | None = None,
 ) -> BentoResult:
     """Import the model version into the BentoML store, build a service for it, export it to
-    `out_dir/<bento name>-<version>.bento`, and containerize it when Docker is available. The service
-    records its traffic as `traffic` says (`drift.traffic`: location, queue_rows, batch_rows, flush_seconds)."""
+    `out_dir/<bento name>-<version>.bento` (`-canary-<candidate>` with a canary), and containerize it when
+    Docker is available. The service records its traffic as `traffic` says (`drift.traffic`: location,
+    queue_rows, batch_rows, flush_seconds). With `canary`, the candidate is served beside it in the same
+    service and answers its share of the requests."""
     started = time.perf_counter()
     env = bentoml_env(bentoml_home, tracking_uri)
     imported = _import_model(
@@ -198,6 +239,19 @@ def build_service(
         model_uri=model_uri,
         labels={"mlflow_model": model_name, "mlflow_version": version, "git_sha": git_sha},
     )
+    candidate = None
+    if canary is not None:
+        candidate_import = _import_model(
+            env,
+            name=bento_name(model_name),
+            model_uri=canary.model_uri,
+            labels={"mlflow_model": model_name, "mlflow_version": canary.version, "git_sha": canary.git_sha},
+        )
+        candidate = canary_values(model_name, canary, candidate_import, champion_version=version)
+        imported = {
+            **imported,
+            "requirements": [*imported["requirements"], *candidate_import["requirements"]],
+        }
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mlops-bot-bento-") as ctx:
         build_ctx = Path(ctx)
@@ -211,6 +265,7 @@ def build_service(
             features=imported["features"],
             packages=pinned_packages([*imported["requirements"], *traffic_packages(traffic)]),
             traffic=traffic,
+            canary=candidate,
         )
         # The bento's version is named here, not read back from the build's output: BentoML prints its tag
         # through Rich, which turns `:m:` (a model named "m") or `:fire:` into an emoji.
@@ -221,7 +276,8 @@ def build_service(
             cwd=build_ctx,
             step="bentoml build",
         )
-    export_path = out_dir / f"{bento_name(model_name)}-{version}.bento"
+    suffix = f"-canary-{canary.version}" if canary is not None else ""
+    export_path = out_dir / f"{bento_name(model_name)}-{version}{suffix}.bento"
     export_path.unlink(missing_ok=True)
     _run([_bentoml(), "export", tag, str(export_path)], env=env, cwd=out_dir, step="bentoml export")
     containerized, note = _containerize(tag, env)

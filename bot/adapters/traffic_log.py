@@ -2,6 +2,11 @@
 id, written in batches as Parquet under `<location>/predictions/date=YYYY-MM-DD/version=V/`; the labels that
 come back under `<location>/labels/`.
 
+A canary service (two models in one service) writes the answered rows the same way, each under the version
+that answered it, and what the other model would have answered on the same rows under
+`<location>/shadow/date=YYYY-MM-DD/version=V/` (column `answered` false): the monitoring check reads only
+`predictions/`, the canary's comparison pairs both folders by request id.
+
 This file is copied verbatim into every bento the bot builds (as `traffic_log.py` beside `service.py`), so it
 imports nothing from `bot` and only the standard library at import time; pyarrow, pandas and fsspec are
 imported where they are used. The bot reads the same layout back (`bot.adapters.evidently.served`).
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 PREDICTIONS = "predictions"
+SHADOW = "shadow"
 LABELS = "labels"
 # Columns the log adds beside the model's own input columns (an input named like one is stored as `input.<name>`).
 REQUEST_ID = "request_id"
@@ -32,7 +38,8 @@ SERVED_AT = "served_at"
 MODEL_VERSION = "model_version"
 PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
-META_COLUMNS = (REQUEST_ID, SERVED_AT, MODEL_VERSION, PREDICTION)
+ANSWERED = "answered"  # true: this model's prediction was the answer; false: a shadow's, logged beside it
+META_COLUMNS = (REQUEST_ID, SERVED_AT, MODEL_VERSION, PREDICTION, ANSWERED)
 INPUT_PREFIX = "input."
 LABEL = "label"
 RECEIVED_AT = "received_at"
@@ -40,7 +47,8 @@ RECEIVED_AT = "received_at"
 log = logging.getLogger("mlops_bot.traffic_log")
 
 Probabilities = Callable[[Any], tuple[list[Any], Any] | None]  # frame -> (classes, n x k array) | None
-OnDrop = Callable[[int, str], None]  # (rows, reason: "queue-full" | "write-error")
+OnDrop = Callable[[int, str], None]  # (rows, reason: "queue-full" | "write-error" | "shadow-error")
+DROP_REASONS = ("queue-full", "write-error", "shadow-error")
 
 
 def partition(kind: str, day: str, version: str) -> str:
@@ -77,12 +85,36 @@ def write_parquet(fs: Any, folder: str, table: Any) -> str:
     return target
 
 
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model whose rows the log writes: its version (the partition), its class probabilities, and, for a
+    shadow, how it predicts. Both run in the writer thread, never on the request path."""
+
+    version: str
+    probabilities: Probabilities | None = None
+    predict: Callable[[Any], Sequence[Any]] | None = None
+
+
 @dataclass
 class _Entry:
     served_at: float
     request_ids: list[str]
     frame: Any  # the model's input, a pandas DataFrame
     predictions: list[Any]
+    model: LoggedModel  # the model that answered
+    shadow: LoggedModel | None = None  # the model scored on the same rows after the answer
+
+
+@dataclass
+class _Piece:
+    """Rows of one model in one entry, as they are written."""
+
+    served_at: float
+    request_ids: list[str]
+    frame: Any
+    predictions: list[Any]
+    model: LoggedModel
+    answered: bool
 
 
 class TrafficLog:
@@ -106,8 +138,9 @@ class TrafficLog:
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
         self.dropped = 0
-        self.written = 0
-        self._probabilities = probabilities
+        self.written = 0  # answered rows written
+        self.shadow_written = 0  # shadow rows written
+        self.model = LoggedModel(model_version, probabilities)
         self._on_drop = on_drop
         self._clock = clock
         self._entries: list[_Entry] = []
@@ -130,11 +163,23 @@ class TrafficLog:
         except Exception:  # an unreachable bucket at start is retried at the first write
             log.exception("traffic log: %s is not usable yet", self.location)
 
-    def record(self, frame: Any, predictions: Sequence[Any], request_ids: Sequence[str]) -> None:
-        """Queue one request's rows; beyond `queue_rows` waiting rows they are dropped and counted."""
+    def record(
+        self,
+        frame: Any,
+        predictions: Sequence[Any],
+        request_ids: Sequence[str],
+        *,
+        answered_by: LoggedModel | None = None,
+        shadow: LoggedModel | None = None,
+    ) -> None:
+        """Queue one request's rows, answered by `answered_by` (default: the log's model); `shadow`, when
+        given, is scored on the same rows by the writer and logged beside them. Beyond `queue_rows` waiting
+        rows they are dropped and counted."""
         rows = len(request_ids)
         try:
-            entry = _Entry(self._clock(), list(request_ids), frame, list(predictions))
+            entry = _Entry(
+                self._clock(), list(request_ids), frame, list(predictions), answered_by or self.model, shadow
+            )
             with self._wake:
                 full = self._closing or self._pending + rows > self.queue_rows
                 if not full:
@@ -184,55 +229,87 @@ class TrafficLog:
         try:
             if self._fs is None:
                 self._fs, self._root = filesystem(self.location)
-            for day, table in self._tables(entries):
-                write_parquet(
-                    self._fs, f"{self._root}/{partition(PREDICTIONS, day, self.model_version)}", table
-                )
+            pieces = [
+                _Piece(e.served_at, e.request_ids, e.frame, e.predictions, e.model, True) for e in entries
+            ]
+            for (day, kind, version), table in self._tables(pieces):
+                write_parquet(self._fs, f"{self._root}/{partition(kind, day, version)}", table)
             self.written += rows
         except Exception:  # a full disk or an unreachable bucket costs these rows, never the service
             log.exception("traffic log: could not write %d row(s) to %s", rows, self.location)
             self._drop(rows, "write-error")
+            return
+        self._write_shadows([e for e in entries if e.shadow is not None])
 
-    def _tables(self, entries: list[_Entry]) -> list[tuple[str, Any]]:
-        """One Arrow table per UTC day of the entries (a batch can straddle midnight)."""
+    def _write_shadows(self, entries: list[_Entry]) -> None:
+        """What the other model answers on the same rows, scored here, after the answer went out."""
+        pieces, failed = [], 0
+        for e in entries:
+            assert e.shadow is not None and e.shadow.predict is not None
+            try:
+                predicted = list(e.shadow.predict(e.frame))
+            except Exception:  # a shadow that cannot score costs its rows, never the answered ones
+                log.exception("traffic log: shadow version %s could not score", e.shadow.version)
+                failed += len(e.request_ids)
+                continue
+            pieces.append(_Piece(e.served_at, e.request_ids, e.frame, predicted, e.shadow, False))
+        if failed:
+            self._drop(failed, "shadow-error")
+        if not pieces:
+            return
+        rows = sum(len(p.request_ids) for p in pieces)
+        try:
+            for (day, kind, version), table in self._tables(pieces):
+                write_parquet(self._fs, f"{self._root}/{partition(kind, day, version)}", table)
+            self.shadow_written += rows
+        except Exception:
+            log.exception("traffic log: could not write %d shadow row(s) to %s", rows, self.location)
+            self._drop(rows, "write-error")
+
+    def _tables(self, pieces: list[_Piece]) -> list[tuple[tuple[str, str, str], Any]]:
+        """One Arrow table per UTC day, folder and model version of the pieces (a batch can straddle midnight,
+        and a canary's holds two versions)."""
         import pandas as pd
         import pyarrow as pa
 
-        by_day: dict[str, list[_Entry]] = {}
-        for e in entries:
-            day = dt.datetime.fromtimestamp(e.served_at, dt.UTC).strftime("%Y-%m-%d")
-            by_day.setdefault(day, []).append(e)
+        groups: dict[tuple[str, str, str], list[_Piece]] = {}
+        for p in pieces:
+            day = dt.datetime.fromtimestamp(p.served_at, dt.UTC).strftime("%Y-%m-%d")
+            groups.setdefault((day, PREDICTIONS if p.answered else SHADOW, p.model.version), []).append(p)
         tables = []
-        for day, group in by_day.items():
-            raw = pd.concat([e.frame for e in group], ignore_index=True)
+        for key, group in groups.items():
+            raw = pd.concat([p.frame for p in group], ignore_index=True)
             inputs = raw.rename(columns=lambda c: f"{INPUT_PREFIX}{c}" if c in META_COLUMNS else str(c))
-            served = [dt.datetime.fromtimestamp(e.served_at, dt.UTC) for e in group for _ in e.request_ids]
+            served = [dt.datetime.fromtimestamp(p.served_at, dt.UTC) for p in group for _ in p.request_ids]
             meta = pd.DataFrame(
                 {
-                    REQUEST_ID: [r for e in group for r in e.request_ids],
+                    REQUEST_ID: [r for p in group for r in p.request_ids],
                     SERVED_AT: pd.to_datetime(served, utc=True),
-                    MODEL_VERSION: self.model_version,
-                    PREDICTION: _column([p for e in group for p in e.predictions]),
+                    MODEL_VERSION: group[0].model.version,
+                    PREDICTION: _column([v for p in group for v in p.predictions]),
+                    ANSWERED: group[0].answered,
                 }
             )
-            frame = pd.concat([meta, inputs, self._probability_columns(raw)], axis=1)
-            tables.append((day, pa.Table.from_pandas(frame, preserve_index=False)))
+            probabilities = _probability_columns(group[0].model.probabilities, raw)
+            frame = pd.concat([meta, inputs, probabilities], axis=1)
+            tables.append((key, pa.Table.from_pandas(frame, preserve_index=False)))
         return tables
 
-    def _probability_columns(self, inputs: Any) -> Any:
-        import pandas as pd
 
-        if self._probabilities is None:
-            return pd.DataFrame(index=inputs.index)
-        try:
-            answer = self._probabilities(inputs)
-        except Exception:  # probabilities are extra: the rows are still logged without them
-            log.exception("traffic log: predict_proba failed")
-            answer = None
-        if answer is None:
-            return pd.DataFrame(index=inputs.index)
-        classes, values = answer
-        return pd.DataFrame(values, columns=[f"{PROBA_PREFIX}{c}" for c in classes], index=inputs.index)
+def _probability_columns(probabilities: Probabilities | None, inputs: Any) -> Any:
+    import pandas as pd
+
+    if probabilities is None:
+        return pd.DataFrame(index=inputs.index)
+    try:
+        answer = probabilities(inputs)
+    except Exception:  # probabilities are extra: the rows are still logged without them
+        log.exception("traffic log: predict_proba failed")
+        answer = None
+    if answer is None:
+        return pd.DataFrame(index=inputs.index)
+    classes, values = answer
+    return pd.DataFrame(values, columns=[f"{PROBA_PREFIX}{c}" for c in classes], index=inputs.index)
 
 
 def _column(values: list[Any]) -> list[Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.adapters.traffic_log import TrafficLog, new_request_ids, write_labels
+from bot.adapters.traffic_log import LoggedModel, TrafficLog, new_request_ids, write_labels
 
 DAY = 1_796_256_000.0  # 2026-12-03 00:00 UTC
 
@@ -46,6 +46,54 @@ def test_rows_land_as_parquet_partitioned_by_date_and_version(tmp_path: Path) ->
     assert list(first["proba_1"]) == [0.1, 0.1]
     assert str(first["served_at"].iloc[0]) == "2026-12-03 00:00:10+00:00"
     assert log.written == 3 and log.dropped == 0
+
+
+def test_a_canary_logs_each_answer_under_its_version_and_the_shadow_beside_it(tmp_path: Path) -> None:
+    """Two models in one service: the answered rows under the version that answered (`predictions/`), the other
+    model's prediction on the same rows under `shadow/`, each with its own probabilities, paired by request id."""
+    champion = LoggedModel(
+        "3", probabilities=lambda f: ([0, 1], [[0.8, 0.2]] * len(f)), predict=lambda f: [0] * len(f)
+    )
+    canary = LoggedModel(
+        "4", probabilities=lambda f: ([0, 1], [[0.3, 0.7]] * len(f)), predict=lambda f: [1] * len(f)
+    )
+    log = TrafficLog(
+        str(tmp_path), model_version="3", batch_rows=100, flush_seconds=60, clock=lambda: DAY + 5
+    )
+    frame = pd.DataFrame({"a": [1.0, 2.0]})
+    log.record(frame, [0, 0], ["c-0", "c-1"], answered_by=champion, shadow=canary)
+    log.record(frame.iloc[:1], [1], ["k"], answered_by=canary, shadow=champion)
+    log.close()
+
+    folders = sorted({f.parent.relative_to(tmp_path).as_posix() for f in parquet_files(tmp_path)})
+    assert folders == [
+        "predictions/date=2026-12-03/version=3",
+        "predictions/date=2026-12-03/version=4",
+        "shadow/date=2026-12-03/version=3",
+        "shadow/date=2026-12-03/version=4",
+    ]
+    rows = pd.concat([pd.read_parquet(f) for f in parquet_files(tmp_path)], ignore_index=True)
+    by = rows.set_index(["request_id", "model_version"])
+    assert by.loc[("c-0", "3"), "answered"] and not by.loc[("c-0", "4"), "answered"]
+    assert by.loc[("c-0", "4"), "prediction"] == 1 and by.loc[("c-0", "4"), "proba_1"] == 0.7
+    assert by.loc[("k", "4"), "answered"] and by.loc[("k", "3"), "prediction"] == 0
+    assert by.loc[("k", "3"), "proba_1"] == 0.2
+    assert log.written == 3 and log.shadow_written == 3 and log.dropped == 0
+
+
+def test_a_shadow_that_cannot_score_costs_only_its_own_rows(tmp_path: Path) -> None:
+    def broken(frame: pd.DataFrame) -> list[int]:
+        raise ValueError("the candidate wants a column the champion did not get")
+
+    drops: list[tuple[int, str]] = []
+    log = TrafficLog(
+        str(tmp_path), model_version="3", batch_rows=1, on_drop=lambda rows, why: drops.append((rows, why))
+    )
+    log.record(pd.DataFrame({"a": [1.0]}), [0], ["x"], shadow=LoggedModel("4", predict=broken))
+    log.close()
+    assert drops == [(1, "shadow-error")]
+    assert log.written == 1 and log.shadow_written == 0
+    assert [f.parts[-4] for f in parquet_files(tmp_path)] == ["predictions"]
 
 
 def test_a_full_queue_drops_and_counts_and_never_blocks(tmp_path: Path) -> None:
