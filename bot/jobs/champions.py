@@ -1,6 +1,7 @@
 """Where a promotion, rollback or reconcile correction records the champion it left: the bot's store
 (`champion_moves`), which `/metrics` reads at every scrape, so the champion gauges are right at once instead
-of after the next scheduled check. The store is the one the job's locks use (MLOPS_BOT_DATABASE_URL)."""
+of after the next scheduled check. The store is the bot's (MLOPS_BOT_DATABASE_URL), and only when one is set: a
+job on an Actions runner without one records nothing (a default would make an empty store in the checkout)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def record_champion_move(env: JobEnv, model: str, version: str, run_id: str, kin
     moved already, and the next check reports it anyway."""
     from bot.adapters.store import ChampionMove, Store
 
+    if "database_url" not in env.settings.model_fields_set:
+        return
     try:
         store = Store(env.settings.database_url)
         try:
