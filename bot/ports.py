@@ -6,13 +6,29 @@ a model version by run id), so running a job twice leaves one result.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from pathlib import Path
+from typing import IO, Any, Protocol, TypeVar
 
+from bot.core.config import DriftSpec, PerformanceSpec
+from bot.core.dvc import Remote, ReproResult, StageFiles
 from bot.core.environments import Protection
 from bot.core.jobs import Step
-from bot.core.models import CommentRef, CommitFacts, IssueRef, ModelVersion, PullFacts, PullRef, RunRecord
+from bot.core.models import (
+    CommentRef,
+    CommitFacts,
+    DriftSummary,
+    IssueRef,
+    ModelVersion,
+    Plot,
+    PullFacts,
+    PullRef,
+    RunRecord,
+)
+from bot.core.monitoring import PerformanceFacts, QualityFacts
+from bot.core.monitoring.served import ServedFacts
 from bot.core.permissions import Permission
 
 
@@ -178,3 +194,112 @@ class JobRunner(Protocol):
 
     def close(self) -> None:
         """Stop what the runner keeps between jobs (a warm, pre-imported step server)."""
+
+
+class TrainingProject(Protocol):
+    """What `mlops-bot train` needs of a DVC repository checked out at `root` (bot/adapters/dvc `DvcProject`):
+    its pipeline, `dvc repro`, the remote, and what a run produced. Failures are the exceptions of
+    bot/core/dvc.py (DvcStageError with the log tail, DvcMissingDataError, DvcRemoteError, ...), each saying
+    what to do."""
+
+    root: Path
+
+    def stage(self, name: str) -> StageFiles:
+        """What dvc.yaml declares for stage `name` and its pipeline; DvcError naming the known stages."""
+
+    def producer(self, path: str) -> str | None:
+        """The stage whose outputs hold `path`."""
+
+    def top_level_metrics(self) -> tuple[str, ...]: ...
+    def default_remote(self) -> Remote | None: ...
+    def lock_text(self) -> str:
+        """dvc.lock as committed or as the last repro left it; "" when there is none."""
+
+    def has_commit(self, sha: str) -> bool:
+        """Whether the clone holds commit `sha` (a shallow clone may lack the PR's base)."""
+
+    def status(self, stage: str | None = None) -> dict[str, Any]:
+        """`dvc status` of `stage` and its upstream stages; {} when up to date."""
+
+    def pull(
+        self,
+        stage: str | None = None,
+        *,
+        rebuildable: Iterable[str] = (),
+        warn: Callable[[str], None] | None = None,
+    ) -> list[str]:
+        """Check out `stage`'s data, fetching what the cache lacks; the `rebuildable` files still missing."""
+
+    def repro(
+        self,
+        stage: str,
+        *,
+        targets: Iterable[str] = (),
+        echo: IO[str] | None = None,
+        pass_env: Iterable[str] = (),
+        extra_env: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+        requirements: Path | None = None,
+    ) -> ReproResult:
+        """`dvc repro` of `targets` (upstream included), the repository's code run apart from the bot."""
+
+    def push(self, stage: str | None = None) -> int: ...
+    def params(self, stages: Iterable[str] | None = None, rev: str | None = None) -> dict[str, Any]: ...
+    def params_diff(self, rev: str, stages: Iterable[str] | None = None) -> dict[str, dict[str, Any]]: ...
+    def metrics(self, paths: Iterable[str], rev: str | None = None) -> dict[str, float]: ...
+    def plots(self, stages: Iterable[str], *, top_level: bool, named: Iterable[str] = ()) -> list[Plot]: ...
+    def lock_hash(self) -> str: ...
+    def output_md5(self, stage: str, path: str) -> str:
+        """The md5 dvc.lock records for output `path` of `stage` (the model's identity); "" when absent."""
+
+    def input_md5s(self, stages: str | Sequence[str], extra: Iterable[str] = ()) -> dict[str, str]: ...
+    def close(self) -> None: ...
+
+
+class OpenProject(Protocol):
+    """Opens the DVC repository checked out at a folder; DvcError when it is not one."""
+
+    def __call__(self, root: Path, /) -> TrainingProject: ...
+
+
+Table = TypeVar("Table")
+Predict = Callable[[Any], Any]  # the champion: a table of inputs -> its predictions
+
+
+class DriftChecks(Protocol[Table]):
+    """What the scheduled drift check needs of its data and of Evidently (bot/adapters/evidently
+    `EvidentlyChecks`, whose tables are pandas DataFrames: the job only hands them back). A user's mistake is a
+    DriftDataError or DriftConfigError (bot/core/drift_values.py) naming the file, the column and the fix."""
+
+    def reference(self, root: Path, path: str, rev: str) -> Table:
+        """The training data at `path` as git revision `rev` had it (through DVC when it tracks it)."""
+
+    def current(
+        self, drift: DriftSpec, *, root: Path, model: str, now: dt.datetime, label: str | None
+    ) -> tuple[Table, ServedFacts | None]:
+        """The check's current data (`drift.current`, or what the service served), and what was served."""
+
+    def rows(self, table: Table) -> int: ...
+    def quality(
+        self, reference: Table, current: Table, drift: DriftSpec, *, label: str | None
+    ) -> QualityFacts: ...
+    def drift(
+        self,
+        reference: Table,
+        current: Table,
+        drift: DriftSpec,
+        *,
+        model: str,
+        out_dir: Path,
+        leave_out: Sequence[str] = (),
+    ) -> DriftSummary:
+        """Evidently's drift report of the columns both tables share but `leave_out`; writes its HTML and JSON
+        to `out_dir`."""
+
+    def performance(
+        self, current: Table, spec: PerformanceSpec, predict: Predict | None, *, unavailable: str
+    ) -> PerformanceFacts:
+        """`predict` (the champion; None: say `unavailable`) scored on the labelled rows of `current`."""
+
+    def record_check(self, drift: DriftSpec, served: ServedFacts, *, root: Path, model: str) -> None:
+        """Remember a finished check of served traffic: `since-last-check` starts there next time."""

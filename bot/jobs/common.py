@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.core.config import CONFIG_PATH, RepoConfig, load_config
-from bot.ports import RepoGitHub
+from bot.ports import DriftChecks, RepoGitHub, TrainingProject
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -102,6 +102,23 @@ def job_config(
     if not offline_config.is_file():
         raise JobSetupError(f"{offline_config}: no such config file; `mlops-bot init` writes one")
     return load_config(offline_config.read_text(), str(offline_config))
+
+
+# -- the real DVC and Evidently, wired here beside GitHub and the registry; a test passes a fake instead ------
+
+
+def open_dvc_project(root: Path) -> TrainingProject:
+    """The DVC repository checked out at `root` (DvcError when it is not one)."""
+    from bot.adapters.dvc import DvcProject
+
+    return DvcProject(root)
+
+
+def evidently_checks() -> DriftChecks[Any]:
+    """The drift check's data and measures, with pandas and Evidently."""
+    from bot.adapters.evidently.checks import EvidentlyChecks
+
+    return EvidentlyChecks()
 
 
 def ci_url() -> str:

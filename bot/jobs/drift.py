@@ -16,18 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.adapters.evidently import (
-    DriftConfigError,
-    Predict,
-    json_safe,
-    measure_performance,
-    measure_quality,
-    reference_at,
-    run_drift,
-    summary_to_dict,
-)
-from bot.adapters.evidently.served import current_table, record_check
 from bot.core.config import CONFIG_PATH, DriftSpec, ModelSpec, RepoConfig, load_config
+from bot.core.drift_values import DriftConfigError, json_safe, summary_to_dict
 from bot.core.models import DriftSummary
 from bot.core.monitoring import (
     ChampionFacts,
@@ -39,7 +29,8 @@ from bot.core.monitoring import (
 )
 from bot.core.monitoring.served import label_note
 from bot.core.tags import VersionTags
-from bot.ports import ModelRegistry
+from bot.jobs.common import evidently_checks
+from bot.ports import DriftChecks, ModelRegistry, Predict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,16 +89,18 @@ def check(
     model: str | None,
     reference_rev: str | None,
     out_dir: Path,
+    checks: DriftChecks[Any] | None = None,
 ) -> DriftSummary:
     """Run the drift check for one model; writes out_dir/drift-<model>.html and .json."""
+    checks = checks if checks is not None else evidently_checks()
     spec, drift = drift_target(config, model)
-    reference = reference_at(root, drift.reference, reference_rev or "HEAD")
-    current, served = current_table(
+    reference = checks.reference(root, drift.reference, reference_rev or "HEAD")
+    current, served = checks.current(
         drift, root=root, model=spec.name, now=dt.datetime.now(dt.UTC), label=None
     )
-    summary = run_drift(reference, current, drift, model=spec.name, out_dir=out_dir)
+    summary = checks.drift(reference, current, drift, model=spec.name, out_dir=out_dir)
     if served is not None:
-        record_check(drift, served, root=root, model=spec.name)
+        checks.record_check(drift, served, root=root, model=spec.name)
     return summary
 
 
@@ -169,15 +162,18 @@ def monitor(
     unavailable: str = "",
     now: dt.datetime | None = None,
     check_id: str | None = None,
+    checks: DriftChecks[Any] | None = None,
 ) -> CheckFacts:
     """The whole scheduled check of one model: data quality first, then drift (unless the schema is broken)
-    and the champion's performance on labelled rows. `predict` is the champion (None: say `unavailable`)."""
+    and the champion's performance on labelled rows. `predict` is the champion (None: say `unavailable`).
+    `checks` reads the data and measures it (Evidently; a test passes a fake)."""
+    checks = checks if checks is not None else evidently_checks()
     spec, drift_spec = drift_target(config, model)
-    reference = reference_at(root, drift_spec.reference, reference_rev or "HEAD")
+    reference = checks.reference(root, drift_spec.reference, reference_rev or "HEAD")
     label = drift_spec.performance.label if drift_spec.performance else None
     checked = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    current, served = current_table(drift_spec, root=root, model=spec.name, now=checked, label=label)
-    quality = measure_quality(reference, current, drift_spec, label=label)
+    current, served = checks.current(drift_spec, root=root, model=spec.name, now=checked, label=label)
+    quality = checks.quality(reference, current, drift_spec, label=label)
     quality_verdict = judge_quality(quality, drift_spec.quality)
     checked_at = checked.isoformat(timespec="seconds")
     facts = CheckFacts(
@@ -194,29 +190,34 @@ def monitor(
         facts = replace(facts, drift_skipped="the data's schema is broken: " + quality_verdict.problems[0])
     else:
         # The label is what the model predicts, not an input whose distribution is compared.
-        inputs = [c for c in (label,) if c is not None]
-        summary = run_drift(
-            reference.drop(columns=[c for c in inputs if c in reference.columns]),
-            current.drop(columns=[c for c in inputs if c in current.columns]),
+        summary = checks.drift(
+            reference,
+            current,
             drift_spec,
             model=spec.name,
             out_dir=out_dir,
+            leave_out=[c for c in (label,) if c is not None],
         )
         facts = replace(facts, drift=summary)
     if drift_spec.performance is not None:
         performance = (
             PerformanceFacts(
-                "unavailable", drift_spec.performance.label, len(current), note="the data's schema is broken"
+                "unavailable",
+                drift_spec.performance.label,
+                checks.rows(current),
+                note="the data's schema is broken",
             )
             if broken
-            else measure_performance(current, drift_spec.performance, predict, unavailable=unavailable)
+            else checks.performance(current, drift_spec.performance, predict, unavailable=unavailable)
         )
         if served is not None:  # how many labels came back, and how many could not count
             note = "; ".join(n for n in (performance.note, label_note(served)) if n)
             performance = replace(performance, note=note)
         facts = replace(facts, performance=performance)
     if served is not None:
-        record_check(drift_spec, served, root=root, model=spec.name)  # since-last-check starts here next
+        checks.record_check(
+            drift_spec, served, root=root, model=spec.name
+        )  # since-last-check starts here next
     return facts
 
 

@@ -19,23 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from bot.adapters.dvc import (
+from bot.adapters.mlflow import ModelLogError
+from bot.core.config import ModelSpec, RepoConfig
+from bot.core.dvc import (
     LOCK_FILE,
     DvcError,
     DvcMetricsError,
     DvcMissingDataError,
-    DvcProject,
     DvcRemoteError,
     DvcStageError,
     StageFiles,
-    run_git,
 )
-from bot.adapters.mlflow import ModelLogError
-from bot.core.config import ModelSpec, RepoConfig
 from bot.core.models import RunRecord, TrainResult, train_result_from_dict
 from bot.core.tags import RunTags
+from bot.jobs.common import open_dvc_project
 from bot.jobs.train_evaluation import compare_on_production, compare_with_champion
 from bot.jobs.train_sources import read_facts, resolve_sources, run_artifacts
+from bot.ports import OpenProject, TrainingProject
 
 if TYPE_CHECKING:
     from bot.adapters.mlflow import MlflowRegistry
@@ -67,27 +67,29 @@ def train(
     push: bool = True,
     echo: IO[str] | None = None,
     phase: Callable[[str, str], None] | None = None,
+    open_project: OpenProject = open_dvc_project,
 ) -> list[TrainResult]:
     """Train `model` (every configured model when None) in `workdir`, a full clone at the PR head.
 
     One result per model; a failing stage gives `ok=False` with the error and the end of its log, never
     an exception. `echo` receives DVC's output as it runs (the CLI passes stderr); `phase(model, name)` is
     called as each phase starts (pull, repro, log, push), for the log groups of an Actions run.
+    `open_project` opens the checkout (DVC; a test passes a fake).
     """
     specs = _models(config, model)
     workdir = Path(workdir)
     try:
-        project = DvcProject(workdir)
+        project = open_project(workdir)
     except DvcError as exc:
         raise TrainSetupError(str(exc)) from exc
-    base_rev = context.base_sha if context.base_sha and _has_commit(workdir, context.base_sha) else ""
+    base_rev = context.base_sha if context.base_sha and project.has_commit(context.base_sha) else ""
     if context.base_sha and not base_rev:
         _say(
             echo,
             f"base commit {context.base_sha[:12]} is not in this clone (clone with full history, e.g. "
             "actions/checkout fetch-depth: 0); the card will have no base comparison",
         )
-    with project:
+    with contextlib.closing(project):
         return [
             _train_one(
                 project,
@@ -105,7 +107,7 @@ def train(
 
 
 def _train_one(  # noqa: C901  (the phases in order, each with its failure: pull, repro, log, push)
-    project: DvcProject,
+    project: TrainingProject,
     spec: ModelSpec,
     config: RepoConfig,
     context: TrainContext,
@@ -143,7 +145,7 @@ def _train_one(  # noqa: C901  (the phases in order, each with its failure: pull
         remote = project.default_remote()
         # Only what the cache lacks is fetched; the checkout also replaces what a failed run left behind.
         # Without a remote the workspace is left as it is: the stages rebuild what is stale.
-        if remote is not None and (project.root / LOCK_FILE).is_file():  # no lock: nothing was ever pushed
+        if remote is not None and project.lock_text():  # no lock: nothing was ever pushed
             phase("pull")
             for target in sources.stages:
                 rebuildable = project.stage(target).pipeline_outs
@@ -236,7 +238,7 @@ def _train_one(  # noqa: C901  (the phases in order, each with its failure: pull
     )
 
 
-def _push(project: DvcProject, stages: Sequence[str], echo: IO[str] | None) -> list[str]:
+def _push(project: TrainingProject, stages: Sequence[str], echo: IO[str] | None) -> list[str]:
     for target in stages:
         try:
             project.push(target)
@@ -254,7 +256,7 @@ def _trained_seconds(run: RunRecord) -> float:
         return 0.0
 
 
-def _not_an_output(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> str:
+def _not_an_output(project: TrainingProject, spec: ModelSpec, stage: StageFiles) -> str:
     producer = project.producer(spec.output)
     where = f"it is an output of stage '{producer}'" if producer else "no stage in dvc.yaml outputs it"
     fix = (
@@ -341,14 +343,6 @@ def _background(target: Any) -> threading.Thread:
     return thread
 
 
-def _has_commit(workdir: Path, sha: str) -> bool:
-    try:
-        run_git(workdir, "cat-file", "-e", f"{sha}^{{commit}}")
-    except DvcError:
-        return False
-    return True
-
-
 def _no_phase(name: str) -> None:
     pass
 
@@ -367,6 +361,8 @@ def commit_lock_if_changed(workdir: Path, branch: str, message: str) -> str | No
 
     The merged dvc.lock then names the model that was trained, whatever the merge method.
     """
+    from bot.adapters.dvc import run_git  # git itself, at the CLI's request after the training
+
     workdir = Path(workdir)
     if not (workdir / LOCK_FILE).is_file():
         return None

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.dvc import LOCK_FILE, DvcError, DvcMetricsError, DvcProject, StageFiles
 from bot.core.config import ModelSpec
+from bot.core.dvc import LOCK_FILE, DvcError, DvcMetricsError, StageFiles
 from bot.core.models import Plot
+from bot.ports import TrainingProject
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Sources:
     stages: tuple[str, ...]  # repro targets, the model's stage first
 
 
-def resolve_sources(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> Sources:
+def resolve_sources(project: TrainingProject, spec: ModelSpec, stage: StageFiles) -> Sources:
     """`metrics_from` / `plots_from` resolved against dvc.yaml; unset, the model's stage, the top-level
     sections and every stage downstream of the model's stage, as `dvc metrics show` would list them."""
     found = _Found(project, stage)
@@ -46,7 +47,7 @@ def resolve_sources(project: DvcProject, spec: ModelSpec, stage: StageFiles) -> 
 class _Found:
     """The stages `dvc repro` must run for a model's metrics and plots, gathered while they are resolved."""
 
-    def __init__(self, project: DvcProject, stage: StageFiles) -> None:
+    def __init__(self, project: TrainingProject, stage: StageFiles) -> None:
         self.project, self.stage = project, stage
         self.known = {stage.name, *stage.pipeline, *stage.downstream}
         self.stages = [stage.name]
@@ -123,7 +124,7 @@ def _plot_sources(found: _Found, spec: ModelSpec) -> tuple[list[str], list[str],
     return plot_stages, plot_names, top_level
 
 
-def _is_stage(project: DvcProject, name: str) -> bool:
+def _is_stage(project: TrainingProject, name: str) -> bool:
     try:
         project.stage(name)
     except DvcError:
@@ -142,7 +143,7 @@ class Facts:
 
 
 def read_facts(
-    project: DvcProject, spec: ModelSpec, stage: StageFiles, sources: Sources, base_rev: str
+    project: TrainingProject, spec: ModelSpec, stage: StageFiles, sources: Sources, base_rev: str
 ) -> Facts:
     """What the card shows, read through DVC: it works for any project, MLflow-aware or not."""
     try:

@@ -1,65 +1,31 @@
-"""What can go wrong with DVC, each as an exception whose message says what to do."""
+"""What can go wrong with DVC: the exceptions are values of bot/core/dvc.py (the port raises them); making the
+one line a broken dvc.yaml or dvc.lock deserves is the adapter's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
-from bot.adapters.dvc.values import LOCK_FILE, Remote
+from bot.core.dvc import (
+    LOCK_FILE,
+    DvcError,
+    DvcFileError,
+    DvcMetricsError,
+    DvcMissingDataError,
+    DvcRemoteError,
+    DvcStageError,
+    GitError,
+)
 
-
-class DvcError(Exception):
-    """DVC could not do what was asked; the message says what and what to do."""
-
-
-class GitError(DvcError):
-    """A git command failed."""
-
-
-class DvcStageError(DvcError):
-    """A stage command failed; `log_tail` holds the end of its output."""
-
-    def __init__(self, stage: str, returncode: int, log_tail: str, reason: str = "") -> None:
-        self.stage = stage
-        self.returncode = returncode
-        self.log_tail = log_tail
-        self.reason = reason
-        detail = f": {reason}" if reason else f" (dvc exited with {returncode})"
-        super().__init__(f"stage '{stage}' failed{detail}")
-
-
-class DvcMissingDataError(DvcError):
-    """Files DVC needs are neither in the local cache nor on the remote."""
-
-    def __init__(self, paths: Iterable[str], remote: Remote | None) -> None:
-        self.paths = sorted(paths)
-        self.remote = remote
-        where = (
-            f"the DVC remote '{remote.name}' ({remote.url})"
-            if remote
-            else "any DVC remote (none is configured)"
-        )
-        super().__init__(
-            f"not in the local DVC cache nor in {where}: {', '.join(self.paths)}. "
-            "Run `dvc push` where these files were produced, then try again."
-        )
-
-
-class DvcMetricsError(DvcError):
-    """A metrics file is missing or cannot be read."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"metrics file {path}: {reason}")
-
-
-class DvcRemoteError(DvcError):
-    """The DVC remote cannot be used (missing plugin, unreachable, refuses writes); one line saying what to do."""
-
-
-class DvcFileError(DvcError):
-    """dvc.yaml or dvc.lock cannot be read by this DVC; the message says which and how to fix it."""
+__all__ = [
+    "DvcError",
+    "DvcFileError",
+    "DvcMetricsError",
+    "DvcMissingDataError",
+    "DvcRemoteError",
+    "DvcStageError",
+    "GitError",
+    "dvc_file_problem",
+]
 
 
 _OLD_LOCK_HINT = (

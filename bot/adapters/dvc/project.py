@@ -297,6 +297,16 @@ class DvcProject:
         path = self.root / LOCK_FILE
         return path.read_text() if path.is_file() else ""
 
+    def has_commit(self, sha: str) -> bool:
+        """Whether the clone holds commit `sha` (a shallow clone may lack the PR's base)."""
+        from bot.adapters.dvc.repo import run_git
+
+        try:
+            run_git(self.root, "cat-file", "-e", f"{sha}^{{commit}}")
+        except DvcError:
+            return False
+        return True
+
     def lock_hash(self) -> str:
         """The id of the whole dvc.lock (bot.core.lockfile.lock_hash); "" when there is no lock file."""
         text = self.lock_text()

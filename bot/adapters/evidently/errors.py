@@ -1,15 +1,8 @@
-"""What a user can get wrong with drift data or the drift config, each as an exception naming the fix."""
+"""What a user can get wrong with drift data or the drift config: the exceptions are values of
+bot/core/drift_values.py (the Evidently port raises them), re-exported for the adapter's modules."""
 
 from __future__ import annotations
 
+from bot.core.drift_values import DriftConfigError, DriftDataError, DriftError
 
-class DriftError(Exception):
-    """A drift check that cannot run because of something the user can fix."""
-
-
-class DriftDataError(DriftError):
-    """The reference or current data cannot be compared: the message says which file/column and why."""
-
-
-class DriftConfigError(DriftError):
-    """The drift section of the config cannot be used (unknown model, unknown method, ...)."""
+__all__ = ["DriftConfigError", "DriftDataError", "DriftError"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters.evidently.columns import check_methods, sample_rows, select_columns
 from bot.core.config import DriftSpec
+from bot.core.drift_values import json_safe, summary_to_dict
 from bot.core.models import ColumnDrift, DriftSummary
 
 if TYPE_CHECKING:
@@ -123,14 +123,6 @@ def _number(value: Any) -> float:
     return number
 
 
-def summary_to_dict(summary: DriftSummary) -> dict[str, Any]:
-    """The JSON form of a summary (what `mlops-bot drift --json` writes and the workflow reads back)."""
-    data = asdict(summary)
-    data["columns"] = [asdict(c) for c in summary.columns]
-    data["drifted_columns"] = summary.drifted_columns
-    return data
-
-
 def summary_from_dict(data: dict[str, Any]) -> DriftSummary:
     fields = {k: v for k, v in data.items() if k != "drifted_columns"}
     fields["columns"] = tuple(
@@ -143,14 +135,3 @@ def summary_from_dict(data: dict[str, Any]) -> DriftSummary:
 def write_summary(summary: DriftSummary, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(json_safe(summary_to_dict(summary)), indent=2, sort_keys=True) + "\n")
-
-
-def json_safe(value: Any) -> Any:
-    """NaN is not JSON: a score Evidently could not compute is written as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    return value
