@@ -7,6 +7,9 @@
 - The lease on a delivery is renewed while its handler runs; a worker that dies (even `kill -9`) leaves a
   lease that expires, and the delivery is claimed again. Handlers are idempotent (keyed effects), so a
   re-run after a crash completes the work once in effect.
+- One claim takes a batch (up to `CLAIM_BATCH` due deliveries, fair across repositories) in one transaction.
+  What the worker has not started goes back to the queue when it stops, or once a long delivery has held the
+  batch `batch_hold_seconds`; a worker that dies leaves leases that expire, as for one delivery.
 - A delivery whose attempts all ended in a lost lease (a handler that crashes the process) is given up
   after `max_attempts` instead of crashing workers forever.
 """
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Delivery], None]
 
 MAX_BACKOFF_SECONDS = 3600.0
+CLAIM_BATCH = 8  # deliveries one claim takes (one transaction instead of eight)
 _MAX_ERROR_CHARS = 2000
 
 
@@ -95,6 +99,8 @@ class Worker:
         retry_base_seconds: float = 2.0,
         lease_seconds: float = 300.0,
         metrics: Metrics | None = None,
+        batch_size: int = CLAIM_BATCH,
+        batch_hold_seconds: float = 1.0,
     ) -> None:
         self.store = store
         self.handle = handle
@@ -104,17 +110,34 @@ class Worker:
         self.retry_base_seconds = retry_base_seconds
         self.lease_seconds = lease_seconds
         self.metrics = metrics
+        self.batch_size = max(1, batch_size)
+        # What a batch's unstarted deliveries may wait behind the one running before they go back to the queue
+        # for any worker; well inside their lease, which only the running delivery's keeper renews.
+        self.batch_hold_seconds = min(batch_hold_seconds, lease_seconds / 3)
         self._wake = threading.Event()
+        self._stopping = threading.Event()
 
     def wake(self) -> None:
         """Look at the queue now instead of at the next poll (the app calls this after queueing)."""
         self._wake.set()
 
     def run_once(self) -> bool:
-        """Claim and process one delivery. False when nothing was due."""
-        delivery = self.store.claim(self.worker_id, self.lease_seconds)
-        if delivery is None:
+        """Claim up to `batch_size` due deliveries in one transaction and process them in order. False when
+        nothing was due. Deliveries of the batch not started when the worker stops, or once the batch has been
+        held `batch_hold_seconds` (a long job ahead of them), go back to the queue at once; if the worker dies
+        instead, their leases expire, as a single claim's does."""
+        claimed = self.store.claim_batch(self.worker_id, self.batch_size, self.lease_seconds)
+        if not claimed:
             return False
+        batch = _Batch(self.store, self.worker_id, claimed, self.batch_hold_seconds)
+        try:
+            while (delivery := batch.next(stopping=self._stopping.is_set())) is not None:
+                self._run_claimed(delivery)
+        finally:
+            batch.release_rest()
+        return True
+
+    def _run_claimed(self, delivery: Delivery) -> None:
         if delivery.attempts > self.max_attempts:
             # Earlier attempts ended without an outcome: the worker died or lost its lease each time.
             error = (
@@ -122,9 +145,8 @@ class Worker:
             )
             self.store.fail(delivery.id, self.worker_id, error, retry_in=None)
             self._count(delivery, "failed", 0.0)
-            return True
+            return
         self._process(delivery)
-        return True
 
     def run_forever(self, stop: threading.Event) -> None:
         from bot.adapters.store import ProcessBeacon
@@ -148,6 +170,7 @@ class Worker:
         return QueueListener(self.store.url, self.wake).start()
 
     def _poll_until(self, stop: threading.Event) -> None:
+        self._stopping = stop  # a batch stops between deliveries too
         while not stop.is_set():
             try:
                 worked = self.run_once()
@@ -194,6 +217,41 @@ class Worker:
     def _count(self, delivery: Delivery, outcome: str, seconds: float) -> None:
         if self.metrics is not None:
             self.metrics.job(delivery.event, outcome, seconds)
+
+
+class _Batch:
+    """The deliveries one claim took, handed out in order. A timer gives back those not yet started once the
+    batch has been held `hold_seconds`, so a long job at its head keeps no other delivery from other workers."""
+
+    def __init__(self, store: Store, worker_id: str, claimed: list[Delivery], hold_seconds: float) -> None:
+        self._store, self._worker_id = store, worker_id
+        self._waiting = list(claimed)
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        if len(claimed) > 1:
+            self._timer = threading.Timer(hold_seconds, self.release_rest)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def next(self, *, stopping: bool) -> Delivery | None:
+        with self._lock:
+            if stopping or not self._waiting:
+                return None
+            return self._waiting.pop(0)
+
+    def release_rest(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            rest, self._waiting = [d.id for d in self._waiting], []
+            if not rest:
+                return
+            try:
+                released = self._store.release(rest, self._worker_id)
+            except Exception:  # their leases expire instead, and another claim takes them then
+                log.exception("could not give back %d claimed deliveries", len(rest))
+                return
+        log.info("gave back %d of %d claimed deliveries not started", released, len(rest))
 
 
 class _LeaseKeeper:

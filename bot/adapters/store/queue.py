@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -173,52 +174,102 @@ class QueueOps(StoreBase):
 
     def claim(self, worker_id: str, lease_seconds: float = 300) -> Delivery | None:
         """The next due delivery, leased to `worker_id`: queued and due, or running with an expired lease."""
+        taken = self.claim_batch(worker_id, 1, lease_seconds)
+        return taken[0] if taken else None
+
+    def claim_batch(self, worker_id: str, limit: int, lease_seconds: float = 300) -> list[Delivery]:
+        """Up to `limit` due deliveries, each leased to `worker_id`, in one transaction, in the order to run
+        them. Fair across repositories: first each repository's oldest due delivery (the repository whose last
+        claim is oldest first; never claimed: first of all), then each one's second, and so on. A worker that
+        dies holding them leaves leases that expire, as with a single claim."""
         now = self._now()
         claimable = _claimable(now)
-        # Fair across repositories: the repository whose last claim is oldest goes first (never claimed:
-        # first of all), then the oldest due delivery within it.
-        turn = func.coalesce(queue_turns.c.claimed_at, 0.0)
-        candidate = (
-            select(deliveries.c.id, deliveries.c.repository)
-            .select_from(
-                deliveries.outerjoin(queue_turns, queue_turns.c.repository == deliveries.c.repository)
-            )
-            .where(claimable)
-            .order_by(turn, deliveries.c.available_at, deliveries.c.received_at)
-            .limit(1)
-        )
+        candidates = _next_due(claimable) if limit <= 1 else _next_due_fairly(claimable, limit)
         if self.dialect == "postgresql":
-            # OF deliveries: the turn row is on the nullable side of the join, which cannot be locked.
-            candidate = candidate.with_for_update(skip_locked=True, of=deliveries)
+            # Rows another worker is claiming right now are skipped, not waited for. OF deliveries: the turn row
+            # is on the nullable side of the join, which cannot be locked (and a batch's window is computed in a
+            # subquery: PostgreSQL locks no row of a query level with a window function).
+            candidates = candidates.with_for_update(skip_locked=True, of=deliveries)
         with self._write() as conn:
-            found = conn.execute(candidate).first()
-            if found is None:
-                return None
-            delivery_id, repository = found
-            taken = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id, claimable)
-                .values(
-                    status=RUNNING,
-                    lease_owner=worker_id,
-                    lease_expires_at=now + lease_seconds,
-                    attempts=deliveries.c.attempts + 1,
-                    updated_at=now,
-                )
-            ).rowcount
-            if taken != 1:  # another worker got it between our SELECT and UPDATE
-                return None
-            self._take_turn(conn, repository, now)
-            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).mappings().one()
-        return Delivery(
-            id=row["id"],
-            event=row["event"],
-            action=row["action"],
-            payload=_decode_payload(row["payload"]),
-            attempts=row["attempts"],
-            received_at=row["received_at"],
-            meta={"worker_id": worker_id, "lease_expires_at": row["lease_expires_at"]},
-        )
+            taken: list[str] = []
+            for delivery_id, repository in conn.execute(candidates).all():
+                # Guarded: a delivery another worker took between our SELECT and this UPDATE is not ours.
+                if conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == delivery_id, claimable)
+                    .values(
+                        status=RUNNING,
+                        lease_owner=worker_id,
+                        lease_expires_at=now + lease_seconds,
+                        attempts=deliveries.c.attempts + 1,
+                        updated_at=now,
+                    )
+                ).rowcount:
+                    taken.append(delivery_id)
+                    self._take_turn(conn, repository, now)
+            rows = {
+                row["id"]: row
+                for row in conn.execute(select(deliveries).where(deliveries.c.id.in_(taken))).mappings()
+            }
+        return [
+            Delivery(
+                id=row["id"],
+                event=row["event"],
+                action=row["action"],
+                payload=_decode_payload(row["payload"]),
+                attempts=row["attempts"],
+                received_at=row["received_at"],
+                meta={"worker_id": worker_id, "lease_expires_at": row["lease_expires_at"]},
+            )
+            for row in (rows[delivery_id] for delivery_id in taken)
+        ]
+
+    def release(self, delivery_ids: Sequence[str], worker_id: str) -> int:
+        """Give back claimed deliveries this worker has not started (a batch it stops before finishing): queued
+        again at once, the claim not counted as an attempt. How many were still held and given back."""
+        if not delivery_ids:
+            return 0
+        now = self._now()
+        with self._write() as conn:
+            released = int(
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id.in_(list(delivery_ids)),
+                        deliveries.c.status == RUNNING,
+                        deliveries.c.lease_owner == worker_id,
+                    )
+                    .values(
+                        status=QUEUED,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        attempts=deliveries.c.attempts - 1,
+                        available_at=now,
+                        updated_at=now,
+                    )
+                ).rowcount
+            )
+            if released:
+                notify_queued(conn)
+            return released
+
+    def heartbeat_many(self, delivery_ids: Sequence[str], worker_id: str, lease_seconds: float) -> int:
+        """Extend the leases of the deliveries `worker_id` still holds among `delivery_ids`; how many."""
+        if not delivery_ids:
+            return 0
+        now = self._now()
+        with self._write() as conn:
+            return int(
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id.in_(list(delivery_ids)),
+                        deliveries.c.status == RUNNING,
+                        deliveries.c.lease_owner == worker_id,
+                    )
+                    .values(lease_expires_at=now + lease_seconds, updated_at=now)
+                ).rowcount
+            )
 
     def _take_turn(self, conn: Connection, repository: str, now: float) -> None:
         row = {"repository": repository, "claimed_at": now}
@@ -316,6 +367,41 @@ def repository_of(payload: dict[str, Any]) -> str:
     repository = payload.get("repository")
     name = repository.get("full_name") if isinstance(repository, dict) else None
     return name[:200] if isinstance(name, str) else ""
+
+
+def _next_due(claimable: Any) -> Any:
+    """The one delivery to claim next: from the repository whose last claim is oldest (never claimed: first of
+    all), its oldest due delivery."""
+    turn = func.coalesce(queue_turns.c.claimed_at, 0.0)
+    return (
+        select(deliveries.c.id, deliveries.c.repository)
+        .select_from(deliveries.outerjoin(queue_turns, queue_turns.c.repository == deliveries.c.repository))
+        .where(claimable)
+        .order_by(turn, deliveries.c.available_at, deliveries.c.received_at)
+        .limit(1)
+    )
+
+
+def _next_due_fairly(claimable: Any, limit: int) -> Any:
+    """Up to `limit` deliveries to claim together: every repository's oldest due delivery first (in the order
+    of their turns), then every one's second, and so on, so a backlog of one repository never fills a batch
+    while another waits."""
+    turn = func.coalesce(queue_turns.c.claimed_at, 0.0)
+    place = func.row_number().over(
+        partition_by=deliveries.c.repository, order_by=(deliveries.c.available_at, deliveries.c.received_at)
+    )
+    ranked = (
+        select(deliveries.c.id, place.label("place"), turn.label("turn"))
+        .select_from(deliveries.outerjoin(queue_turns, queue_turns.c.repository == deliveries.c.repository))
+        .where(claimable)
+        .subquery()
+    )
+    return (
+        select(deliveries.c.id, deliveries.c.repository)
+        .join(ranked, ranked.c.id == deliveries.c.id)
+        .order_by(ranked.c.place, ranked.c.turn, deliveries.c.available_at, deliveries.c.received_at)
+        .limit(limit)
+    )
 
 
 def _claimable(now: float) -> Any:
