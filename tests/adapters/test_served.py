@@ -139,3 +139,36 @@ def test_a_fixed_window_writes_nothing_into_the_log(tmp_path: Path, traffic: Pat
         TrafficSpec(location="traffic"), LastWindow(), root=tmp_path, model="clf", now=NOW, label=None
     )
     assert not (traffic / "checks").exists()  # a read-only bucket is enough for `window: {last: ...}`
+
+
+def test_a_label_is_counted_by_the_check_after_it_came_back_never_again(tmp_path: Path) -> None:
+    """Late and unknown labels are news once: the check after they came back counts them; the next check,
+    which no new label reached, reports none (it used to count every label of the day again)."""
+    location = tmp_path / "traffic"
+    spec = DriftSpec(
+        current="served",
+        reference="train.csv",
+        window="since-last-check",
+        traffic=TrafficSpec(location=location.as_uri()),
+    )
+    start = NOW - dt.timedelta(hours=6)
+
+    def check(now: dt.datetime) -> tuple[int, int, int]:
+        _, facts = served_current(
+            spec.traffic, spec.window, root=tmp_path, model="clf", now=now, label="target"
+        )
+        record_check(spec, facts, root=tmp_path, model="clf")
+        return facts.joined, facts.late, facts.unknown
+
+    served(location, start, ["p1", "p2"], [1.0, 2.0])
+    assert check(start + dt.timedelta(hours=1)) == (0, 0, 0)
+    write_labels(
+        str(location), ["p1", "ghost"], [1, 0], received_at=(start + dt.timedelta(hours=2)).timestamp()
+    )
+    served(location, start + dt.timedelta(hours=3), ["q1"], [3.0])
+    write_labels(
+        str(location), ["q1"], [1], received_at=(start + dt.timedelta(hours=3, minutes=5)).timestamp()
+    )
+    assert check(start + dt.timedelta(hours=4)) == (1, 1, 1)
+    served(location, start + dt.timedelta(hours=5), ["q2"], [4.0])
+    assert check(start + dt.timedelta(hours=6)) == (0, 0, 0)

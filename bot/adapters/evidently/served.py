@@ -92,7 +92,7 @@ def _served_current(
     )
     current = inputs_of(in_window)
     if label is not None:
-        labels = _read_labels(fs, base, since)
+        labels = _read_labels(fs, base, since, until)
         ids = set(in_window[layout.REQUEST_ID].astype(str))
         unmatched = set(labels[layout.REQUEST_ID]) - ids - earlier
         earlier |= _served_before(fs, older_files, unmatched)
@@ -196,10 +196,12 @@ def _served_before(fs: Any, older_files: list[str], wanted: set[str]) -> set[str
     return found
 
 
-def _read_labels(fs: Any, base: str, since: dt.datetime) -> pd.DataFrame:
-    """The labels that can concern the window, oldest first (by `received_at` where a file has it, else by file
-    name): a label arrives after its row was served, so a `date=` folder older than the window is skipped;
-    a file outside such folders is always read."""
+def _read_labels(fs: Any, base: str, since: dt.datetime, until: dt.datetime) -> pd.DataFrame:
+    """The labels that came back within the window, oldest first (by `received_at` where a file has it, else by
+    file name). A label arrives after its row was served, so one received before the window concerns an
+    earlier check (which counted it, late or unknown included): a `date=` folder older than the window is
+    skipped, and so is a label received by `since` (the previous check saw it) or after `until` (the next one
+    will). A label without `received_at` (a dropped file without that column) is always read."""
     import pandas as pd
 
     frames = []
@@ -232,6 +234,8 @@ def _read_labels(fs: Any, base: str, since: dt.datetime) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=[layout.REQUEST_ID, layout.LABEL, layout.RECEIVED_AT])
     labels = pd.concat(frames, ignore_index=True)
+    received = labels[layout.RECEIVED_AT]
+    labels = labels[received.isna() | ((received > since) & (received <= until))]
     return labels.sort_values([layout.RECEIVED_AT, "_order"], na_position="first", kind="stable").drop(
         columns="_order"
     )
