@@ -62,6 +62,16 @@ def promotion_deployment(model: str, run_id: str) -> str:
     return f"promote:{model}@{run_id}"
 
 
+def canary_deployment(model: str, candidate: str, champion: str, percent: float) -> str:
+    """The key of the Deployment that starts a canary: one per (candidate, champion beside it, share)."""
+    return f"canary:{model}@{candidate}/{champion}/{percent:g}%"
+
+
+def canary_drop_deployment(model: str, champion: str, candidate: str) -> str:
+    """The key of a hand-run (unkeyed) canary drop's Deployment: one per (champion, dropped candidate)."""
+    return f"canary-drop:{model}:{champion}<-{candidate}"
+
+
 def rollback_deployment(model: str, champion_version: str, target_version: str) -> str:
     """The key of a hand-run (unkeyed) rollback's Deployment: one per move champion -> target."""
     return f"rollback:{model}:{champion_version}->{target_version}"
