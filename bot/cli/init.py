@@ -252,7 +252,8 @@ def default_branch(root: Path) -> str:
 
 
 def _promotion_environment(plan: list[PlannedFile], dest: Path) -> str:
-    """`promotion.environment` of the config the repository will have (written now, or kept)."""
+    """The first of `promotion.environments` of the config the repository will have (written now, or kept):
+    where a merge promotes."""
     from bot.core.config import ConfigError, load_config
 
     item = next((i for i in plan if i.target == CONFIG_TARGET), None)
@@ -263,7 +264,7 @@ def _promotion_environment(plan: list[PlannedFile], dest: Path) -> str:
     else:
         text = item.text if item.text is not None else item.source.read_text(encoding="utf-8")
     try:
-        return load_config(text, str(CONFIG_TARGET)).promotion.environment
+        return load_config(text, str(CONFIG_TARGET)).promotion.environments[0]
     except ConfigError:  # a kept config that does not load: `mlops-bot config check` says why
         return "production"
 

@@ -13,7 +13,20 @@ from bot.cli.output import human, plain, write_json
 
 def register(sub: Any) -> None:
     p = sub.add_parser("promote", help="register, gate, alias, build the service, record a Deployment")
-    p.add_argument("--sha", required=True, help="the commit whose dvc.lock names the model to promote")
+    p.add_argument("--sha", help="the commit whose dvc.lock names the model to promote (not with --to)")
+    p.add_argument(
+        "--to",
+        metavar="ENVIRONMENT",
+        help="move the version the previous environment serves on to ENVIRONMENT (promotion.environments), "
+        "once its protection rules allow",
+    )
+    p.add_argument("--asked-by", help="with --to: the login who asked (production's required reviewers)")
+    p.add_argument(
+        "--github-enforced",
+        action="store_true",
+        help="with --to: this runs in a workflow job that declares `environment: ENVIRONMENT`, so GitHub "
+        "enforced its protection rules before the job started",
+    )
     p.add_argument("--model", help="one model (default: every model in the config)")
     p.add_argument("--pr", type=int, help="the merged pull request (approvals, replies)")
     p.add_argument("--reply-to", type=int, help="issue or PR number to answer on (default: --pr)")
@@ -36,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from bot.jobs.common import JobEnv, JobSetupError
     from bot.jobs.promote import promote, store_lock
 
+    if args.to:
+        return _move(args)
+    if not args.sha:
+        raise UserError("promote needs --sha (the commit whose dvc.lock names the model) or --to ENVIRONMENT")
     try:
         env = JobEnv.from_environment(repo=args.repo)
         models = env.models(args.model)
@@ -60,6 +77,42 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, outcomes)
     return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _move(args: argparse.Namespace) -> int:
+    """`--to ENVIRONMENT`: bot/jobs/promote_env.py moves each model on."""
+    from bot.adapters.mlflow import ForeignModelError
+    from bot.jobs.common import JobEnv, JobSetupError
+    from bot.jobs.promote import store_lock
+    from bot.jobs.promote_env import move_on
+
+    if args.sha:
+        raise UserError("--to moves what the previous environment serves; it takes no --sha")
+    try:
+        env = JobEnv.from_environment(repo=args.repo)
+        outcomes = [
+            move_on(
+                env,
+                model=name,
+                to=args.to,
+                asked_by=args.asked_by or None,
+                reply_to=args.reply_to if args.reply_to is not None else args.pr,
+                dry_run=args.dry_run,
+                key=args.key or "",
+                asked_at=args.asked_at,
+                lock=lambda lock_name: store_lock(env.settings.database_url, lock_name),
+                github_enforced=args.github_enforced,
+            )
+            for name in env.models(args.model)
+        ]
+    except (JobSetupError, ForeignModelError) as exc:
+        raise UserError(str(exc)) from exc
+    for o in outcomes:
+        detail = f"v{o.version} {o.environment}" if o.status == "promoted" else "; ".join(plain(o.reasons))
+        print(f"{o.model}: {o.status} {detail}".rstrip(), file=human(args))
+    if args.json:
+        write_json(args.json, outcomes)
+    return 0  # a refusal is an answer (posted with its reasons), not a failed job to retry
 
 
 def bento_store(work_dir: Path) -> Path | None:

@@ -17,11 +17,13 @@ https://docs.github.com/actions/managing-workflow-runs-and-deployments/managing-
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.config.environments import Stage
 from bot.core.markdown import code, escape_md
 from bot.core.models import ModelVersion
+from bot.core.monitoring.history import CheckRecord
 
 
 @dataclass(frozen=True)
@@ -183,3 +185,35 @@ def render_move(plan: MovePlan, *, dry_run: bool) -> str:
             f"Comment `/promote {escape_md(plan.model)} --to {escape_md(plan.target.name)}` to do it."
         )
     return f"### {model} v{escape_md(plan.version)} moved from {source} to {target}\n\n{steps}"
+
+
+def stage_tag(base: str, stage: Stage) -> str:
+    """The version tag recording `base` (its Deployment, its bento, when it arrived) for one environment. The
+    champion's environment keeps the names it always had (`mlops_bot.deployment_id`); another environment's
+    carry its name (`mlops_bot.deployment_id.staging`)."""
+    return base if stage.last else f"{base}.{stage.name.lower()}"
+
+
+def checks_green(records: Sequence[CheckRecord], since: dt.datetime | None) -> bool | None:
+    """Whether the model's monitoring checks made since `since` (its arrival in staging) are all green: no
+    drift, no failed quality check, no performance drop, nothing fired. None when no check has been made since."""
+    if since is None:
+        return None
+    after = [r for r in records if (moment := _time(r.checked_at)) is not None and moment >= since]
+    if not after:
+        return None
+    return all(
+        not r.fired
+        and not r.dataset_drift
+        and r.quality_status not in ("fail", "schema-break")
+        and r.performance_status != "drop"
+        for r in after
+    )
+
+
+def _time(text: str) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

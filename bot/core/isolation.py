@@ -137,6 +137,7 @@ JOB_PERMISSIONS: dict[str, dict[str, str]] = {
     "card": _CARD,
     "plan": {**_REGISTRY, **_JUDGE, "deployments": "read"},
     "promote": {**_REGISTRY, **_JUDGE},
+    "move": _REGISTRY,  # `actions: read` also reads the target environment's protection rules
     "rollback": _REGISTRY,
     "reconcile": _REGISTRY,
     "drift": _CARD,

@@ -76,6 +76,20 @@ class PromoteRequest:
 
 
 @dataclass(frozen=True)
+class MoveRequest:
+    """Move `model` on to environment `to` from the one before it (`/promote MODEL --to production`)."""
+
+    KIND: ClassVar[str] = "move"
+    to: str
+    reply_to: int
+    model: str | None = None
+    asked_by: str = ""  # the login whose command asks: production's required reviewers are checked against it
+    comment_id: int | None = None  # the command's: its answer is one comment, keyed by it
+    asked_at: str | None = None  # the command's `created_at`: no answer to it is older
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class RollbackRequest:
     """Move the champion of `model` back (to version `to`, else the previous champion), answering on `reply_to`."""
 
@@ -107,7 +121,14 @@ class ReconcileRequest:
 
 
 JobRequest = Union[  # noqa: UP007  (a runtime alias: `X | Y` of classes is fine too, but reads worse here)
-    TrainRequest, CardRequest, PlanRequest, PromoteRequest, RollbackRequest, DriftRequest, ReconcileRequest
+    TrainRequest,
+    CardRequest,
+    PlanRequest,
+    PromoteRequest,
+    MoveRequest,
+    RollbackRequest,
+    DriftRequest,
+    ReconcileRequest,
 ]
 KINDS: dict[str, type[JobRequest]] = {
     cls.KIND: cls
@@ -116,6 +137,7 @@ KINDS: dict[str, type[JobRequest]] = {
         CardRequest,
         PlanRequest,
         PromoteRequest,
+        MoveRequest,
         RollbackRequest,
         DriftRequest,
         ReconcileRequest,

@@ -62,6 +62,12 @@ def promotion_deployment(model: str, run_id: str) -> str:
     return f"promote:{model}@{run_id}"
 
 
+def environment_deployment(model: str, version: str, environment: str) -> str:
+    """The key of the Deployment that moves `version` on to `environment`: one per (model, version, environment),
+    whether a command or the soak moved it, however often either runs."""
+    return f"move:{model}@{version}->{environment.lower()}"
+
+
 def canary_deployment(model: str, candidate: str, champion: str, percent: float) -> str:
     """The key of the Deployment that starts a canary: one per (candidate, champion beside it, share)."""
     return f"canary:{model}@{candidate}/{champion}/{percent:g}%"

@@ -36,6 +36,8 @@ class PromotionLike(Protocol):
     deployment_id: int
     deployment_state: str
     reasons: list[str]
+    environment: str  # "" where the outcome names none (a rollback: the champion's)
+    alias: str  # the alias that serves `environment` when it is not the champion's (staging), else ""
 
 
 def _reply(marker: str, macro: str, **context: Any) -> str:
@@ -152,16 +154,19 @@ def promotion_plan(
     decision: Decision,
     environment: str,
     dry_run: bool = True,
+    alias: str | None = None,
 ) -> str:
-    """What `/promote --dry-run` would do: which run becomes which version, how aliases move, each gate."""
+    """What `/promote --dry-run` would do: which run becomes which version, how aliases move, each gate.
+    `alias`: the one a merge moves (the first environment's); `champion` is then the version it serves."""
     if existing_version:
         version_line = f"already registered as version {escape_md(existing_version)}; no new version"
     else:
         version_line = "a new version of the registered model " + code(model)
     champ = f"version {escape_md(champion.version)}" if champion else "no version"
     new = f"version {escape_md(existing_version)}" if existing_version else "the new version"
-    alias_rows = [{"name": code(aliases.champion), "change": f"{champ} → {new}"}]
-    if champion is not None:
+    moved = alias or aliases.champion
+    alias_rows = [{"name": code(moved), "change": f"{champ} → {new}"}]
+    if champion is not None and moved == aliases.champion:  # staging keeps no `previous`
         alias_rows.append(
             {"name": code(aliases.previous), "change": f"→ version {escape_md(champion.version)}"}
         )
@@ -203,6 +208,8 @@ def promotion_result(outcome: PromotionLike) -> str:
         model=code(outcome.model),
         model_name=outcome.model,
         status=outcome.status,
+        environment=code(outcome.environment) if outcome.environment else "",
+        alias=outcome.alias,
         version=escape_md(outcome.version),
         previous=escape_md(outcome.previous),
         run_id=code(outcome.run_id),

@@ -25,7 +25,7 @@ _RUNS_ON = re.compile(r"(?m)^(?P<lead>\s*runs-on: ).*?(?P<mark> # from mlops-bot
 _TIMEOUT = re.compile(r"(?m)^(?P<lead>\s*timeout-minutes: )\d+(?P<mark> # from mlops-bot init --timeout)$")
 _BRANCH = re.compile(r"(?m)^(?P<lead>\s*- ).*?(?P<mark> # your default branch)$")
 _ENVIRONMENT = re.compile(
-    r"(?m)^(?P<lead>\s*environment: ).*?(?P<mark> # promotion\.environment of the config)$"
+    r"(?m)^(?P<lead>\s*environment: ).*?(?P<mark> # promotion\.environments of the config)$"
 )
 # `uses: <owner>/<repo>/actions/<name>@<ref>[ # comment]`: the mlops-bot actions (others are pinned by sha).
 _ACTION_USES = re.compile(
@@ -91,7 +91,7 @@ def render_workflow(text: str, options: WorkflowOptions) -> str:
     if options.timeout_minutes is not None:
         text = _TIMEOUT.sub(lambda m: f"{m['lead']}{options.timeout_minutes}{m['mark']}", text)
     text = _BRANCH.sub(lambda m: f"{m['lead']}{_scalar(options.default_branch)}{m['mark']}", text)
-    text = _ENVIRONMENT.sub(lambda m: f"{m['lead']}{_scalar(options.environment)}{m['mark']}", text)
+    text = _ENVIRONMENT.sub(lambda m: f"{m['lead']}{_environment(options.environment)}{m['mark']}", text)
     return pin_actions(text, repo=options.actions_repo, ref=options.actions_ref)
 
 
@@ -104,6 +104,17 @@ def pin_actions(text: str, *, repo: str, ref: str) -> str:
         return f"{match['lead']}{repo or match['repo']}{match['path']}@{ref}{comment}"
 
     return _ACTION_USES.sub(repin, text)
+
+
+def _environment(first: str) -> str:
+    """The promote job's `environment:`: the one a dispatch names (`/promote --to production`), else `first`,
+    where a merge promotes. GitHub holds the job until that environment's protection rules are met."""
+    if _PLAIN_ENVIRONMENT.match(first):  # safe inside a quoted expression literal
+        return "${{ inputs.environment || '" + first + "' }}"
+    return _scalar(first)
+
+
+_PLAIN_ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def _scalar(value: str) -> str:

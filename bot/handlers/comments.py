@@ -17,6 +17,7 @@ from bot.core.events import Delivery, head_at
 from bot.core.jobs import (
     CardRequest,
     DriftRequest,
+    MoveRequest,
     PlanRequest,
     PromoteRequest,
     RollbackRequest,
@@ -127,6 +128,18 @@ def _train(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: C
 def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:
     number = _number(d)
     comment_id = d.payload["comment"]["id"]
+    if cmd.environment is not None:  # `--to ENV`: from any issue or PR; the job checks ENV's protection rules
+        move = MoveRequest(
+            to=cmd.environment,
+            reply_to=number,
+            model=cmd.model,
+            asked_by=d.sender,
+            comment_id=comment_id,
+            asked_at=_made_at(d),
+            dry_run=cmd.dry_run,
+        )
+        ctx.queue_job(move, keys.job_key(d.repo, comment_id=comment_id), d)
+        return
     if not _on_pull(d):
         if cmd.dry_run:  # a plan for the default branch's head, e.g. from a drift issue
             plan = PlanRequest(None, number, cmd.model, comment_id, _made_at(d))

@@ -17,6 +17,7 @@ from bot.core.jobs import (
     CardRequest,
     DriftRequest,
     JobRequest,
+    MoveRequest,
     PlanRequest,
     PromoteRequest,
     ReconcileRequest,
@@ -57,6 +58,19 @@ def _promote_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
     }
 
 
+def _move_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
+    """The promote workflow's job declares `environment: <this>`, so GitHub holds it for production's
+    required reviewers and wait timer before it starts (https://docs.github.com/actions/reference/environments)."""
+    assert isinstance(r, MoveRequest)
+    return {
+        "model": r.model or "",
+        "sha": "",
+        "dry-run": "true" if r.dry_run else "false",
+        "pr": str(r.reply_to),
+        "environment": r.to,
+    }
+
+
 def _drift_inputs(gh: RepoGitHub, r: JobRequest) -> dict[str, str]:
     assert isinstance(r, DriftRequest)
     return {"model": r.model or "", "report": "true", "issue": str(r.reply_to or "")}
@@ -67,6 +81,7 @@ WORKFLOWS: dict[str, tuple[str, Callable[[RepoGitHub, JobRequest], dict[str, str
     "card": ("mlops-pr.yml", _train_inputs),
     "plan": ("mlops-promote.yml", _promote_inputs),
     "promote": ("mlops-promote.yml", _promote_inputs),
+    "move": ("mlops-promote.yml", _move_inputs),
     "drift": ("mlops-drift.yml", _drift_inputs),
 }
 
@@ -161,6 +176,21 @@ def _promote_plan(gh: RepoGitHub, r: PlanRequest | PromoteRequest) -> Plan:
     return Plan(sha, None, [Step(tuple(args))], {}, {})
 
 
+def _move_plan(gh: RepoGitHub, r: MoveRequest) -> Plan:
+    args = ["promote", *_model_args(r.model), "--to", r.to, "--reply-to", str(r.reply_to)]
+    if r.asked_by:
+        args += ["--asked-by", r.asked_by]
+    if r.comment_id:
+        args += [
+            "--key",
+            keys.comment_effect(r.comment_id),
+            *(["--asked-at", r.asked_at] if r.asked_at else []),
+        ]
+    if r.dry_run:
+        args.append("--dry-run")
+    return Plan(gh.default_branch(), None, [Step(tuple(args))], {}, {})
+
+
 def _rollback_plan(gh: RepoGitHub, r: RollbackRequest) -> Plan:
     args = ["rollback", *_model_args(r.model), "--reply-to", str(r.reply_to)]
     if r.to:
@@ -209,6 +239,8 @@ def plan_job(gh: RepoGitHub, request: JobRequest) -> Plan:
             return _card_plan(gh, request)
         case PlanRequest() | PromoteRequest():
             return _promote_plan(gh, request)
+        case MoveRequest():
+            return _move_plan(gh, request)
         case RollbackRequest():
             return _rollback_plan(gh, request)
         case DriftRequest():

@@ -19,13 +19,16 @@ from pathlib import Path
 from bot.adapters.mlflow import ForeignModelError
 from bot.core import gates, keys, replies
 from bot.core.config import ModelSpec
+from bot.core.environments import stage_tag
 from bot.core.lockfile import lock_hash, output_hash
 from bot.core.markdown import escape_md
 from bot.core.markers import reply_marker
+from bot.core.reports import log_line
 from bot.core.models import RunRecord
 from bot.core.tags import RunTags, VersionTags
 from bot.jobs.champions import record_champion_move
 from bot.jobs.common import JobEnv, ci_url
+from bot.jobs.job_reports import job_log_url
 from bot.jobs.spans import timed_builder, timed_env
 from bot.jobs.train_evaluation import promotion_comparison
 from bot.ports import ModelLocks, ServiceBuilder
@@ -55,6 +58,8 @@ class PromotionOutcome:
     deployment_id: int = 0
     deployment_state: str = ""
     reasons: list[str] = field(default_factory=list)
+    environment: str = ""  # where it was promoted to (promotion.environments: a merge, the first)
+    alias: str = ""  # the alias that serves it, when that is not the champion's (staging)
     timings: dict[str, float] = field(
         default_factory=dict
     )  # seconds spent in registry, bento and github calls
@@ -103,7 +108,9 @@ def promote(
         if config.promotion.required_checks
         else None
     )
-    log_url = ci_url() or (pull.html_url if pull is not None else "")
+    # The job's own log (kept as a report), else the Actions run, else the PR: never a path of this machine.
+    job_log = job_log_url(env.repo, "promote") or ci_url()
+    log_url = job_log or (pull.html_url if pull is not None else "")
     for name in models:
         timings: dict[str, float] = {}
         env = timed_env(original_env, timings)
@@ -161,7 +168,8 @@ def promote(
         if not (
             outcome.status == "already" and _answered(env, reply_to, key, since=since)
         ):  # a retry keeps its answer
-            reply_keyed(env, reply_to, replies.promotion_result(outcome), key, since=since)
+            body = replies.promotion_result(outcome) + log_line(job_log)
+            reply_keyed(env, reply_to, body, key, since=since)
         outcome.timings = dict(timings)
         outcomes.append(outcome)
     return outcomes
@@ -193,7 +201,9 @@ def _plan(
     command: tuple[str, str | None] | None,
 ) -> PromotionOutcome:
     config = env.config
+    first = config.stages()[0]  # a merge promotes to the first environment
     champion = env.registry.version_by_alias(spec.name, config.aliases.champion)
+    serving = champion if first.last else env.registry.version_by_alias(spec.name, first.alias)
     decision = gates.evaluate(
         spec,
         run.metrics,
@@ -208,10 +218,11 @@ def _plan(
         model=spec.name,
         run=run,
         existing_version=existing.version if existing else None,
-        champion=champion,
+        champion=serving,
         aliases=config.aliases,
         decision=decision,
-        environment=config.promotion.environment,
+        environment=first.name,
+        alias=first.alias,
     )
     # Asked by a command: one answer per command, found among the comments made since it (however long the
     # thread). Else (a plan of the default branch's head) one per run.
@@ -243,16 +254,22 @@ def _promote_locked(
 ) -> PromotionOutcome:
     config = env.config
     registry = env.registry
+    # A merge promotes to the first of promotion.environments: its alias, its Deployment, its bento (issue 15).
+    first = config.stages()[0]
+    deployment_tag, bento_tag_name = stage_tag(TAG_DEPLOYMENT, first), stage_tag(TAG_BENTO, first)
     champion = registry.version_by_alias(spec.name, config.aliases.champion)  # re-read inside the lock
-    if champion is not None and champion.run_id == run.run_id and champion.tags.get(TAG_DEPLOYMENT):
+    serving = champion if first.last else registry.version_by_alias(spec.name, first.alias)
+    if serving is not None and serving.run_id == run.run_id and serving.tags.get(deployment_tag):
         return PromotionOutcome(
             spec.name,
             "already",
-            version=champion.version,
+            version=serving.version,
             run_id=run.run_id,
-            bento_tag=champion.tags.get(TAG_BENTO, ""),
-            deployment_id=int(champion.tags[TAG_DEPLOYMENT]),
+            bento_tag=serving.tags.get(bento_tag_name, ""),
+            deployment_id=int(serving.tags[deployment_tag]),
             deployment_state="success",
+            environment=first.name,
+            alias="" if first.last else first.alias,
         )
     if champion is None or champion.run_id != run.run_id:
         decision = gates.evaluate(
@@ -274,9 +291,9 @@ def _promote_locked(
             )
     tags = {TAG_GIT_SHA: sha, TAG_LOCK: lock_id, **({TAG_PR: str(pr)} if pr is not None else {})}
     version = registry.register(spec.name, run, tags)
-    previous = champion if champion is not None and champion.version != version.version else None
-    env_name = config.promotion.environment
-    deployment_id = int(version.tags.get(TAG_DEPLOYMENT) or 0)
+    previous = serving if serving is not None and serving.version != version.version else None
+    env_name = first.name
+    deployment_id = int(version.tags.get(deployment_tag) or 0)
     if not deployment_id:
         deployment_id = env.gh.create_deployment(
             sha,
@@ -285,11 +302,11 @@ def _promote_locked(
             f"Promote {spec.name} v{version.version}",
             key=keys.promotion_deployment(spec.name, run.run_id),
         )
-        registry.set_version_tag(spec.name, version.version, TAG_DEPLOYMENT, str(deployment_id))
+        registry.set_version_tag(spec.name, version.version, deployment_tag, str(deployment_id))
     env.gh.set_deployment_status(
         deployment_id, "in_progress", description=f"building {spec.name} v{version.version}", log_url=log_url
     )
-    bento_tag, note = version.tags.get(TAG_BENTO, ""), ""
+    bento_tag, note = version.tags.get(bento_tag_name, ""), ""
     if build_bento is not None and not bento_tag:
         try:
             bento_tag, note = build_bento(version, sha)
@@ -307,16 +324,17 @@ def _promote_locked(
                 deployment_state="failure",
                 reasons=[f"the BentoML build failed: {exc}"],
             )
-        registry.set_version_tag(spec.name, version.version, TAG_BENTO, bento_tag)
-    if previous is not None:
+        registry.set_version_tag(spec.name, version.version, bento_tag_name, bento_tag)
+    if previous is not None and first.last:
         registry.set_alias(spec.name, config.aliases.previous, previous.version)
-    registry.set_alias(spec.name, config.aliases.champion, version.version)
-    registry.set_version_tag(spec.name, version.version, VersionTags.PROMOTED_AT, now_iso())
-    record_champion_move(env, spec.name, version.version, run.run_id, "promote")  # /metrics shows it now
+    registry.set_alias(spec.name, first.alias, version.version)
+    registry.set_version_tag(spec.name, version.version, stage_tag(VersionTags.PROMOTED_AT, first), now_iso())
+    if first.last:
+        record_champion_move(env, spec.name, version.version, run.run_id, "promote")  # /metrics shows it now
     env.gh.set_deployment_status(
         deployment_id,
         "success",
-        description=f"{spec.name} v{version.version} is {config.aliases.champion}",
+        description=f"{spec.name} v{version.version} is {first.alias}",
         log_url=log_url,
     )
     return PromotionOutcome(
@@ -329,6 +347,8 @@ def _promote_locked(
         bento_note=note,
         deployment_id=deployment_id,
         deployment_state="success",
+        environment=first.name,
+        alias="" if first.last else first.alias,
     )
 
 

@@ -15,8 +15,10 @@ from bot.core.config import ModelSpec
 from bot.core.lockfile import output_hash
 from bot.core.markers import reply_marker
 from bot.core.plans import ReconcileCorrection, render_reconcile_plan
+from bot.core.reports import log_line
 from bot.jobs.champions import record_champion_move
-from bot.jobs.common import JobEnv
+from bot.jobs.common import JobEnv, ci_url
+from bot.jobs.job_reports import job_log_url
 from bot.jobs.promote import TAG_OUTPUT_HASH
 
 LABELS = ["mlops-bot", "reconcile"]
@@ -44,8 +46,10 @@ def reconcile(env: JobEnv, spec: ModelSpec, *, dry_run: bool = False) -> Reconci
     desired = output_hash(lock_text, spec.stage, spec.output) if lock_text else None
     if not desired:
         return ReconcileOutcome(spec.name, "no-desired-state")
+    # Git pins what a merge promotes: the first of promotion.environments (staging, where there are two).
+    first = config.stages()[0]
     try:
-        champion = registry.version_by_alias(spec.name, config.aliases.champion)
+        champion = registry.version_by_alias(spec.name, first.alias)
     except ForeignModelError as exc:  # another repository's model: nothing here to compare or correct
         return ReconcileOutcome(spec.name, "foreign", desired, reason=str(exc))
     actual_run = registry.run(champion.run_id) if champion else None
@@ -70,21 +74,26 @@ def reconcile(env: JobEnv, spec: ModelSpec, *, dry_run: bool = False) -> Reconci
     if dry_run:
         return _planned(env, spec, actual, wanted, desired, existing.number if existing else None)
     if config.reconcile == "correct" and desired_version is not None:
-        registry.set_alias(spec.name, config.aliases.champion, desired_version.version)
-        record_champion_move(env, spec.name, desired_version.version, desired_version.run_id, "reconcile")
-        if champion is not None:
+        registry.set_alias(spec.name, first.alias, desired_version.version)
+        if first.last:
+            record_champion_move(env, spec.name, desired_version.version, desired_version.run_id, "reconcile")
+        if champion is not None and first.last:
             registry.set_alias(spec.name, config.aliases.previous, champion.version)
-        body = replies.reconcile_corrected(spec.name, actual, wanted, desired)
+        body = replies.reconcile_corrected(spec.name, actual, wanted, desired) + _log(env)
         issue = gh.upsert_issue(
             issue_marker(spec.name), f"Reconcile: {spec.name} champion corrected", body, LABELS
         )
         return ReconcileOutcome(spec.name, "corrected", desired, actual, wanted, issue.number)
-    body = replies.reconcile_mismatch(spec.name, actual, wanted, desired, config.reconcile)
+    body = replies.reconcile_mismatch(spec.name, actual, wanted, desired, config.reconcile) + _log(env)
     issue = gh.upsert_issue(
         issue_marker(spec.name), f"Reconcile: {spec.name} champion differs from git", body, LABELS
     )
     status = "drifted-reported" if desired_version is not None else "unknown-desired-version"
     return ReconcileOutcome(spec.name, status, desired, actual, wanted, issue.number)
+
+
+def _log(env: JobEnv) -> str:
+    return log_line(job_log_url(env.repo, "reconcile") or ci_url())
 
 
 def _planned(

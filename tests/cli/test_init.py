@@ -210,7 +210,11 @@ def test_promotes_on_the_repositorys_default_branch(tmp_path: Path) -> None:
 
 def test_the_promote_job_declares_the_configs_environment(tmp_path: Path) -> None:
     assert main(["init", "--dir", str(tmp_path)]) == 0
-    assert _jobs(tmp_path, "mlops-promote.yml")["promote"]["environment"] == "production"
+    # A dispatch names the environment it moves a version on to; a merge promotes to the first.
+    assert (
+        _jobs(tmp_path, "mlops-promote.yml")["promote"]["environment"]
+        == "${{ inputs.environment || 'production' }}"
+    )
     kept = tmp_path / "kept"
     (kept / ".github").mkdir(parents=True)
     template = template_path("config", "mlops-bot.yml").read_text()
@@ -218,7 +222,20 @@ def test_the_promote_job_declares_the_configs_environment(tmp_path: Path) -> Non
     (kept / ".github/mlops-bot.yml").write_text(config)
     assert load_config(config).promotion.environment == "ml-prod"
     assert main(["init", "--dir", str(kept)]) == 0  # the config is kept, its environment is used
-    assert _jobs(kept, "mlops-promote.yml")["promote"]["environment"] == "ml-prod"
+    assert (
+        _jobs(kept, "mlops-promote.yml")["promote"]["environment"] == "${{ inputs.environment || 'ml-prod' }}"
+    )
+    staged = tmp_path / "staged"
+    (staged / ".github").mkdir(parents=True)
+    two = re.sub(
+        r"(?m)^(\s*)environment: production\b", r"\1environments: [staging, production]", template, count=1
+    )
+    (staged / ".github/mlops-bot.yml").write_text(two)
+    assert main(["init", "--dir", str(staged)]) == 0
+    assert (
+        _jobs(staged, "mlops-promote.yml")["promote"]["environment"]
+        == "${{ inputs.environment || 'staging' }}"
+    )
 
 
 def test_refuses_a_file_as_the_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,6 +24,8 @@ def test_without_environments_a_merge_promotes_to_production_as_before() -> None
 def test_the_old_single_environment_keeps_working() -> None:
     cfg = config("  environment: prod\n")
     assert [(s.name, s.alias) for s in cfg.stages()] == [("prod", "champion")]
+    # Whatever GitHub name it has: a one-environment path is never named in a command.
+    assert config("  environment: ML Production\n").stages()[0].name == "ML Production"
 
 
 def test_staging_then_production_each_with_its_alias_and_a_soak() -> None:
@@ -49,7 +51,7 @@ def test_staging_then_production_each_with_its_alias_and_a_soak() -> None:
         ("  environments: [qa, production]\n", "unknown environment 'qa' before 'production'"),
         ("  environments: [production, staging]\n", "put production last"),
         ("  environments: [staging]\n", "put production last"),
-        ("  environments: ['prod env']\n", "not an environment name: 'prod env'"),
+        ("  environments: [staging, 'prod env']\n", "not an environment name: 'prod env'"),
         ("  soak: 24h\n", "`soak` moves a version on from staging, but `environments` lists one"),
         ("  environments: [staging, production]\n  soak: 24 hours\n", "is not a duration"),
         (

@@ -27,6 +27,8 @@ class Outcome:
     deployment_id: int = 0
     deployment_state: str = ""
     reasons: list[str] = field(default_factory=list)
+    environment: str = ""
+    alias: str = ""
 
 
 SPEC = ModelSpec(name="churn", stage="train", output="m.pkl", metrics=[MetricSpec(name="f1", tolerance=0.01)])
@@ -120,6 +122,13 @@ CASES: list[tuple[str, Callable[[], str], list[str]]] = [
             "no Docker daemon",
             "#9 (success)",
         ],
+    ),
+    (
+        "promoted to staging",
+        lambda: replies.promotion_result(
+            Outcome("churn", "promoted", "5", "4", "run42", environment="staging", alias="staging")
+        ),
+        ["version 5 is now in `staging` (alias `staging`)", "Before it: version 4", "--to production"],
     ),
     (
         "first promotion",

@@ -33,7 +33,9 @@ def check_environments(names: list[str]) -> list[str]:
     """The list as given, or ValueError naming what is wrong and how to write it."""
     if not names:
         raise ValueError("is empty; list the environments a model moves through, e.g. [staging, production]")
-    bad = [n for n in names if not NAME.match(n)]
+    # One environment is today's `promotion.environment`, whatever GitHub name it has; a path through two is
+    # named in commands (`/promote --to production`), so its names are plain words.
+    bad = [n for n in names if not NAME.match(n)] if len(names) > 1 else []
     if bad:
         raise ValueError(
             f"not an environment name: {', '.join(repr(b) for b in bad)} (letters, digits, `.`, `_`, `-`)"
