@@ -1,4 +1,6 @@
 """`mlops-bot rollback`: move the champion alias back to an earlier version, with a Deployment that says so.
+While a canary runs, `/rollback` (without `--to`) drops the canary instead and leaves the champion where it is
+(bot/jobs/canary.py `drop_canary`); `--to VERSION` moves the champion and ends the canary too.
 
 `plan_rollback` (bot/core/plans.py) decides; this module carries out the plan step by step, each step keyed
 by the job's key, so a retried job repeats nothing; `--dry-run` renders the same plan and stops.
@@ -12,6 +14,7 @@ from bot.core import keys, replies
 from bot.core.models import ModelVersion
 from bot.core.plans import plan_rollback, render_rollback_plan
 from bot.core.tags import VersionTags
+from bot.jobs.canary import drop_canary, end_canary
 from bot.jobs.champions import record_champion_move
 from bot.jobs.common import JobEnv
 from bot.jobs.promote import (
@@ -55,6 +58,12 @@ def rollback(
                 env, reply_to, foreign_model_reply(exc), ("rollback-foreign", key or model), since=asked_at
             )
             return PromotionOutcome(model, "refused", reasons=[str(exc)])
+        if to is None:  # a running canary is what the last move put in front of users: it goes first
+            dropped = drop_canary(
+                env, model, champion=champion, reply_to=reply_to, key=key, dry_run=dry_run, asked_at=asked_at
+            )
+            if dropped is not None:
+                return dropped
         versions = registry.versions(model)
         done = _finished_rollback(env, champion, key)
         if done is not None:  # this job already rolled back (a retry after its last step): say it again
@@ -104,6 +113,7 @@ def rollback(
         registry.set_alias(model, aliases.previous, plan.champion_version)
         registry.set_alias(model, aliases.champion, plan.target_version)
         registry.set_version_tag(model, plan.target_version, VersionTags.PROMOTED_AT, now_iso())
+        end_canary(env, model, how="dropped")  # it ran beside the champion that just stepped down
         record_champion_move(env, model, plan.target_version, plan.target_run_id, "rollback")
         env.gh.set_deployment_status(
             deployment_id, "success", description=f"{model} rolled back to v{plan.target_version}"
