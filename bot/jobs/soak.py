@@ -56,10 +56,28 @@ def soak(
         model=spec.name,
         to=target.name,
         asked_by=None,
-        reply_to=int(pr) if pr.isdigit() else None,
+        reply_to=int(pr) if pr.isdigit() and not dry_run else None,  # a dry run only says, here
         dry_run=dry_run,
         key=SOAK_KEY,
         lock=lock,
         now=now,
         after_move=after_move,
     )
+
+
+def store_checks(env: JobEnv) -> Checks:
+    """The model's monitoring checks as the bot's store keeps them (`monitoring_checks`); none without a store
+    given to the job (MLOPS_BOT_DATABASE_URL), so nothing soaks green there."""
+
+    def read(model: str) -> Sequence[CheckRecord]:
+        if "database_url" not in env.settings.model_fields_set:
+            return []
+        from bot.adapters.store import Store
+
+        store = Store(env.settings.database_url)
+        try:
+            return store.checks(env.repo, model)
+        finally:
+            store.close()
+
+    return read

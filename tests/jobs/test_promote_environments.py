@@ -18,13 +18,14 @@ from github import Auth, Github
 from github.EnvironmentProtectionRuleReviewer import ReviewerParams
 
 from bot.adapters.mlflow import MlflowRegistry
+from bot.adapters.store import Store
 from bot.core.config import CONFIG_PATH
 from bot.core.monitoring.history import CheckRecord
 from bot.core.tags import RunTags, VersionTags
 from bot.jobs.common import JobEnv
 from bot.jobs.promote import promote, store_lock
 from bot.jobs.promote_env import move_on
-from bot.jobs.soak import soak
+from bot.jobs.soak import soak, store_checks
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_store import sqlite_registry
@@ -130,7 +131,9 @@ class World:
     def pull(self, title: str) -> int:
         """A pull request (its branch changes params.yaml), where the merge's and the commands' answers go."""
         branch = title.replace(" ", "-")
-        self.standin.commit(REPO, branch, {"params.yaml": f"t: {branch}\n"}, title, author="alice", base="main")
+        self.standin.commit(
+            REPO, branch, {"params.yaml": f"t: {branch}\n"}, title, author="alice", base="main"
+        )
         return self.standin.open_pull(REPO, head=branch, title=title, author="alice")
 
     def move(self, asked_by: str | None, reply_to: int, *, now: dt.datetime, key: str, **kw: Any) -> Any:
@@ -191,7 +194,12 @@ def test_merge_serves_staging_then_a_required_reviewer_moves_it_to_production(
     w.protect_production(reviewer="rita", wait_minutes=30)
     pr = w.pull("retrain")
     staged = w.merge(model_file, "h1", 0.9, pr)
-    assert (staged.status, staged.version, staged.environment, staged.alias) == ("promoted", "1", "staging", "staging")
+    assert (staged.status, staged.version, staged.environment, staged.alias) == (
+        "promoted",
+        "1",
+        "staging",
+        "staging",
+    )
     assert (w.alias("staging"), w.alias("champion")) == ("1", None)
     assert w.deployments() == [("staging", "1", ["in_progress", "success"])]
     assert "version 1 is now in `staging` (alias `staging`)" in w.bodies(pr)[0]
@@ -285,33 +293,51 @@ def _check(model: str, at: dt.datetime, *, drift: bool) -> CheckRecord:
 
 
 def test_soak_moves_on_after_its_time_with_green_checks_once(make_world: Any, model_file: Path) -> None:
+    """The checks are the ones the scheduled drift checks record in the bot's store, read as the periodic
+    reconcile reads them (`store_checks`)."""
     w = make_world(soak="24h")
     pr = w.pull("merge")
     w.merge(model_file, "h1", 0.9, pr)
     arrived = _arrived(w, "1", "staging")
-    records: list[CheckRecord] = []
+    store = Store(w.database_url)
 
     def tick(hours: float) -> Any:
         return soak(
             w.env(),
             w.env().config.models[0],
-            checks=lambda model: records,
+            checks=store_checks(w.env()),
             now=lambda: arrived + dt.timedelta(hours=hours),
             lock=lambda name: store_lock(w.database_url, name),
         )
 
-    early = tick(23)
-    assert early.status == "soaking" and "soaking until" in early.reasons[0]
-    assert "no monitoring check" in tick(25).reasons[0]
-    records.append(_check(MODEL, arrived + dt.timedelta(hours=2), drift=True))
-    assert "not green" in tick(25).reasons[0] and w.alias("champion") is None
-    records[:] = [_check(MODEL, arrived + dt.timedelta(hours=2), drift=False)]
-    moved = tick(25)
+    try:
+        early = tick(23)
+        assert early.status == "soaking" and "soaking until" in early.reasons[0]
+        assert "no monitoring check" in tick(25).reasons[0]
+        store.record_check(
+            REPO, _check(MODEL, arrived - dt.timedelta(hours=1), drift=True)
+        )  # before: not counted
+        store.record_check(REPO, _check(MODEL, arrived + dt.timedelta(hours=2), drift=True))
+        assert "not green" in tick(25).reasons[0] and w.alias("champion") is None
+        store.record_check(
+            REPO, _check(MODEL, arrived + dt.timedelta(hours=2), drift=False)
+        )  # the same check, redone
+        planned = soak(
+            w.env(),
+            w.env().config.models[0],
+            checks=store_checks(w.env()),
+            now=lambda: arrived + dt.timedelta(hours=25),
+            dry_run=True,
+        )
+        assert planned is not None and planned.status == "planned" and w.alias("champion") is None
+        moved = tick(25)
+    finally:
+        store.close()
     assert (moved.status, moved.environment, w.alias("champion")) == ("promoted", "production", "1")
     deployments, answers = w.deployments(), w.bodies(pr)
     assert ("production", "1", ["success"]) in deployments
     assert "moved from `staging` to `production`" in answers[-1]
-    # The next tick (and a re-run of this one) finds it done: no second Deployment, no second comment.
+    # The next tick finds it done: no second Deployment, no second comment.
     assert tick(26) is None
     assert w.deployments() == deployments and w.bodies(pr) == answers
 
@@ -323,7 +349,12 @@ def test_soak_never_moves_past_a_required_reviewer(make_world: Any, model_file: 
     w.merge(model_file, "h1", 0.9, pr)
     arrived = _arrived(w, "1", "staging")
     records = [_check(MODEL, arrived + dt.timedelta(hours=1), drift=False)]
-    outcome = soak(w.env(), w.env().config.models[0], checks=lambda m: records, now=lambda: arrived + dt.timedelta(days=2))
+    outcome = soak(
+        w.env(),
+        w.env().config.models[0],
+        checks=lambda m: records,
+        now=lambda: arrived + dt.timedelta(days=2),
+    )
     assert outcome is not None and outcome.status == "refused"
     assert "the soak does not move past a reviewer" in outcome.reasons[0]
     assert w.alias("champion") is None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from bot.adapters.github.errors import RetryPolicy, T, _retrying
 from bot.adapters.github.memory import ConditionalCache, KnownIds
@@ -41,6 +42,15 @@ class RepoBase:
         # What the webhook payload's `repository` already says (default branch, clone URL): not asked again.
         self.facts = {k: str(v) for k, v in (repository or {}).items() if k in REPOSITORY_FACTS and v}
         self._repo: Repository | None = None
+
+    def beside(self) -> Self:
+        """This repository on a GitHub client of its own (same token and manners), sharing the remembered ids
+        and ETags: PyGithub's client keeps one request's state on its connection, so two threads need two."""
+        twin = copy.copy(self)
+        twin.gh = self.gh.withLazy(self.gh.requester.is_lazy)  # a new Github of identical configuration
+        twin.facts = dict(self.facts)
+        twin._repo = None
+        return twin
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         return _retrying(self.retry, f"{what} on {self.full_name}", fn)
