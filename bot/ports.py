@@ -37,6 +37,10 @@ class RepoGitHub(Protocol):
 
     full_name: str
 
+    def beside(self) -> RepoGitHub:
+        """The same repository on a connection of its own, sharing what this adapter remembers: for calls made
+        while this adapter's run in another thread (one PyGithub client must not serve two at once)."""
+
     def default_branch(self) -> str: ...
     def clone_url(self) -> str:
         """What `git clone` takes for this repository (credentials are supplied separately, never in the URL)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -14,10 +15,12 @@ from bot.core.card import CardFacts, check_run_output, render_card
 from bot.core.config import RepoConfig
 from bot.core.evaluation import CHAMPION_METRIC_PREFIX
 from bot.core.markers import card_marker, find_markers
-from bot.core.models import PullFacts, TrainResult
+from bot.core.models import CommentRef, PullFacts, TrainResult
 from bot.core.tags import RunTags
+from bot.jobs.alongside import alongside
 from bot.jobs.common import JobEnv, ci_url
 from bot.jobs.train_evaluation import PRODUCTION_ARTIFACT, recorded_comparison
+from bot.ports import RepoGitHub
 
 TAG_HEAD_SHA = RunTags.HEAD_SHA
 TAG_OUTPUT_HASH = RunTags.OUTPUT_HASH
@@ -90,6 +93,7 @@ def post_cards(
     config = env.config
     template_text = env.gh.read_file(config.card_template) if config.card_template else None
     outcomes = []
+    checks_gh = env.gh.beside()
     for result in results:
         spec = config.model(result.model)
         if spec is None:
@@ -116,21 +120,14 @@ def post_cards(
             same_data=result.same_data,
             production=result.production,
         )
-        body = render_card(facts, template_text)
-        comment = env.gh.upsert_comment(pull.number, card_marker(spec.name), body)
         conclusion = decision.conclusion if result.ok else "failure"
         if untrusted and conclusion == "success":
             conclusion = "neutral"
-        title, summary, text = check_run_output(facts)
-        check_id = env.gh.upsert_check_run(
-            pull.head_sha,
-            check_name(spec.name),
-            status="completed",
-            conclusion=conclusion,
-            title=title,
-            summary=summary,
-            text=text,
-            details_url=(result.run.url if result.run and result.run.url else None),
+        # The card and its Check Run are written at once, each on a client of its own; neither waits for the
+        # other, nor is lost when the other fails (bot/jobs/alongside.py).
+        (body, comment), check_id = alongside(
+            functools.partial(_post_card, env.gh, pull.number, facts, template_text),
+            functools.partial(_write_check, checks_gh, facts, conclusion),
         )
         failed_gates = tuple(
             (v.metric or "", v.reason) for v in decision.verdicts if v.judged and not v.passed
@@ -139,6 +136,28 @@ def post_cards(
             CardOutcome(spec.name, comment.id, check_id, conclusion, comment.url, body, failed_gates)
         )
     return outcomes
+
+
+def _post_card(
+    gh: RepoGitHub, number: int, facts: CardFacts, template_text: str | None
+) -> tuple[str, CommentRef]:
+    body = render_card(facts, template_text)
+    return body, gh.upsert_comment(number, card_marker(facts.model.name), body)
+
+
+def _write_check(gh: RepoGitHub, facts: CardFacts, conclusion: str) -> int:
+    title, summary, text = check_run_output(facts)
+    run = facts.result.run
+    return gh.upsert_check_run(
+        facts.head_sha,
+        check_name(facts.model.name),
+        status="completed",
+        conclusion=conclusion,
+        title=title,
+        summary=summary,
+        text=text,
+        details_url=(run.url if run and run.url else None),
+    )
 
 
 def local_cards(config: RepoConfig, results: list[TrainResult], *, head_sha: str = "") -> str:
