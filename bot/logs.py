@@ -15,6 +15,8 @@ from typing import Any
 
 # In a job step the executor names the delivery through these (no secret in them).
 ENV_CONTEXT = {"delivery": "MLOPS_BOT_LOG_DELIVERY", "repo": "MLOPS_BOT_LOG_REPO", "pr": "MLOPS_BOT_LOG_PR"}
+# The file a job step's output goes to (set by the local executor): the step keeps it as its job log.
+STEP_LOG_ENV = "MLOPS_BOT_STEP_LOG"
 
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "mlops_bot_log", default=MappingProxyType({})

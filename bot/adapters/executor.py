@@ -33,7 +33,7 @@ from bot.adapters.warm_runner import WarmRunner, WarmRunnerBusy, WarmRunnerError
 from bot.core.isolation import job_environment
 from bot.core.jobs import Step
 from bot.core.scrub import scrub
-from bot.logs import ENV_CONTEXT
+from bot.logs import ENV_CONTEXT, STEP_LOG_ENV
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +120,10 @@ class LocalExecutor:
                     a.replace("{repo_dir}", str(repo_dir)).replace("{job_dir}", str(root)) for a in step.args
                 ]
                 with _span(spans, f"{n}:{step.args[0]}"):
+                    # The step reads its own log at its end, to keep it where a reader can open it.
+                    step_env = {**job_env, STEP_LOG_ENV: str(log_path)}
                     code = self._step(
-                        job_id, args, cwd=repo_dir, env=job_env, log_path=log_path, deadline=deadline
+                        job_id, args, cwd=repo_dir, env=step_env, log_path=log_path, deadline=deadline
                     )
                 codes.append(code)
                 if code != 0 and step.check:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bot import __version__
 from bot.cli.errors import bound_mlflow_http, describe
-from bot.logs import ENV_CONTEXT, configure
+from bot.logs import ENV_CONTEXT, STEP_LOG_ENV, configure
 
 # One module per subcommand, in the order `--help` lists them.
 COMMAND_MODULES = (
@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bot.cli.train",
     "bot.cli.card",
     "bot.cli.promote",
+    "bot.cli.canary",
     "bot.cli.rollback",
     "bot.cli.reconcile",
     "bot.cli.drift",
@@ -74,6 +75,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"mlops-bot {args.command}: {message} (--debug shows the traceback)", file=sys.stderr)
         return 2
+    finally:
+        if os.environ.get(STEP_LOG_ENV):  # a job step of the local executor: keep its log for a reader
+            _keep_step_log(args)
+
+
+def _keep_step_log(args: argparse.Namespace) -> None:
+    """Keep this step's log where its reply linked it (bot/jobs/job_reports.py); never fail the step for it."""
+    outcome = getattr(args, "json", None)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        from bot.jobs.job_reports import keep_step_log
+
+        for note in keep_step_log(
+            args.command, outcome if outcome is not None and str(outcome) != "-" else None
+        ):
+            print(f"  note: {note}", file=sys.stderr)
+    except Exception as exc:
+        print(f"  note: the job log was not kept ({type(exc).__name__})", file=sys.stderr)
 
 
 def add_github_job_options(p: argparse.ArgumentParser, *, json_output: bool = True) -> None:

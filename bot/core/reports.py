@@ -1,6 +1,7 @@
 """Reports a reader can open: each one's key, and the one link posted to GitHub for it.
 
-A report (an Evidently page, a check's job log) is kept where a reader of the issue can open it: the bot's
+A report (an Evidently page, a model card, the log of a job: drift, train, card, promote, rollback,
+reconcile) is kept where a reader of the issue can open it: the bot's
 own `/reports/<id>` page when the bot serves one, the MLflow UI when the tracking server speaks HTTP, the
 Actions run's uploaded artifact when only a workflow ran. A path on the disk of the machine that wrote it is
 never a link: nobody else can open it.
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
-ReportKind = Literal["drift-report", "job-log"]
+ReportKind = Literal["drift-report", "job-log", "model-card"]
 
 CONTENT_TYPES: dict[ReportKind, str] = {
     "drift-report": "text/html; charset=utf-8",
     "job-log": "text/plain; charset=utf-8",
+    "model-card": "text/markdown; charset=utf-8",
 }
 
 
@@ -25,6 +27,21 @@ def report_id(repository: str, model: str, check_id: str, kind: ReportKind) -> s
     """The key of one report: the same check reported twice keeps one row and one link."""
     digest = hashlib.sha256(f"{repository}\n{model}\n{check_id}\n{kind}".encode()).hexdigest()
     return digest[:32]
+
+
+def card_report_id(repository: str, model: str, pr: int | None, head_sha: str) -> str:
+    """The kept card of `model` on one commit of a pull request: a re-posted card replaces it."""
+    return report_id(repository, model, f"card/pr-{pr or 0}@{head_sha}", "model-card")
+
+
+def job_log_id(repository: str, command: str, job_id: str) -> str:
+    """The log of one step (`command`) of one job of the bot: a retried job replaces it."""
+    return report_id(repository, "", f"{command}/{job_id}", "job-log")
+
+
+def log_line(url: str) -> str:
+    """The line under a reply that links the log of the job that wrote it ("" when there is no such link)."""
+    return f"\n\n<sub>Job log: {url}</sub>" if is_web_url(url) else ""
 
 
 def is_web_url(url: str) -> bool:
