@@ -23,8 +23,8 @@ from bot.core.environments import stage_tag
 from bot.core.lockfile import lock_hash, output_hash
 from bot.core.markdown import escape_md
 from bot.core.markers import reply_marker
-from bot.core.reports import log_line
 from bot.core.models import RunRecord
+from bot.core.reports import log_line
 from bot.core.tags import RunTags, VersionTags
 from bot.jobs.champions import record_champion_move
 from bot.jobs.common import JobEnv, ci_url

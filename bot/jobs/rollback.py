@@ -13,10 +13,12 @@ from bot.adapters.mlflow import ForeignModelError
 from bot.core import keys, replies
 from bot.core.models import ModelVersion
 from bot.core.plans import plan_rollback, render_rollback_plan
+from bot.core.reports import log_line
 from bot.core.tags import VersionTags
 from bot.jobs.canary import drop_canary, end_canary
 from bot.jobs.champions import record_champion_move
-from bot.jobs.common import JobEnv
+from bot.jobs.common import JobEnv, ci_url
+from bot.jobs.job_reports import job_log_url
 from bot.jobs.promote import (
     TAG_GIT_SHA,
     Locker,
@@ -67,7 +69,8 @@ def rollback(
         versions = registry.versions(model)
         done = _finished_rollback(env, champion, key)
         if done is not None:  # this job already rolled back (a retry after its last step): say it again
-            reply_keyed(env, reply_to, replies.rollback_result(done), ("rollback", key), since=asked_at)
+            body = replies.rollback_result(done) + log_line(job_log_url(env.repo, "rollback") or ci_url())
+            reply_keyed(env, reply_to, body, ("rollback", key), since=asked_at)
             return done
         plan = plan_rollback(
             model,
@@ -128,7 +131,8 @@ def rollback(
         deployment_state="success",
     )
     answer = ("rollback", key or f"{model}@{plan.target_version}")
-    reply_keyed(env, reply_to, replies.rollback_result(outcome), answer, since=asked_at)
+    body = replies.rollback_result(outcome) + log_line(job_log_url(env.repo, "rollback") or ci_url())
+    reply_keyed(env, reply_to, body, answer, since=asked_at)
     return outcome
 
 
