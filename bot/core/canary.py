@@ -190,3 +190,12 @@ def render_canary_dropped(
         f"Champion v{escape_md(champion)} answers every request again{shown}; v{escape_md(candidate)} no longer "
         f"serves. The champion stays; a `/rollback` after this one moves it back."
     )
+
+
+def fork_not_served(model: str | None) -> str:
+    """The answer to `/promote --canary` on an open pull request from a fork."""
+    name = f" of {code(model)}" if model else ""
+    return (
+        f"A canary{name} serves this pull request's model to real requests, and a fork's code trained it: it is "
+        "served only once the pull request is merged. Merge it, then comment `/promote --canary` on it again."
+    )

@@ -90,6 +90,22 @@ class MoveRequest:
 
 
 @dataclass(frozen=True)
+class CanaryRequest:
+    """Serve what commit `sha` trained beside the champion for `percent` % of the requests
+    (`/promote MODEL --canary 10%` on pull request `pr`)."""
+
+    KIND: ClassVar[str] = "canary"
+    sha: str
+    percent: str  # as the command wrote it, checked: "10", "2.5"
+    pr: int | None = None
+    model: str | None = None
+    reply_to: int | None = None
+    comment_id: int | None = None  # the command's: its answer is one comment, keyed by it
+    asked_at: str | None = None  # the command's `created_at`: no answer to it is older
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class RollbackRequest:
     """Move the champion of `model` back (to version `to`, else the previous champion), answering on `reply_to`."""
 
@@ -126,6 +142,7 @@ JobRequest = Union[  # noqa: UP007  (a runtime alias: `X | Y` of classes is fine
     PlanRequest,
     PromoteRequest,
     MoveRequest,
+    CanaryRequest,
     RollbackRequest,
     DriftRequest,
     ReconcileRequest,
@@ -138,6 +155,7 @@ KINDS: dict[str, type[JobRequest]] = {
         PlanRequest,
         PromoteRequest,
         MoveRequest,
+        CanaryRequest,
         RollbackRequest,
         DriftRequest,
         ReconcileRequest,

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core import commands, keys, replies
+from bot.core.canary import fork_not_served
 from bot.core.commands import Command, Reply
 from bot.core.config import ConfigError, RepoConfig
 from bot.core.events import Delivery, head_at
 from bot.core.jobs import (
+    CanaryRequest,
     CardRequest,
     DriftRequest,
     MoveRequest,
@@ -140,6 +142,9 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
         )
         ctx.queue_job(move, keys.job_key(d.repo, comment_id=comment_id), d)
         return
+    if cmd.canary_percent is not None:
+        _canary(ctx, d, gh, cmd)
+        return
     if not _on_pull(d):
         if cmd.dry_run:  # a plan for the default branch's head, e.g. from a drift issue
             plan = PlanRequest(None, number, cmd.model, comment_id, _made_at(d))
@@ -173,6 +178,35 @@ def _promote(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd:
         )
     else:
         _answer(gh, d, replies.pull_closed(cmd.verb))
+
+
+def _canary(ctx: Context, d: Delivery, gh: RepoGitHub, cmd: Command) -> None:
+    """`/promote --canary`: this pull request's candidate (its merge commit's, or an open one's head) beside the
+    champion. A fork's candidate is never served before it merges: its code trained the model."""
+    number, comment_id = _number(d), d.payload["comment"]["id"]
+    if not _on_pull(d):
+        _answer(gh, d, replies.pull_only("promote --canary"))
+        return
+    pull = gh.pull(number)
+    if pull.merged and pull.merge_commit_sha:
+        sha = pull.merge_commit_sha
+    elif pull.state == "open" and not pull.is_fork:
+        sha = pull.head_sha
+    else:
+        _answer(gh, d, fork_not_served(cmd.model) if pull.state == "open" else replies.pull_closed(cmd.verb))
+        return
+    assert cmd.canary_percent is not None
+    request = CanaryRequest(
+        sha=sha,
+        percent=f"{cmd.canary_percent:g}",
+        pr=number,
+        model=cmd.model,
+        reply_to=number,
+        comment_id=comment_id,
+        asked_at=_made_at(d),
+        dry_run=cmd.dry_run,
+    )
+    ctx.queue_job(request, keys.job_key(d.repo, pr=number, sha=sha, comment_id=comment_id), d)
 
 
 def _rollback(ctx: Context, d: Delivery, gh: RepoGitHub, config: RepoConfig, cmd: Command) -> None:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from bot.core import keys
 from bot.core.events import PermanentError
 from bot.core.jobs import (
+    CanaryRequest,
     CardRequest,
     DriftRequest,
     JobRequest,
@@ -191,6 +192,25 @@ def _move_plan(gh: RepoGitHub, r: MoveRequest) -> Plan:
     return Plan(gh.default_branch(), None, [Step(tuple(args))], {}, {})
 
 
+def _canary_plan(gh: RepoGitHub, r: CanaryRequest) -> Plan:
+    """A canary runs here in both executors, like a rollback: its service is built where promotions build."""
+    args = ["canary", *_model_args(r.model), "--percent", r.percent, "--sha", r.sha]
+    if r.pr is not None:
+        args += ["--pr", str(r.pr)]
+    if r.reply_to is not None:
+        args += ["--reply-to", str(r.reply_to)]
+    if r.comment_id:
+        args += [
+            "--key",
+            keys.comment_effect(r.comment_id),
+            *(["--asked-at", r.asked_at] if r.asked_at else []),
+        ]
+    if r.dry_run:
+        args.append("--dry-run")
+    args += ["--json", "{job_dir}/canary.json"]
+    return Plan(r.sha, None, [Step(tuple(args))], {}, {})
+
+
 def _rollback_plan(gh: RepoGitHub, r: RollbackRequest) -> Plan:
     args = ["rollback", *_model_args(r.model), "--reply-to", str(r.reply_to)]
     if r.to:
@@ -241,6 +261,8 @@ def plan_job(gh: RepoGitHub, request: JobRequest) -> Plan:
             return _promote_plan(gh, request)
         case MoveRequest():
             return _move_plan(gh, request)
+        case CanaryRequest():
+            return _canary_plan(gh, request)
         case RollbackRequest():
             return _rollback_plan(gh, request)
         case DriftRequest():

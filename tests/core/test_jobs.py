@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.jobs import (
     KINDS,
+    CanaryRequest,
     CardRequest,
     DriftRequest,
     JobRequest,
@@ -30,6 +31,7 @@ EVERY_KIND: list[JobRequest] = [
     PlanRequest(pr=None, reply_to=3),
     PromoteRequest(sha="c" * 40, pr=7, model=None),
     MoveRequest(to="production", reply_to=7, model="churn", asked_by="rita", comment_id=42, dry_run=True),
+    CanaryRequest(sha="a" * 40, percent="10", pr=7, model="churn", reply_to=7, comment_id=43, dry_run=True),
     RollbackRequest(reply_to=7, model="churn", to="3", job_key="c42", dry_run=True),
     DriftRequest(model="churn", reply_to=None),
     ReconcileRequest(dry_run=False),
