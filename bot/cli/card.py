@@ -60,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from bot.adapters.mlflow import ForeignModelError
     from bot.core.models import train_result_from_dict
     from bot.jobs.card import UntrustedResultsError, post_cards, results_for_commit, untrusted_results
-    from bot.jobs.common import JobEnv, JobSetupError
+    from bot.jobs.common import JobEnv, JobSetupError, ci_url
+    from bot.jobs.job_reports import JobReports
 
+    reports = None
     try:
         env = JobEnv.from_environment(repo=args.repo)
         pull = env.gh.pull(args.pr)
@@ -95,13 +97,25 @@ def run(args: argparse.Namespace) -> int:
             pull = dataclasses.replace(
                 pull, head_sha=lock_commit
             )  # the PR's head: the trained commit + dvc.lock
-        outcomes = post_cards(env, results, pull, untrusted=args.untrusted)
+        reports = JobReports.for_job(env, ci_url=ci_url())
+        outcomes = post_cards(env, results, pull, untrusted=args.untrusted, reports=reports)
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
+    finally:
+        _close(reports)
     for o in outcomes:
         print(f"{o.model}: card comment {o.comment_id}, check run {o.check_run_id} -> {o.conclusion} {o.url}")
     _tell_the_runner(env, outcomes)
     return 0
+
+
+def _close(reports: Any) -> None:
+    """Close where the cards were kept, and say what could not be kept."""
+    if reports is None:
+        return
+    reports.close()
+    for note in reports.notes:
+        print(f"  note: {note}", file=sys.stderr)
 
 
 def _tell_the_runner(env: Any, outcomes: list[Any]) -> None:

@@ -19,6 +19,7 @@ from bot.core.models import CommentRef, PullFacts, TrainResult
 from bot.core.tags import RunTags
 from bot.jobs.alongside import alongside
 from bot.jobs.common import JobEnv, ci_url
+from bot.jobs.job_reports import JobReports
 from bot.jobs.train_evaluation import PRODUCTION_ARTIFACT, recorded_comparison
 from bot.ports import RepoGitHub
 
@@ -86,10 +87,16 @@ def _seconds(text: str) -> float:
 
 
 def post_cards(
-    env: JobEnv, results: list[TrainResult], pull: PullFacts, *, untrusted: bool = False
+    env: JobEnv,
+    results: list[TrainResult],
+    pull: PullFacts,
+    *,
+    untrusted: bool = False,
+    reports: JobReports | None = None,
 ) -> list[CardOutcome]:
     """One card and Check Run per result. `untrusted`: the results came from a run of a fork's code, whose
-    numbers the card shows but the Check Run never calls a success (at best `neutral`)."""
+    numbers the card shows but the Check Run never calls a success (at best `neutral`). `reports`: where the
+    card is kept and the training log was (the card links that log, the Check Run's details the kept card)."""
     config = env.config
     template_text = env.gh.read_file(config.card_template) if config.card_template else None
     outcomes = []
@@ -99,6 +106,8 @@ def post_cards(
         if spec is None:
             continue  # a model removed from the config since training: nothing to judge it by
         champion = env.registry.version_by_alias(spec.name, config.aliases.champion)
+        run_id = result.run.run_id if result.run else ""
+        train_log = reports.earlier_log_links("train", run_id) if reports is not None else None
         decision = gates.evaluate(
             spec,
             result.metrics,
@@ -117,18 +126,22 @@ def post_cards(
             base_ref=pull.base_ref,
             run_url=result.run.url if result.run else "",
             ci_url=ci_url(),
+            artifact_url=(train_log.bot or train_log.mlflow) if train_log is not None else "",
             same_data=result.same_data,
             production=result.production,
         )
         conclusion = decision.conclusion if result.ok else "failure"
+        card_url = reports.card_url(spec.name, pull.number, pull.head_sha, run_id) if reports else ""
         if untrusted and conclusion == "success":
             conclusion = "neutral"
         # The card and its Check Run are written at once, each on a client of its own; neither waits for the
         # other, nor is lost when the other fails (bot/jobs/alongside.py).
         (body, comment), check_id = alongside(
             functools.partial(_post_card, env.gh, pull.number, facts, template_text),
-            functools.partial(_write_check, checks_gh, facts, conclusion),
+            functools.partial(_write_check, checks_gh, facts, conclusion, card_url),
         )
+        if reports is not None:
+            reports.keep_card(spec.name, pull.number, pull.head_sha, body, run_id)
         failed_gates = tuple(
             (v.metric or "", v.reason) for v in decision.verdicts if v.judged and not v.passed
         )
@@ -145,7 +158,7 @@ def _post_card(
     return body, gh.upsert_comment(number, card_marker(facts.model.name), body)
 
 
-def _write_check(gh: RepoGitHub, facts: CardFacts, conclusion: str) -> int:
+def _write_check(gh: RepoGitHub, facts: CardFacts, conclusion: str, card_url: str = "") -> int:
     title, summary, text = check_run_output(facts)
     run = facts.result.run
     return gh.upsert_check_run(
@@ -156,7 +169,7 @@ def _write_check(gh: RepoGitHub, facts: CardFacts, conclusion: str) -> int:
         title=title,
         summary=summary,
         text=text,
-        details_url=(run.url if run and run.url else None),
+        details_url=card_url or (run.url if run and run.url else None),  # the kept card, else the run
     )
 
 
