@@ -112,10 +112,12 @@ class JobReports:
         return r.ReportLinks(bot=bot, mlflow=mlflow, actions=self.ci_url if r.is_web_url(self.ci_url) else "")
 
     def card_url(self, model: str, pr: int | None, head_sha: str, run_id: str) -> str:
-        """Where `keep_card` will keep this card: the bot's page, else its MLflow artifact; "" for neither."""
+        """Where `keep_card` will keep this card: the bot's page, else its MLflow artifact in the UI, else the
+        Actions run (its step summary shows the card; the run's uploaded MLflow store keeps `card.md`)."""
         if self.store is not None and r.is_web_url(self.public_url):
             return r.bot_report_url(self.public_url, r.card_report_id(self.repository, model, pr, head_sha))
-        return self._artifact_url(run_id, f"{ARTIFACT_FOLDER}/card.md")
+        found = self._artifact_url(run_id, f"{ARTIFACT_FOLDER}/card.md")
+        return found or (self.ci_url if r.is_web_url(self.ci_url) else "")
 
     # -- keeping ------------------------------------------------------------------------------------------
 

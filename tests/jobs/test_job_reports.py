@@ -98,3 +98,11 @@ def test_a_card_is_kept_once_per_pull_request_commit_and_model(tmp_path: Path) -
     keeper.keep_card("churn", 7, "b" * 40, "## churn\n\nnext push", "")
     assert _count(keeper.store) == 2  # the next commit's Check Run links its own card
     keeper.close()
+
+
+def test_on_an_actions_runner_the_card_is_linked_to_the_run_whose_summary_shows_it(tmp_path: Path) -> None:
+    run = "https://github.com/acme/churn/actions/runs/42"
+    keeper = JobReports.from_environment(REPO, ci_url=run, environ={"GITHUB_REPOSITORY": REPO})
+    assert keeper.store is None and keeper.runs is None
+    assert keeper.card_url("churn", 7, "a" * 40, "") == run
+    assert keeper.keep_card("churn", 7, "a" * 40, "## churn", "").url == run
