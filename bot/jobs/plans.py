@@ -221,6 +221,7 @@ def _rollback_plan(gh: RepoGitHub, r: RollbackRequest) -> Plan:
         args.append("--dry-run")
     if r.asked_at:
         args += ["--asked-at", r.asked_at]
+    args += ["--json", "{job_dir}/rollback.json"]  # names the run its kept log is an artifact of
     return Plan(gh.default_branch(), None, [Step(tuple(args))], {}, {})
 
 
