@@ -98,6 +98,9 @@ SERVED: list[tuple[str, str]] = [
     ("get", f"{R}/actions/workflows"),
     ("get", f"{R}/actions/workflows/{{workflow_id}}"),
     ("post", f"{R}/actions/workflows/{{workflow_id}}/dispatches"),
+    ("get", f"{R}/actions/runs/{{run_id}}/pending_deployments"),
+    ("post", f"{R}/actions/runs/{{run_id}}/pending_deployments"),
+    ("get", f"{R}/actions/runs/{{run_id}}/approvals"),
 ]
 
 # Webhook payloads the stand-in sends (definition names in @octokit/webhooks-schemas).

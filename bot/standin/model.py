@@ -209,6 +209,20 @@ class WorkflowRun:
     conclusion: str | None = None
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
+    # Environments its jobs declare whose protection rules hold it ("waiting") until reviewed or timed out.
+    pending_environments: list[str] = field(default_factory=list)
+    waiting_since: str = ""
+    reviews: list[EnvironmentReview] = field(default_factory=list)
+
+
+@dataclass
+class EnvironmentReview:
+    """One entry of a run's deployment review log (`GET .../actions/runs/{run_id}/approvals`)."""
+
+    environments: list[str]
+    state: str  # approved | rejected
+    user: str
+    comment: str
 
 
 @dataclass

@@ -56,9 +56,41 @@ class Workflows(Events):
             head_sha=sha,
             actor=actor,
         )
+        run.pending_environments = self._protected_environments(repo, doc, context)
+        if run.pending_environments:
+            run.status, run.waiting_since = "waiting", run.created_at
         repo.workflow_runs[run.id] = run
         self._emit_workflow_run(repo, run, "requested")
         return run
+
+    def _protected_environments(
+        self, repo: Repo, doc: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> list[str]:
+        """The environments the run's jobs declare (`jobs.<id>.environment`, a name or `{name: ...}`, with
+        expressions) that have protection rules: GitHub holds the run until they pass."""
+        names: list[str] = []
+        for job in (doc.get("jobs") or {}).values():
+            declared = job.get("environment") if isinstance(job, dict) else None
+            if isinstance(declared, dict):
+                declared = declared.get("name")
+            if not isinstance(declared, str) or not declared.strip():
+                continue
+            name = runs.render(declared, context)
+            env = next((e for n, e in repo.environments.items() if n.lower() == name.lower()), None)
+            if env is not None and (env.reviewers or env.wait_timer) and env.name not in names:
+                names.append(env.name)
+        return names
+
+    def pass_wait_timers(self, full_name: str, run_id: int) -> WorkflowRun:
+        """Test API: the wait timers of a waiting run have run out (the stand-in keeps no clock): environments
+        with no required reviewer stop holding it."""
+        with self.lock:
+            repo = self._repo(full_name)
+            run = repo.workflow_runs[run_id]
+            run.pending_environments = [n for n in run.pending_environments if repo.environments[n].reviewers]
+            if run.status == "waiting" and not run.pending_environments:
+                run.status = "queued"
+            return run
 
     def finish_workflow_run(self, full_name: str, run_id: int, conclusion: str = "success") -> WorkflowRun:
         """Test API: the run ends with `conclusion` (success, failure, cancelled, ...); emits

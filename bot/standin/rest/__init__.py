@@ -5,7 +5,18 @@ Importing this package registers every handler in `HANDLERS`; bot/standin/api.py
 
 from __future__ import annotations
 
-from bot.standin.rest import actions, apps, checks, deployments, git, issues, pulls, repos
+from bot.standin.rest import actions, apps, checks, deployments, git, issues, pulls, repos, reviews
 from bot.standin.rest.call import HANDLERS
 
-__all__ = ["HANDLERS", "actions", "apps", "checks", "deployments", "git", "issues", "pulls", "repos"]
+__all__ = [
+    "HANDLERS",
+    "actions",
+    "apps",
+    "checks",
+    "deployments",
+    "git",
+    "issues",
+    "pulls",
+    "repos",
+    "reviews",
+]
