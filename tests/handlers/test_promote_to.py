@@ -35,6 +35,7 @@ def test_a_maintainer_queues_the_move_with_who_asked(
 ) -> None:
     dispatch(repo, queue, comment(body, user="rita", comment_id=4444, on_pull=False))
     [(_event, kind, payload)] = queue.jobs.values()
+    assert kind == "move"
     request = from_params(kind, payload["params"])
     assert isinstance(request, MoveRequest)
     assert (request.to, request.asked_by, request.reply_to, request.dry_run) == ("production", "rita", 7, dry)

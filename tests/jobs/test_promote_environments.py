@@ -102,7 +102,9 @@ class World:
         )
         return JobEnv(settings=settings, repo=REPO)
 
-    def merge(self, model_file: Path, output_hash: str, accuracy: float, pr: int) -> Any:
+    def merge(
+        self, model_file: Path, output_hash: str, accuracy: float, pr: int, *, dry_run: bool = False
+    ) -> Any:
         self.store.log_training_run(
             experiment="environments",
             model=MODEL,
@@ -124,7 +126,14 @@ class World:
             return f"churn:v{version.version}", ""
 
         [outcome] = promote(
-            self.env(), folder, sha=sha, models=[MODEL], pr=pr, reply_to=pr, dry_run=False, build_bento=build
+            self.env(),
+            folder,
+            sha=sha,
+            models=[MODEL],
+            pr=pr,
+            reply_to=pr,
+            dry_run=dry_run,
+            build_bento=build,
         )
         return outcome
 
@@ -270,6 +279,16 @@ def test_dry_run_shows_the_plan_and_changes_nothing(make_world: Any, model_file:
     assert w.alias("champion") == "1"
 
 
+def test_a_merges_plan_names_staging_and_its_alias(make_world: Any, model_file: Path) -> None:
+    w = make_world()
+    pr = w.pull("plan")
+    assert w.merge(model_file, "h1", 0.9, pr, dry_run=True).status == "planned"
+    [plan] = w.bodies(pr)
+    assert "| Alias `staging` | no version → the new version |" in plan
+    assert "record a GitHub Deployment to `staging`" in plan and "`champion`" not in plan
+    assert w.deployments() == [] and w.store.versions(MODEL) == []
+
+
 def test_to_the_first_or_an_unknown_environment_is_refused_with_the_environments(make_world: Any) -> None:
     w = make_world()
     asked = w.pull("x")
@@ -358,3 +377,34 @@ def test_soak_never_moves_past_a_required_reviewer(make_world: Any, model_file: 
     assert outcome is not None and outcome.status == "refused"
     assert "the soak does not move past a reviewer" in outcome.reasons[0]
     assert w.alias("champion") is None
+
+
+def test_the_cli_moves_on_as_the_job_step_does(
+    make_world: Any, model_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`mlops-bot promote --to production --asked-by LOGIN`: the step the local executor runs for the comment."""
+    import json
+
+    from bot.cli import main
+
+    w = make_world()
+    w.protect_production(reviewer="rita")
+    pr = w.pull("merge")
+    w.merge(model_file, "h1", 0.9, pr)
+    for name, value in {
+        "MLOPS_BOT_GITHUB_TOKEN": w.token,
+        "MLOPS_BOT_GITHUB_BASE_URL": w.standin.base_url,
+        "MLOPS_BOT_GITHUB_THROTTLE": "false",
+        "MLOPS_BOT_MLFLOW_TRACKING_URI": w.store.tracking_uri,
+        "MLOPS_BOT_DATABASE_URL": w.database_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "move.json"
+    base = ["promote", "--repo", REPO, "--model", MODEL, "--to", "production", "--reply-to", str(pr)]
+    assert (
+        main([*base, "--asked-by", "alice", "--key", "c1", "--json", str(out)]) == 0
+    )  # an answer, not a failure
+    assert json.loads(out.read_text())[0]["status"] == "refused" and w.alias("champion") is None
+    assert main([*base, "--asked-by", "rita", "--key", "c2", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())[0]["status"] == "promoted" and w.alias("champion") == "1"
+    assert main(["promote", "--repo", REPO, "--to", "production", "--sha", "abc"]) == 2  # one or the other
