@@ -34,6 +34,20 @@ def register(sub: Any) -> None:
     add_github_job_options(p)
     p.set_defaults(func=run)
 
+    c = sub.add_parser(
+        "canary-compare",
+        help="compare the running canary with the champion on the live requests both scored (once labelled)",
+    )
+    c.add_argument("--model", help="the model (default: the only configured one)")
+    c.add_argument(
+        "--reply-to",
+        type=int,
+        help="issue or PR to post on (default: the candidate's PR, else the drift issue)",
+    )
+    c.add_argument("--repo-dir", type=Path, default=Path("."), help="checkout the traffic log is relative to")
+    add_github_job_options(c)
+    c.set_defaults(func=run_compare)
+
 
 def percent_of(text: str) -> float:
     """`10`, `10%` or `2.5` as a percent; UserError saying what is wanted otherwise."""
@@ -84,6 +98,32 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, outcome)
     return 1 if outcome.status == "failed" else 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from bot.adapters.mlflow import ForeignModelError
+    from bot.jobs.canary_compare import compare_canary
+    from bot.jobs.common import JobEnv, JobSetupError
+
+    try:
+        env = JobEnv.from_environment(repo=args.repo)
+        outcomes = [
+            compare_canary(env, args.repo_dir, model=model, reply_to=args.reply_to)
+            for model in env.models(args.model)
+        ]
+    except (JobSetupError, ForeignModelError) as exc:
+        raise UserError(str(exc)) from exc
+    for o in outcomes:
+        detail = (
+            f"v{o.version} beside v{o.champion}: {o.requests} request(s) scored by both, {o.labelled} labelled"
+            if o.version
+            else ""
+        )
+        why = "; ".join(plain(o.reasons))
+        print(f"{o.model}: {o.status} {detail}{' (' + why + ')' if why else ''}".rstrip(), file=human(args))
+    if args.json:
+        write_json(args.json, outcomes)
+    return 0
 
 
 def canary_builder(env: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.evaluation import SameDataComparison
 from bot.core.markdown import code, escape_md
 from bot.core.models import ModelVersion
 
@@ -166,8 +167,8 @@ def render_canary_started(
         "",
         f"- Service: {code(bento)}" + (f" ({escape_md(note)})" if note else ""),
         *([f"- Deployment: #{deployment}"] if deployment else []),
-        "- Both models score every request; once labels come back (`POST /feedback`), the monitoring issue "
-        "compares the two on the same requests.",
+        "- Both models score every request; once labels come back (`POST /feedback`), each drift check posts "
+        "the two compared on the same requests on this pull request.",
         f"- `/promote {escape_md(model)} --to production` promotes the candidate; `/rollback {escape_md(model)}` "
         "drops the canary.",
     ]
@@ -199,3 +200,38 @@ def fork_not_served(model: str | None) -> str:
         f"A canary{name} serves this pull request's model to real requests, and a fork's code trained it: it is "
         "served only once the pull request is merged. Merge it, then comment `/promote --canary` on it again."
     )
+
+
+def render_live_comparison(
+    model: str,
+    *,
+    canary_version: str,
+    champion_version: str,
+    answered: dict[str, int],
+    comparison: SameDataComparison | None,
+) -> str:
+    """The canary and the champion on the same live requests, in the card's same-data table."""
+    from bot.core.card.same_data import comparison_view
+    from bot.core.markdown import render_template, squeeze_blank_lines
+
+    total = sum(answered.values())
+    share = answered.get(canary_version, 0)
+    said = (
+        f"{total:,} request(s) scored by both since the canary started; v{escape_md(canary_version)} answered "
+        f"{share:,} ({share / total:.1%})."
+        if total
+        else "No request has been scored by both versions yet."
+    )
+    view = comparison_view(comparison) if total else None
+    text = render_template(
+        "comments/canary_compare.md.j2",
+        {
+            "model": code(model),
+            "model_name": escape_md(model),
+            "canary_version": escape_md(canary_version),
+            "champion_version": escape_md(champion_version),
+            "answered": said,
+            "comparison": view,
+        },
+    )
+    return squeeze_blank_lines(text)

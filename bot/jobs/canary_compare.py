@@ -10,21 +10,98 @@ re-scored and what is compared is what the service did.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bot.adapters import traffic_log as layout
-from bot.adapters.canary_traffic import PairedRequests
+from bot.adapters.canary_traffic import CanaryTrafficError, PairedRequests, paired_requests
 from bot.adapters.mlflow.scoring import ScoringModel
+from bot.core.canary import CANARY_ALIAS, CanaryTags, render_live_comparison, running_canary
 from bot.core.config import ModelSpec
 from bot.core.config.evaluation import EvaluationMetric, EvaluationSpec
 from bot.core.evaluation import SameDataComparison, failed_comparison
+from bot.core.markers import drift_marker
+from bot.core.tags import VersionTags
+from bot.jobs.common import JobEnv
 from bot.jobs.evaluation.same_data import same_data_comparison
+from bot.jobs.promote import reply_keyed
 
 LIVE_DATA = "canary-live-requests.parquet"  # the name the comparison's data goes by (the card shows it)
 _CANDIDATE, _CHAMPION = "replay:canary", "replay:champion"
+
+
+@dataclass
+class CanaryComparison:
+    model: str
+    status: str  # compared | waiting (no labels yet) | no-canary | unreadable
+    version: str = ""  # the canary
+    champion: str = ""
+    requests: int = 0  # scored by both
+    labelled: int = 0
+    answered_on: int | None = None  # the PR or issue the comparison was posted on
+    comparison: SameDataComparison | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+def compare_canary(env: JobEnv, root: Path, *, model: str, reply_to: int | None = None) -> CanaryComparison:
+    """The running canary of `model` and its champion on the live requests both scored, posted as one comment
+    (keyed by model and canary version, edited at each check) on `reply_to`, else on the pull request the
+    candidate came from, else on the model's drift issue. Nothing runs: nothing is posted."""
+    spec = env.config.model(model)
+    assert spec is not None  # JobEnv.models() validated the name
+    running = running_canary(env.registry.version_by_alias(model, CANARY_ALIAS))
+    if running is None:
+        return CanaryComparison(model, "no-canary")
+    champion = running.tags.get(CanaryTags.CHAMPION, "")
+    traffic = spec.drift.traffic if spec.drift is not None else None
+    if traffic is None:
+        why = "the model has no `drift:` section, so no traffic log is named (drift.traffic.location)"
+        return CanaryComparison(model, "unreadable", running.version, champion, reasons=[why])
+    location = traffic.location if "://" in traffic.location else str(root / traffic.location)
+    try:
+        paired = paired_requests(location, champion_version=champion, canary_version=running.version)
+    except CanaryTrafficError as exc:
+        return CanaryComparison(model, "unreadable", running.version, champion, reasons=[str(exc)])
+    comparison = (
+        live_comparison(spec, paired, champion_version=champion, canary_version=running.version)
+        if len(paired.rows)
+        else None
+    )
+    body = render_live_comparison(
+        model,
+        canary_version=running.version,
+        champion_version=champion,
+        answered=paired.answered,
+        comparison=comparison,
+    )
+    where = reply_to or _pull_of(running.tags) or _drift_issue(env, model)
+    reply_keyed(env, where, body, ("canary-compare", f"{model}@{running.version}"))
+    status = "compared" if comparison is not None and comparison.ok else "waiting"
+    reasons = [comparison.error] if comparison is not None and not comparison.ok else []
+    return CanaryComparison(
+        model,
+        status,
+        running.version,
+        champion,
+        requests=len(paired.rows),
+        labelled=paired.labelled,
+        answered_on=where,
+        comparison=comparison,
+        reasons=reasons,
+    )
+
+
+def _pull_of(tags: dict[str, str]) -> int | None:
+    text = tags.get(VersionTags.PR, "")
+    return int(text) if text.isdigit() else None
+
+
+def _drift_issue(env: JobEnv, model: str) -> int | None:
+    issue = env.gh.find_issue(drift_marker(model))
+    return issue.number if issue is not None and issue.state == "open" else None
 
 
 def live_evaluation(spec: ModelSpec) -> EvaluationSpec | None:

@@ -242,6 +242,8 @@ def _drift_plan(gh: RepoGitHub, r: DriftRequest) -> Plan:
                 *(["--reply-to", str(r.reply_to)] if r.reply_to else []),
             )
         ),
+        # While a canary runs: it and the champion on the live requests both scored, once labelled.
+        Step(("canary-compare", *model), check=False),
     ]
     return Plan(gh.default_branch(), None, steps, {}, {})
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from bot.adapters.bentoml import CanaryModel, build_service, serve
+from bot.core.canary import CanaryTags
 
 MODEL = "Breast-Cancer"
 SHARE = 0.10
@@ -251,3 +252,77 @@ def test_the_drift_check_reads_each_request_once(served: Served, tmp_path: Path)
     )
     assert dict(facts.versions) == {"1": facts.rows - canary, "2": canary}
     assert facts.joined == REQUESTS
+
+
+CONFIG = """\
+models:
+  - name: Breast-Cancer
+    stage: train
+    output: model.pkl
+    drift:
+      current: served
+      traffic: {{location: "{location}"}}
+      reference: train.csv
+      performance:
+        label: target
+        metrics:
+          - name: accuracy
+"""
+
+
+@pytest.mark.slow
+def test_the_comparison_on_the_live_requests_is_posted_once_and_kept_current(
+    served: Served, registry: str, tmp_path: Path
+) -> None:
+    """`mlops-bot canary-compare` (a step of every drift job): the canary's state from the registry, its
+    requests from the traffic log, the table posted on the candidate's pull request and edited, not repeated."""
+    from bot.adapters.mlflow import MlflowRegistry
+    from bot.core.config import CONFIG_PATH
+    from bot.core.tags import VersionTags
+    from bot.jobs.canary_compare import compare_canary
+    from bot.jobs.common import JobEnv
+    from bot.settings import Settings
+    from bot.standin import StandIn
+
+    store = MlflowRegistry(registry)
+    with StandIn(tmp_path / "github") as standin:
+        src = tmp_path / "src"
+        (src / ".github").mkdir(parents=True)
+        (src / CONFIG_PATH).write_text(CONFIG.format(location=served.traffic.as_uri()))
+        standin.create_repo("acme/clf", source=src)
+        standin.create_user("alice")
+        token = standin.installation_token(standin.install_app("acme/clf"))
+        pull = standin.create_issue("acme/clf", title="a better model", body="", author="alice").number
+        env = JobEnv(
+            settings=Settings(
+                github_token=token,
+                github_base_url=standin.base_url,
+                github_throttle=False,
+                mlflow_tracking_uri=registry,
+                database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+            ),
+            repo="acme/clf",
+        )
+        assert compare_canary(env, tmp_path, model=MODEL).status == "no-canary"
+        store.set_alias(MODEL, "champion", "1")
+        store.set_alias(MODEL, "canary", "2")
+        for key, value in (
+            (CanaryTags.CHAMPION, "1"),
+            (CanaryTags.PERCENT, "10"),
+            (VersionTags.PR, str(pull)),
+        ):
+            store.set_version_tag(MODEL, "2", key, value)
+
+        first = compare_canary(env, tmp_path, model=MODEL)
+        again = compare_canary(env, tmp_path, model=MODEL)
+        [comment] = standin.comments("acme/clf", pull)
+        standin.check()
+
+    assert (first.status, first.answered_on, first.labelled) == ("compared", pull, REQUESTS)
+    assert first.comparison is not None and again.comparison == first.comparison
+    body = comment.body or ""
+    assert "On 2,000 labelled live requests" in body
+    assert "| Metric | Champion v1 | Canary v2 |" in body
+    accuracy = first.comparison.metric("accuracy")
+    assert accuracy is not None and "| `accuracy` ↑ |" in body
+    assert f"{REQUESTS + 3 * KEYS:,} request(s) scored by both" in body

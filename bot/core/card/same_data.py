@@ -18,7 +18,12 @@ _VERDICT_MARK = {"better": "🟢 better", "worse": "🔴 worse", "not distinguis
 
 def production_view(facts: CardFacts) -> dict[str, Any] | None:
     """Both models on the labelled production rows (a retrain PR's reason to be); None when not scored."""
-    comparison = facts.production
+    return comparison_view(facts.production)
+
+
+def comparison_view(comparison: SameDataComparison | None) -> dict[str, Any] | None:
+    """The table rows of a comparison on rows outside the PR (labelled production rows, a canary's live
+    requests); None when none was made."""
     if comparison is None:
         return None
     if not comparison.ok:
