@@ -242,7 +242,7 @@ def test_merge_serves_staging_then_a_required_reviewer_moves_it_to_production(
     # One bento, built once at the merge, now serving both environments.
     assert w.built == ["1"]
     assert version.tags[VersionTags.BENTO] == version.tags[f"{VersionTags.BENTO}.staging"] == "churn:v1"
-    assert "moved from `staging` to `production`" in w.bodies(asked)[-1]
+    assert "`churn` v1 moved from `staging` to `production`" in w.bodies(asked)[-1]
 
     # The same command retried: no second Deployment, no second answer.
     comments = len(w.bodies(asked))
@@ -355,7 +355,7 @@ def test_soak_moves_on_after_its_time_with_green_checks_once(make_world: Any, mo
     assert (moved.status, moved.environment, w.alias("champion")) == ("promoted", "production", "1")
     deployments, answers = w.deployments(), w.bodies(pr)
     assert ("production", "1", ["success"]) in deployments
-    assert "moved from `staging` to `production`" in answers[-1]
+    assert "`churn` v1 moved from `staging` to `production`" in answers[-1]
     # The next tick finds it done: no second Deployment, no second comment.
     assert tick(26) is None
     assert w.deployments() == deployments and w.bodies(pr) == answers
