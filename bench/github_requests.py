@@ -11,7 +11,7 @@ on GitHub and the bot is quiet again; the requests logged in between are the pha
   /help, /train, /promote --dry-run    commands on the open PR, each until its answer is posted
   merge -> promote   squash merge: register, gate, alias, bento, Deployment success, reply
   /rollback --dry-run                  on the merged PR
-  drift check (x2)   the scheduled check with production data unchanged; the second has nothing new
+  drift check (x2)   the scheduled check of the served champion's traffic (no drift); the second has nothing new
 
 `lifecycle` is open -> card + merge -> promote. The `history` variant first opens 2,000 human issues
 (some quoting the bot's markers) and, once the PR is open, 300 human comments on it; its figures are printed
@@ -115,13 +115,11 @@ class RequestBench(Demo):
 
         self._phase("merge -> promote", merge)
         self._command(pr, "/rollback --dry-run")
-        # Production data the champion does not drift on; then the daily check, twice, with nothing new.
-        batch = self._production("--rows", "400", "--seed", "7")
-        self._phase(
-            "production batch",
-            lambda: standin.commit(REPO, "main", {"data/production.csv": batch}, "batch", author=MAINTAINER),
-        )
+        # The champion served, and traffic it does not drift on before each daily check (the service logs it,
+        # the check reads the log: no GitHub request); the second check finds nothing new to report.
+        self._serve_champion()
         for n in (1, 2):
+            self._phase(f"traffic #{n} batch", lambda n=n: self._send(f"window {n}", seed=7 + n, share=0.0))
             label = f"drift check #{n}" + (" (nothing new)" if n == 2 else "")
             self._phase(label, lambda n=n: self._scheduled_check(f"scheduled drift check #{n}"))
 

@@ -1,4 +1,5 @@
-"""`mlops-bot demo`: the whole loop on one machine: PR -> card -> merge -> promote -> drift -> retrain PR."""
+"""`mlops-bot demo`: the whole loop on one machine: PR -> card -> merge -> promote -> serve -> traffic and
+labels -> check -> issue -> retrain PR -> card -> merge -> serve."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-STAGES = ("help", "train", "promote", "drift", "monitor")
+STAGES = ("help", "train", "promote", "drift", "monitor", "retrain")
 
 
 def register(sub: Any) -> None:
@@ -24,8 +25,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--until",
         choices=STAGES,
-        default="monitor",
-        help="stop after this stage (help, train, promote, drift, monitor; default: all)",
+        default="retrain",
+        help="stop after this stage (help, train, promote, drift, monitor, retrain; default: all)",
     )
     p.set_defaults(func=run)
 

@@ -2,12 +2,14 @@
 
 A sample repository (a DVC pipeline training scikit-learn's breast-cancer model) lives on a local GitHub
 stand-in; the bot runs as a GitHub App under uvicorn with its durable queue and local executor; MLflow uses a
-SQLite store. The demo plays the humans: it opens a pull request, comments, pushes, merges, and lets the
-scheduled drift check run. Everything the bot does is real: webhooks, training, cards, promotion, BentoML,
-Deployments, the drift issue and the retrain pull request.
+SQLite store. The demo plays the humans: it opens a pull request, comments, pushes, merges, serves the
+champion's bento and sends it traffic and labels as its clients would, and lets the scheduled check run.
+Everything the bot does is real: webhooks, training, cards, promotion, BentoML, Deployments, the checks of
+what the service logged, the monitoring issue and the retrain pull request.
 
-`world` declares the repository, people and data; `stages` plays the story; `probes` reads GitHub, MLflow
-and the queue back; `transcript` writes what a reader gets; `runner` puts them together.
+`world` declares the repository, people and traffic; `stages` and `production` play the story; `traffic`
+serves the champion and is its clients; `probes` reads GitHub, MLflow and the queue back; `transcript` writes
+what a reader gets; `runner` puts them together.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.demo.world import MODEL, REPO, DemoError, feature_rows, free_port
+from bot.demo.world import MODEL, REPO, DemoError
 
 
 class Probes:
@@ -69,22 +69,6 @@ class Probes:
         if "failure" in states or "error" in states:
             raise DemoError(f"deployment {latest.id} failed: {latest.statuses[-1].description}")
         return latest if "success" in states else None
-
-    def _predict_with_bento(self, version: Any) -> Any:
-        if version is None or not version.tags.get("mlops_bot.bento_tag"):
-            return None
-        import httpx
-
-        from bot.adapters.bentoml import serve
-
-        row = feature_rows(1)
-        from bot.cli.promote import bento_store
-
-        store = bento_store(self.settings.work_dir)
-        with serve(version.tags["mlops_bot.bento_tag"], port=free_port(), bentoml_home=store) as url:
-            answer = httpx.post(f"{url}/predict", json={"rows": row}, timeout=30)
-            answer.raise_for_status()
-            return answer.json()
 
     def _drift_issue(self) -> Any:
         from bot.core.markers import drift_marker

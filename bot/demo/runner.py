@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.demo.dashboard import look
 from bot.demo.stages import STAGES, Stages
+from bot.demo.traffic import Service, Window
 from bot.demo.transcript import render_transcript
 from bot.demo.world import APP_ID, MODEL, READER, REPO, BotServer, Progress, free_port
 
@@ -25,10 +26,13 @@ class Demo(Stages):
     progress: Progress
     timeout: float = 240.0
     summary: dict[str, Any] = field(default_factory=dict)
+    windows: list[Window] = field(default_factory=list)  # the traffic sent to the served champion
+    logged_at_last_check: int = 0
 
     def run(self, stages: tuple[str, ...] = STAGES) -> dict[str, Any]:
         from bot.adapters.store import Store
         from bot.app import create_app
+        from bot.cli.promote import bento_store
         from bot.handlers import build_handler
         from bot.settings import Settings
         from bot.standin import StandIn
@@ -75,6 +79,8 @@ class Demo(Stages):
             )
             self.settings = settings
             self.store = Store(settings.database_url)
+            # The champion's bento as the demo serves it; it logs its traffic under state/traffic.
+            self.service = Service(bento_store(settings.work_dir), state / "traffic")
             app = create_app(
                 settings, handle=build_handler(settings, self.store), store=self.store, start_worker=True
             )
@@ -93,6 +99,7 @@ class Demo(Stages):
                     f"{len(self.summary['dashboard']['links'])} links the bot posted opened)"
                 )
             finally:
+                self.service.stop()
                 self._drain()
                 self.summary["deliveries"] = self._deliveries()
                 self._write_outputs(standin)
@@ -106,7 +113,7 @@ class Demo(Stages):
     def _write_outputs(self, standin: Any) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
-        (self.out / "transcript.md").write_text(render_transcript(standin, REPO))
+        (self.out / "transcript.md").write_text(render_transcript(standin, REPO, self.summary))
 
 
 def run_demo(out: Path, progress: Progress, stages: tuple[str, ...] | None = None) -> dict[str, Any]:

@@ -1,26 +1,20 @@
 """The story the demo plays, one `_stage_<name>` method per stage (run in `STAGES` order, each reading the
-world through `Probes`), and the human acts it needs: editing params, committing production data, the
-scheduled check."""
+world through `Probes`): the pull requests, the merges and the rollback here, what happens on the served model
+after them in `production`; and the human acts they need (editing params)."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.core import keys
-from bot.core.jobs import DriftRequest, to_params
-from bot.demo.probes import Probes
-from bot.demo.world import MAINTAINER, MODEL, READER, REPO, Progress, production_csv
+from bot.demo.production import Production
+from bot.demo.world import MAINTAINER, MODEL, READER, REPO, Progress, feature_rows, served_config
 
-STAGES = ("help", "train", "promote", "drift", "monitor")
+STAGES = ("help", "train", "promote", "drift", "monitor", "retrain")
 
 
-class Stages(Probes):
+class Stages(Production):
     """The stages of the story; `Demo` supplies where it writes and how it reports progress."""
 
     out: Path
@@ -28,13 +22,17 @@ class Stages(Probes):
     summary: dict[str, Any]
 
     def _seed_repository(self, standin: Any) -> None:
-        from bot.adapters.dvc import init_sample_project
+        from bot.adapters.dvc import init_sample_project, run_git
 
         self.progress(
             f"creating {REPO} from templates/project (DVC pipeline, scikit-learn breast-cancer model)"
         )
         seed = self.out / "state" / "seed"
         init_sample_project(seed, remote=self.out / "state" / "dvc-remote")
+        # The traffic log where the demo's service writes and the bot's checks (in fresh clones) read it.
+        config = seed / ".github" / "mlops-bot.yml"
+        config.write_text(served_config(config.read_text(), location=self.service.location.as_uri()))
+        run_git(seed, "commit", "-qam", "Monitor the served model's traffic log", as_bot=True)
         standin.create_user(MAINTAINER)
         standin.create_user(READER)
         self.bare = standin.create_repo(REPO, source=seed)
@@ -99,8 +97,9 @@ class Stages(Probes):
         first = self._wait("the first promotion", lambda: self._deployment_done(1), timeout=300)
         first_states = [st.state for st in first.statuses]  # a later deployment makes this one inactive
         v1 = registry.version_by_alias(MODEL, "champion")
-        prediction = self._predict_with_bento(v1)
-        self.progress(f"champion is now v{v1.version if v1 else '?'}; its bento answered {prediction}")
+        self._serve_champion()
+        prediction = self.service.predict(feature_rows(1))
+        self.progress(f"champion is now v{v1.version if v1 else '?'}; its service answered {prediction}")
 
         self.progress(
             "a second pull request improves the model and merges: champion moves, previous keeps v1"
@@ -118,6 +117,7 @@ class Stages(Probes):
             "previous": _version(registry.version_by_alias(MODEL, "previous")),
         }
 
+        # The demo's service keeps answering with v1 meanwhile: no traffic comes before the rollback puts v1 back.
         self.progress("alice comments /rollback on the second PR: champion goes back to v1")
         standin.comment(REPO, pr2, "/rollback", author=MAINTAINER)
         third = self._wait("the rollback deployment", lambda: self._deployment_done(3), timeout=120)
@@ -142,125 +142,6 @@ class Stages(Probes):
             },
         }
 
-    def _stage_drift(self, standin: Any) -> None:
-        self.progress("production data arrives with two columns shifted by two standard deviations")
-        shifted = ["mean radius", "worst texture"]
-        standin.commit(
-            REPO,
-            "main",
-            {"data/production.csv": production_csv(shifted)},
-            "Production batch 2024-02",
-            author=MAINTAINER,
-        )
-        checks = []
-        for n in (1, 2):
-            self._scheduled_check(f"scheduled drift check #{n}")
-            issue = self._drift_issue()
-            checks.append(
-                {"check": n, "issue": issue.number if issue else None, "retrain_pr": self._retrain_pr()}
-            )
-        issue = self._wait("the drift issue", self._drift_issue)
-        retrain = self._wait("the retrain pull request", self._retrain_pr)
-        card = self._wait("the retrain PR's model card", lambda: self._card(retrain), timeout=240)
-        self.summary["drift"] = {
-            "shifted_columns": shifted,
-            "checks": checks,
-            "issue_number": issue.number,
-            "drifted_columns_in_issue": [c for c in shifted if c in (issue.body or "")],
-            "retrain_pr": retrain,
-            "retrain_card_comment_id": card.id,
-        }
-
-    def _stage_monitor(self, standin: Any) -> None:
-        from bot.core.drift import decode_metadata
-
-        self.progress("labelled production data arrives: 30% of its labels contradict the champion")
-        batch = self._production("--labels", "--flip", "0.3", "--rows", "400", "--seed", "11")
-        standin.commit(
-            REPO, "main", {"data/production.csv": batch}, "Labelled batch 2024-03", author=MAINTAINER
-        )
-        performance = []
-        for n in (1, 2):
-            self._scheduled_check(f"scheduled check #{n} with labels")
-            issue = self._drift_issue()
-            meta = decode_metadata(issue.body or "")
-            performance.append(
-                {
-                    "check": n,
-                    "issue": issue.number,
-                    "retrain_pr": self._retrain_pr(),
-                    "statuses": (meta.get("log") or [{}])[-1].get("statuses"),
-                    "performance": meta.get("performance"),
-                    "accuracy_in_issue": "accuracy" in (issue.body or ""),
-                }
-            )
-        on_production = self._retrain_on_production()
-        self.progress("a batch arrives with text in a numeric column: a schema break, reported at once")
-        broken = self._production("--break", "mean radius", "--rows", "400", "--seed", "12")
-        head = standin.commit(
-            REPO, "main", {"data/production.csv": broken}, "Batch 2024-04", author=MAINTAINER
-        )
-        self._scheduled_check("scheduled check of the broken batch")
-        issue = self._drift_issue()
-        meta = decode_metadata(issue.body or "")
-        check = next((r for r in standin.check_runs(REPO, head) if "drift" in r.name), None)
-        self.summary["monitoring"] = {
-            "performance": performance,
-            "retrain_on_production": on_production,
-            "quality": {
-                "issue": issue.number,
-                "title": issue.title,
-                "labels": list(issue.labels),
-                "statuses": (meta.get("log") or [{}])[-1].get("statuses"),
-                "check_run_conclusion": check.conclusion if check else None,
-            },
-        }
-
-    def _retrain_on_production(self) -> dict[str, Any]:
-        """The retrain PR's card, trained again once the labels came: both models on those labelled rows."""
-        heading = "#### On production data"
-        retrain = self._wait("the retrain pull request", self._retrain_pr)
-        card = self._wait(
-            "the retrain PR's card scored on the labelled production rows",
-            lambda: (c := self._card(retrain)) is not None and heading in c.body and c,
-            timeout=300,
-        )
-        lines = card.body.split("\n")
-        start = next(i for i, line in enumerate(lines) if line.startswith(heading))
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#### ")), len(lines))
-        rows = [line for line in lines[start:end] if line.startswith("| `")]  # that table's metric rows
-        self.progress(f"the retrain PR's card: {lines[start].removeprefix('#### ')}")
-        return {"pr": retrain, "heading": lines[start], "rows": rows}
-
-    def _production(self, *args: str) -> str:
-        """A production batch made by the sample project's own tool (templates/project/src/make_production.py)."""
-        from bot.resources import template_path
-
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "production.csv"
-            tool = template_path("project", "src", "make_production.py")
-            subprocess.run(
-                [sys.executable, str(tool), *args, "--out", str(out)], check=True, capture_output=True
-            )
-            return out.read_text()
-
-    def _scheduled_check(self, label: str) -> None:
-        """What the daily schedule does: one drift/monitoring job, waited for."""
-        self.progress(label)
-        key = keys.job_row("drift", f"schedule-{time.time_ns()}")
-        self.store.enqueue(
-            key,
-            "mlops-bot",
-            "drift",
-            {
-                "repository": {"full_name": REPO},
-                "installation": {"id": self.installation_id},
-                "sender": {"login": "schedule", "type": "Bot"},
-                "params": to_params(DriftRequest(model=MODEL)),
-            },
-        )
-        self._wait(label, _bind(self._delivery_done, key), timeout=240)
-
     # --- acting as a human -------------------------------------------------------------------------
 
     def _git_show(self, ref: str, path: str) -> str | None:
@@ -284,10 +165,6 @@ class Stages(Probes):
                 base=None if exists else "main",
             )
         )
-
-
-def _bind(probe: Callable[[str], Any], key: str) -> Callable[[], Any]:
-    return lambda: probe(key)
 
 
 def _markers(body: str) -> list[str]:

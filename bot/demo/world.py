@@ -1,5 +1,5 @@
-"""The demo's world, declared: the repository, its people and model, the App, and the data it is fed; the
-bot under uvicorn in a thread."""
+"""The demo's world, declared: the repository, its people and model, the App, the traffic its service is
+sent; the bot under uvicorn in a thread."""
 
 from __future__ import annotations
 
@@ -68,12 +68,63 @@ def feature_rows(n: int) -> list[list[float]]:
     return [[float(x) for x in row] for row in data[:n]]
 
 
-def production_csv(shifted: list[str], rows: int = 400, seed: int = 7) -> str:
-    """Production rows drawn from the same population, with `shifted` columns moved by 2 std."""
+# The demo's production world: what moves in the shifted windows, and the unit error of one client.
+SHIFTED = {"mean radius": 2.0, "worst texture": 2.0}  # column -> standard deviations added
+WRONG_UNIT = {"mean area": 100.0}  # column -> factor (a client sending the area in the wrong unit)
+# The retrain PR asks for this snapshot (the template says "{date}", a new split on every run): the demo pins it
+# so that the retrained model's gate verdict against the champion is the same on every run.
+RETRAIN_SNAPSHOT = "2024-02"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows drawn (with replacement) from the sample's population, in the model's column order, with the
+    true diagnosis of each and which rows were moved."""
+
+    rows: list[list[float]]
+    truth: list[int]
+    moved: list[bool]
+
+
+def draw(
+    rows: int,
+    *,
+    seed: int,
+    share: float = 0.0,
+    shift: dict[str, float] | None = None,
+    scale: dict[str, float] | None = None,
+) -> Batch:
+    """`rows` patients; `share` of them moved: `shift` columns by that many standard deviations, `scale`
+    columns multiplied by that factor."""
+    import numpy as np
     from sklearn.datasets import load_breast_cancer
 
-    features = load_breast_cancer(as_frame=True).data
-    sample = features.sample(n=rows, replace=True, random_state=seed).reset_index(drop=True)
-    for column in shifted:
-        sample[column] += 2 * features[column].std()
-    return str(sample.to_csv(index=False))
+    data = load_breast_cancer(as_frame=True)
+    features = data.data
+    picked = features.sample(n=rows, replace=True, random_state=seed)
+    truth = [int(t) for t in data.target.loc[picked.index]]
+    sample = picked.reset_index(drop=True)
+    moved = np.random.default_rng(seed).random(rows) < share
+    for column, std in (shift or {}).items():
+        sample.loc[moved, column] += std * features[column].std()
+    for column, factor in (scale or {}).items():
+        sample.loc[moved, column] *= factor
+    values = [[float(x) for x in row] for row in sample.to_numpy()]
+    return Batch(values, truth, [bool(m) for m in moved])
+
+
+def served_config(text: str, *, location: str, flush_seconds: float = 0.5) -> str:
+    """The sample's `.github/mlops-bot.yml` as the demo's repository has it: the traffic log where both the
+    demo's service and the bot's checks reach it, written within `flush_seconds`, and the pinned snapshot."""
+    lines = text.splitlines(keepends=True)
+    traffic = [i for i, ln in enumerate(lines) if ln.lstrip().startswith("location: mlops-bot-traffic")]
+    snapshot = [i for i, ln in enumerate(lines) if 'data.snapshot: "{date}"' in ln]
+    if len(traffic) != 1 or len(snapshot) != 1:
+        raise DemoError(
+            "templates/project/.github/mlops-bot.yml no longer has one `location: mlops-bot-traffic` and one "
+            '`data.snapshot: "{date}"` line for the demo to set'
+        )
+    indent = lines[traffic[0]][: len(lines[traffic[0]]) - len(lines[traffic[0]].lstrip())]
+    lines[traffic[0]] = f'{indent}location: "{location}"\n{indent}flush_seconds: {flush_seconds}\n'
+    lines[snapshot[0]] = lines[snapshot[0]].replace('"{date}"', f'"{RETRAIN_SNAPSHOT}"')
+    return "".join(lines)

@@ -85,7 +85,37 @@ def test_the_model_page_works_390_px_wide(browser: Any, world: World, tmp_path: 
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at 390 px ({width} px wide)"
     assert page.locator("svg[role=img]").first.bounding_box()["width"] <= 390
+    tick = page.locator("svg[role=img] text.tick").first.bounding_box()
+    assert tick is not None and tick["height"] >= 9, f"chart labels are {tick} at 390 px: too small to read"
+    regions = page.locator("div.scroll")  # a table wider than the screen scrolls in its own box...
+    assert regions.count() >= 3
+    for n in range(regions.count()):  # ...which a keyboard can reach, and a screen reader names
+        region = regions.nth(n)
+        assert region.get_attribute("tabindex") == "0" and region.get_attribute("aria-label"), n
     page.screenshot(path=str(tmp_path / "dashboard-model-390.png"), full_page=True)
+
+
+def test_a_kept_model_card_reads_in_the_browser_390_px_wide_and_runs_no_script(
+    browser: Any, world: World, tmp_path: Path
+) -> None:
+    from bot.adapters.store import StoredReport
+    from bot.core.reports import CONTENT_TYPES, card_report_id
+    from tests.web.test_reports import CARD
+
+    rid = card_report_id(REPO, MODEL, 9, "d" * 40)
+    world.store.save_report(
+        StoredReport(rid, REPO, MODEL, "model-card", "card-churn.md", CONTENT_TYPES["model-card"],
+                     CARD.encode(), "", 0.0)
+    )  # fmt: skip
+    page = sign_in(browser, world, "bob", width=390)
+    answer = page.goto(f"{world.bot_url}/reports/{rid}")
+    assert answer is not None and answer.status == 200
+    assert page.get_by_role("heading", name="Model card: churn").is_visible()
+    assert page.get_by_role("cell", name="0.91").is_visible()
+    assert page.title() != "ran"  # the card's <script> did not run
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the card scrolls sideways at 390 px ({width} px wide)"
+    page.screenshot(path=str(tmp_path / "report-card-390.png"), full_page=True)
 
 
 def test_without_permission_nothing_shows_and_a_direct_url_is_404(browser: Any, world: World) -> None:

@@ -40,7 +40,7 @@ def test_a_reader_signs_in_and_sees_the_model_its_timeline_and_charts(world: Wor
     champion_row = text.split('<tr class="is-champion">')[1].split("</tr>")[0]
     assert "<td>alice</td><td>bob</td>" in champion_row  # who merged it and who approved it, from GitHub
     assert "success: accuracy 0.91 (+0.02 vs champion): gates pass" in champion_row  # the gate's verdict
-    history = text.split("Promotions and rollbacks")[1].split("</table>")[0]
+    history = text.split("Promotions and rollbacks</h3>")[1].split("</table>")[0]
     assert (
         history.count('<tr><th scope="row">') == 3 and "rollback from v4" in history and ">9<" not in history
     )
