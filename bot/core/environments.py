@@ -177,7 +177,7 @@ def render_move(plan: MovePlan, *, dry_run: bool) -> str:
         return f"{model} v{escape_md(plan.version)} already serves {target}; nothing to do."
     if plan.blocked:
         reasons = "\n".join(f"- {r}" for r in plan.blocked)
-        head = f"### {model}: not moved from {source} to {target}"
+        head = f"### {model}: not moved from {source} to {target}" + (" (dry run)" if dry_run else "")
         return f"{head}\n\n{reasons}\n"
     if dry_run:
         return (

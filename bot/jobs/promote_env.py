@@ -18,6 +18,7 @@ from bot.core.environments import MovePlan, Protection, plan_move, render_move, 
 from bot.core.markdown import code, escape_md
 from bot.core.markers import reply_marker
 from bot.core.tags import VersionTags
+from bot.jobs.canary import canary_source, end_canary
 from bot.jobs.champions import record_champion_move
 from bot.jobs.common import JobEnv
 from bot.jobs.promote import TAG_BENTO, TAG_DEPLOYMENT, TAG_GIT_SHA, Locker, PromotionOutcome, no_lock
@@ -53,11 +54,12 @@ def move_on(
     protection rules were met; they are not judged again here."""
     config = env.config
     target = config.stage(to)
-    refusal = _target_refusal(config.stages(), target, to)
+    canary = canary_source(env, model, target)  # a running canary: `--to production` promotes its candidate
+    refusal = "" if canary is not None else _target_refusal(config.stages(), target, to)
     if refusal or target is None:
         _answer(env, reply_to, refusal, ("move-refused", f"{model}@{to}/{key}"), asked_at)
         return PromotionOutcome(model, "refused", reasons=[refusal], environment=to)
-    source = config.stages()[target.index - 1]
+    source = canary or config.stages()[target.index - 1]
     with (no_lock if dry_run else lock)(keys.model_lock(model)):  # a dry run writes nothing, no lock row
         try:
             protection = Protection() if github_enforced else env.gh.environment_protection(target.name)
@@ -73,10 +75,15 @@ def move_on(
             return PromotionOutcome(model, "refused", reasons=[str(exc)], environment=target.name)
         answer_key = ("move", f"{model}@{plan.version or '-'}->{target.name}{'/' + key if key else ''}")
         if dry_run or not plan.allowed:
-            _answer(env, reply_to, render_move(plan, dry_run=dry_run), answer_key, asked_at)
+            if not (
+                plan.already and _answered(env, reply_to, answer_key, asked_at)
+            ):  # a retry keeps its answer
+                _answer(env, reply_to, render_move(plan, dry_run=dry_run), answer_key, asked_at)
             status = "already" if plan.already else "planned" if dry_run and not plan.blocked else "refused"
             return _outcome(plan, status)
         deployment_id = _carry_out(env, plan, now())
+        if target.last:  # a canary's service served the champion that just stepped down: it ends
+            end_canary(env, model, how="promoted" if canary is not None else "replaced")
         if after_move is not None:
             after_move(env, plan)
     _answer(env, reply_to, render_move(plan, dry_run=False), answer_key, asked_at)
@@ -176,6 +183,10 @@ def _outcome(plan: MovePlan, status: str, deployment_id: int = 0) -> PromotionOu
 def _answer(env: JobEnv, number: int | None, body: str, key: tuple[str, str], since: str | None) -> None:
     if number is not None:
         env.gh.upsert_comment(number, reply_marker(*key), body, since=since)
+
+
+def _answered(env: JobEnv, number: int | None, key: tuple[str, str], since: str | None) -> bool:
+    return number is not None and env.gh.find_bot_comment(number, reply_marker(*key), since=since) is not None
 
 
 def parse_time(text: str) -> dt.datetime | None:
