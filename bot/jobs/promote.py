@@ -302,10 +302,14 @@ def _promote_locked(
             f"Promote {spec.name} v{version.version}",
             key=keys.promotion_deployment(spec.name, run.run_id),
         )
+        # Once per Deployment: a retry that finds it by the version's tag adds no second "in_progress".
+        env.gh.set_deployment_status(
+            deployment_id,
+            "in_progress",
+            description=f"building {spec.name} v{version.version}",
+            log_url=log_url,
+        )
         registry.set_version_tag(spec.name, version.version, deployment_tag, str(deployment_id))
-    env.gh.set_deployment_status(
-        deployment_id, "in_progress", description=f"building {spec.name} v{version.version}", log_url=log_url
-    )
     bento_tag, note = version.tags.get(bento_tag_name, ""), ""
     if build_bento is not None and not bento_tag:
         try:

@@ -74,15 +74,18 @@ def reconcile(env: JobEnv, spec: ModelSpec, *, dry_run: bool = False) -> Reconci
     if dry_run:
         return _planned(env, spec, actual, wanted, desired, existing.number if existing else None)
     if config.reconcile == "correct" and desired_version is not None:
+        # The issue first: once the alias has moved, a retry finds the model in sync and could not tell that a
+        # correction is still to be reported. A crash before the move leaves the mismatch, which the retry
+        # corrects, editing the same issue.
+        body = replies.reconcile_corrected(spec.name, actual, wanted, desired) + _log(env)
+        issue = gh.upsert_issue(
+            issue_marker(spec.name), f"Reconcile: {spec.name} champion corrected", body, LABELS
+        )
         registry.set_alias(spec.name, first.alias, desired_version.version)
         if first.last:
             record_champion_move(env, spec.name, desired_version.version, desired_version.run_id, "reconcile")
         if champion is not None and first.last:
             registry.set_alias(spec.name, config.aliases.previous, champion.version)
-        body = replies.reconcile_corrected(spec.name, actual, wanted, desired) + _log(env)
-        issue = gh.upsert_issue(
-            issue_marker(spec.name), f"Reconcile: {spec.name} champion corrected", body, LABELS
-        )
         return ReconcileOutcome(spec.name, "corrected", desired, actual, wanted, issue.number)
     body = replies.reconcile_mismatch(spec.name, actual, wanted, desired, config.reconcile) + _log(env)
     issue = gh.upsert_issue(

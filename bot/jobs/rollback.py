@@ -31,6 +31,7 @@ from bot.jobs.promote import (
 
 TAG_ROLLBACK_KEY = "mlops_bot.rollback_key"  # the job that last rolled back to this version
 TAG_ROLLBACK_DEPLOYMENT = "mlops_bot.rollback_deployment"  # and the Deployment it recorded
+TAG_ROLLBACK_DEPLOYED = "mlops_bot.rollback_deployed"  # that Deployment's success was recorded
 
 
 def rollback(
@@ -69,6 +70,8 @@ def rollback(
         versions = registry.versions(model)
         done = _finished_rollback(env, champion, key)
         if done is not None:  # this job already rolled back (a retry after its last step): say it again
+            if champion is not None and not champion.tags.get(TAG_ROLLBACK_DEPLOYED):
+                _deployed(env, champion.name, champion.version, done.deployment_id)  # died before it
             body = replies.rollback_result(done) + log_line(job_log_url(env.repo, "rollback") or ci_url())
             reply_keyed(env, reply_to, body, ("rollback", key), since=asked_at)
             return done
@@ -118,9 +121,7 @@ def rollback(
         registry.set_version_tag(model, plan.target_version, VersionTags.PROMOTED_AT, now_iso())
         end_canary(env, model, how="dropped")  # it ran beside the champion that just stepped down
         record_champion_move(env, model, plan.target_version, plan.target_run_id, "rollback")
-        env.gh.set_deployment_status(
-            deployment_id, "success", description=f"{model} rolled back to v{plan.target_version}"
-        )
+        _deployed(env, model, plan.target_version, deployment_id)
     outcome = PromotionOutcome(
         model,
         "rolled-back",
@@ -134,6 +135,15 @@ def rollback(
     body = replies.rollback_result(outcome) + log_line(job_log_url(env.repo, "rollback") or ci_url())
     reply_keyed(env, reply_to, body, answer, since=asked_at)
     return outcome
+
+
+def _deployed(env: JobEnv, model: str, version: str, deployment_id: int) -> None:
+    """The rollback's Deployment succeeded; the version's tag says so, so a retry records it once."""
+    if deployment_id:
+        env.gh.set_deployment_status(
+            deployment_id, "success", description=f"{model} rolled back to v{version}"
+        )
+    env.registry.set_version_tag(model, version, TAG_ROLLBACK_DEPLOYED, str(deployment_id))
 
 
 def _finished_rollback(env: JobEnv, champion: ModelVersion | None, key: str) -> PromotionOutcome | None:
