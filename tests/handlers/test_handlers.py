@@ -351,3 +351,22 @@ def test_an_approval_with_no_record_of_the_head_runs_nothing(repo: FakeRepo, que
     dispatch(repo, queue, comment("/ok-to-test", user="wendy", number=8, comment_id=2))
     assert queue.jobs == {}
     assert any("no record of this pull request's head" in t for t in repo.texts(8))
+
+
+# -- issue 11 defect 4: the 👀 acknowledgement is cosmetic ------------------------------------------------------
+class UnreactableRepo(FakeRepo):
+    """GitHub refuses the reaction (the comment was deleted meanwhile: 404), as PyGithub raises it."""
+
+    def react(self, comment_id: int, content: str) -> None:
+        from github import GithubException
+
+        raise GithubException(404, {"message": "Not Found"}, None)
+
+
+def test_a_reaction_github_refuses_never_stops_the_command(repo: FakeRepo, queue: Queue) -> None:
+    unreactable = UnreactableRepo(files=repo.files, pulls=repo.pulls, permissions=repo.permissions)
+    dispatch(unreactable, queue, comment("/help"))
+    [answer] = unreactable.texts(7)
+    assert "/promote" in answer and "/rollback" in answer
+    dispatch(unreactable, queue, comment("/train", delivery_id="d2", comment_id=556))
+    assert queue.kinds() == ["train"]
