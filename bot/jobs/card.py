@@ -126,7 +126,7 @@ def post_cards(
             base_ref=pull.base_ref,
             run_url=result.run.url if result.run else "",
             ci_url=ci_url(),
-            artifact_url=(train_log.bot or train_log.mlflow) if train_log is not None else "",
+            log_url=(train_log.bot or train_log.mlflow) if train_log is not None else "",
             same_data=result.same_data,
             production=result.production,
         )

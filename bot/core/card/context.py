@@ -46,6 +46,7 @@ def card_context(facts: CardFacts) -> dict[str, Any]:
         "run_url": _url(run_url),
         "ci_url": _url(facts.ci_url),
         "artifact_url": _url(facts.artifact_url),
+        "log_url": _url(facts.log_url),
         "intended_use": _trusted(spec.intended_use),
         "caveats": [_trusted(c) for c in spec.caveats],
         "champion": _champion_view(facts),

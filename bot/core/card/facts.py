@@ -26,6 +26,7 @@ class CardFacts:
     run_url: str = ""  # the MLflow run; defaults to result.run.url
     ci_url: str = ""  # the Actions run (or local job) that trained
     artifact_url: str = ""  # where the full logs and plots are kept
+    log_url: str = ""  # the training job's log, kept where a reader can open it
     reproduce: str = ""  # commands to reproduce; the default names the sha and the DVC stage
     status: Status | None = None  # None: derived from the result (failed / reused / trained)
     pr_title: str = ""
