@@ -177,5 +177,12 @@ def test_the_bot_posts_no_local_path_and_every_link_to_its_pages_opens_for_a_rea
     reports = [link for link in board["links"] if "/reports/" in link]
     assert reports, board["links"]
     assert all(status == 200 for status in board["links"].values()), board["links"]
+    # The model card (a Check Run's details), the training log (linked from the card comment), the promotion
+    # and rollback logs (their replies, the promotion's Deployment): each kept as a report, each opened above.
+    kinds, places = board["report_kinds"], board["report_places"]
+    assert {"card", "log", "drift-report"} <= set(kinds.values()), kinds
+    assert any(kind == "card" and "check run" in places[link] for link, kind in kinds.items()), places
+    assert any(kind == "log" and "deployment" in places[link] for link, kind in kinds.items()), places
+    assert sum(kind == "log" and "comment" in places[link] for link, kind in kinds.items()) >= 2, places
     transcript = (out / "transcript.md").read_text()
     assert str(out) not in transcript and "Report: /" not in transcript
