@@ -62,6 +62,7 @@ def percent_of(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from bot.adapters.mlflow import ForeignModelError
+    from bot.cli.promote import _bento_builder  # the candidate alone, as its promotion would build it
     from bot.jobs.canary import start_canary
     from bot.jobs.common import JobEnv, JobSetupError
     from bot.jobs.promote import store_lock
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             asked_at=args.asked_at,
             lock=lambda name: store_lock(env.settings.database_url, name),
             build=None if (args.no_bento or args.dry_run) else canary_builder(env),
+            build_own=None if (args.no_bento or args.dry_run) else _bento_builder(env),
         )
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc

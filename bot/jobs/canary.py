@@ -7,6 +7,11 @@ retried job leaves one canary; `--dry-run` renders the same plan and stops. `end
 of the model calls (`/promote --to production`: the candidate takes over); `drop_canary` is `/rollback`'s
 first step while a canary runs (the champion answers alone again). All three take the model's lock
 `promote:<model>` (the caller's, for the last two).
+
+Promoting the canary is a move (bot/jobs/promote_env.py) from a source environment `canary_source` names:
+`<production>-canary`, served by alias `canary`, so production's protection rules (required reviewers, the
+wait timer, counted from the canary's start) judge it as they judge a move from staging. The candidate's own
+service (the model alone) is built when the canary starts, so the move has it to deploy.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from bot.adapters.mlflow import ForeignModelError
 from bot.core import keys, replies
 from bot.core.canary import (
     CANARY_ALIAS,
@@ -29,10 +35,13 @@ from bot.core.canary import (
     render_canary_started,
     running_canary,
 )
+from bot.core.config.environments import Stage
+from bot.core.environments import stage_tag
 from bot.core.models import ModelVersion
 from bot.core.tags import VersionTags
 from bot.jobs.common import JobEnv, ci_url
-from bot.jobs.promote import Locker, PromotionOutcome, candidate_for, no_lock, reply_keyed
+from bot.jobs.promote import Locker, PromotionOutcome, candidate_for, no_lock, now_iso, reply_keyed
+from bot.ports import ServiceBuilder
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +78,7 @@ def start_canary(
     asked_at: str | None = None,
     lock: Locker = no_lock,
     build: CanaryBuilder | None = None,
+    build_own: ServiceBuilder | None = None,
 ) -> CanaryOutcome:
     """Serve `version` (else the run the checkout's dvc.lock names) beside the champion for `percent` % of
     the requests. With `dry_run`, answer with the plan and change nothing (no lock row either). `key`: the
@@ -118,7 +128,10 @@ def start_canary(
             candidate = registry.register(model, run, {**tags, **({VersionTags.PR: str(pr)} if pr else {})})
             plan = replace(plan, candidate_version=candidate.version)
         asked = (key, asked_at)
-        return _start(env, plan, champion, candidate, sha=sha, reply_to=reply_to, asked=asked, build=build)
+        builders = (build, build_own)
+        return _start(
+            env, plan, champion, candidate, sha=sha, reply_to=reply_to, asked=asked, builders=builders
+        )
 
 
 def _start(
@@ -130,9 +143,11 @@ def _start(
     sha: str,
     reply_to: int | None,
     asked: tuple[str, str | None],
-    build: CanaryBuilder | None,
+    builders: tuple[CanaryBuilder | None, ServiceBuilder | None],
 ) -> CanaryOutcome:
     registry, model = env.registry, plan.model
+    build, build_own = builders
+    stage = canary_stage(env, model)
     tags = candidate.tags
     reuse = (
         tags.get(CanaryTags.BENTO)
@@ -140,13 +155,16 @@ def _start(
         and tags.get(CanaryTags.CHAMPION) == champion.version
     )
     bento, note = (tags[CanaryTags.BENTO], "") if reuse else ("", "")
-    if not reuse and build is not None:
-        try:
+    own = tags.get(stage_tag(VersionTags.BENTO, stage)) or tags.get(VersionTags.BENTO, "")
+    try:
+        if not reuse and build is not None:
             bento, note = build(champion, candidate, plan.percent / 100, sha)
-        except Exception as exc:  # a failed build starts nothing: the champion keeps serving alone
-            log.exception("canary bento build failed")
-            why = f"the BentoML build of the canary service failed: {exc}"
-            return _answer(env, reply_to, model, "failed", why, asked, plan=plan)
+        if not own and build_own is not None:  # what serves it alone once it is promoted
+            own, _ = build_own(candidate, sha)
+    except Exception as exc:  # a failed build starts nothing: the champion keeps serving alone
+        log.exception("canary bento build failed")
+        why = f"the BentoML build of the canary service failed: {exc}"
+        return _answer(env, reply_to, model, "failed", why, asked, plan=plan)
     if plan.replaces and plan.replaces != candidate.version:
         registry.set_version_tag(model, plan.replaces, CanaryTags.ENDED, "replaced")
     for key, value in (
@@ -154,6 +172,7 @@ def _start(
         (CanaryTags.PERCENT, percent_text(plan.percent)),
         (CanaryTags.CHAMPION, champion.version),
         (CanaryTags.ENDED, ""),  # a version that ran as a canary before runs again
+        (stage_tag(VersionTags.BENTO, stage), own),
     ):
         registry.set_version_tag(model, candidate.version, key, value)
     deployment_key = keys.canary_deployment(model, candidate.version, champion.version, plan.percent)
@@ -165,6 +184,12 @@ def _start(
         key=deployment_key,
     )
     registry.set_version_tag(model, candidate.version, CanaryTags.DEPLOYMENT, str(deployment_id))
+    if (
+        not tags.get(stage_tag(VersionTags.PROMOTED_AT, stage)) or not reuse
+    ):  # the wait timer counts from here
+        registry.set_version_tag(
+            model, candidate.version, stage_tag(VersionTags.PROMOTED_AT, stage), now_iso()
+        )
     registry.set_alias(model, CANARY_ALIAS, candidate.version)
     env.gh.set_deployment_status(
         deployment_id, "success", description=plan.deployment_description, log_url=ci_url()
@@ -183,6 +208,24 @@ def _start(
     outcome = _outcome(plan, "started", candidate)
     outcome.bento_tag, outcome.bento_note, outcome.deployment_id = bento, note, deployment_id
     return outcome
+
+
+def canary_stage(env: JobEnv, model: str) -> Stage:
+    """The environment a canary of `model` is, as a move sees it: beside production, served by alias canary."""
+    production = env.config.stages()[-1]
+    return Stage(name=f"{production.name}-canary", alias=CANARY_ALIAS, index=production.index, last=False)
+
+
+def canary_source(env: JobEnv, model: str, target: Stage | None) -> Stage | None:
+    """Where `/promote MODEL --to <production>` moves from while a canary runs: the canary (its candidate
+    takes over). None when no canary runs or the move is to another environment (then the move is as ever)."""
+    if target is None or not target.last:
+        return None
+    try:
+        running = running_canary(env.registry.version_by_alias(model, CANARY_ALIAS))
+    except ForeignModelError:  # the move itself says so, with its answer
+        return None
+    return canary_stage(env, model) if running is not None else None
 
 
 def end_canary(env: JobEnv, model: str, *, how: Ending) -> ModelVersion | None:

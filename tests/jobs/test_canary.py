@@ -126,6 +126,34 @@ def test_a_promotion_ends_the_canary(world: Any) -> None:
     assert end_canary(world.env(), MODEL, how="promoted") is None  # a retry: nothing runs any more
 
 
+def test_promote_to_production_promotes_the_canary_and_ends_it(world: Any) -> None:
+    """The move `/promote MODEL --to production` makes while a canary runs: from the canary (alias `canary`),
+    with the candidate's own service, built when the canary started; then the canary ends."""
+    from bot.jobs.promote_env import move_on
+
+    own: list[str] = []
+
+    def build_own(version: ModelVersion, sha: str) -> tuple[str, str]:
+        own.append(version.version)
+        return f"churn:alone{version.version}", ""
+
+    _canary(world, Builder(), reply_to=world.issue, build_own=build_own)
+    assert own == ["3"]
+    moved = move_on(
+        world.env(), model=MODEL, to="production", asked_by="alice", reply_to=world.issue, key="c95"
+    )
+    assert (moved.status, moved.version) == ("promoted", "3")
+    assert world.store.version_by_alias(MODEL, "champion").version == "3"
+    assert world.store.version_by_alias(MODEL, "previous").version == "2"
+    assert world.store.version_by_alias(MODEL, CANARY_ALIAS) is None
+    promoted = world.store.version(MODEL, "3")
+    assert promoted.tags[CanaryTags.ENDED] == "promoted"
+    assert promoted.tags["mlops_bot.bento_tag"] == "churn:alone3"  # production serves it alone now
+    deployment = max(world.standin.deployments(REPO), key=lambda d: d.id)
+    assert deployment.environment == "production" and deployment.payload["from"] == "production-canary"
+    assert deployment.statuses[-1].state == "success"
+
+
 def test_a_failed_build_starts_nothing_and_says_why(world: Any) -> None:
     outcome = _canary(world, Builder(fail=True), reply_to=world.issue)
     assert outcome.status == "failed" and "bentoml build failed" in outcome.reasons[0]
