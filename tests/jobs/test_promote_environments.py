@@ -25,6 +25,7 @@ from bot.core.tags import RunTags, VersionTags
 from bot.jobs.common import JobEnv
 from bot.jobs.promote import promote, store_lock
 from bot.jobs.promote_env import move_on
+from bot.jobs.reconcile import reconcile
 from bot.jobs.soak import soak, store_checks
 from bot.settings import Settings
 from bot.standin import StandIn
@@ -287,6 +288,18 @@ def test_a_merges_plan_names_staging_and_its_alias(make_world: Any, model_file: 
     assert "| Alias `staging` | no version → the new version |" in plan
     assert "record a GitHub Deployment to `staging`" in plan and "`champion`" not in plan
     assert w.deployments() == [] and w.store.versions(MODEL) == []
+
+
+def test_reconcile_compares_git_with_what_a_merge_promotes_to_staging(
+    make_world: Any, model_file: Path
+) -> None:
+    w = make_world()
+    w.standin.commit(REPO, "main", {"dvc.lock": LOCK.format(output_hash="h1")}, "merge", author="alice")
+    w.merge(model_file, "h1", 0.9, w.pull("merge"))
+    spec = w.env().config.models[0]
+    outcome = reconcile(w.env(), spec)
+    assert (outcome.status, outcome.actual_version) == ("in-sync", "1")  # champion has none yet: not a drift
+    assert not any("Reconcile" in i.title for i in w.standin.issues(REPO))
 
 
 def test_to_the_first_or_an_unknown_environment_is_refused_with_the_environments(make_world: Any) -> None:
