@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # the pattern `/promote --to` accepts
 STAGING = "staging"
@@ -59,6 +60,24 @@ def check_environments(names: list[str]) -> list[str]:
             "(served by `aliases.staging`)"
         )
     return names
+
+
+def one_production(data: Any) -> Any:
+    """`promotion`'s raw mapping with `environment` (a one-environment config's spelling) and the last of
+    `environments` naming the same environment: either alone sets both; both must agree."""
+    if not isinstance(data, dict):
+        return data
+    if "environments" not in data:
+        return {**data, "environments": [data["environment"]]} if "environment" in data else data
+    names = data["environments"]
+    if not isinstance(names, list) or not names:
+        return data  # the field's own check says what is wrong
+    if "environment" in data and data["environment"] != names[-1]:
+        raise ValueError(
+            f"`environment: {data['environment']}` and `environments: {names}` disagree: `environment` is "
+            "the old spelling of a one-environment list; keep `environments` only"
+        )
+    return {**data, "environment": names[-1]}
 
 
 def stages(names: list[str], *, staging_alias: str, champion_alias: str) -> list[Stage]:

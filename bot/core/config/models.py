@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.core.config.environments import Stage, check_environments, stages
+from bot.core.config.environments import Stage, check_environments, one_production, stages
 from bot.core.config.evaluation import SCORE_DIRECTIONS, EvaluationSpec, check_one_task
 from bot.core.config.traffic import LastWindow, TrafficLog
 from bot.core.permissions import Permission
@@ -356,45 +356,22 @@ class Promotion(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _one_production(cls, data: Any) -> Any:
-        """`environment` (a one-environment config's spelling) and the last of `environments` name the same
-        environment; either alone sets both."""
-        if not isinstance(data, dict):
-            return data
-        if "environments" not in data:
-            return (
-                {**data, "environments": [data.get("environment", "production")]}
-                if "environment" in data
-                else data
-            )
-        names = data["environments"]
-        if not isinstance(names, list) or not names:
-            return data  # the field's own check says what is wrong
-        if "environment" in data and data["environment"] != names[-1]:
-            raise ValueError(
-                f"`environment: {data['environment']}` and `environments: {names}` disagree: `environment` is "
-                "the old spelling of a one-environment list; keep `environments` only"
-            )
-        return {**data, "environment": names[-1]}
+        return one_production(data)
 
     @field_validator("environments")
     @classmethod
     def _environments(cls, names: list[str]) -> list[str]:
         return check_environments(names)
 
-    @field_validator("soak")
-    @classmethod
-    def _soak(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
     @model_validator(mode="after")
-    def _soak_needs_staging(self) -> Promotion:
-        if self.soak is not None and len(self.environments) < 2:
-            raise ValueError(
-                "`soak` moves a version on from staging, but `environments` lists one; "
-                "write `environments: [staging, production]` or drop `soak`"
-            )
+    def _soak(self) -> Promotion:
+        if self.soak is not None:
+            parse_duration(self.soak)
+            if len(self.environments) < 2:
+                raise ValueError(
+                    "`soak` moves a version on from staging, but `environments` lists one; "
+                    "write `environments: [staging, production]` or drop `soak`"
+                )
         return self
 
     @property
