@@ -30,6 +30,13 @@ def test_outputs_are_written(demo: tuple[dict[str, Any], Path]) -> None:
     assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary, default=str))
     transcript = (out / "transcript.md").read_text()
     assert "/help" in transcript and "mlops-bot[bot]" in transcript
+    # the served model's side first: each window the clients sent, who answered it, what its check read
+    assert "## Production: the traffic the demo's clients sent the served champion" in transcript
+    for w in summary["traffic"]["windows"]:
+        assert (
+            f"| {w['name']} | v{w['served_by']} | {w['requests']} | {w['rows']} | {w['moved_rows']} ("
+            in transcript
+        )
 
 
 def test_help_is_answered_and_a_reader_is_refused(demo: tuple[dict[str, Any], Path]) -> None:
