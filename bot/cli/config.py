@@ -201,6 +201,11 @@ def summary(config: RepoConfig) -> str:
     gated = sum(len(m.metrics) for m in config.models)
     drift = sum(1 for m in config.models if m.drift is not None)
     promotion = "promotes on merge" if config.promotion.on_merge else "promotes on /promote only"
+    if len(config.promotion.environments) > 1:
+        path = " -> ".join(config.promotion.environments)
+        promotion += f" to {config.promotion.environments[0]} ({path}" + (
+            f", soak {config.promotion.soak})" if config.promotion.soak else ")"
+        )
     drift_part = f"drift checks for {drift} model(s)" if drift else "no drift checks"
     return f"{models}, {gated} gated metric(s), {drift_part}, {promotion}"
 

@@ -50,6 +50,18 @@ def test_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "\n" not in out
 
 
+def test_the_summary_names_the_environments_a_merge_goes_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    staged = GOOD.replace("promotion:\n", "promotion:\n  environments: [staging, production]\n  soak: 24h\n")
+    assert main(["config", "check", str(write(tmp_path, staged))]) == 0
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith("promotes on merge to staging (staging -> production, soak 24h)")
+    )
+
+
 def test_default_path_is_the_repository_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
