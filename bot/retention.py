@@ -59,6 +59,8 @@ class RetentionSweeper:
             return SweepResult(0, 0)
         cutoff = self.clock() - self.retention_days * DAY_SECONDS
         cleared = self.store.forget_payloads(cutoff)
+        # The job logs kept for readers (bot/jobs/job_reports.py) go too; cards and drift reports stay.
+        cleared += self.store.forget_reports("job-log", cutoff)
         removed = 0
         jobs = self.work_dir / "jobs"
         if jobs.is_dir():
@@ -69,7 +71,11 @@ class RetentionSweeper:
         # A repository's cached clone goes too once no job has used it for as long (bot/adapters/clone_cache.py).
         removed += CloneCache(self.work_dir / "clones").forget_unused(cutoff)
         if cleared or removed:
-            log.info("retention: cleared %d payloads, removed %d job directories or clones", cleared, removed)
+            log.info(
+                "retention: cleared %d payloads and job logs, removed %d job directories or clones",
+                cleared,
+                removed,
+            )
         return SweepResult(cleared, removed)
 
     def start(self) -> RetentionSweeper:

@@ -90,3 +90,23 @@ def test_a_repositorys_cached_clone_goes_once_no_job_has_used_it_for_the_retenti
         assert not cache.exists()
     finally:
         store.close()
+
+
+def test_kept_job_logs_go_after_the_retention_and_cards_stay(tmp_path: Path) -> None:
+    from bot.adapters.store import StoredReport
+
+    now = [time.time()]
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}", clock=lambda: now[0])
+    try:
+        for rid, kind in (("a" * 32, "job-log"), ("b" * 32, "model-card"), ("c" * 32, "drift-report")):
+            store.save_report(
+                StoredReport(rid, "acme/churn", "churn", kind, "x", "text/plain", b"x", "", now[0])
+            )
+        sweeper = RetentionSweeper(store, tmp_path / "work", retention_days=30, clock=lambda: now[0])
+        assert sweeper.sweep().payloads_cleared == 0 and store.report("a" * 32) is not None
+        now[0] += 31 * DAY_SECONDS
+        assert sweeper.sweep().payloads_cleared == 1
+        assert store.report("a" * 32) is None  # the job's log, past the retention
+        assert store.report("b" * 32) is not None and store.report("c" * 32) is not None  # the history stays
+    finally:
+        store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, delete, func, select
 
 from bot.adapters.store.base import StoreBase, dialect_insert
 from bot.adapters.store.schema import monitoring_checks, reports
@@ -46,6 +46,15 @@ class ReportOps(StoreBase):
         )
         with self._write() as conn:
             conn.execute(statement)
+
+    def forget_reports(self, kind: str, created_before: float) -> int:
+        """Delete the reports of `kind` kept before `created_before` (retention: job logs); how many."""
+        with self._write() as conn:
+            return int(
+                conn.execute(
+                    delete(reports).where(reports.c.kind == kind, reports.c.created_at < created_before)
+                ).rowcount
+            )
 
     def report(self, report_id: str) -> StoredReport | None:
         with self._reader.connect() as conn:
