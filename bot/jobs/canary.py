@@ -242,6 +242,15 @@ def end_canary(env: JobEnv, model: str, *, how: Ending) -> ModelVersion | None:
     return running
 
 
+def champion_changed(env: JobEnv, model: str, champion_version: str) -> ModelVersion | None:
+    """A promotion made `champion_version` champion (a merge, `/promote`): a running canary ends, `promoted`
+    when it was that version, else `replaced` (its service served the old champion beside it)."""
+    running = running_canary(env.registry.version_by_alias(model, CANARY_ALIAS))
+    if running is None:
+        return None
+    return end_canary(env, model, how="promoted" if running.version == champion_version else "replaced")
+
+
 def drop_canary(
     env: JobEnv,
     model: str,

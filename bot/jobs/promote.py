@@ -335,6 +335,9 @@ def _promote_locked(
     registry.set_version_tag(spec.name, version.version, stage_tag(VersionTags.PROMOTED_AT, first), now_iso())
     if first.last:
         record_champion_move(env, spec.name, version.version, run.run_id, "promote")  # /metrics shows it now
+        from bot.jobs.canary import champion_changed  # (bot.jobs.canary imports this module)
+
+        champion_changed(env, spec.name, version.version)  # a running canary served the old champion
     env.gh.set_deployment_status(
         deployment_id,
         "success",

@@ -154,6 +154,28 @@ def test_promote_to_production_promotes_the_canary_and_ends_it(world: Any) -> No
     assert deployment.statuses[-1].state == "success"
 
 
+def test_a_merge_that_promotes_ends_the_canary(world: Any, model_file: Path) -> None:  # noqa: F811
+    _canary(world, Builder(), reply_to=world.issue)
+    assert world.promote("h3").status == "promoted"  # the canary's own run merged
+    assert world.store.version_by_alias(MODEL, CANARY_ALIAS) is None
+    assert world.store.version(MODEL, "3").tags[CanaryTags.ENDED] == "promoted"
+
+    world.trained(model_file, "h4", 0.93)
+    world.issue = world.standin.create_issue(REPO, title="again", body="", author="alice").number
+    folder = world.tmp / "checkout-h4"
+    folder.mkdir()
+    (folder / "dvc.lock").write_text(LOCK.format(output_hash="h4"))
+    sha = world.standin.repo(REPO).git.branch_sha("main")
+    assert (
+        start_canary(world.env(), folder, model=MODEL, percent=5, sha=sha, build=Builder()).status
+        == "started"
+    )
+    world.trained(model_file, "h5", 0.94)
+    assert world.promote("h5").status == "promoted"  # another version merged: the canary's service is stale
+    assert world.store.version_by_alias(MODEL, CANARY_ALIAS) is None
+    assert world.store.version(MODEL, "4").tags[CanaryTags.ENDED] == "replaced"
+
+
 def test_a_failed_build_starts_nothing_and_says_why(world: Any) -> None:
     outcome = _canary(world, Builder(fail=True), reply_to=world.issue)
     assert outcome.status == "failed" and "bentoml build failed" in outcome.reasons[0]
