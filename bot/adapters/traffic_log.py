@@ -242,17 +242,23 @@ class TrafficLog:
         self._write_shadows([e for e in entries if e.shadow is not None])
 
     def _write_shadows(self, entries: list[_Entry]) -> None:
-        """What the other model answers on the same rows, scored here, after the answer went out."""
+        """What the other model answers on the same rows, scored here, after the answer went out: one call
+        per shadow model for the whole batch (a call per request would hold the interpreter lock a thousand
+        times while requests wait), one per request only when the batch call fails."""
         pieces, failed = [], 0
+        by_model: dict[int, list[_Entry]] = {}
         for e in entries:
-            assert e.shadow is not None and e.shadow.predict is not None
-            try:
-                predicted = list(e.shadow.predict(e.frame))
-            except Exception:  # a shadow that cannot score costs its rows, never the answered ones
-                log.exception("traffic log: shadow version %s could not score", e.shadow.version)
-                failed += len(e.request_ids)
-                continue
-            pieces.append(_Piece(e.served_at, e.request_ids, e.frame, predicted, e.shadow, False))
+            by_model.setdefault(id(e.shadow), []).append(e)
+        for group in by_model.values():
+            shadow = group[0].shadow
+            assert shadow is not None and shadow.predict is not None
+            for part, predicted in self._shadow_predictions(shadow, group):
+                if predicted is None:
+                    failed += len(part.request_ids)
+                else:
+                    pieces.append(
+                        _Piece(part.served_at, part.request_ids, part.frame, predicted, shadow, False)
+                    )
         if failed:
             self._drop(failed, "shadow-error")
         if not pieces:
@@ -265,6 +271,32 @@ class TrafficLog:
         except Exception:
             log.exception("traffic log: could not write %d shadow row(s) to %s", rows, self.location)
             self._drop(rows, "write-error")
+
+    def _shadow_predictions(
+        self, shadow: LoggedModel, group: list[_Entry]
+    ) -> list[tuple[_Entry, list[Any] | None]]:
+        import pandas as pd
+
+        assert shadow.predict is not None
+        try:
+            predicted = list(shadow.predict(pd.concat([e.frame for e in group], ignore_index=True)))
+            if len(predicted) == sum(len(e.request_ids) for e in group):
+                out: list[tuple[_Entry, list[Any] | None]] = []
+                start = 0
+                for e in group:
+                    out.append((e, predicted[start : start + len(e.request_ids)]))
+                    start += len(e.request_ids)
+                return out
+        except Exception:  # one request the shadow cannot score must not cost the others: one by one
+            log.info("traffic log: shadow version %s could not score the batch; scoring each", shadow.version)
+        out = []
+        for e in group:
+            try:
+                out.append((e, list(shadow.predict(e.frame))))
+            except Exception:  # a shadow that cannot score costs its rows, never the answered ones
+                log.exception("traffic log: shadow version %s could not score", shadow.version)
+                out.append((e, None))
+        return out
 
     def _tables(self, pieces: list[_Piece]) -> list[tuple[tuple[str, str, str], Any]]:
         """One Arrow table per UTC day, folder and model version of the pieces (a batch can straddle midnight,

@@ -161,3 +161,28 @@ def test_any_prediction_shape_is_stored(tmp_path: Path, values: list[object]) ->
     log.record(pd.DataFrame({"a": [1.0, 2.0]}), values, ["x", "y"])
     log.close()
     assert log.written == 2, log.dropped
+
+
+def test_the_shadow_scores_a_batch_at_once_and_one_bad_request_costs_only_its_rows(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def picky(frame: pd.DataFrame) -> list[int]:
+        calls.append(len(frame))
+        if (frame["a"] < 0).any():
+            raise ValueError("negative input")
+        return [1] * len(frame)
+
+    drops: list[tuple[int, str]] = []
+    log = TrafficLog(
+        str(tmp_path), model_version="3", batch_rows=100, flush_seconds=60,
+        on_drop=lambda rows, why: drops.append((rows, why)),
+    )  # fmt: skip
+    shadow = LoggedModel("4", predict=picky)
+    for i, value in enumerate([1.0, 2.0, -1.0, 3.0]):
+        log.record(pd.DataFrame({"a": [value]}), [0], [f"r{i}"], shadow=shadow)
+    log.close()
+    assert calls[0] == 4  # the whole batch in one call first
+    assert drops == [(1, "shadow-error")]
+    assert log.written == 4 and log.shadow_written == 3
+    shadow_rows = pd.concat([pd.read_parquet(f) for f in parquet_files(tmp_path / "shadow")])
+    assert sorted(shadow_rows["request_id"]) == ["r0", "r1", "r3"]
