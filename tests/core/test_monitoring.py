@@ -312,6 +312,25 @@ def test_schedule_opens_one_retrain_pr_per_champion_even_without_drift() -> None
     )
 
 
+def test_a_new_champion_starts_clean_the_old_ones_streaks_and_retrain_pr_are_not_its_own() -> None:
+    """The retrain PR merged and its model is champion: the drift and the drop were the old champion's. The
+    new champion's first check, with no labels yet, claims neither and names no retrain PR (that one merged)."""
+    decisions = run([facts(0, drifted=3, performance=BAD_PERF), facts(1, drifted=3, performance=BAD_PERF)])
+    assert decisions[1].retrain and set(decisions[1].fired) == {"drift", "performance"}
+    meta = decisions[1].metadata(retrain_pr=11)
+    new_champion = replace(CHAMPION, version="5", promoted_at="2025-01-04T00:00:00+00:00")
+
+    after = decide(facts(2, performance=NO_LABELS, champion=new_champion), SPEC, meta, now=SOON)
+    same = decide(facts(2, performance=NO_LABELS), SPEC, meta, now=SOON)
+
+    assert (after.performance.streak, after.drift.streak) == (0, 0)
+    assert not after.retrain_active and after.retrain_pr is None and after.retrain_reasons() == []
+    assert monitoring.issue_title(after) == "churn: all monitoring checks pass"
+    assert after.metadata()["champion"] == "5" and len(after.log) == 3  # the history stays readable
+    # the same champion: its drop is held through an unlabelled check, as before
+    assert same.performance.streak == 2 and same.retrain_pr == 11
+
+
 def test_schedule_off_without_config() -> None:
     assert judge_schedule(None, CHAMPION, LATE).status == "off"
 

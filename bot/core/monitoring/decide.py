@@ -30,6 +30,8 @@ def decide(
     schedule's clock (a check's own time when it has one)."""
     previous = _as_of_before(facts.check_id, previous)
     before = _snapshot(previous)
+    champion_version = facts.champion.version if facts.champion else None
+    previous = _for_champion(previous, champion_version)
     prev_pr = as_positive_int(previous.get("retrain_pr"))
 
     quality_verdict = judge_quality(facts.quality, spec.quality)
@@ -67,7 +69,6 @@ def decide(
     schedule_verdict = judge_schedule(spec.retrain.schedule, facts.champion, now)
     fired_for = as_dict(previous.get("schedule")).get("fired_for")
     fired_for = str(fired_for) if fired_for else None
-    champion_version = facts.champion.version if facts.champion else None
     schedule = TriggerState("schedule", schedule_verdict.status, text=schedule_verdict.text)
     if schedule_verdict.status == "due":
         # Once per champion: a declined (closed) schedule PR is not reopened until a new champion serves.
@@ -100,6 +101,7 @@ def decide(
         drift_summary=drift_summary,
         retrain_pr=prev_pr,
         schedule_fired_for=fired_for,
+        champion_version=champion_version,
         log=tuple([*log, entry][-MAX_LOG:]),
         before=before,
         carried_drift={}
@@ -195,6 +197,19 @@ def _as_of_before(check_id: str, previous: Mapping[str, Any]) -> dict[str, Any]:
     return restored
 
 
+# What a check keeps of the metadata when the champion it judged is no longer champion: the log and the drift
+# history stay readable, and the schedule knows for whom it fired; every streak, state and the retrain PR was
+# about the old champion (its retrain merged, or it was rolled back), so the new one starts clean.
+_KEPT_FOR_A_NEW_CHAMPION = ("v", "model", "log", "history", "schedule")
+
+
+def _for_champion(previous: Mapping[str, Any], champion_version: str | None) -> dict[str, Any]:
+    judged = previous.get("champion")
+    if not judged or not champion_version or str(judged) == champion_version:
+        return dict(previous)
+    return {k: v for k, v in previous.items() if k in _KEPT_FOR_A_NEW_CHAMPION}
+
+
 def _snapshot(previous: Mapping[str, Any]) -> dict[str, Any]:
     """The compact state a re-run of this check starts from again (histories by length, not by copy)."""
     return {
@@ -205,4 +220,5 @@ def _snapshot(previous: Mapping[str, Any]) -> dict[str, Any]:
         "log_len": len(as_list(previous.get("log"))),
         "history_len": len(as_list(previous.get("history"))),
         "check": previous.get("check"),
+        "champion": previous.get("champion"),
     }

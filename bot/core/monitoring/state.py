@@ -103,6 +103,7 @@ class MonitorDecision:
     carried_drift: dict[str, Any] = field(
         default_factory=dict
     )  # drift's keys, kept when drift was not judged
+    champion_version: str | None = None  # the version this check judged; another one starts clean
 
     @property
     def states(self) -> tuple[TriggerState, ...]:
@@ -170,6 +171,7 @@ class MonitorDecision:
                 "schedule": {"fired_for": self.schedule_fired_for},
                 "log": [e.to_json() for e in self.log],
                 "check": self.check_id,
+                "champion": self.champion_version,
                 "before": self.before,
             }
         )
