@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from bot.settings import Settings
 from bot.web.sessions import SESSION_SECONDS, Session, Sessions
@@ -300,12 +301,12 @@ def auth_router(auth: Auth) -> APIRouter:
     async def logout(request: Request) -> Response:
         form = parse_qs((await request.body())[:4096].decode(errors="replace"))
         csrf = (form.get("csrf") or [""])[0]
-        session = auth.session(request)
+        session = await run_in_threadpool(auth.session, request)  # a store read: off the event loop
         if session is None or not hmac.compare_digest(session.csrf, csrf):
             return PlainTextResponse(
                 "refused: the form's CSRF token does not match your session", status_code=403
             )
-        auth.sessions.end(session.id)
+        await run_in_threadpool(auth.sessions.end, session.id)
         response = RedirectResponse("/login/signed-out", 303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -171,7 +171,7 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
     auth = dashboard.auth
 
     async def signed_in(request: Request, render: Any, *args: str) -> Response:
-        session = auth.session(request)
+        session = await run_in_threadpool(auth.session, request)  # a store read: off the event loop
         if session is None:
             return _sign_in(request)
         return await run_in_threadpool(render, session, *args)  # type: ignore[no-any-return]
