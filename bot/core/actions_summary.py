@@ -123,7 +123,9 @@ def promote_summary(data: Any, *, api_url: str = "", repo: str = "") -> StepSumm
             )
     if deployment_url:
         lines += ["", f"Deployment: {deployment_url}"]
-    return StepSummary(outputs, "\n".join(lines))
+    # A dry run's plan, as the bot's reply on the PR renders it: the steps the real run takes.
+    plans = [p for r in results if r.get("status") == "planned" and (p := str(r.get("plan") or "").strip())]
+    return StepSummary(outputs, "\n\n".join(["\n".join(lines), *plans]))
 
 
 def drift_summary(check: Any, report: Any) -> StepSummary:

@@ -60,6 +60,7 @@ class PromotionOutcome:
     reasons: list[str] = field(default_factory=list)
     environment: str = ""  # where it was promoted to (promotion.environments: a merge, the first)
     alias: str = ""  # the alias that serves it, when that is not the champion's (staging)
+    plan: str = ""  # a dry run's plan as the reply renders it, for the Actions run's summary too
     timings: dict[str, float] = field(
         default_factory=dict
     )  # seconds spent in registry, bento and github calls
@@ -236,6 +237,7 @@ def _plan(
         run_id=run.run_id,
         reasons=[v.reason for v in decision.verdicts],
         previous=champion.version if champion else "",
+        plan=body,
     )
 
 
