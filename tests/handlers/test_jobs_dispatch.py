@@ -18,8 +18,8 @@ from bot.core.jobs import (
     TrainRequest,
     from_params,
 )
+from bot.handlers import dispatcher
 from bot.handlers.context import JOB_EVENT, Context
-from bot.handlers.jobs import on_job
 from bot.jobs.plans import WORKFLOWS, plan_job
 from bot.resources import template_path
 from bot.settings import Settings
@@ -60,7 +60,7 @@ def test_heavy_jobs_dispatch_their_workflow_with_declared_inputs(kind: str, para
         action=kind,
         payload={"repository": {"full_name": repo.full_name}, "installation": {"id": 1}, "params": params},
     )
-    on_job(ctx, delivery)
+    dispatcher(ctx)(delivery)  # the worker's own routing, as a queued job row reaches it
     [(workflow, ref, inputs)] = repo.dispatches
     assert workflow == WORKFLOWS[kind][0] and ref == "main"
     assert set(inputs) <= declared_inputs(workflow), f"{kind} sends inputs {workflow} does not declare"
