@@ -190,7 +190,8 @@ class Production(Probes):
             "check": label.rsplit("#", 1)[-1],
             "window": window.name,
             "issue": issue.number,
-            "retrain_pr": self._retrain_pr(),
+            "retrain_pr": meta.get("retrain_pr"),  # the open retrain PR, as the issue names it
+            "title": issue.title,
             "statuses": statuses,
             "rows_logged": new_rows,  # what the service logged since the previous check
             "rows_read": read,  # what the check says it read

@@ -165,6 +165,11 @@ def test_the_merged_retrain_is_served_and_its_traffic_checked(demo: tuple[dict[s
     assert retrain["merged_pr"] == summary["drift"]["retrain_pr"] and retrain["champion"] == "3"
     assert retrain["answered_by"] == {"3": summary["traffic"]["windows"][-1]["rows"]}
     assert retrain["check"]["champion_version"] == "3"
+    # the drift and the drop were v1's: v3's first check claims neither, nor the merged PR as open
+    assert retrain["check"]["performance_state"] == {"state": "clear", "streak": 0}
+    assert (
+        retrain["check"]["retrain_pr"] is None and retrain["check"]["title"] == "breast-cancer: data quality"
+    )
     assert retrain["check"]["statuses"]["quality"] == "fail"
     assert retrain["quality"]["check_run_conclusion"] == "failure"
     assert "data-quality" in retrain["quality"]["labels"]
