@@ -183,17 +183,18 @@ def _start(
         plan.deployment_description,
         key=deployment_key,
     )
-    registry.set_version_tag(model, candidate.version, CanaryTags.DEPLOYMENT, str(deployment_id))
-    if (
-        not tags.get(stage_tag(VersionTags.PROMOTED_AT, stage)) or not reuse
-    ):  # the wait timer counts from here
+    if not (reuse and tags.get(stage_tag(VersionTags.PROMOTED_AT, stage))):  # the wait timer counts from here
         registry.set_version_tag(
             model, candidate.version, stage_tag(VersionTags.PROMOTED_AT, stage), now_iso()
         )
+    # The status, then the tag that says it is set, then the alias: a retry after any of them finds what is
+    # left to do (a canary is `already` only with its Deployment tag).
+    if tags.get(CanaryTags.DEPLOYMENT) != str(deployment_id) or not reuse or tags.get(CanaryTags.ENDED):
+        env.gh.set_deployment_status(
+            deployment_id, "success", description=plan.deployment_description, log_url=ci_url()
+        )
+    registry.set_version_tag(model, candidate.version, CanaryTags.DEPLOYMENT, str(deployment_id))
     registry.set_alias(model, CANARY_ALIAS, candidate.version)
-    env.gh.set_deployment_status(
-        deployment_id, "success", description=plan.deployment_description, log_url=ci_url()
-    )
     body = render_canary_started(
         model,
         candidate=candidate.version,
@@ -265,17 +266,20 @@ def drop_canary(
     the champion is not moved. None when no canary runs and this job dropped none (then `/rollback` rolls the
     champion back). The caller holds the model's lock; `key` (the job's) lets a retry finish its own drop."""
     running = running_canary(env.registry.version_by_alias(model, CANARY_ALIAS))
-    dropped_here = (champion.tags.get(CanaryTags.DROP_KEY, "") if champion and key else "").partition("@")
-    if champion is None or (running is None and dropped_here[0] != key) or (running is None and not key):
+    # "<key>@<candidate>" once this job began dropping it, "<key>@<candidate>@done" once it finished
+    mark = (champion.tags.get(CanaryTags.DROP_KEY, "") if champion and key else "").split("@")
+    this_job = bool(key) and mark[0] == key and len(mark) >= 2
+    if champion is None or (running is None and not this_job):
         return None
-    candidate = running.version if running is not None else dropped_here[2]
+    candidate = running.version if running is not None else mark[1]
+    done = this_job and mark[-1] == "done" and running is None
     if dry_run:
         body = render_canary_dropped(
             model, candidate=candidate, champion=champion.version, deployment=0, dry_run=True
         )
         reply_keyed(env, reply_to, body, ("canary-drop-plan", key or f"{model}@{candidate}"), since=asked_at)
         return PromotionOutcome(model, "planned", version=champion.version, previous=candidate)
-    if key:  # what tells a retry of this job that it is a drop, after the alias is gone
+    if key and not this_job:  # what tells a retry of this job that it is a drop, after the alias is gone
         env.registry.set_version_tag(model, champion.version, CanaryTags.DROP_KEY, f"{key}@{candidate}")
     deployment_id = env.gh.create_deployment(
         champion.tags.get(VersionTags.GIT_SHA) or env.gh.default_branch(),
@@ -290,11 +294,15 @@ def drop_canary(
         f"{model} v{champion.version} alone: canary v{candidate} dropped",
         key=key or keys.canary_drop_deployment(model, champion.version, candidate),
     )
-    if running is not None:  # else a retry of this job after its last step: the Deployment is done
+    if not done:  # else a retry of this job after its last step: it only answers again
         end_canary(env, model, how="dropped")
         env.gh.set_deployment_status(
             deployment_id, "success", description=f"{model} v{champion.version} answers every request"
         )
+        if key:
+            env.registry.set_version_tag(
+                model, champion.version, CanaryTags.DROP_KEY, f"{key}@{candidate}@done"
+            )
     body = render_canary_dropped(
         model, candidate=candidate, champion=champion.version, deployment=deployment_id, dry_run=False
     )

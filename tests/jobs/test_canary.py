@@ -113,6 +113,15 @@ def test_rollback_drops_the_canary_and_leaves_the_champion(world: Any) -> None:
     retried = rollback(world.env(), model=MODEL, to=None, reply_to=world.issue, key="c91")
     assert retried.status == "canary-dropped" and world.snapshot() == once  # not a rollback of the champion
 
+    again = _canary(world, Builder(), reply_to=world.issue, key="c93")  # the same canary, started again
+    assert again.status == "started" and world.store.version_by_alias(MODEL, CANARY_ALIAS).version == "3"
+    restarted = next(d for d in world.standin.deployments(REPO) if d.id == again.deployment_id)
+    assert restarted.statuses[-1].state == "success"  # active again, though GitHub had made it inactive
+    assert (
+        rollback(world.env(), model=MODEL, to=None, reply_to=world.issue, key="c94").status
+        == "canary-dropped"
+    )
+
     back = rollback(world.env(), model=MODEL, to=None, reply_to=world.issue, key="c92")  # the next /rollback
     assert back.status == "rolled-back" and world.store.version_by_alias(MODEL, "champion").version == "1"
 

@@ -42,7 +42,7 @@ ID_PATTERNS = (
     (r"\b[0-9a-f]{12}\b", "<short sha>"),
     (r"\b\d{4,}\b", "<id>"),  # the stand-in's ids of Deployments, check runs, comments
 )
-ALIASES = ("champion", "previous")  # MLflow's version listing leaves aliases out: asked one by one
+ALIASES = ("champion", "previous", "canary")  # MLflow's version listing leaves aliases out: asked one by one
 NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 
 CONFIG = """\
@@ -251,6 +251,35 @@ def _nothing(w: World) -> None:
     pass
 
 
+def _canary(w: World) -> None:
+    from bot.jobs.canary import start_canary
+
+    folder = w.tmp / "checkout-h3"
+    folder.mkdir(exist_ok=True)
+    (folder / "dvc.lock").write_text(LOCK.format(h="h3"))
+    sha = w.standin.repo(REPO).git.branch_sha("main")
+    assert sha is not None
+    outcome = start_canary(
+        w.env(), folder, model=MODEL, percent=10, sha=sha, reply_to=w.issue, key="c8",
+        build=lambda champion, candidate, share, commit: (f"churn:canary{candidate.version}", ""),
+    )  # fmt: skip
+    assert outcome.status in ("started", "already"), outcome
+
+
+def _candidate(w: World) -> None:
+    _two_versions(w)
+    w.trained("h3", 0.92)
+
+
+def _a_canary_runs(w: World) -> None:
+    _candidate(w)
+    _canary(w)
+
+
+def _drop_canary(w: World) -> None:
+    assert rollback(w.env(), model=MODEL, to=None, reply_to=w.issue, key="c9").status == "canary-dropped"
+
+
 # (job, what the world needs first, a step to crash: (class, method) whose first call raises)
 JOBS: dict[str, tuple[Callable[[World], None], Callable[[World], None], tuple[type, str]]] = {
     "card": (_card, _trained_pr, (GitHubRepo, "upsert_check_run")),
@@ -258,6 +287,8 @@ JOBS: dict[str, tuple[Callable[[World], None], Callable[[World], None], tuple[ty
     "promote": (_promote, _one_trained, (MlflowRegistry, "set_alias")),
     "rollback": (_rollback, _two_versions, (GitHubRepo, "set_deployment_status")),
     "reconcile": (_reconcile, _two_versions, (MlflowRegistry, "set_alias")),
+    "canary": (_canary, _candidate, (GitHubRepo, "set_deployment_status")),
+    "canary-drop": (_drop_canary, _a_canary_runs, (MlflowRegistry, "delete_alias")),
 }
 
 
