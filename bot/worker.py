@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -24,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from bot.core.events import Delivery, Ignored, PermanentError, permanent_answer
@@ -116,6 +117,7 @@ class Worker:
         self.batch_hold_seconds = min(batch_hold_seconds, lease_seconds / 3)
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._leases = _Leases(store, self.worker_id, lease_seconds)
 
     def wake(self) -> None:
         """Look at the queue now instead of at the next poll (the app calls this after queueing)."""
@@ -129,10 +131,11 @@ class Worker:
         claimed = self.store.claim_batch(self.worker_id, self.batch_size, self.lease_seconds)
         if not claimed:
             return False
-        batch = _Batch(self.store, self.worker_id, claimed, self.batch_hold_seconds)
+        batch = _Batch(self.store, self.worker_id, claimed)
         try:
-            while (delivery := batch.next(stopping=self._stopping.is_set())) is not None:
-                self._run_claimed(delivery)
+            with self._leases.watching(batch, self.batch_hold_seconds):
+                while (delivery := batch.next(stopping=self._stopping.is_set())) is not None:
+                    self._run_claimed(delivery)
         finally:
             batch.release_rest()
         return True
@@ -187,7 +190,7 @@ class Worker:
         try:
             with (
                 delivery_context(delivery=delivery.id, repo=delivery.repo, pr=_pr_of(delivery)),
-                _LeaseKeeper(self.store, delivery.id, self.worker_id, self.lease_seconds),
+                self._leases.holding(delivery.id),
             ):
                 self.handle(delivery)
         except PermanentError as error:
@@ -220,18 +223,15 @@ class Worker:
 
 
 class _Batch:
-    """The deliveries one claim took, handed out in order. A timer gives back those not yet started once the
-    batch has been held `hold_seconds`, so a long job at its head keeps no other delivery from other workers."""
+    """The deliveries one claim took, handed out in order; `release_rest` gives back those not yet started."""
 
-    def __init__(self, store: Store, worker_id: str, claimed: list[Delivery], hold_seconds: float) -> None:
+    def __init__(self, store: Store, worker_id: str, claimed: list[Delivery]) -> None:
         self._store, self._worker_id = store, worker_id
         self._waiting = list(claimed)
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        if len(claimed) > 1:
-            self._timer = threading.Timer(hold_seconds, self.release_rest)
-            self._timer.daemon = True
-            self._timer.start()
+
+    def __len__(self) -> int:
+        return len(self._waiting)
 
     def next(self, *, stopping: bool) -> Delivery | None:
         with self._lock:
@@ -240,8 +240,6 @@ class _Batch:
             return self._waiting.pop(0)
 
     def release_rest(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
         with self._lock:
             rest, self._waiting = [d.id for d in self._waiting], []
             if not rest:
@@ -254,32 +252,78 @@ class _Batch:
         log.info("gave back %d of %d claimed deliveries not started", released, len(rest))
 
 
-class _LeaseKeeper:
-    """Renews a delivery's lease every third of its length while the handler runs."""
+class _Leases:
+    """The worker's one keeper thread, for its whole life (a thread per delivery or per batch cost intake CPU,
+    issue 12): every third of the lease it renews the leases of the deliveries being run, and it gives back the
+    rest of a batch once the batch has been held its hold time (a long job at its head keeps nothing from other
+    workers)."""
 
-    def __init__(self, store: Store, delivery_id: str, worker_id: str, lease_seconds: float) -> None:
-        self._store = store
-        self._delivery_id = delivery_id
-        self._worker_id = worker_id
-        self._lease_seconds = lease_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease:{delivery_id}", daemon=True)
+    def __init__(self, store: Store, worker_id: str, lease_seconds: float) -> None:
+        self._store, self._worker_id, self._lease_seconds = store, worker_id, lease_seconds
+        self._held: set[str] = set()
+        self._batches: dict[int, tuple[float, _Batch]] = {}  # id(batch) -> (give back at, batch)
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> None:
-        self._thread.start()
+    @contextlib.contextmanager
+    def holding(self, delivery_id: str) -> Iterator[None]:
+        with self._changed:
+            self._held.add(delivery_id)
+            self._start()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held.discard(delivery_id)
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    @contextlib.contextmanager
+    def watching(self, batch: _Batch, hold_seconds: float) -> Iterator[None]:
+        if len(batch) <= 1:
+            yield
+            return
+        with self._changed:
+            self._batches[id(batch)] = (time.monotonic() + hold_seconds, batch)
+            self._start()
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._batches.pop(id(batch), None)
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mlops-bot-leases", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._lease_seconds / 3):
-            try:
-                if not self._store.heartbeat(self._delivery_id, self._worker_id, self._lease_seconds):
-                    log.warning("delivery %s: lease lost; another worker may run it too", self._delivery_id)
-                    return
-            except Exception:
-                log.exception("delivery %s: could not renew the lease", self._delivery_id)
+        renew_at = time.monotonic() + self._lease_seconds / 3
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                next_at = min([renew_at, *(at for at, _ in self._batches.values())])
+                if next_at > now:
+                    self._changed.wait(next_at - now)
+                    continue
+                due = [batch for at, batch in self._batches.values() if at <= now]
+                for batch in due:
+                    self._batches.pop(id(batch), None)
+                held: list[str] = []
+                if now >= renew_at:
+                    renew_at, held = now + self._lease_seconds / 3, sorted(self._held)
+            for batch in due:
+                batch.release_rest()
+            if held:
+                self._renew(held)
+
+    def _renew(self, held: list[str]) -> None:
+        try:
+            renewed = self._store.heartbeat_many(held, self._worker_id, self._lease_seconds)
+        except Exception:
+            log.exception("could not renew the leases of %s", ", ".join(held))
+            return
+        if renewed < len(held):
+            log.warning("a lease of %s was lost; another worker may run it too", ", ".join(held))
 
 
 class WorkerThread:

@@ -375,10 +375,15 @@ def test_the_bots_own_jobs_take_turns_by_repository(store: Store) -> None:
     assert "job:train:b" in first_two
 
 
-def test_claims_alternate_between_busy_repositories_and_keep_order_within_one(store: Store) -> None:
+def test_claims_alternate_between_busy_repositories_and_keep_order_within_one(
+    store: Store, clock: ManualClock
+) -> None:
     for n in range(3):
+        # Each arrives a second after the last: with equal times, PostgreSQL's order of ties is the heap's.
         store.accept(f"a-{n}", "push", None, b"{}", repository="acme/a")
+        clock.advance(1)
         store.accept(f"b-{n}", "push", None, b"{}", repository="acme/b")
+        clock.advance(1)
     claimed = [store.claim("w").id for _ in range(6)]  # type: ignore[union-attr]
     assert claimed == ["a-0", "b-0", "a-1", "b-1", "a-2", "b-2"]
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bot.adapters.store.base import StoreBase, dialect_insert
@@ -191,26 +191,31 @@ class QueueOps(StoreBase):
             # subquery: PostgreSQL locks no row of a query level with a window function).
             candidates = candidates.with_for_update(skip_locked=True, of=deliveries)
         with self._write() as conn:
-            taken: list[str] = []
-            for delivery_id, repository in conn.execute(candidates).all():
-                # Guarded: a delivery another worker took between our SELECT and this UPDATE is not ours.
-                if conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id == delivery_id, claimable)
-                    .values(
-                        status=RUNNING,
-                        lease_owner=worker_id,
-                        lease_expires_at=now + lease_seconds,
-                        attempts=deliveries.c.attempts + 1,
-                        updated_at=now,
-                    )
-                ).rowcount:
-                    taken.append(delivery_id)
-                    self._take_turn(conn, repository, now)
-            rows = {
-                row["id"]: row
-                for row in conn.execute(select(deliveries).where(deliveries.c.id.in_(taken))).mappings()
-            }
+            picked = [delivery_id for delivery_id, _ in conn.execute(candidates).all()]
+            if not picked:
+                return []
+            # One guarded UPDATE: a delivery another worker took between our SELECT and it is not ours.
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(picked), claimable)
+                .values(
+                    status=RUNNING,
+                    lease_owner=worker_id,
+                    lease_expires_at=now + lease_seconds,
+                    attempts=deliveries.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            mine = select(deliveries).where(
+                deliveries.c.id.in_(picked),
+                deliveries.c.status == RUNNING,
+                deliveries.c.lease_owner == worker_id,
+                deliveries.c.updated_at == now,
+            )
+            rows = {row["id"]: row for row in conn.execute(mine).mappings()}
+            for repository in {row["repository"] for row in rows.values()}:
+                self._take_turn(conn, repository, now)
+        taken = [delivery_id for delivery_id in picked if delivery_id in rows]
         return [
             Delivery(
                 id=row["id"],
@@ -301,8 +306,16 @@ class QueueOps(StoreBase):
     def complete(self, delivery_id: str, worker_id: str, note: str = "") -> bool:
         """Mark done. False (and nothing changes) when `worker_id` no longer holds the lease."""
         now = self._now()
-        values = {"status": DONE, "note": note or None, "finished_at": now, "updated_at": now}
-        return self._finish(delivery_id, worker_id, values)
+        with self._write() as conn:  # the worker's hottest statement: built once (_COMPLETE), only bound here
+            done = conn.execute(
+                _COMPLETE,
+                {"done_id": delivery_id, "done_owner": worker_id, "done_note": note or None, "done_at": now},
+            ).rowcount
+        if not done:
+            log.warning(
+                "delivery %s: worker %s no longer holds its lease; result dropped", delivery_id, worker_id
+            )
+        return bool(done)
 
     def fail(self, delivery_id: str, worker_id: str, error: str, *, retry_in: float | None) -> bool:
         """Record a failed attempt: queued again after `retry_in` seconds, or failed for good when None."""
@@ -367,6 +380,24 @@ def repository_of(payload: dict[str, Any]) -> str:
     repository = payload.get("repository")
     name = repository.get("full_name") if isinstance(repository, dict) else None
     return name[:200] if isinstance(name, str) else ""
+
+
+_COMPLETE = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("done_id"),
+        deliveries.c.status == RUNNING,
+        deliveries.c.lease_owner == bindparam("done_owner"),
+    )
+    .values(
+        status=DONE,
+        note=bindparam("done_note"),
+        finished_at=bindparam("done_at"),
+        updated_at=bindparam("done_at"),
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+)
 
 
 def _next_due(claimable: Any) -> Any:
