@@ -217,3 +217,28 @@ def test_a_broken_cache_is_cloned_again(tmp_path: Path, origin: Origin) -> None:
     copy = run(ex, "job-2", bare, "main")
     assert "clone" in spans(ex, "job-2")
     assert git(copy, "rev-parse", "HEAD") == git(bare, "rev-parse", "main")
+
+
+def test_a_fork_pull_requests_head_on_the_github_stand_in(tmp_path: Path) -> None:
+    # What the stand-in's git server holds for a fork PR (as GitHub does): the head only as refs/pull/<n>/head of
+    # the base repository, whose clone_url the job is given.
+    from bot.standin import StandIn
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "README.md").write_text("base\n")
+    with StandIn(tmp_path / "github") as standin:
+        standin.create_repo("acme/model", source=src)
+        standin.create_user("mallory")
+        fork = standin.fork("acme/model", "mallory")
+        standin.commit(fork, "fix", {"notes.txt": "from the fork\n"}, "Fork change", author="mallory")
+        number = standin.open_pull("acme/model", head="mallory:fix", title="Fork change", author="mallory")
+        head = str(standin.repo("acme/model").pulls[number].head_sha)
+        clone_url = standin.repo("acme/model").path.as_uri()
+        ex = executor(tmp_path)
+        for job in ("job-main", "job-fork"):  # the second from the cache, which holds main only
+            ex.run(job, clone_url=clone_url, token=TOKEN, repo="acme/model",
+                   checkout="main" if job == "job-main" else head, branch=None, steps=[Step(("--version",))])  # fmt: skip
+        copy = ex.work_dir.resolve() / "stages" / job_dir_name("job-fork") / "repo"
+        assert git(copy, "rev-parse", "HEAD") == head
+        assert (copy / "notes.txt").read_text() == "from the fork\n"
