@@ -163,6 +163,13 @@ class ModelRegistry(Protocol):
     def set_model_tag(self, model: str, key: str, value: str) -> None: ...
 
 
+class ModelOwners(Protocol):
+    """Which repository owns a registered model (its `mlops_bot.repo` tag), asked of the tracking server's REST
+    API so the web process never imports the MLflow SDK; None when no repository claimed it."""
+
+    def __call__(self, model: str, /) -> str | None: ...
+
+
 class ModelLocks(Protocol):
     """Named locks across the bot's processes (the store's lock table): one promotion or rollback of a model at a
     time, whichever worker runs it."""

@@ -26,6 +26,7 @@ def routes() -> dict[str, list[Handler]]:
 def build_handler(settings: Settings, store: Any | None = None) -> Dispatcher:
     """The function the worker calls for each delivery; exceptions make the worker retry."""
     from bot.adapters.github import GitHubFactory
+    from bot.adapters.mlflow.rest import owning_repo
     from bot.adapters.store import Store
 
     store = store or Store(settings.database_url)
@@ -36,6 +37,7 @@ def build_handler(settings: Settings, store: Any | None = None) -> Dispatcher:
         enqueue=store.enqueue,
         history=store,
         executor=executor,
+        model_owners=lambda model: owning_repo(settings.mlflow_tracking_uri, model),
     )
     return dispatcher(ctx)
 

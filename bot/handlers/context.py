@@ -10,7 +10,7 @@ from bot.core import keys
 from bot.core.config import CONFIG_PATH, ConfigError, RepoConfig, load_config
 from bot.core.events import Delivery, PermanentError
 from bot.core.jobs import JobRequest, JobRequestError, from_params, to_params
-from bot.ports import GitHubFactory, JobRunner, RepoGitHub
+from bot.ports import GitHubFactory, JobRunner, ModelOwners, RepoGitHub
 from bot.settings import Settings
 
 # What a webhook's `repository` says that the bot would otherwise read with `GET /repos/{owner}/{repo}`.
@@ -34,6 +34,7 @@ class Context:
     enqueue: Enqueue
     history: PullHistory | None = None  # None: no record, so `/ok-to-test` cannot bind and refuses
     executor: JobRunner | None = None  # None: jobs run on a local executor built for each one, cold
+    model_owners: ModelOwners | None = None  # None: no tracking server, so registry events own no repository
 
     def repo(self, delivery: Delivery) -> RepoGitHub:
         # The payload's `repository` (a webhook's, or the facts a queued job carries) spares a repository read.

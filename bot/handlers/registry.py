@@ -1,7 +1,8 @@
 """MLflow registry events: a moved alias makes the bot reconcile the repository that owns the model.
 
 The owning repository is the registered model's `mlops_bot.repo` tag (set at promotion), read by
-bot/adapters/mlflow/rest.py from the tracking server's REST API: the web process never imports the MLflow SDK.
+the `ModelOwners` port (bot/adapters/mlflow/rest.py asks the tracking server's REST API; the web process never
+imports the MLflow SDK), given to the handlers in their Context.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.adapters.mlflow.rest import owning_repo
 from bot.core import keys
 from bot.core.events import Delivery
 from bot.core.jobs import ReconcileRequest, to_params
@@ -22,7 +22,7 @@ def on_registry_event(ctx: Context, delivery: Delivery) -> None:
     if not str(delivery.action or "").startswith("model_version_alias."):
         return  # tags and new versions do not change which model serves
     model = str((delivery.payload.get("data") or {}).get("name", ""))
-    repo = owning_repo(ctx.settings.mlflow_tracking_uri, model) if model else None
+    repo = ctx.model_owners(model) if model and ctx.model_owners is not None else None
     if repo is None:
         log.info("registry event for %r: no repository owns it, nothing to reconcile", model)
         return
