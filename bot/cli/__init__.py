@@ -24,7 +24,6 @@ COMMAND_MODULES = (
     "bot.cli.card",
     "bot.cli.promote",
     "bot.cli.canary",
-    "bot.cli.canary",
     "bot.cli.rollback",
     "bot.cli.reconcile",
     "bot.cli.drift",
