@@ -326,3 +326,37 @@ def test_the_comparison_on_the_live_requests_is_posted_once_and_kept_current(
     accuracy = first.comparison.metric("accuracy")
     assert accuracy is not None and "| `accuracy` ↑ |" in body
     assert f"{REQUESTS + 3 * KEYS:,} request(s) scored by both" in body
+
+
+@pytest.mark.slow
+def test_the_clis_builder_makes_one_bento_of_both_versions(
+    registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `mlops-bot canary` builds: the champion and the candidate in one bento, logging where the model's
+    monitoring reads (drift.traffic), in the bot's own BentoML store."""
+    import yaml
+
+    from bot.cli.canary import canary_builder
+    from bot.core.config import load_config
+    from bot.core.models import ModelVersion
+    from bot.settings import Settings
+
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+
+    class Env:
+        settings = Settings(mlflow_tracking_uri=registry, work_dir=tmp_path / "work")
+        config = load_config(CONFIG.format(location="s3://bucket/clf"))
+
+    champion = ModelVersion(MODEL, "1", "r1", tags={"mlops_bot.git_sha": "1" * 40})
+    candidate = ModelVersion(MODEL, "2", "r2")
+    tag, note = canary_builder(Env())(champion, candidate, 0.25, "2" * 40)
+    bento_dir = tmp_path / "work" / "bentoml" / "bentos" / "breast-cancer" / tag.split(":")[1]
+    bento = yaml.safe_load((bento_dir / "bento.yaml").read_text())
+    assert bento["labels"]["mlflow_version"] == "1" and bento["labels"]["canary_version"] == "2"
+    assert len(bento["services"][0]["models"]) == 2  # both versions travel with the bento
+    service = (bento_dir / "src" / "service.py").read_text()
+    assert "'share': 0.25" in service and "s3://bucket/clf" in service
+    requirements = (bento_dir / "env" / "python" / "requirements.txt").read_text().split()
+    assert "s3fs" in {r.split("==")[0] for r in requirements}  # the log's bucket needs its filesystem
+    assert (tmp_path / "work" / "bentos" / "breast-cancer-1-canary-2.bento").is_file()
+    assert note
