@@ -183,36 +183,16 @@ class QueueOps(StoreBase):
         claim is oldest first; never claimed: first of all), then each one's second, and so on. A worker that
         dies holding them leaves leases that expire, as with a single claim."""
         now = self._now()
-        claimable = _claimable(now)
-        candidates = _next_due(claimable) if limit <= 1 else _next_due_fairly(claimable, limit)
-        if self.dialect == "postgresql":
-            # Rows another worker is claiming right now are skipped, not waited for. OF deliveries: the turn row
-            # is on the nullable side of the join, which cannot be locked (and a batch's window is computed in a
-            # subquery: PostgreSQL locks no row of a query level with a window function).
-            candidates = candidates.with_for_update(skip_locked=True, of=deliveries)
+        bound = {"now": now, "owner": worker_id, "expires": now + lease_seconds, "limit": max(1, limit)}
         with self._write() as conn:
-            picked = [delivery_id for delivery_id, _ in conn.execute(candidates).all()]
+            picked = [
+                delivery_id for delivery_id, _ in conn.execute(self._candidates(limit > 1), bound).all()
+            ]
             if not picked:
                 return []
             # One guarded UPDATE: a delivery another worker took between our SELECT and it is not ours.
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(picked), claimable)
-                .values(
-                    status=RUNNING,
-                    lease_owner=worker_id,
-                    lease_expires_at=now + lease_seconds,
-                    attempts=deliveries.c.attempts + 1,
-                    updated_at=now,
-                )
-            )
-            mine = select(deliveries).where(
-                deliveries.c.id.in_(picked),
-                deliveries.c.status == RUNNING,
-                deliveries.c.lease_owner == worker_id,
-                deliveries.c.updated_at == now,
-            )
-            rows = {row["id"]: row for row in conn.execute(mine).mappings()}
+            conn.execute(_TAKE, {**bound, "ids": picked})
+            rows = {row["id"]: row for row in conn.execute(_MINE, {**bound, "ids": picked}).mappings()}
             for repository in {row["repository"] for row in rows.values()}:
                 self._take_turn(conn, repository, now)
         taken = [delivery_id for delivery_id in picked if delivery_id in rows]
@@ -275,6 +255,20 @@ class QueueOps(StoreBase):
                     .values(lease_expires_at=now + lease_seconds, updated_at=now)
                 ).rowcount
             )
+
+    def _candidates(self, fair: bool) -> Any:
+        """The claim's SELECT, built once per store and kind (the statement is bound, never rebuilt: building
+        SQLAlchemy statements was most of a claim's CPU)."""
+        cache: dict[bool, Any] = self.__dict__.setdefault("_claim_statements", {})
+        if fair not in cache:
+            statement = _next_due_fairly(_CLAIMABLE) if fair else _next_due(_CLAIMABLE)
+            if self.dialect == "postgresql":
+                # Rows another worker is claiming right now are skipped, not waited for. OF deliveries: the turn
+                # row is on the nullable side of the join, which cannot be locked (and a batch's window is
+                # computed in a subquery: PostgreSQL locks no row of a query level with a window function).
+                statement = statement.with_for_update(skip_locked=True, of=deliveries)
+            cache[fair] = statement
+        return cache[fair]
 
     def _take_turn(self, conn: Connection, repository: str, now: float) -> None:
         row = {"repository": repository, "claimed_at": now}
@@ -382,6 +376,28 @@ def repository_of(payload: dict[str, Any]) -> str:
     return name[:200] if isinstance(name, str) else ""
 
 
+_CLAIMABLE = or_(
+    and_(deliveries.c.status == QUEUED, deliveries.c.available_at <= bindparam("now")),
+    and_(deliveries.c.status == RUNNING, deliveries.c.lease_expires_at <= bindparam("now")),
+)
+_TAKE = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)), _CLAIMABLE)
+    .values(
+        status=RUNNING,
+        lease_owner=bindparam("owner"),
+        lease_expires_at=bindparam("expires"),
+        attempts=deliveries.c.attempts + 1,
+        updated_at=bindparam("now"),
+    )
+)
+_MINE = select(deliveries).where(
+    deliveries.c.id.in_(bindparam("ids", expanding=True)),
+    deliveries.c.status == RUNNING,
+    deliveries.c.lease_owner == bindparam("owner"),
+    deliveries.c.updated_at == bindparam("now"),
+)
+
 _COMPLETE = (
     update(deliveries)
     .where(
@@ -413,8 +429,8 @@ def _next_due(claimable: Any) -> Any:
     )
 
 
-def _next_due_fairly(claimable: Any, limit: int) -> Any:
-    """Up to `limit` deliveries to claim together: every repository's oldest due delivery first (in the order
+def _next_due_fairly(claimable: Any) -> Any:
+    """Up to `limit` (bound) deliveries to claim together: every repository's oldest due delivery first (in the order
     of their turns), then every one's second, and so on, so a backlog of one repository never fills a batch
     while another waits."""
     turn = func.coalesce(queue_turns.c.claimed_at, 0.0)
@@ -431,14 +447,7 @@ def _next_due_fairly(claimable: Any, limit: int) -> Any:
         select(deliveries.c.id, deliveries.c.repository)
         .join(ranked, ranked.c.id == deliveries.c.id)
         .order_by(ranked.c.place, ranked.c.turn, deliveries.c.available_at, deliveries.c.received_at)
-        .limit(limit)
-    )
-
-
-def _claimable(now: float) -> Any:
-    return or_(
-        and_(deliveries.c.status == QUEUED, deliveries.c.available_at <= now),
-        and_(deliveries.c.status == RUNNING, deliveries.c.lease_expires_at <= now),
+        .limit(bindparam("limit"))
     )
 
 
