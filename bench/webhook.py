@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import socket
@@ -35,7 +36,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +183,8 @@ class Result:
     p99: float
     errors: int
     server_cpu: float
+    drained_cpu: float | None = None  # +worker: server CPU until the worker has finished every delivery sent
+    drain_s: float | None = None  # ... and how long after the last 202 that was
 
     @property
     def rate(self) -> float:
@@ -208,15 +211,56 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(
-    server: str, procs: list[subprocess.Popen[bytes]], ports: list[int], concurrency: int, requests: int
+    server: str,
+    procs: list[subprocess.Popen[bytes]],
+    ports: list[int],
+    concurrency: int,
+    requests: int,
+    waiting: Callable[[], int] | None = None,
 ) -> Result:
+    """`waiting` (for +worker): how many deliveries are not done yet; the worker's CPU counts until none is,
+    as a worker that falls behind would otherwise do its work after the measurement and look cheap."""
     asyncio.run(load(ports, concurrency, min(200, requests)))  # warm-up: connections, lazy imports
+    if waiting is not None:
+        _drain(waiting)
     cpu_before = sum(cpu_seconds(proc.pid) for proc in procs)
     seconds, latencies, errors = asyncio.run(load(ports, concurrency, requests))
     cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
+    drained_cpu = drain_s = None
+    if waiting is not None:
+        drain_s = _drain(waiting)
+        drained_cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return Result(server, concurrency, requests, seconds, statistics.median(latencies), p99, errors, cpu)
+    return Result(
+        server,
+        concurrency,
+        requests,
+        seconds,
+        statistics.median(latencies),
+        p99,
+        errors,
+        cpu,
+        drained_cpu,
+        drain_s,
+    )
+
+
+def _drain(waiting: Callable[[], int], timeout: float = 300.0) -> float:
+    started = time.perf_counter()
+    while waiting() > 0:
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"the worker did not finish the queue in {timeout:g} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def waiting_in(url: str) -> int:
+    """Deliveries queued or running in the SQLite database `url`."""
+    with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30) as db:
+        return int(
+            db.execute("SELECT count(*) FROM deliveries WHERE status IN ('queued', 'running')").fetchone()[0]
+        )
 
 
 def report(results: list[Result]) -> str:
@@ -232,6 +276,13 @@ def report(results: list[Result]) -> str:
         lines.append(
             f"{r.concurrency:>4}  {r.server:<8} {r.rate:>8.0f} {r.p50 * 1e3:>8.2f} {r.p99 * 1e3:>8.2f} "
             f"{p99_ratio:>10} {rate_ratio:>11} {r.server_cpu / r.requests * 1e6:>10.0f} {r.errors:>7}"
+        )
+    drained = [r for r in results if r.drained_cpu is not None]
+    for r in drained:
+        assert r.drained_cpu is not None and r.drain_s is not None
+        lines.append(
+            f"{r.concurrency:>4}  {r.server:<8} until the worker finished: CPU {r.drained_cpu / r.requests * 1e6:.0f}"
+            f" us/req, queue empty {r.drain_s:.2f} s after the last 202"
         )
     return "\n".join(lines)
 
@@ -324,8 +375,9 @@ def main() -> int:
                 procs, ports = [p for p, _ in started], [port for _, port in started]
                 try:
                     for concurrency in levels:
-                        results.append(measure(kind, procs, ports, concurrency, args.requests))
-                        print(report(results[-1:]).splitlines()[-1], flush=True)
+                        waiting = functools.partial(waiting_in, database) if kind == "+worker" else None
+                        results.append(measure(kind, procs, ports, concurrency, args.requests, waiting))
+                        print("\n".join(report(results[-1:]).splitlines()[1:]), flush=True)
                 finally:
                     for proc in procs:
                         proc.terminate()
