@@ -14,20 +14,14 @@ from bot.adapters.mlflow import ForeignModelError, MlflowRegistry, RunTags
 from bot.core.models import RunRecord
 from bot.core.tags import MODEL_REPO_TAG
 from tests.support.mlflow_store import sqlite_registry
+from tests.support.tiny_model import tiny_model
 
 MODEL = "churn"
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import joblib
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    data = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]})
-    path = tmp_path_factory.mktemp("owned-model") / "model.pkl"
-    joblib.dump(LogisticRegression().fit(data[["x"]], data["y"]), path)
-    return path
+    return tiny_model(tmp_path_factory.mktemp("owned-model"))
 
 
 @pytest.fixture

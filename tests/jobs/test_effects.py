@@ -25,6 +25,7 @@ from bot.jobs.rollback import rollback
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_store import sqlite_registry
+from tests.support.tiny_model import tiny_model
 
 REPO = "acme/churn"
 MODEL = "churn"
@@ -58,14 +59,7 @@ stages:
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import joblib
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    data = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]})
-    path = tmp_path_factory.mktemp("effects-model") / "model.pkl"
-    joblib.dump(LogisticRegression().fit(data[["x"]], data["y"]), path)
-    return path
+    return tiny_model(tmp_path_factory.mktemp("effects-model"))
 
 
 class World:

@@ -14,6 +14,7 @@ import pytest
 from bot.adapters.mlflow import MlflowRegistry, RunTags
 from bot.core.config import CONFIG_PATH
 from tests.support.mlflow_store import sqlite_registry
+from tests.support.tiny_model import tiny_model
 
 from .harness import CONFIG, MODEL, REPO, bot_in_process, make_world, wait_for
 
@@ -46,13 +47,7 @@ def owned_champion(store: MlflowRegistry, model_file: Path) -> MlflowRegistry:
 
 @pytest.fixture
 def model_file(tmp_path: Path) -> Path:
-    import joblib
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    data = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]})
-    joblib.dump(LogisticRegression().fit(data[["x"]], data["y"]), tmp_path / "model.pkl")
-    return tmp_path / "model.pkl"
+    return tiny_model(tmp_path)
 
 
 def test_an_admin_of_another_repository_cannot_roll_back_a_models_champion(

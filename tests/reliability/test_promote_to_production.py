@@ -19,6 +19,7 @@ from bot.adapters.mlflow import MlflowRegistry, RunTags
 from bot.core.config import CONFIG_PATH
 from bot.core.tags import VersionTags
 from tests.support.mlflow_store import sqlite_registry
+from tests.support.tiny_model import tiny_model
 
 from .harness import ADMIN, CONFIG, MODEL, REPO, bot_in_process, make_world, wait_for
 
@@ -30,13 +31,7 @@ STAGED = CONFIG + "promotion:\n  environments: [staging, production]\n"
 
 @pytest.fixture
 def model_file(tmp_path: Path) -> Path:
-    import joblib
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-
-    data = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]})
-    joblib.dump(LogisticRegression().fit(data[["x"]], data["y"]), tmp_path / "model.pkl")
-    return tmp_path / "model.pkl"
+    return tiny_model(tmp_path)
 
 
 def staged_version(store: MlflowRegistry, deployment_id: int) -> str:

@@ -1,0 +1,17 @@
+"""The smallest real scikit-learn model a promotion can register: one feature, two classes, pickled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def tiny_model(folder: Path) -> Path:
+    """`folder/model.pkl`: a fitted LogisticRegression on `x` -> `y`."""
+    import joblib
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    data = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]})
+    path = folder / "model.pkl"
+    joblib.dump(LogisticRegression().fit(data[["x"]], data["y"]), path)
+    return path
