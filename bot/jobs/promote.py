@@ -26,6 +26,7 @@ from bot.core.markers import reply_marker
 from bot.core.models import RunRecord
 from bot.core.reports import log_line
 from bot.core.tags import RunTags, VersionTags
+from bot.jobs.alongside import alongside
 from bot.jobs.champions import record_champion_move
 from bot.jobs.common import JobEnv, ci_url
 from bot.jobs.job_reports import job_log_url
@@ -295,42 +296,56 @@ def _promote_locked(
     version = registry.register(spec.name, run, tags)
     previous = serving if serving is not None and serving.version != version.version else None
     env_name = first.name
-    deployment_id = int(version.tags.get(deployment_tag) or 0)
-    if not deployment_id:
-        deployment_id = env.gh.create_deployment(
-            sha,
-            env_name,
-            {"model": spec.name, "version": version.version, "run_id": run.run_id},
-            f"Promote {spec.name} v{version.version}",
-            key=keys.promotion_deployment(spec.name, run.run_id),
-        )
-        # Once per Deployment: a retry that finds it by the version's tag adds no second "in_progress".
-        env.gh.set_deployment_status(
-            deployment_id,
-            "in_progress",
-            description=f"building {spec.name} v{version.version}",
-            log_url=log_url,
-        )
-        registry.set_version_tag(spec.name, version.version, deployment_tag, str(deployment_id))
-    bento_tag, note = version.tags.get(bento_tag_name, ""), ""
-    if build_bento is not None and not bento_tag:
+
+    def record_deployment() -> int:
+        deployment_id = int(version.tags.get(deployment_tag) or 0)
+        if not deployment_id:
+            deployment_id = env.gh.create_deployment(
+                sha,
+                env_name,
+                {"model": spec.name, "version": version.version, "run_id": run.run_id},
+                f"Promote {spec.name} v{version.version}",
+                key=keys.promotion_deployment(spec.name, run.run_id),
+            )
+            # Once per Deployment: a retry that finds it by the version's tag adds no second "in_progress".
+            env.gh.set_deployment_status(
+                deployment_id,
+                "in_progress",
+                description=f"building {spec.name} v{version.version}",
+                log_url=log_url,
+            )
+            registry.set_version_tag(spec.name, version.version, deployment_tag, str(deployment_id))
+        return deployment_id
+
+    def build() -> tuple[str, str] | Exception:
+        bento_tag = version.tags.get(bento_tag_name, "")
+        if build_bento is None or bento_tag:
+            return bento_tag, ""
         try:
-            bento_tag, note = build_bento(version, sha)
+            built = build_bento(version, sha)
         except Exception as exc:  # a failed build fails this deployment, never leaves it in progress
             log.exception("bento build failed")
-            env.gh.set_deployment_status(
-                deployment_id, "failure", description=f"bento build failed: {exc}"[:140], log_url=log_url
-            )
-            return PromotionOutcome(
-                spec.name,
-                "failed",
-                version=version.version,
-                run_id=run.run_id,
-                deployment_id=deployment_id,
-                deployment_state="failure",
-                reasons=[f"the BentoML build failed: {exc}"],
-            )
-        registry.set_version_tag(spec.name, version.version, bento_tag_name, bento_tag)
+            return exc
+        # Kept at once: when recording the Deployment fails, the job's retry finds this bento built.
+        registry.set_version_tag(spec.name, version.version, bento_tag_name, built[0])
+        return built
+
+    # The bento builds while the Deployment is recorded (bot/jobs/alongside.py); neither loses the other's work.
+    deployment_id, built = alongside(record_deployment, build)
+    if isinstance(built, Exception):
+        env.gh.set_deployment_status(
+            deployment_id, "failure", description=f"bento build failed: {built}"[:140], log_url=log_url
+        )
+        return PromotionOutcome(
+            spec.name,
+            "failed",
+            version=version.version,
+            run_id=run.run_id,
+            deployment_id=deployment_id,
+            deployment_state="failure",
+            reasons=[f"the BentoML build failed: {built}"],
+        )
+    bento_tag, note = built
     if previous is not None and first.last:
         registry.set_alias(spec.name, config.aliases.previous, previous.version)
     registry.set_alias(spec.name, first.alias, version.version)
