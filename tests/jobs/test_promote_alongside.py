@@ -67,6 +67,7 @@ class World:
             return f"churn:v{version.version}", ""
 
         sha = self.standin.repo(REPO).git.branch_sha("main")
+        assert sha is not None
         [outcome] = promote(JobEnv(settings=settings, repo=REPO), self.checkout, sha=sha, models=[MODEL],
                             pr=None, reply_to=None, dry_run=False, build_bento=build)  # fmt: skip
         return outcome
