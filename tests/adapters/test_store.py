@@ -408,6 +408,7 @@ def test_retention_clears_payloads_of_finished_deliveries_only(store: Store, clo
 
     for name in ("old-done", "old-failed", "queued"):
         store.accept(name, "push", None, b'{"big": "payload"}')
+        clock.advance(1)  # claimed in this order (PostgreSQL orders equal times by heap)
     assert store.complete(store.claim("w").id, "w")  # type: ignore[union-attr]
     assert store.fail(store.claim("w").id, "w", "boom", retry_in=None)  # type: ignore[union-attr]
     assert store.forget_payloads(clock() - 3600) == 0  # finished just now: kept
