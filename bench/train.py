@@ -99,6 +99,9 @@ GIT_ENV = {
 
 
 def main() -> None:
+    # The setup's own `dvc repro` runs the sample's stages (`python src/...`) with this venv's Python, as
+    # the timed commands do: the venv need not be activated.
+    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
