@@ -38,7 +38,7 @@ def _canary(
 ) -> CanaryOutcome:
     folder = w.tmp / "checkout-h3"
     folder.mkdir(exist_ok=True)
-    (folder / "dvc.lock").write_text(LOCK.format(output_hash="h3"))
+    (folder / "dvc.lock").write_text(LOCK("h3"))
     sha = w.standin.repo(REPO).git.branch_sha("main")
     return start_canary(
         w.env(), folder, model=MODEL, percent=percent, sha=sha, dry_run=dry_run, build=builder, **kw
@@ -173,7 +173,7 @@ def test_a_merge_that_promotes_ends_the_canary(world: Any, model_file: Path) -> 
     world.issue = world.standin.create_issue(REPO, title="again", body="", author="alice").number
     folder = world.tmp / "checkout-h4"
     folder.mkdir()
-    (folder / "dvc.lock").write_text(LOCK.format(output_hash="h4"))
+    (folder / "dvc.lock").write_text(LOCK("h4"))
     sha = world.standin.repo(REPO).git.branch_sha("main")
     assert (
         start_canary(world.env(), folder, model=MODEL, percent=5, sha=sha, build=Builder()).status

@@ -32,7 +32,7 @@ from bot.jobs.rollback import rollback
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_store import sqlite_registry
-from tests.support.tiny_model import tiny_model
+from tests.support.tiny_model import one_stage_lock, tiny_model
 
 REPO = "acme/ledger"
 MODEL = "churn"
@@ -65,7 +65,7 @@ models:
 reconcile: correct
 """
 PARAMS = "data:\n  snapshot: '2026-11' # bumped by retrain PRs\n"
-LOCK = "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    outs:\n    - path: model.pkl\n      hash: md5\n      md5: {h}\n      size: 100\n"
+LOCK = one_stage_lock
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ class World:
         (src / ".github").mkdir(parents=True)
         (src / CONFIG_PATH).write_text(CONFIG)
         (src / "params.yaml").write_text(PARAMS)
-        (src / "dvc.lock").write_text(LOCK.format(h="h1"))
+        (src / "dvc.lock").write_text(LOCK("h1"))
         standin.create_repo(REPO, source=src)
         standin.create_user("alice")
         self.token = standin.installation_token(standin.install_app(REPO))
@@ -116,7 +116,7 @@ class World:
     def promote(self, output_hash: str) -> str:
         folder = self.tmp / f"checkout-{output_hash}"
         folder.mkdir(exist_ok=True)
-        (folder / "dvc.lock").write_text(LOCK.format(h=output_hash))
+        (folder / "dvc.lock").write_text(LOCK(output_hash))
         sha = self.standin.repo(REPO).git.branch_sha("main")
         [outcome] = promote(
             self.env(), folder, sha=sha, models=[MODEL], pr=None, reply_to=self.issue, dry_run=False
@@ -250,7 +250,7 @@ def _canary(w: World) -> None:
 
     folder = w.tmp / "checkout-h3"
     folder.mkdir(exist_ok=True)
-    (folder / "dvc.lock").write_text(LOCK.format(h="h3"))
+    (folder / "dvc.lock").write_text(LOCK("h3"))
     sha = w.standin.repo(REPO).git.branch_sha("main")
     assert sha is not None
     outcome = start_canary(

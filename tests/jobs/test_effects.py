@@ -25,7 +25,7 @@ from bot.jobs.rollback import rollback
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_store import sqlite_registry
-from tests.support.tiny_model import tiny_model
+from tests.support.tiny_model import one_stage_lock, tiny_model
 
 REPO = "acme/churn"
 MODEL = "churn"
@@ -44,17 +44,7 @@ models:
 reconcile: {reconcile}
 """
 
-LOCK = """\
-schema: '2.0'
-stages:
-  train:
-    cmd: python train.py
-    outs:
-    - path: model.pkl
-      hash: md5
-      md5: {output_hash}
-      size: 100
-"""
+LOCK = one_stage_lock
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +58,7 @@ class World:
         src = tmp / "src"
         (src / ".github").mkdir(parents=True)
         (src / CONFIG_PATH).write_text(CONFIG.format(reconcile=reconcile))
-        (src / "dvc.lock").write_text(LOCK.format(output_hash="h1"))
+        (src / "dvc.lock").write_text(LOCK("h1"))
         standin.create_repo(REPO, source=src)
         standin.create_user("alice")
         self.token = standin.installation_token(standin.install_app(REPO))
@@ -98,7 +88,7 @@ class World:
     def promote(self, output_hash: str, reply_to: int | None = None) -> Any:
         folder = self.tmp / f"checkout-{output_hash}"
         folder.mkdir(exist_ok=True)
-        (folder / "dvc.lock").write_text(LOCK.format(output_hash=output_hash))
+        (folder / "dvc.lock").write_text(LOCK(output_hash))
         sha = self.standin.repo(REPO).git.branch_sha("main")
         assert sha is not None
         [outcome] = promote(
@@ -305,7 +295,7 @@ def test_a_dry_run_answers_each_command_once_and_its_look_up_does_not_grow_with_
     issue = w.standin.create_issue(REPO, title="promote?", body="", author="alice")
     folder = w.tmp / "checkout-plan"
     folder.mkdir()
-    (folder / "dvc.lock").write_text(LOCK.format(output_hash="h1"))
+    (folder / "dvc.lock").write_text(LOCK("h1"))
     sha = w.standin.repo(REPO).git.branch_sha("main")
     assert sha is not None
 
@@ -377,7 +367,7 @@ def test_an_answer_to_a_merge_or_a_rollback_is_looked_for_only_since_it_was_aske
     asked_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     folder = w.tmp / "checkout-h3"
     folder.mkdir()
-    (folder / "dvc.lock").write_text(LOCK.format(output_hash="h3"))
+    (folder / "dvc.lock").write_text(LOCK("h3"))
     sha = w.standin.repo(REPO).git.branch_sha("main")
     assert sha is not None
 
@@ -419,7 +409,7 @@ def _run(w: Any, command: str, issue: int, *, dry_run: bool) -> tuple[str, str]:
     if command == "promote":
         folder = w.tmp / "checkout-h1"
         folder.mkdir(exist_ok=True)
-        (folder / "dvc.lock").write_text(LOCK.format(output_hash="h1"))
+        (folder / "dvc.lock").write_text(LOCK("h1"))
         sha = w.standin.repo(REPO).git.branch_sha("main")
         [outcome] = promote(
             w.env(), folder, sha=sha, models=[MODEL], pr=None, reply_to=issue, dry_run=dry_run

@@ -21,6 +21,7 @@ from bot.jobs.rollback import rollback
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_server import MlflowServer
+from tests.support.tiny_model import one_stage_lock
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -35,17 +36,7 @@ models:
 reconcile: {reconcile}
 """
 
-LOCK = """\
-schema: '2.0'
-stages:
-  train:
-    cmd: python train.py
-    outs:
-    - path: model.pkl
-      hash: md5
-      md5: {output_hash}
-      size: 100
-"""
+LOCK = one_stage_lock
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +100,7 @@ class World:
     def checkout(self, output_hash: str) -> Path:
         repo_dir = self.tmp / f"checkout-{output_hash}"
         repo_dir.mkdir(exist_ok=True)
-        (repo_dir / "dvc.lock").write_text(LOCK.format(output_hash=output_hash))
+        (repo_dir / "dvc.lock").write_text(LOCK(output_hash))
         return repo_dir
 
     def promote(self, output_hash: str, **kwargs: object) -> list:  # type: ignore[type-arg]
@@ -237,9 +228,7 @@ def test_reconcile_detects_a_hand_moved_alias(world_factory, model_file: Path, m
     w.promote("v1hash")
     w.run(model_file, 0.95, "v2hash")
     w.promote("v2hash")
-    w.standin.commit(
-        w.repo, "main", {"dvc.lock": LOCK.format(output_hash="v2hash")}, "pin v2", author="alice"
-    )
+    w.standin.commit(w.repo, "main", {"dvc.lock": LOCK("v2hash")}, "pin v2", author="alice")
     spec = w.env().config.model(w.model)
     assert spec is not None
     assert reconcile(w.env(), spec).status == "in-sync"

@@ -52,7 +52,7 @@ class World:
         )  # fmt: skip
         self.checkout = tmp / "checkout"
         self.checkout.mkdir()
-        (self.checkout / "dvc.lock").write_text(LOCK.format(output_hash="h1"))
+        (self.checkout / "dvc.lock").write_text(LOCK("h1"))
         self.built: list[str] = []
 
     def promote(self, token: str, *, fail_build: bool = False) -> Any:

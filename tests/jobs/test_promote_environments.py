@@ -30,7 +30,7 @@ from bot.jobs.soak import soak, store_checks
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_store import sqlite_registry
-from tests.support.tiny_model import tiny_model
+from tests.support.tiny_model import one_stage_lock, tiny_model
 
 REPO = "acme/churn"
 MODEL = "churn"
@@ -47,17 +47,7 @@ promotion:
   environments: [staging, production]
 {soak}"""
 
-LOCK = """\
-schema: '2.0'
-stages:
-  train:
-    cmd: python train.py
-    outs:
-    - path: model.pkl
-      hash: md5
-      md5: {output_hash}
-      size: 100
-"""
+LOCK = one_stage_lock
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +102,7 @@ class World:
         )
         folder = self.tmp / f"checkout-{output_hash}"
         folder.mkdir(exist_ok=True)
-        (folder / "dvc.lock").write_text(LOCK.format(output_hash=output_hash))
+        (folder / "dvc.lock").write_text(LOCK(output_hash))
         sha = self.standin.repo(REPO).git.branch_sha("main")
         assert sha is not None
 
@@ -288,7 +278,7 @@ def test_reconcile_compares_git_with_what_a_merge_promotes_to_staging(
     make_world: Any, model_file: Path
 ) -> None:
     w = make_world()
-    w.standin.commit(REPO, "main", {"dvc.lock": LOCK.format(output_hash="h1")}, "merge", author="alice")
+    w.standin.commit(REPO, "main", {"dvc.lock": LOCK("h1")}, "merge", author="alice")
     w.merge(model_file, "h1", 0.9, w.pull("merge"))
     spec = w.env().config.models[0]
     outcome = reconcile(w.env(), spec)

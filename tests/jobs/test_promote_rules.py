@@ -26,7 +26,7 @@ from bot.jobs.rollback import rollback
 from bot.settings import Settings
 from bot.standin import StandIn
 from tests.support.mlflow_store import sqlite_registry
-from tests.support.tiny_model import tiny_model
+from tests.support.tiny_model import one_stage_lock, tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "churn"
@@ -41,17 +41,7 @@ models:
         min: {minimum}
 """
 
-LOCK = """\
-schema: '2.0'
-stages:
-  train:
-    cmd: python train.py
-    outs:
-    - path: model.pkl
-      hash: md5
-      md5: {output_hash}
-      size: 100
-"""
+LOCK = one_stage_lock
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +60,7 @@ class World:
         src = self.tmp / full_name.replace("/", "_")
         (src / ".github").mkdir(parents=True)
         (src / CONFIG_PATH).write_text(config)
-        (src / "dvc.lock").write_text(LOCK.format(output_hash="initial"))
+        (src / "dvc.lock").write_text(LOCK("initial"))
         self.standin.create_repo(full_name, source=src)
         self.tokens[full_name] = self.standin.installation_token(self.standin.install_app(full_name))
 
@@ -102,7 +92,7 @@ class World:
         """What actions/checkout leaves: the commit's dvc.lock and, for a PR head, the PR's own config."""
         folder = self.tmp / f"checkout-{name}"
         (folder / ".github").mkdir(parents=True, exist_ok=True)
-        (folder / "dvc.lock").write_text(LOCK.format(output_hash=output_hash))
+        (folder / "dvc.lock").write_text(LOCK(output_hash))
         if config is not None:
             (folder / CONFIG_PATH).write_text(config)
         return folder
@@ -188,7 +178,7 @@ def pr_lowering_its_gate(world: World, model_file: Path) -> tuple[str, Path]:
     head = world.standin.commit(
         "acme/gated",
         "lower-the-gate",
-        {CONFIG_PATH: lowered, "dvc.lock": LOCK.format(output_hash="weak")},
+        {CONFIG_PATH: lowered, "dvc.lock": LOCK("weak")},
         "lower the gate",
         author="acme",
     )

@@ -1,4 +1,5 @@
-"""The smallest real scikit-learn model a promotion can register: one feature, two classes, pickled."""
+"""The smallest real model a promotion can register (one feature, two classes, pickled), and the dvc.lock
+that pins it."""
 
 from __future__ import annotations
 
@@ -15,3 +16,18 @@ def tiny_model(folder: Path) -> Path:
     path = folder / "model.pkl"
     joblib.dump(LogisticRegression().fit(data[["x"]], data["y"]), path)
     return path
+
+
+def one_stage_lock(output_hash: str) -> str:
+    """A `dvc.lock` whose `train` stage pins `model.pkl` at `output_hash`: what a promotion looks up."""
+    return f"""\
+schema: '2.0'
+stages:
+  train:
+    cmd: python train.py
+    outs:
+    - path: model.pkl
+      hash: md5
+      md5: {output_hash}
+      size: 100
+"""
