@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import json
 import os
 import re
 import secrets
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.adapters.bento_session import BentoBuildError, BentoSession
+from bot.adapters.bento_session import tail as _tail
 from bot.core.isolation import job_environment
 from bot.resources import template_path
 
@@ -44,7 +45,6 @@ DEFAULT_TRAFFIC: dict[str, Any] = {
     "batch_rows": 1_000,
     "flush_seconds": 5.0,
 }
-_MARKER = "__mlops_bot__:"
 NO_DOCKER_NOTE = "not containerized: no Docker daemon"
 
 
@@ -66,10 +66,6 @@ class BentoResult:
     containerized: bool
     note: str  # why it was not containerized, or the image it was containerized into
     build_seconds: float
-
-
-class BentoBuildError(Exception):
-    """A BentoML step failed; the message names the step and ends with the tool's own error."""
 
 
 def bento_name(model_name: str) -> str:
@@ -214,6 +210,12 @@ def bentoml_env(bentoml_home: Path | None, tracking_uri: str | None = None) -> d
     return env
 
 
+def bento_session(bentoml_home: Path | None, tracking_uri: str) -> BentoSession:
+    """Start the BentoML process `build_service` will use, now: its imports overlap the caller's own work
+    until the build needs it. The caller closes it."""
+    return BentoSession(bentoml_env(bentoml_home, tracking_uri))
+
+
 def build_service(
     *,
     model_name: str,
@@ -225,62 +227,67 @@ def build_service(
     bentoml_home: Path | None = None,
     traffic: Mapping[str, Any] | None = None,
     canary: CanaryModel | None = None,
+    session: BentoSession | None = None,
 ) -> BentoResult:
     """Import the model version into the BentoML store, build a service for it, export it to
     `out_dir/<bento name>-<version>.bento` (`-canary-<candidate>` with a canary), and containerize it when
     Docker is available. The service records its traffic as `traffic` says (`drift.traffic`: location,
     queue_rows, batch_rows, flush_seconds). With `canary`, the candidate is served beside it in the same
-    service and answers its share of the requests."""
+    service and answers its share of the requests. `session`: one `bento_session` started earlier for the
+    same store and tracking URI (default: one started here)."""
     started = time.perf_counter()
     env = bentoml_env(bentoml_home, tracking_uri)
-    imported = _import_model(
-        env,
-        name=bento_name(model_name),
-        model_uri=model_uri,
-        labels={"mlflow_model": model_name, "mlflow_version": version, "git_sha": git_sha},
-    )
-    candidate = None
-    if canary is not None:
-        candidate_import = _import_model(
-            env,
+    with contextlib.ExitStack() as stack:
+        if session is None:
+            session = stack.enter_context(BentoSession(env))
+        elif any(session.env.get(k) != env.get(k) for k in ("BENTOML_HOME", "MLFLOW_TRACKING_URI")):
+            raise ValueError("the BentoML session was started for another store or tracking URI")
+        imported = _import_model(
+            session,
             name=bento_name(model_name),
-            model_uri=canary.model_uri,
-            labels={"mlflow_model": model_name, "mlflow_version": canary.version, "git_sha": canary.git_sha},
-        )
-        candidate = canary_values(model_name, canary, candidate_import, champion_version=version)
-        imported = {
-            **imported,
-            "requirements": [*imported["requirements"], *candidate_import["requirements"]],
-        }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mlops-bot-bento-") as ctx:
-        build_ctx = Path(ctx)
-        render_sources(
-            build_ctx,
-            model_name=model_name,
-            version=version,
-            git_sha=git_sha,
             model_uri=model_uri,
-            model_tag=imported["tag"],
-            features=imported["features"],
-            packages=pinned_packages([*imported["requirements"], *traffic_packages(traffic)]),
-            traffic=traffic,
-            canary=candidate,
+            labels={"mlflow_model": model_name, "mlflow_version": version, "git_sha": git_sha},
         )
-        # The bento's version is named here, not read back from the build's output: BentoML prints its tag
-        # through Rich, which turns `:m:` (a model named "m") or `:fire:` into an emoji.
-        tag = f"{bento_name(model_name)}:{secrets.token_hex(8)}"
-        _run(
-            [_bentoml(), "build", "--version", tag.split(":", 1)[1], "-o", "tag", str(build_ctx)],
-            env=env,
-            cwd=build_ctx,
-            step="bentoml build",
-        )
-    suffix = f"-canary-{canary.version}" if canary is not None else ""
-    export_path = out_dir / f"{bento_name(model_name)}-{version}{suffix}.bento"
-    export_path.unlink(missing_ok=True)
-    _run([_bentoml(), "export", tag, str(export_path)], env=env, cwd=out_dir, step="bentoml export")
-    containerized, note = _containerize(tag, env)
+        candidate = None
+        if canary is not None:
+            candidate_import = _import_model(
+                session,
+                name=bento_name(model_name),
+                model_uri=canary.model_uri,
+                labels={
+                    "mlflow_model": model_name,
+                    "mlflow_version": canary.version,
+                    "git_sha": canary.git_sha,
+                },
+            )
+            candidate = canary_values(model_name, canary, candidate_import, champion_version=version)
+            imported = {
+                **imported,
+                "requirements": [*imported["requirements"], *candidate_import["requirements"]],
+            }
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="mlops-bot-bento-") as ctx:
+            render_sources(
+                Path(ctx),
+                model_name=model_name,
+                version=version,
+                git_sha=git_sha,
+                model_uri=model_uri,
+                model_tag=imported["tag"],
+                features=imported["features"],
+                packages=pinned_packages([*imported["requirements"], *traffic_packages(traffic)]),
+                traffic=traffic,
+                canary=candidate,
+            )
+            # The bento's version is named here, not read back from the build: BentoML prints its tag through
+            # Rich, which turns `:m:` (a model named "m") or `:fire:` into an emoji.
+            tag = f"{bento_name(model_name)}:{secrets.token_hex(8)}"
+            session.call("build", step="bentoml build", ctx=ctx, version=tag.split(":", 1)[1])
+        suffix = f"-canary-{canary.version}" if canary is not None else ""
+        export_path = out_dir / f"{bento_name(model_name)}-{version}{suffix}.bento"
+        export_path.unlink(missing_ok=True)
+        session.call("export", step="bentoml export", tag=tag, path=str(export_path))
+        containerized, note = _containerize(tag, env)
     return BentoResult(
         tag=tag,
         export_path=str(export_path),
@@ -291,48 +298,14 @@ def build_service(
 
 
 def _import_model(
-    env: Mapping[str, str], *, name: str, model_uri: str, labels: dict[str, str]
+    session: BentoSession, *, name: str, model_uri: str, labels: dict[str, str]
 ) -> dict[str, Any]:
-    request = json.dumps({"name": name, "model_uri": model_uri, "labels": labels})
-    code = "import sys; from bot.adapters.bentoml import import_into_store; import_into_store(sys.argv[1])"
-    output = _run(
-        [sys.executable, "-P", "-c", code, request], env=env, cwd=None, step="bentoml.mlflow.import_model"
+    return session.call(
+        "import", step="bentoml.mlflow.import_model", name=name, model_uri=model_uri, labels=labels
     )
-    for line in output.splitlines():
-        if line.startswith(_MARKER):
-            result: dict[str, Any] = json.loads(line[len(_MARKER) :])
-            return result
-    raise BentoBuildError(f"bentoml.mlflow.import_model printed no result: {output[-500:]}")
 
 
-def import_into_store(request_json: str) -> None:
-    """Subprocess side of the import: reuse the stored model already imported with the same labels
-    (a re-run of a promotion), otherwise import it; print its tag, input names and requirements."""
-    import bentoml
-    import bentoml.mlflow
-    import mlflow
-
-    request = json.loads(request_json)
-    labels: dict[str, str] = request["labels"]
-    stored = None
-    with contextlib.suppress(bentoml.exceptions.NotFound):
-        stored = next((m for m in bentoml.models.list(request["name"]) if m.info.labels == labels), None)
-    if stored is None:
-        stored = bentoml.mlflow.import_model(
-            request["name"],
-            model_uri=request["model_uri"],
-            labels=labels,
-            metadata={"model_uri": request["model_uri"]},
-        )
-    model_dir = Path(stored.path) / "mlflow_model"
-    features = _input_names(mlflow.models.Model.load(str(model_dir)), model_dir)
-    requirements_file = model_dir / "requirements.txt"
-    requirements = requirements_file.read_text().splitlines() if requirements_file.exists() else []
-    result = {"tag": str(stored.tag), "features": features, "requirements": requirements}
-    print(_MARKER + json.dumps(result), flush=True)
-
-
-def _input_names(meta: Any, model_dir: Path) -> list[str] | None:
+def input_names(meta: Any, model_dir: Path) -> list[str] | None:
     schema = meta.get_input_schema()
     if schema is not None and schema.has_input_names():
         return [str(n) for n in schema.input_names()]
@@ -361,20 +334,6 @@ def _run(cmd: list[str], *, env: Mapping[str, str], cwd: Path | None, step: str,
     if proc.returncode != 0:
         raise BentoBuildError(f"{step} failed (exit {proc.returncode}): {_tail(proc.stderr or proc.stdout)}")
     return proc.stdout
-
-
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b")
-
-
-def _tail(text: str, lines: int = 8) -> str:
-    kept = [ln for ln in text.strip().splitlines() if ln.strip() and "UserWarning" not in ln]
-    tail = "\n".join(kept[-lines:]) or "(no output)"
-    # A library's `finally` can mask the error that matters (bentoml's import_model raises UnboundLocalError
-    # when MLflow's download failed): name the first exception of the chain too.
-    raised = [ln for ln in kept if _EXCEPTION_LINE.match(ln)]
-    if len(raised) > 1 and raised[0] not in tail:
-        tail += f"\n(first raised: {raised[0]})"
-    return tail
 
 
 def docker_available(timeout: float = 5.0) -> bool:

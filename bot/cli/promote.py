@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,19 +58,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         env = JobEnv.from_environment(repo=args.repo)
         models = env.models(args.model)
-        builder = None if (args.no_bento or args.dry_run) else _bento_builder(env)
-        outcomes = promote(
-            env,
-            args.repo_dir,
-            sha=args.sha,
-            models=models,
-            pr=args.pr,
-            reply_to=args.reply_to if args.reply_to is not None else args.pr,
-            dry_run=args.dry_run,
-            command=(args.key, args.asked_at) if args.key else None,
-            lock=lambda name: store_lock(env.settings.database_url, name),
-            build_bento=builder,
-        )
+        with contextlib.ExitStack() as stack:
+            builder = None if (args.no_bento or args.dry_run) else stack.enter_context(_bento_builder(env))
+            outcomes = promote(
+                env,
+                args.repo_dir,
+                sha=args.sha,
+                models=models,
+                pr=args.pr,
+                reply_to=args.reply_to if args.reply_to is not None else args.pr,
+                dry_run=args.dry_run,
+                command=(args.key, args.asked_at) if args.key else None,
+                lock=lambda name: store_lock(env.settings.database_url, name),
+                build_bento=builder,
+            )
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     for o in outcomes:
@@ -121,10 +124,16 @@ def bento_store(work_dir: Path) -> Path | None:
     return None if os.environ.get("BENTOML_HOME") else work_dir.resolve() / "bentoml"
 
 
-def _bento_builder(env: Any) -> Any:
-    def build(version: Any, sha: str) -> tuple[str, str]:
-        from bot.adapters.bentoml import build_service
+@contextlib.contextmanager
+def _bento_builder(env: Any) -> Iterator[Any]:
+    """What builds each promoted version's bento. Its BentoML process starts now, so its imports overlap the
+    gates and registry calls before the first build (issue 12); it is stopped when the job is done."""
+    from bot.adapters.bentoml import bento_session, build_service
 
+    home = bento_store(env.settings.work_dir)
+    session = bento_session(home, env.settings.mlflow_tracking_uri)
+
+    def build(version: Any, sha: str) -> tuple[str, str]:
         out = env.settings.work_dir.resolve() / "bentos"
         out.mkdir(parents=True, exist_ok=True)
         spec = env.config.model(version.name)
@@ -137,9 +146,11 @@ def _bento_builder(env: Any) -> Any:
             tracking_uri=env.settings.mlflow_tracking_uri,
             git_sha=sha,
             out_dir=out,
-            bentoml_home=bento_store(env.settings.work_dir),
+            bentoml_home=home,
             traffic=traffic,
+            session=session,
         )
         return result.tag, result.note
 
-    return build
+    with session:
+        yield build

@@ -3,6 +3,7 @@ the service records its traffic, takes labels back, and the monitoring check rea
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -356,7 +357,7 @@ def test_rendered_sources_are_valid_python_and_yaml(tmp_path: Path) -> None:
 
 
 def test_a_failed_step_names_the_error_a_library_masked() -> None:
-    from bot.adapters.bentoml import _tail
+    from bot.adapters.bento_session import tail as _tail
 
     stderr = "\n".join(
         [
@@ -373,3 +374,107 @@ def test_a_failed_step_names_the_error_a_library_masked() -> None:
         "(first raised: mlflow.exceptions.MlflowException: Registered Model with name=churn not found)"
     )
     assert "UnboundLocalError" in said
+
+
+@pytest.mark.slow
+def test_one_session_builds_each_bento_from_its_own_service(
+    registry: tuple[str, str], tmp_path: Path
+) -> None:
+    # A promote job builds every promoted model's bento in one BentoML process; BentoML imports each rendered
+    # service.py to build it, and a stale `service` module would give the second bento the first one's model.
+    from bot.adapters.bentoml import bento_session
+
+    uri, version = registry
+    home = tmp_path / "home"
+    with bento_session(home, uri) as session:
+        results = [
+            build_service(
+                model_name=name,
+                version=version,
+                model_uri=f"models:/{MODEL}@champion",
+                tracking_uri=uri,
+                git_sha=sha * 40,
+                out_dir=tmp_path / "dist",
+                bentoml_home=home,
+                session=session,
+            )
+            for name, sha in (("first", "1"), ("second", "2"))
+        ]
+    for result, name, sha in zip(results, ("first", "second"), ("1", "2"), strict=True):
+        bento_dir = home / "bentos" / name / result.tag.split(":")[1]
+        bento = yaml.safe_load((bento_dir / "bento.yaml").read_text())
+        assert bento["labels"]["mlflow_model"] == name and bento["labels"]["git_sha"] == sha * 40
+        assert [m["tag"].split(":")[0] for m in bento["services"][0]["models"]] == [name]
+        assert f"{name}:" in (bento_dir / "src" / "service.py").read_text()
+
+
+@pytest.mark.slow
+def test_a_failed_step_says_which_and_why_and_the_session_goes_on(
+    registry: tuple[str, str], tmp_path: Path
+) -> None:
+    from bot.adapters.bentoml import BentoBuildError, bento_session
+
+    uri, version = registry
+    home = tmp_path / "home"
+    with bento_session(home, uri) as session:
+        with pytest.raises(BentoBuildError) as failed:
+            build_service(model_name=MODEL, version="9", model_uri=f"models:/{MODEL}/9", tracking_uri=uri,
+                          git_sha="0" * 40, out_dir=tmp_path / "dist", bentoml_home=home, session=session)  # fmt: skip
+        assert str(failed.value).startswith("bentoml.mlflow.import_model failed:")
+        assert "9" in str(failed.value) and "not found" in str(failed.value).lower()
+        result = build_service(model_name=MODEL, version=version, model_uri=f"models:/{MODEL}@champion",
+                               tracking_uri=uri, git_sha="0" * 40, out_dir=tmp_path / "dist", bentoml_home=home,
+                               session=session)  # fmt: skip
+    assert Path(result.export_path).is_file()
+
+
+def test_a_session_that_dies_or_hangs_is_an_error_that_names_the_step(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from bot.adapters.bentoml import BentoBuildError, bento_session
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with bento_session(tmp_path / "home", uri) as session:
+        with pytest.raises(BentoBuildError, match="bentoml build did not finish within its time limit"):
+            session.call("build", step="bentoml build", timeout=0.01, ctx=str(tmp_path), version="v")
+        assert session._proc.poll() is not None, "a step past its time limit stops the BentoML process"
+    with bento_session(tmp_path / "home", uri) as session:
+        os.kill(session._proc.pid, signal.SIGKILL)
+        with pytest.raises(
+            BentoBuildError, match=r"bentoml export failed \(the BentoML process exited with -9\)"
+        ):
+            session.call("export", step="bentoml export", tag="x:y", path=str(tmp_path / "x.bento"))
+
+
+FORKED_BUILD = """
+import json, os, sys
+from pathlib import Path
+os.environ["BENTOML_HOME"] = sys.argv[3]  # this process's own store: the session's must win in the child
+import mlflow  # a warm job step: MLflow imported, BentoML not, one thread
+from bot.adapters.bento_session import _Child
+from bot.adapters.bentoml import bento_session, build_service
+home = Path(sys.argv[2])
+with bento_session(home, sys.argv[1]) as session:
+    forked = isinstance(session._proc, _Child)
+    result = build_service(model_name="forked", version="1", model_uri="models:/Breast-Cancer@champion",
+                           tracking_uri=sys.argv[1], git_sha="0" * 40, out_dir=home / "dist", bentoml_home=home,
+                           session=session)
+print(json.dumps({"forked": forked, "tag": result.tag, "export": result.export_path}))
+"""
+
+
+@pytest.mark.slow
+def test_a_warm_process_forks_its_session_with_the_sessions_own_store(
+    registry: tuple[str, str], tmp_path: Path
+) -> None:
+    uri, _ = registry
+    home, other = tmp_path / "home", tmp_path / "other"
+    out = subprocess.run([sys.executable, "-c", FORKED_BUILD, uri, str(home), str(other)],
+                         capture_output=True, text=True, check=True, timeout=300)  # fmt: skip
+    said = json.loads(out.stdout.strip().splitlines()[-1])
+    assert said["forked"] is True
+    assert (home / "bentos" / "forked" / said["tag"].split(":")[1] / "bento.yaml").is_file()
+    assert not other.exists(), "the forked child used the parent's BENTOML_HOME"
+    with tarfile.open(said["export"]) as archive:
+        assert any(n.endswith("MLmodel") for n in archive.getnames())
