@@ -10,23 +10,22 @@ Imports no ML SDK: the worker's handler is resolved lazily and imports what it n
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from bot import metrics as m
 from bot import web
-from bot.adapters.store import GroupCommitter, ProcessBeacon, Store, StoreUnavailable, repository_of
+from bot.adapters.store import GroupCommitter, ProcessBeacon, Store
 from bot.core.events import Delivery
-from bot.core.signature import SIGNATURE_HEADER, refuse_header, verify
-from bot.intake import BodyReader, BodyRefused
+from bot.github_webhook import PATH, WebhookIntake, openapi_operation
+from bot.intake import BodyReader
 from bot.metrics_health import HealthCollector
 from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
 from bot.reconcile_timer import ReconcileTimer
@@ -36,11 +35,6 @@ from bot.worker import Worker, WorkerThread, default_worker_id, load_handler, st
 
 log = logging.getLogger(__name__)
 
-# Hashing and parsing a body this big would stall the event loop for every other request: do it in a thread.
-_OFFLOAD_BYTES = 1024 * 1024
-_MAX_ID_CHARS = 200
-_MAX_EVENT_CHARS = 100
-
 # The GitHub events the bot's handlers subscribe to (bot.handlers.routes(); a test keeps the two equal,
 # without the web path importing the handlers). `X-GitHub-Event` is outside the signed body, so a replayed
 # signed body can arrive under any event name: deliveries of other events are acknowledged and recorded
@@ -48,27 +42,22 @@ _MAX_EVENT_CHARS = 100
 HANDLED_EVENTS = frozenset(
     {"issue_comment", "pull_request", "workflow_run", "installation", "installation_repositories"}
 )
-UNHANDLED_EVENT = "unhandled"
 
 
-class _Refusal(Exception):
-    def __init__(
-        self,
-        status: int,
-        outcome: str,
-        message: str,
-        event: str = m.UNVERIFIED_EVENT,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.outcome = outcome
-        self.message = message
-        self.event = event
-        self.headers = headers or {}
+class BotApp(FastAPI):
+    """FastAPI, with GitHub's deliveries (`POST /webhook`) taken before any of FastAPI's own layers:
+    bot/github_webhook.py says why."""
+
+    intake: WebhookIntake | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.intake is not None and scope["type"] == "http" and scope["path"] == PATH:
+            await self.intake(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
-def create_app(  # noqa: C901  (its routes are closures over the app's state; each one is short)
+def create_app(
     settings: Settings,
     *,
     handle: Callable[[Delivery], None] | None = None,
@@ -77,7 +66,7 @@ def create_app(  # noqa: C901  (its routes are closures over the app's state; ea
     lease_seconds: float = 300.0,
     poll_interval: float = 1.0,
     handled_events: Collection[str] = HANDLED_EVENTS,
-) -> FastAPI:
+) -> BotApp:
     """The FastAPI app. `start_worker` defaults to `settings.inprocess_worker`; the worker thread starts
     and stops with the app's lifespan. `handle` defaults to `load_handler(settings)`. Deliveries of
     events outside `handled_events` are recorded without their payload and never reach `handle`."""
@@ -107,6 +96,9 @@ def create_app(  # noqa: C901  (its routes are closures over the app's state; ea
             retry_base_seconds=settings.retry_base_seconds,
             lease_seconds=lease_seconds,
             metrics=metrics,
+            # It shares this process's GIL with the intake: a burst of deliveries is answered first, and waits
+            # at most this long for its jobs to start.
+            yield_to_intake=settings.worker_yield_seconds,
         )
 
     # Listed in the store's live processes, so every replica's /healthz can count the workers.
@@ -138,71 +130,28 @@ def create_app(  # noqa: C901  (its routes are closures over the app's state; ea
             await run_in_threadpool(committer.close)
             await run_in_threadpool(beacon.__exit__, None, None, None)
 
-    app = FastAPI(title="mlops-bot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = BotApp(title="mlops-bot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.state.metrics = metrics
     app.state.worker = worker
 
-    @app.post("/webhook", status_code=202, openapi_extra=_WEBHOOK_OPENAPI, responses=_WEBHOOK_RESPONSES)
-    async def webhook(request: Request) -> Response:
-        try:
-            _refuse_on_headers(request, secrets)  # before reading a byte of the body
-            try:
-                body = await reader.read(request)
-            except BodyRefused as refused:
-                raise _Refusal(
-                    refused.status, refused.outcome, refused.message, headers=refused.headers
-                ) from refused
-            if len(body) > _OFFLOAD_BYTES:
-                event, delivery_id, payload = await run_in_threadpool(
-                    _authentic_delivery, request, body, secrets
-                )
-            else:
-                event, delivery_id, payload = _authentic_delivery(request, body, secrets)
-        except _Refusal as refusal:
-            metrics.delivery(refusal.event, refusal.outcome)
-            if refusal.outcome == m.REJECTED_SIGNATURE:
-                log.warning("refused a delivery from %s: %s", _client(request), refusal.message)
-            return JSONResponse(
-                {"error": refusal.message}, status_code=refusal.status, headers=refusal.headers
-            )
+    app.intake = WebhookIntake(
+        secrets=secrets,
+        reader=reader,
+        committer=committer,
+        store=store,
+        metrics=metrics,
+        handled_events=handled_events,
+        wake=worker.wake if worker is not None else None,
+    )
 
-        if event == "ping":  # GitHub's "hello" when a webhook is created: nothing to do
-            metrics.delivery(event, m.PING)
-            return JSONResponse({"zen": payload.get("zen"), "hook_id": payload.get("hook_id")})
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            described = FastAPI.openapi(app)
+            described["paths"] = {PATH: {"post": openapi_operation(ERROR_RESPONSE)}, **described["paths"]}
+        return app.openapi_schema or {}
 
-        action = payload.get("action") if isinstance(payload.get("action"), str) else None
-        if event not in handled_events:
-            try:
-                recorded = await run_in_threadpool(store.record_unhandled, delivery_id, event, action)
-            except Exception as error:
-                metrics.delivery(UNHANDLED_EVENT, m.STORE_ERROR)
-                return JSONResponse(
-                    {"error": f"could not record the delivery: {type(error).__name__}"}, status_code=503
-                )
-            metrics.delivery(UNHANDLED_EVENT, m.ACCEPTED if recorded else m.DUPLICATE)
-            return JSONResponse(
-                {
-                    "delivery": delivery_id,
-                    "status": "ignored" if recorded else "duplicate",
-                    "note": f"mlops-bot has no handler for {event!r} events: recorded without its payload",
-                },
-                status_code=202,
-            )
-        raw = body if _is_json(request) else json.dumps(payload).encode()
-        try:
-            accepted = await committer.accept(delivery_id, event, action, raw, repository_of(payload))
-        except StoreUnavailable as error:
-            metrics.delivery(event, m.STORE_ERROR)
-            return JSONResponse(
-                {"error": f"{error}; the delivery was not recorded, redeliver it later"}, status_code=503
-            )
-        metrics.delivery(event, m.ACCEPTED if accepted else m.DUPLICATE)
-        if accepted and worker is not None:
-            worker.wake()
-        return JSONResponse(
-            {"delivery": delivery_id, "status": "queued" if accepted else "duplicate"}, status_code=202
-        )
+    app.openapi = openapi  # type: ignore[method-assign]
 
     # Alive but useless: /healthz says "degraded" (still 200: restarting cannot fix a setting) and the
     # mlops_bot_config_problems gauge lets an alert see it.
@@ -237,113 +186,3 @@ def create_app(  # noqa: C901  (its routes are closures over the app's state; ea
     app.include_router(mlflow_router(settings, store, reader=reader))
     web.mount(app, settings, store)
     return app
-
-
-# What /webhook reads and answers, for the bot's own OpenAPI description (schemathesis fuzzes against it).
-_ERROR_BODY = ERROR_RESPONSE
-_WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A ping: GitHub's hello when the webhook is created."},
-    202: {
-        "description": "Recorded (or already recorded): the delivery will be handled.",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["delivery", "status"],
-                    "properties": {"status": {"enum": ["queued", "duplicate", "ignored"]}},
-                }
-            }
-        },
-    },
-    400: _ERROR_BODY,
-    401: _ERROR_BODY,
-    408: _ERROR_BODY,
-    413: _ERROR_BODY,
-    503: _ERROR_BODY,
-}
-_WEBHOOK_OPENAPI: dict[str, Any] = {
-    "summary": "Receive a GitHub webhook delivery",
-    "parameters": [
-        {
-            "name": "X-GitHub-Event",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
-        },
-        {
-            "name": "X-GitHub-Delivery",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-        },
-        {
-            "name": "X-Hub-Signature-256",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
-        },
-    ],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-}
-
-
-def _refuse_on_headers(request: Request, secrets: list[bytes]) -> None:
-    """Refuse, from the headers alone, what no body could make acceptable: no secret configured, a missing
-    or malformed signature, missing or oversized event and delivery headers. Without this an unsigned
-    client could make the bot buffer 25 MB per request before being told no."""
-    headers = request.headers
-    refused = refuse_header(headers.get(SIGNATURE_HEADER), secrets)
-    if refused is not None:
-        raise _Refusal(401, m.REJECTED_SIGNATURE, refused.reason)
-    event = headers.get("x-github-event", "")
-    delivery_id = headers.get("x-github-delivery", "")
-    if not event or not delivery_id:
-        raise _Refusal(400, m.MALFORMED, "missing X-GitHub-Event or X-GitHub-Delivery header")
-    if len(event) > _MAX_EVENT_CHARS or len(delivery_id) > _MAX_ID_CHARS:
-        raise _Refusal(400, m.MALFORMED, "X-GitHub-Event or X-GitHub-Delivery header is too long")
-
-
-def _authentic_delivery(
-    request: Request, body: bytes, secrets: list[bytes]
-) -> tuple[str, str, dict[str, Any]]:
-    """(event, delivery id, payload) of a delivery whose signature checks out; raises _Refusal otherwise."""
-    headers = request.headers
-    signature = verify(body, headers.get(SIGNATURE_HEADER), secrets)
-    if not signature.ok:
-        raise _Refusal(401, m.REJECTED_SIGNATURE, signature.reason)
-    event = headers.get("x-github-event", "")
-    delivery_id = headers.get("x-github-delivery", "")
-    if not event or not delivery_id:
-        raise _Refusal(400, m.MALFORMED, "missing X-GitHub-Event or X-GitHub-Delivery header")
-    if len(event) > _MAX_EVENT_CHARS or len(delivery_id) > _MAX_ID_CHARS:
-        raise _Refusal(400, m.MALFORMED, "X-GitHub-Event or X-GitHub-Delivery header is too long")
-    try:
-        payload = json.loads(_json_text(request, body, event))
-    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested deeper than Python recurses
-        raise _Refusal(400, m.MALFORMED, f"body is not valid JSON: {error}", event) from error
-    if not isinstance(payload, dict):
-        raise _Refusal(400, m.MALFORMED, "body must be a JSON object", event)
-    return event, delivery_id, payload
-
-
-def _json_text(request: Request, body: bytes, event: str) -> bytes | str:
-    # A webhook may be configured with content type application/x-www-form-urlencoded: JSON in `payload=`.
-    if _is_json(request):
-        return body
-    fields = parse_qs(body.decode("utf-8", errors="replace"))
-    if "payload" not in fields:
-        raise _Refusal(
-            400,
-            m.MALFORMED,
-            "form-encoded body has no 'payload' field: send JSON with Content-Type application/json",
-            event,
-        )
-    return fields["payload"][0]
-
-
-def _is_json(request: Request) -> bool:
-    return not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"

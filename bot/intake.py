@@ -11,6 +11,7 @@ timeout of its own: its `timeout_keep_alive` only covers the gap between request
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -45,9 +46,8 @@ class BodyReader:
     def __post_init__(self) -> None:
         self._large = asyncio.Semaphore(max(1, self.max_large))
 
-    def declared_length(self, request: Request) -> int | None:
+    def declared_length(self, declared: str | None) -> int | None:
         """The Content-Length, refused (400/413) when it is not a number or over the limit."""
-        declared = request.headers.get("content-length")
         if declared is None:
             return None
         if not declared.isdigit():
@@ -56,10 +56,14 @@ class BodyReader:
             raise BodyRefused(413, "too_large", self.too_large())
         return int(declared)
 
-    async def read(self, request: Request) -> bytes:
-        declared = self.declared_length(request)
+    async def read_request(self, request: Request) -> bytes:
+        return await self.read(request.headers.get("content-length"), request.stream())
+
+    async def read(self, content_length: str | None, chunks: AsyncIterator[bytes]) -> bytes:
+        """The body from `chunks` (an ASGI request's, in order), given its declared Content-Length."""
+        declared = self.declared_length(content_length)
         if declared is not None and declared <= LARGE_BODY_BYTES:
-            return await self._stream(request)
+            return await self._stream(chunks)
         # No await between the check and the acquire: on one event loop nobody can take the slot between.
         if self._large.locked():
             raise BodyRefused(
@@ -69,27 +73,28 @@ class BodyReader:
                 {"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         async with self._large:
-            return await self._stream(request)
+            return await self._stream(chunks)
 
-    async def _stream(self, request: Request) -> bytes:
-        chunks: list[bytes] = []
+    async def _stream(self, chunks: AsyncIterator[bytes]) -> bytes:
+        parts: list[bytes] = []
         size = 0
-        stream = request.stream().__aiter__()
-        while True:
-            try:
-                chunk = await asyncio.wait_for(stream.__anext__(), self.idle_timeout)
-            except StopAsyncIteration:
-                break
-            except TimeoutError as error:
-                raise BodyRefused(
-                    408, "timeout", f"no part of the body arrived for {self.idle_timeout:g} s"
-                ) from error
-            size += len(chunk)
-            # Counted while streaming: a chunked body has no Content-Length to check up front.
-            if size > self.limit:
-                raise BodyRefused(413, "too_large", self.too_large())
-            chunks.append(chunk)
-        return b"".join(chunks)
+        loop = asyncio.get_running_loop()
+        try:
+            # One timer for the whole body, pushed back at each chunk (a task per chunk, as asyncio.wait_for
+            # makes, cost more than the rest of the intake's reading).
+            async with asyncio.timeout(self.idle_timeout) as idle:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    # Counted while streaming: a chunked body has no Content-Length to check up front.
+                    if size > self.limit:
+                        raise BodyRefused(413, "too_large", self.too_large())
+                    parts.append(chunk)
+                    idle.reschedule(loop.time() + self.idle_timeout)
+        except TimeoutError as error:
+            raise BodyRefused(
+                408, "timeout", f"no part of the body arrived for {self.idle_timeout:g} s"
+            ) from error
+        return b"".join(parts)
 
     def too_large(self) -> str:
         return f"body is larger than {self.limit} bytes (GitHub caps webhook payloads at 25 MB)"

@@ -5,6 +5,7 @@ queue health read from the store (bot.metrics_health)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -31,6 +32,7 @@ _JOB_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 18
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._delivery_counters: dict[tuple[str, str], Any] = {}
         self.deliveries = Counter(
             "mlops_bot_deliveries_received",
             "Webhook deliveries received, by event and outcome.",
@@ -64,7 +66,13 @@ class Metrics:
         )
 
     def delivery(self, event: str, outcome: str) -> None:
-        self.deliveries.labels(event=event, outcome=outcome).inc()
+        # Counted for every webhook: the labelled child is looked up once per (event, outcome), not per delivery.
+        counter = self._delivery_counters.get((event, outcome))
+        if counter is None:
+            counter = self._delivery_counters[(event, outcome)] = self.deliveries.labels(
+                event=event, outcome=outcome
+            )
+        counter.inc()
 
     def job(self, event: str, outcome: str, seconds: float) -> None:
         self.jobs.labels(event=event, outcome=outcome).inc()

@@ -69,7 +69,7 @@ def mlflow_router(settings: Settings, store: Any, *, reader: BodyReader | None =
         if refused is not None:
             return JSONResponse({"error": refused.reason}, status_code=401)
         try:
-            body = await reader.read(request)
+            body = await reader.read_request(request)
         except BodyRefused as error:
             return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
         checked = verify_mlflow(

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     )
     work_dir: Path = Path(".mlops-bot")
     inprocess_worker: bool = True
+    worker_yield_seconds: float = Field(
+        1.0,
+        description="the in-process worker lets a burst of deliveries (8 within 50 ms) be answered before it "
+        "competes for the process's CPU, delaying the burst's jobs at most this long; 0: never",
+        ge=0,
+    )
     max_body_bytes: int = MAX_WEBHOOK_BYTES
     max_large_bodies: int = Field(
         4, description="webhook bodies over 1 MB read at once; more get 503 with Retry-After"

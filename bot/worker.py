@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib
 import logging
@@ -43,6 +44,14 @@ Handler = Callable[[Delivery], None]
 
 MAX_BACKOFF_SECONDS = 3600.0
 CLAIM_BATCH = 8  # deliveries one claim takes (one transaction instead of eight)
+# While claims come back full (a backlog), each takes twice as many, up to this: a fair claim ranks every due
+# delivery, so its cost grows with the backlog, and eight at a time made draining a backlog quadratic.
+MAX_CLAIM_BATCH = 64
+# A burst: this many deliveries queued within BURST_WINDOW seconds (~160/s; one installation's webhooks come
+# far slower). The web process's worker thread holds the GIL while it works, so during a burst it lets the
+# intake take the deliveries in first (`yield_to_intake`).
+BURST_ARRIVALS = 8
+BURST_WINDOW = 0.05
 _MAX_ERROR_CHARS = 2000
 
 
@@ -102,6 +111,7 @@ class Worker:
         metrics: Metrics | None = None,
         batch_size: int = CLAIM_BATCH,
         batch_hold_seconds: float = 1.0,
+        yield_to_intake: float = 0.0,
     ) -> None:
         self.store = store
         self.handle = handle
@@ -112,23 +122,47 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.metrics = metrics
         self.batch_size = max(1, batch_size)
+        self._claim_size = self.batch_size
         # What a batch's unstarted deliveries may wait behind the one running before they go back to the queue
         # for any worker; well inside their lease, which only the running delivery's keeper renews.
         self.batch_hold_seconds = min(batch_hold_seconds, lease_seconds / 3)
+        # At most this many seconds of a backlog's wait are spent letting a burst of deliveries in first (the
+        # web process's own worker thread; 0 for `mlops-bot worker` processes, which share no GIL with intake).
+        self.yield_to_intake = yield_to_intake
+        self._arrivals: collections.deque[float] = collections.deque(maxlen=BURST_ARRIVALS)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._leases = _Leases(store, self.worker_id, lease_seconds)
 
     def wake(self) -> None:
         """Look at the queue now instead of at the next poll (the app calls this after queueing)."""
+        self._arrivals.append(time.monotonic())
         self._wake.set()
 
+    def _burst(self) -> bool:
+        """Whether the last BURST_ARRIVALS wake-ups all came within BURST_WINDOW seconds of now."""
+        arrivals = list(self._arrivals)
+        return len(arrivals) == BURST_ARRIVALS and time.monotonic() - arrivals[0] < BURST_WINDOW
+
+    def _let_intake_in(self, stop: threading.Event, budget: float) -> float:
+        """While deliveries arrive in a burst, wait (at most `budget` seconds), so the web process answers
+        them before its worker thread competes for the GIL; a lone delivery is never delayed. The seconds
+        waited."""
+        started = time.monotonic()
+        while budget > 0 and self._burst() and time.monotonic() - started < budget and not stop.is_set():
+            stop.wait(BURST_WINDOW / 2)
+        return time.monotonic() - started
+
     def run_once(self) -> bool:
-        """Claim up to `batch_size` due deliveries in one transaction and process them in order. False when
-        nothing was due. Deliveries of the batch not started when the worker stops, or once the batch has been
+        """Claim up to `batch_size` due deliveries in one transaction and process them in order (twice as many
+        as the last claim while claims come back full, up to MAX_CLAIM_BATCH). False when nothing was due. Deliveries of the batch not started when the worker stops, or once the batch has been
         held `batch_hold_seconds` (a long job ahead of them), go back to the queue at once; if the worker dies
         instead, their leases expire, as a single claim's does."""
-        claimed = self.store.claim_batch(self.worker_id, self.batch_size, self.lease_seconds)
+        claimed = self.store.claim_batch(self.worker_id, self._claim_size, self.lease_seconds)
+        full = len(claimed) == self._claim_size
+        self._claim_size = (
+            min(max(MAX_CLAIM_BATCH, self.batch_size), self._claim_size * 2) if full else self.batch_size
+        )
         if not claimed:
             return False
         batch = _Batch(self.store, self.worker_id, claimed)
@@ -174,13 +208,16 @@ class Worker:
 
     def _poll_until(self, stop: threading.Event) -> None:
         self._stopping = stop  # a batch stops between deliveries too
+        yielded = 0.0  # seconds of the current backlog's wait given to a burst of intake
         while not stop.is_set():
+            yielded += self._let_intake_in(stop, self.yield_to_intake - yielded)
             try:
                 worked = self.run_once()
             except Exception:  # the database is unreachable: keep the worker alive and try again later
                 log.exception("worker %s could not reach the store", self.worker_id)
                 worked = False
             if not worked:
+                yielded = 0.0  # the backlog is gone: the next burst may wait again
                 self._wake.wait(self.poll_interval)
                 self._wake.clear()
 

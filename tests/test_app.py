@@ -85,6 +85,14 @@ def test_a_signed_delivery_is_queued(client: TestClient) -> None:
     )
 
 
+def test_another_method_on_the_webhook_is_told_to_post(client: TestClient) -> None:
+    response = client.get("/webhook")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert "POST" in response.json()["error"]
+    assert _store(client).queue_depth() == 0
+
+
 def test_a_redelivery_gives_one_job(client: TestClient) -> None:
     body = _body()
     statuses = [

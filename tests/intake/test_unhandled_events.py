@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.adapters.store import DONE, Store, deliveries
-from bot.app import HANDLED_EVENTS, UNHANDLED_EVENT, create_app
+from bot.app import HANDLED_EVENTS, create_app
 from bot.core.signature import sign
 from bot.demo import BotServer
+from bot.github_webhook import UNHANDLED_EVENT
 from bot.settings import Settings
 from tests.reliability.harness import free_port
 
