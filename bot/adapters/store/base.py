@@ -13,6 +13,7 @@ from sqlalchemy import Table, exc, insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import Insert
 
+from bot.adapters.store.checkpoints import WalCheckpointer
 from bot.adapters.store.schema import (
     READ_ONLY,
     SchemaMismatch,
@@ -36,14 +37,20 @@ class StoreBase:
         busy_timeout_ms: int = 10_000,
         auto_upgrade: bool | None = None,
         clock: Callable[[], float] = time.time,
+        background_checkpoints: bool = False,
     ) -> None:
         """Open the store at `url` and check its schema. `auto_upgrade` (default: on SQLite only) migrates
         a schema that is missing or behind; otherwise such a schema raises SchemaMismatch. `clock` is what
-        "now" means for leases, backoff and heartbeats (tests pass a clock they can move)."""
+        "now" means for leases, backoff and heartbeats (tests pass a clock they can move).
+        `background_checkpoints`: on SQLite, no commit waits for a WAL checkpoint; a thread of this store
+        does them (bot/adapters/store/checkpoints.py; the web process's store)."""
         self._now = clock
         self.url = url
-        self._engine = make_engine(url, busy_timeout_ms)
+        self._engine = make_engine(url, busy_timeout_ms, checkpoint_on_commit=not background_checkpoints)
         self.dialect = self._engine.dialect.name
+        self._checkpoints = (
+            WalCheckpointer(self._engine) if background_checkpoints and self.dialect == "sqlite" else None
+        )
         # Reads need no write lock: on SQLite they begin DEFERRED (see make_engine).
         self._reader = self._engine.execution_options(**{READ_ONLY: True})
         # SQLite allows one writer at a time; queueing this process's writers on a mutex is cheaper and
@@ -64,6 +71,8 @@ class StoreBase:
             conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         with self._write_mutex:
             if self._fast_connection is not None:
                 self._fast_connection.close()
@@ -74,6 +83,11 @@ class StoreBase:
     def _write(self) -> Iterator[Connection]:
         with self._write_mutex, self._engine.begin() as conn:
             yield conn
+        self._committed()
+
+    def _committed(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.wrote()
 
     def _insert_ignoring_duplicates(self, table: Table = deliveries, key: str = "id") -> Insert:
         if self.dialect == "sqlite":

@@ -79,6 +79,7 @@ class IntakeOps(StoreBase):
                 )
                 if cursor.rowcount == len(unique):
                     cursor.execute("COMMIT")
+                    self._committed()
                     return {row["id"] for row in unique}
                 cursor.execute("ROLLBACK")
                 return None

@@ -249,8 +249,9 @@ def driver_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
-    """The engine a Store uses for `url`: on SQLite, WAL and write transactions that lock at BEGIN."""
+def make_engine(url: str, busy_timeout_ms: int = 10_000, *, checkpoint_on_commit: bool = True) -> Engine:
+    """The engine a Store uses for `url`: on SQLite, WAL and write transactions that lock at BEGIN, and (with
+    `checkpoint_on_commit` off) no WAL checkpoint inside a commit: bot/adapters/store/checkpoints.py."""
     if not url.startswith("sqlite"):
         return create_engine(driver_url(url), pool_pre_ping=True)
     _create_privately(url)
@@ -264,6 +265,8 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if not checkpoint_on_commit:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
