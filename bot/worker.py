@@ -46,7 +46,7 @@ MAX_BACKOFF_SECONDS = 3600.0
 CLAIM_BATCH = 8  # deliveries one claim takes (one transaction instead of eight)
 # While claims come back full (a backlog), each takes twice as many, up to this: a fair claim ranks every due
 # delivery, so its cost grows with the backlog, and eight at a time made draining a backlog quadratic.
-MAX_CLAIM_BATCH = 64
+MAX_CLAIM_BATCH = 256
 # A burst: this many deliveries queued within BURST_WINDOW seconds (~160/s; one installation's webhooks come
 # far slower). The web process's worker thread holds the GIL while it works, so during a burst it lets the
 # intake take the deliveries in first (`yield_to_intake`).
