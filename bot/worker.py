@@ -155,8 +155,9 @@ class Worker:
 
     def run_once(self) -> bool:
         """Claim up to `batch_size` due deliveries in one transaction and process them in order (twice as many
-        as the last claim while claims come back full, up to MAX_CLAIM_BATCH). False when nothing was due. Deliveries of the batch not started when the worker stops, or once the batch has been
-        held `batch_hold_seconds` (a long job ahead of them), go back to the queue at once; if the worker dies
+        as the last claim while claims come back full, up to MAX_CLAIM_BATCH). False when nothing was due.
+        Deliveries of the batch not started when the worker stops, or once the batch has been held
+        `batch_hold_seconds` (a long job ahead of them), go back to the queue at once; if the worker dies
         instead, their leases expire, as a single claim's does."""
         claimed = self.store.claim_batch(self.worker_id, self._claim_size, self.lease_seconds)
         full = len(claimed) == self._claim_size
