@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.bento_session import BentoBuildError, BentoSession
+from bot.adapters.bento_session import BentoBuildError as BentoBuildError  # what callers catch
+from bot.adapters.bento_session import BentoSession
 from bot.adapters.bento_session import tail as _tail
 from bot.core.isolation import job_environment
 from bot.resources import template_path

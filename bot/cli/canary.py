@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -73,22 +74,24 @@ def run(args: argparse.Namespace) -> int:
         models = env.models(args.model)
         if len(models) != 1:
             raise UserError(f"several models are configured ({', '.join(models)}): name one with --model")
-        outcome = start_canary(
-            env,
-            args.repo_dir,
-            model=models[0],
-            percent=percent,
-            sha=args.sha or "",
-            pr=args.pr,
-            version=args.version,
-            reply_to=args.reply_to if args.reply_to is not None else args.pr,
-            dry_run=args.dry_run,
-            key=args.key,
-            asked_at=args.asked_at,
-            lock=lambda name: store_lock(env.settings.database_url, name),
-            build=None if (args.no_bento or args.dry_run) else canary_builder(env),
-            build_own=None if (args.no_bento or args.dry_run) else _bento_builder(env),
-        )
+        building = not (args.no_bento or args.dry_run)
+        with contextlib.ExitStack() as stack:
+            outcome = start_canary(
+                env,
+                args.repo_dir,
+                model=models[0],
+                percent=percent,
+                sha=args.sha or "",
+                pr=args.pr,
+                version=args.version,
+                reply_to=args.reply_to if args.reply_to is not None else args.pr,
+                dry_run=args.dry_run,
+                key=args.key,
+                asked_at=args.asked_at,
+                lock=lambda name: store_lock(env.settings.database_url, name),
+                build=None if not building else canary_builder(env),
+                build_own=None if not building else stack.enter_context(_bento_builder(env)),
+            )
     except (JobSetupError, ForeignModelError) as exc:
         raise UserError(str(exc)) from exc
     detail = (

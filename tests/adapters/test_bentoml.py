@@ -376,6 +376,12 @@ def test_a_failed_step_names_the_error_a_library_masked() -> None:
     assert "UnboundLocalError" in said
 
 
+def _build_in(session: Any, uri: str, home: Path, **what: Any) -> BentoResult:
+    """build_service in `session`, MODEL's champion by default."""
+    args = {"model_name": MODEL, "model_uri": f"models:/{MODEL}@champion", "git_sha": "0" * 40, **what}
+    return build_service(tracking_uri=uri, out_dir=home / "dist", bentoml_home=home, session=session, **args)
+
+
 @pytest.mark.slow
 def test_one_session_builds_each_bento_from_its_own_service(
     registry: tuple[str, str], tmp_path: Path
@@ -388,16 +394,7 @@ def test_one_session_builds_each_bento_from_its_own_service(
     home = tmp_path / "home"
     with bento_session(home, uri) as session:
         results = [
-            build_service(
-                model_name=name,
-                version=version,
-                model_uri=f"models:/{MODEL}@champion",
-                tracking_uri=uri,
-                git_sha=sha * 40,
-                out_dir=tmp_path / "dist",
-                bentoml_home=home,
-                session=session,
-            )
+            _build_in(session, uri, home, model_name=name, version=version, git_sha=sha * 40)
             for name, sha in (("first", "1"), ("second", "2"))
         ]
     for result, name, sha in zip(results, ("first", "second"), ("1", "2"), strict=True):
@@ -418,13 +415,10 @@ def test_a_failed_step_says_which_and_why_and_the_session_goes_on(
     home = tmp_path / "home"
     with bento_session(home, uri) as session:
         with pytest.raises(BentoBuildError) as failed:
-            build_service(model_name=MODEL, version="9", model_uri=f"models:/{MODEL}/9", tracking_uri=uri,
-                          git_sha="0" * 40, out_dir=tmp_path / "dist", bentoml_home=home, session=session)  # fmt: skip
+            _build_in(session, uri, home, version="9", model_uri=f"models:/{MODEL}/9")
         assert str(failed.value).startswith("bentoml.mlflow.import_model failed:")
         assert "9" in str(failed.value) and "not found" in str(failed.value).lower()
-        result = build_service(model_name=MODEL, version=version, model_uri=f"models:/{MODEL}@champion",
-                               tracking_uri=uri, git_sha="0" * 40, out_dir=tmp_path / "dist", bentoml_home=home,
-                               session=session)  # fmt: skip
+        result = _build_in(session, uri, home, version=version)
     assert Path(result.export_path).is_file()
 
 

@@ -198,3 +198,48 @@ def test_the_champion_itself_is_no_canary(world: Any) -> None:
         world.env(), world.tmp, model=MODEL, percent=10, sha="", version="2", build=Builder()
     )
     assert outcome.status == "refused" and "is the champion already" in outcome.reasons[0]
+
+
+@pytest.mark.slow
+def test_the_cli_builds_the_canary_and_the_candidates_own_bento(
+    world: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`mlops-bot canary`, the step the local executor runs: real BentoML builds, in the job's BentoML process."""
+    import json
+
+    from bot.cli import main
+
+    for name, value in {
+        "MLOPS_BOT_GITHUB_TOKEN": world.token,
+        "MLOPS_BOT_GITHUB_BASE_URL": world.standin.base_url,
+        "MLOPS_BOT_GITHUB_THROTTLE": "false",
+        "MLOPS_BOT_MLFLOW_TRACKING_URI": world.store.tracking_uri,
+        "MLOPS_BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "MLOPS_BOT_WORK_DIR": str(tmp_path / "work"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    (folder / "dvc.lock").write_text(LOCK("h3"))
+    sha = world.standin.repo(REPO).git.branch_sha("main")
+    out = tmp_path / "canary.json"
+    args = [
+        "canary",
+        "--repo",
+        REPO,
+        "--model",
+        MODEL,
+        "--percent",
+        "10",
+        "--sha",
+        sha,
+        "--repo-dir",
+        str(folder),
+    ]
+    assert main([*args, "--reply-to", str(world.issue), "--key", "c5", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["status"] == "started"
+    canary = world.store.version_by_alias(MODEL, CANARY_ALIAS)
+    bentos = sorted(p.name for p in (tmp_path / "work" / "bentos").glob("*.bento"))
+    assert bentos == [f"churn-2-canary-{canary.version}.bento", f"churn-{canary.version}.bento"], bentos
+    assert canary.tags[CanaryTags.BENTO].startswith("churn:")
