@@ -5,6 +5,9 @@ SQLite, `bentoml build`), on the sample project, after the PR has trained once (
 in the same invocation: `warm` (the default: job steps forked from the pre-imported warm runner,
 bot/adapters/warm_runner.py) and `cold` (MLOPS_BOT_WARM_JOBS=false: a fresh interpreter per step).
 
+* PR opened -> first card: from the pull request's creation (as this process sees it) until its first card is
+  up; the bot's first job on the repository, so it includes cloning it and pulling its data. Baseline: a `dvc
+  repro` of a change of the same kind, timed directly in a clone (the goal: <= repro + 3 s).
 * push -> card: a parameter change pushed to the PR, until the card shows the new value. Baseline: the
   `dvc repro` of the same change, timed directly in a clone (the goal: <= repro + 3 s).
 * merge -> Deployment success. Baseline: the same registry work (register the run, move an alias) and the
@@ -27,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,20 @@ from bot.demo import MODEL, REPO, Demo
 
 
 class LoopBench(Demo):
+    def _stage_help(self, standin: Any) -> None:
+        # The first card is timed by a thread of its own: the demo answers /help and a refusal meanwhile.
+        threading.Thread(target=self._time_first_card, daemon=True).start()
+        super()._stage_help(standin)
+
+    def _time_first_card(self) -> None:
+        while getattr(self, "pr", None) is None:
+            time.sleep(0.005)
+        opened = time.perf_counter()
+        deadline = opened + 600
+        while self._card(self.pr) is None and time.perf_counter() < deadline:
+            time.sleep(0.02)
+        self.summary["open"] = {"total_s": time.perf_counter() - opened}
+
     def _stage_bench(self, standin: Any) -> None:
         pr = self.pr
         self.progress("pushing C=0.2: timing push -> card")
@@ -55,11 +73,13 @@ class LoopBench(Demo):
             ),
             timeout=600,
         )
+        repro_s = self._direct_repro("tune-regularisation")
         self.summary["push"] = {
             "total_s": push_s,
             "spans": json.loads((train_dir / "spans.json").read_text()),
-            "repro_s": self._direct_repro("tune-regularisation"),
+            "repro_s": repro_s,
         }
+        self.summary["open"]["repro_s"] = repro_s
         self.progress("merging: timing webhook -> Deployment success")
         started = time.perf_counter()
         standin.merge_pull(REPO, pr, by="alice", method="squash")
@@ -135,12 +155,13 @@ def run_variant(name: str, out: Path) -> dict[str, Any]:
 
 
 def _row(name: str, summary: dict[str, Any]) -> str:
-    push, b, base = summary["push"], summary["bench"], summary["baseline"]
+    opened, push, b, base = summary["open"], summary["push"], summary["bench"], summary["baseline"]
     spans = ", ".join(f"{k} {v:.1f}" for k, v in b["spans"].items())
     timings = ", ".join(f"{k} {v:.1f}" for k, v in b["timings"].items())
     train = ", ".join(f"{k} {v:.1f}" for k, v in push["spans"].items())
     return (
-        f"| {name} | {push['total_s']:.2f} | {push['repro_s']:.2f} | {push['total_s'] - push['repro_s']:+.2f} "
+        f"| {name} | {opened['total_s']:.2f} | {opened['total_s'] - opened['repro_s']:+.2f} "
+        f"| {push['total_s']:.2f} | {push['repro_s']:.2f} | {push['total_s'] - push['repro_s']:+.2f} "
         f"| {b['total_s']:.2f} | {base['total_s']:.2f} | {b['total_s'] / base['total_s']:.2f}x "
         f"| train job: {train}; promote job: {spans} (inside: {timings}) |"
     )
@@ -162,20 +183,22 @@ def main() -> None:
     print(
         f"\n{MODEL} on {platform.node()} ({platform.machine()}), load {load_before:.1f} -> {load_after:.1f}"
     )
-    print("| run | push -> card (s) | its dvc repro, direct (s) | overhead (s) | merge -> Deployment (s) |"
-          " same work direct (s) | ratio | spans (s) |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| run | PR open -> first card (s) | overhead (s) | push -> card (s) | its dvc repro, direct (s) |"
+          " overhead (s) | merge -> Deployment (s) | same work direct (s) | ratio | spans (s) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, summary in results.items():
         print(_row(name, summary))
     for variant in args.variants.split(","):
         runs = [v for k, v in results.items() if k.rsplit("-", 1)[0] == variant]
+        opening = statistics.median(r["open"]["total_s"] - r["open"]["repro_s"] for r in runs)
         overhead = statistics.median(r["push"]["total_s"] - r["push"]["repro_s"] for r in runs)
         ratio = statistics.median(r["bench"]["total_s"] / r["baseline"]["total_s"] for r in runs)
         print(
-            f"{variant}: median push -> card overhead {overhead:+.2f} s, merge -> Deployment {ratio:.2f}x direct"
+            f"{variant}: median PR open -> first card overhead {opening:+.2f} s, push -> card {overhead:+.2f} s, "
+            f"merge -> Deployment {ratio:.2f}x direct"
         )
     if args.json:
-        args.json.write_text(json.dumps({k: {x: v[x] for x in ("push", "bench", "baseline")} for k, v in
+        args.json.write_text(json.dumps({k: {x: v[x] for x in ("open", "push", "bench", "baseline")} for k, v in
                                          results.items()}, indent=2))  # fmt: skip
 
 

@@ -31,7 +31,14 @@ from bot.mlflow_webhook import ERROR_RESPONSE, mlflow_router
 from bot.reconcile_timer import ReconcileTimer
 from bot.retention import RetentionSweeper
 from bot.settings import Settings
-from bot.worker import Worker, WorkerThread, default_worker_id, load_handler, start_worker_thread
+from bot.worker import (
+    MAX_CLAIM_BATCH,
+    Worker,
+    WorkerThread,
+    default_worker_id,
+    load_handler,
+    start_worker_thread,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +107,7 @@ def create_app(
             # It shares this process's GIL with the intake: a burst of deliveries is answered first, and waits
             # at most this long for its jobs to start.
             yield_to_intake=settings.worker_yield_seconds,
+            max_batch_size=MAX_CLAIM_BATCH,  # alone on this queue: a backlog drains in growing claims
         )
 
     # Listed in the store's live processes, so every replica's /healthz can count the workers.

@@ -44,8 +44,10 @@ Handler = Callable[[Delivery], None]
 
 MAX_BACKOFF_SECONDS = 3600.0
 CLAIM_BATCH = 8  # deliveries one claim takes (one transaction instead of eight)
-# While claims come back full (a backlog), each takes twice as many, up to this: a fair claim ranks every due
-# delivery, so its cost grows with the backlog, and eight at a time made draining a backlog quadratic.
+# The web process's own worker, alone on its queue: while claims come back full (a backlog), each takes twice as
+# many, up to this. A fair claim ranks every due delivery, so its cost grows with the backlog, and eight at a time
+# made draining one quadratic. Separate `mlops-bot worker` processes keep to CLAIM_BATCH, so that they share a
+# backlog (and a killed one leaves at most that many to rescue).
 MAX_CLAIM_BATCH = 256
 # A burst: this many deliveries queued within BURST_WINDOW seconds (~160/s; one installation's webhooks come
 # far slower). The web process's worker thread holds the GIL while it works, so during a burst it lets the
@@ -112,6 +114,7 @@ class Worker:
         batch_size: int = CLAIM_BATCH,
         batch_hold_seconds: float = 1.0,
         yield_to_intake: float = 0.0,
+        max_batch_size: int | None = None,
     ) -> None:
         self.store = store
         self.handle = handle
@@ -122,6 +125,9 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.metrics = metrics
         self.batch_size = max(1, batch_size)
+        self.max_batch_size = max(
+            self.batch_size, max_batch_size or self.batch_size
+        )  # growing claims: see above
         self._claim_size = self.batch_size
         # What a batch's unstarted deliveries may wait behind the one running before they go back to the queue
         # for any worker; well inside their lease, which only the running delivery's keeper renews.
@@ -155,15 +161,13 @@ class Worker:
 
     def run_once(self) -> bool:
         """Claim up to `batch_size` due deliveries in one transaction and process them in order (twice as many
-        as the last claim while claims come back full, up to MAX_CLAIM_BATCH). False when nothing was due.
+        as the last claim while claims come back full, up to `max_batch_size`). False when nothing was due.
         Deliveries of the batch not started when the worker stops, or once the batch has been held
         `batch_hold_seconds` (a long job ahead of them), go back to the queue at once; if the worker dies
         instead, their leases expire, as a single claim's does."""
         claimed = self.store.claim_batch(self.worker_id, self._claim_size, self.lease_seconds)
         full = len(claimed) == self._claim_size
-        self._claim_size = (
-            min(max(MAX_CLAIM_BATCH, self.batch_size), self._claim_size * 2) if full else self.batch_size
-        )
+        self._claim_size = min(self.max_batch_size, self._claim_size * 2) if full else self.batch_size
         if not claimed:
             return False
         batch = _Batch(self.store, self.worker_id, claimed)

@@ -117,7 +117,7 @@ class ClaimSizes:
 def test_a_backlog_is_drained_in_growing_claims_then_claims_are_small_again(store: Store) -> None:
     store.accept_many([(f"d-{n}", "push", None, b"{}") for n in range(300)])
     recorded = ClaimSizes(store)
-    worker = Worker(recorded, lambda d: None)  # type: ignore[arg-type]
+    worker = Worker(recorded, lambda d: None, max_batch_size=MAX_CLAIM_BATCH)  # type: ignore[arg-type]
     while worker.run_once():
         pass
     assert store.queue_depth() == 0
@@ -126,3 +126,12 @@ def test_a_backlog_is_drained_in_growing_claims_then_claims_are_small_again(stor
     assert len(recorded.limits) < 300 / CLAIM_BATCH / 3
     store.accept("late", "push", None, b"{}")
     assert worker.run_once() and recorded.limits[-1] == CLAIM_BATCH  # the backlog is gone: small claims again
+
+
+def test_a_worker_process_keeps_its_claims_small_to_share_a_backlog(store: Store) -> None:
+    store.accept_many([(f"d-{n}", "push", None, b"{}") for n in range(100)])
+    recorded = ClaimSizes(store)
+    worker = Worker(recorded, lambda d: None)  # type: ignore[arg-type]  # as `mlops-bot worker` builds it
+    while worker.run_once():
+        pass
+    assert set(recorded.limits) == {CLAIM_BATCH} and store.queue_depth() == 0
