@@ -117,6 +117,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(beacon.__enter__)
         running: WorkerThread | None = start_worker_thread(worker) if worker is not None else None
+        warm_up = getattr(worker.handle if worker is not None else None, "warm_up", None)
+        if callable(warm_up):
+            await run_in_threadpool(warm_up)  # the job runner imports now, not when the first PR opens
         timer = (
             ReconcileTimer(store, settings.reconcile_interval_seconds).start()
             if worker is not None and settings.reconcile_interval_seconds > 0

@@ -197,6 +197,15 @@ class LocalExecutor:
     def _clones(self) -> CloneCache:
         return CloneCache(self.work_dir.resolve() / "clones")
 
+    def warm_up(self) -> None:
+        """Start the warm runner's imports now (the worker's start), so that the first job's steps find it
+        ready instead of running cold; a failure to start is logged, and steps run cold."""
+        if self.warm is not None:
+            try:
+                self.warm.warm_up()
+            except WarmRunnerError as exc:
+                log.warning("%s; job steps run cold", exc)
+
     def close(self) -> None:
         """Stop the warm runner, if this executor started one."""
         if self.warm is not None:

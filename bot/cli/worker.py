@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    warm_up = getattr(worker.handle, "warm_up", None)
+    if callable(warm_up):
+        warm_up()  # the job runner imports now, not when the first job comes
     worker.run_forever(stop)
     store.close()
     return 0

@@ -50,11 +50,19 @@ class Dispatcher:
         self._table = routes()
 
     def __call__(self, delivery: Delivery) -> None:
+        # A delivery may start a job: the warm runner, stopped after an idle spell, starts importing now.
+        self.warm_up()
         # `event.action` subscribers first, then whole-event subscribers (jobs subscribe by event).
         for handler in self._table.get(delivery.name, []) + (
             self._table.get(delivery.event, []) if delivery.action else []
         ):
             handler(self.ctx, delivery)
+
+    def warm_up(self) -> None:
+        """Get ready for the first job: the executor's warm runner starts importing (in the background)."""
+        warm_up = getattr(self.ctx.executor, "warm_up", None)  # the local executor's; fakes have none
+        if callable(warm_up):
+            warm_up()
 
     def close(self) -> None:
         """Release what the handlers keep between deliveries (the executor's warm runner)."""

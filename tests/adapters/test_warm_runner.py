@@ -171,3 +171,31 @@ def test_a_step_that_comes_while_the_runner_imports_runs_cold_at_once(
         assert importing.wait_ready(120)  # and the next steps are warm
     finally:
         importing.close()
+
+
+def test_the_runner_is_warm_before_the_first_job_and_again_after_an_idle_spell(tmp_path: Path) -> None:
+    """The worker warms the runner up when it starts and whenever a delivery comes (issue 12: the first card of
+    a pull request no longer pays a cold step's imports)."""
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+    from bot.core.events import Delivery
+    from bot.handlers import Dispatcher
+    from bot.handlers.context import Context
+    from bot.settings import Settings
+
+    runner = WarmRunner(tmp_path / "warm", idle_s=0.5, preload=("bot.cli",))
+    settings = Settings(webhook_secret="x", database_url=f"sqlite:///{tmp_path / 'bot.db'}")  # type: ignore[call-arg]
+    handle = Dispatcher(Context(settings=settings, github=None, enqueue=lambda *a, **k: None,  # type: ignore[arg-type]
+                                executor=_executor(tmp_path, runner)))  # fmt: skip
+    try:
+        with TestClient(create_app(settings, handle=handle, start_worker=True)):
+            assert runner._server is not None, "the worker's start did not start the runner"
+            assert runner.wait_ready(60)
+            first = runner._server
+            first.wait(timeout=30)  # idle: it ends by itself
+            handle(Delivery(id="d-1", event="ping", action=None, payload={}))  # any delivery warms it again
+            assert runner._server is not None and runner._server.pid != first.pid
+            assert runner._server.poll() is None
+    finally:
+        runner.close()
