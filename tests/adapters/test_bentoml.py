@@ -376,29 +376,39 @@ def test_a_failed_step_names_the_error_a_library_masked() -> None:
     assert "UnboundLocalError" in said
 
 
-def _build_in(session: Any, uri: str, home: Path, **what: Any) -> BentoResult:
-    """build_service in `session`, MODEL's champion by default."""
-    args = {"model_name": MODEL, "model_uri": f"models:/{MODEL}@champion", "git_sha": "0" * 40, **what}
-    return build_service(tracking_uri=uri, out_dir=home / "dist", bentoml_home=home, session=session, **args)
+class Session:
+    """One BentoML session on the registry fixture's store, in a BentoML home of the test's own."""
+
+    def __init__(self, registry: tuple[str, str], home: Path) -> None:
+        from bot.adapters.bentoml import bento_session
+
+        (self.uri, self.version), self.home = registry, home
+        self.session = bento_session(home, self.uri)
+
+    def build(self, **what: Any) -> BentoResult:
+        """build_service in the session: MODEL's champion unless `what` says otherwise."""
+        args = {"model_name": MODEL, "model_uri": f"models:/{MODEL}@champion", "git_sha": "0" * 40, **what}
+        return build_service(tracking_uri=self.uri, out_dir=self.home / "dist", bentoml_home=self.home,
+                             session=self.session, **{"version": self.version, **args})  # fmt: skip
+
+
+@pytest.fixture
+def one_session(registry: tuple[str, str], tmp_path: Path) -> Iterator[Session]:
+    opened = Session(registry, tmp_path / "home")
+    with opened.session:
+        yield opened
 
 
 @pytest.mark.slow
-def test_one_session_builds_each_bento_from_its_own_service(
-    registry: tuple[str, str], tmp_path: Path
-) -> None:
+def test_one_session_builds_each_bento_from_its_own_service(one_session: Session) -> None:
     # A promote job builds every promoted model's bento in one BentoML process; BentoML imports each rendered
     # service.py to build it, and a stale `service` module would give the second bento the first one's model.
-    from bot.adapters.bentoml import bento_session
-
-    uri, version = registry
-    home = tmp_path / "home"
-    with bento_session(home, uri) as session:
-        results = [
-            _build_in(session, uri, home, model_name=name, version=version, git_sha=sha * 40)
-            for name, sha in (("first", "1"), ("second", "2"))
-        ]
+    results = [
+        one_session.build(model_name=name, git_sha=sha * 40)
+        for name, sha in (("first", "1"), ("second", "2"))
+    ]
     for result, name, sha in zip(results, ("first", "second"), ("1", "2"), strict=True):
-        bento_dir = home / "bentos" / name / result.tag.split(":")[1]
+        bento_dir = one_session.home / "bentos" / name / result.tag.split(":")[1]
         bento = yaml.safe_load((bento_dir / "bento.yaml").read_text())
         assert bento["labels"]["mlflow_model"] == name and bento["labels"]["git_sha"] == sha * 40
         assert [m["tag"].split(":")[0] for m in bento["services"][0]["models"]] == [name]
@@ -406,20 +416,14 @@ def test_one_session_builds_each_bento_from_its_own_service(
 
 
 @pytest.mark.slow
-def test_a_failed_step_says_which_and_why_and_the_session_goes_on(
-    registry: tuple[str, str], tmp_path: Path
-) -> None:
-    from bot.adapters.bentoml import BentoBuildError, bento_session
+def test_a_failed_step_says_which_and_why_and_the_session_goes_on(one_session: Session) -> None:
+    from bot.adapters.bentoml import BentoBuildError
 
-    uri, version = registry
-    home = tmp_path / "home"
-    with bento_session(home, uri) as session:
-        with pytest.raises(BentoBuildError) as failed:
-            _build_in(session, uri, home, version="9", model_uri=f"models:/{MODEL}/9")
-        assert str(failed.value).startswith("bentoml.mlflow.import_model failed:")
-        assert "9" in str(failed.value) and "not found" in str(failed.value).lower()
-        result = _build_in(session, uri, home, version=version)
-    assert Path(result.export_path).is_file()
+    with pytest.raises(BentoBuildError) as failed:
+        one_session.build(version="9", model_uri=f"models:/{MODEL}/9")
+    assert str(failed.value).startswith("bentoml.mlflow.import_model failed:")
+    assert "9" in str(failed.value) and "not found" in str(failed.value).lower()
+    assert Path(one_session.build().export_path).is_file()
 
 
 def test_a_session_that_dies_or_hangs_is_an_error_that_names_the_step(tmp_path: Path) -> None:
